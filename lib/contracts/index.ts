@@ -1,0 +1,4 @@
+export * from './job';
+export * from './metrics';
+export * from './env';
+export * from './tags';

@@ -1,0 +1,85 @@
+/**
+ * cdk-nag v3 in tests: run the AwsSolutions and Serverless packs over a scope and expect zero
+ * unacknowledged findings; list every acknowledgement so a test can require a proof for each.
+ */
+import { Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+
+export interface NagFinding {
+  readonly rule: string;
+  readonly path: string;
+  readonly description: string;
+}
+
+/** Every unacknowledged finding of the AwsSolutions and Serverless packs under `scope`. */
+export function nagFindings(scope: IConstruct): NagFinding[] {
+  const findings: NagFinding[] = [];
+  for (const pack of [new AwsSolutionsChecks(), new ServerlessChecks()]) {
+    const report = pack.validateScope(scope);
+    for (const v of report.violations) {
+      for (const r of v.violatingResources) {
+        findings.push({ rule: v.ruleName, path: (r as { constructPath?: string }).constructPath ?? r.resourceLogicalId ?? '', description: v.description });
+      }
+    }
+  }
+  return findings;
+}
+
+/** Readable lines, so a failing expectation shows what to fix. */
+export function formatFindings(findings: NagFinding[]): string[] {
+  return findings.map((f) => `${f.rule} at ${f.path}: ${f.description}`);
+}
+
+export interface Acknowledgement {
+  readonly rule: string;
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** Every cdk-nag acknowledgement made in the tree under `scope` (through lib/common/nag.ts). */
+export function acknowledgements(scope: IConstruct): Acknowledgement[] {
+  const found: Acknowledgement[] = [];
+  for (const c of scope.node.findAll()) {
+    for (const entry of c.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY || !entry.data) continue;
+      for (const [key, reason] of Object.entries(entry.data as Record<string, unknown>)) {
+        found.push({ rule: key.replace(/^annotation::/i, ''), path: c.node.path, reason: String(reason) });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The proof behind each acknowledged rule: a Template assertion that shows the compensating control
+ * is in place. A rule acknowledged anywhere without an entry here fails the acknowledgement test.
+ */
+export interface NagProof {
+  /** The compensating control, in words. */
+  readonly control: string;
+  /** Throws unless the template shows the control. */
+  prove(template: Template): void;
+}
+
+const parkingQueuesAreDlqs: NagProof = {
+    control: 'the queues without a DLQ are parking queues, which are themselves the DLQ of a dead-letter queue',
+    prove: (t) => {
+      const queues = t.findResources('AWS::SQS::Queue');
+      const dlqTargets = new Set(Object.values(queues)
+        .map((q) => JSON.stringify(q.Properties?.RedrivePolicy?.deadLetterTargetArn ?? null)));
+      const withoutDlq = Object.entries(queues).filter(([, q]) => !q.Properties?.RedrivePolicy);
+      for (const [id] of withoutDlq) {
+        if (!dlqTargets.has(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }))) {
+          throw new Error(`queue ${id} has no DLQ and is no queue's DLQ`);
+        }
+      }
+      if (withoutDlq.length === 0) throw new Error('no queue without a DLQ, yet SQS3 acknowledged');
+    },
+};
+
+export const NAG_PROOFS: Record<string, NagProof> = {
+  'AwsSolutions-SQS3': parkingQueuesAreDlqs,
+  'Serverless-SQSRedrivePolicy': parkingQueuesAreDlqs,
+};

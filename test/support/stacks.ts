@@ -1,0 +1,26 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { acknowledgements, formatFindings, NAG_PROOFS, nagFindings } from './nag';
+
+/** A fresh app + stack for construct tests (no nag plugin: nag runs explicitly via validateScope). */
+export function testStack(id = 'Test'): { app: App; stack: Stack } {
+  const app = new App();
+  const stack = new Stack(app, id, { env: { account: '123456789012', region: 'us-east-1' } });
+  return { app, stack };
+}
+
+/**
+ * The cdk-nag checks every stack test runs: zero unacknowledged findings, and every acknowledgement
+ * carries a reason and a proof in NAG_PROOFS that passes on this template.
+ */
+export function expectNagClean(stack: Stack): void {
+  expect(formatFindings(nagFindings(stack))).toEqual([]);
+  const template = Template.fromStack(stack);
+  for (const ack of acknowledgements(stack)) {
+    expect(ack.reason.length).toBeGreaterThan(20);
+    const rule = ack.rule.replace(/\[.*\]$/, '');
+    const proof = NAG_PROOFS[rule];
+    if (!proof) throw new Error(`${ack.rule} acknowledged at ${ack.path} has no proof in test/support/nag.ts`);
+    proof.prove(template);
+  }
+}
