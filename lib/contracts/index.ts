@@ -2,3 +2,4 @@ export * from './job';
 export * from './metrics';
 export * from './env';
 export * from './tags';
+export * from './worker-config';

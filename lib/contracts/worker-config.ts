@@ -1,0 +1,56 @@
+/**
+ * The JSON file GpuFleet writes on each instance and the worker agent reads at start.
+ * One definition so the construct (writer) and the worker (reader) cannot drift.
+ */
+
+/** Where the fleet's user data writes the config and the systemd unit points the worker. */
+export const WORKER_CONFIG_PATH = '/etc/ai-burst/worker.json';
+export const WORKER_CONFIG_VERSION = 1;
+
+export type ModelServerKind = 'openai' | 'invocations';
+
+export interface WorkerModelServerConfig {
+  /** `openai`: /v1/chat/completions or /v1/completions (vLLM, TGI, llama.cpp, Ollama); `invocations`: POST /invocations. */
+  readonly kind: ModelServerKind;
+  /** e.g. `http://127.0.0.1:8000` — the server runs on the same instance. */
+  readonly baseUrl: string;
+  /** Polled until it answers 2xx before the worker pulls jobs, e.g. `/health` or `/ping`. */
+  readonly healthPath: string;
+  /** Model name sent when a job names none. */
+  readonly defaultModel?: string;
+  /** OpenAI-compatible servers: stream responses to measure time to first token. */
+  readonly stream?: boolean;
+}
+
+export interface WorkerQueueConfig {
+  readonly priority: string;
+  readonly url: string;
+}
+
+export interface WorkerConfig {
+  readonly v: number;
+  readonly region: string;
+  readonly workload: string;
+  /** Work queues, highest priority first. */
+  readonly queues: readonly WorkerQueueConfig[];
+  readonly parkingQueueUrl: string;
+  readonly jobTable: string;
+  readonly payloadBucket?: string;
+  readonly resultBucket: string;
+  /** Results up to this size are stored inline in the job record; larger ones go to S3. */
+  readonly inlineResultMaxBytes: number;
+  readonly autoScalingGroupName: string;
+  readonly metricNamespace: string;
+  readonly modelServer: WorkerModelServerConfig;
+  /** Jobs run at once on one instance. */
+  readonly concurrency: number;
+  readonly jobTimeoutSeconds: number;
+  /** The queues' visibility timeout: the heartbeat extends the lease every third of this. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Retry budget: attempts before a failing job is parked. */
+  readonly maxAttempts: number;
+  /** Per-instance-type hourly price used to turn GPU-seconds into `costUsd` (the pricing snapshot's spot price). */
+  readonly hourlyPriceUsd: Readonly<Record<string, number>>;
+  /** IMDS base URL; only tests change it. @default http://169.254.169.254 */
+  readonly imdsEndpoint?: string;
+}
