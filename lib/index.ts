@@ -1,2 +1,3 @@
 export * from './contracts';
 export * from './queue/job-queue';
+export * from './store/job-store';

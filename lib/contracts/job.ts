@@ -20,8 +20,29 @@ export const WORKLOAD_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 export const AGENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const PRIORITY_NAME_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
-/** Job ids are lower-case UUIDs (crypto.randomUUID()). */
-export const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * Job ids are `<workload>.<uuid>`. The workload prefix lets IAM confine a fleet to its own workload's
+ * records (`dynamodb:LeadingKeys`) in the table all workloads share.
+ */
+export const JOB_ID_PATTERN = /^[a-z][a-z0-9-]{0,31}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A job id for `workload` from a random UUID (crypto.randomUUID()). */
+export function formatJobId(workload: string, uuid: string): string {
+  return `${workload}.${uuid.toLowerCase()}`;
+}
+
+/** The workload a job id belongs to, or undefined for a malformed id. */
+export function workloadOfJobId(jobId: string): string | undefined {
+  return JOB_ID_PATTERN.test(jobId) ? jobId.slice(0, jobId.indexOf('.')) : undefined;
+}
+
+/** S3 keys: payloads and results live under the workload's prefix, so grants can be scoped per workload. */
+export function payloadKey(jobId: string): string {
+  return `payloads/${workloadOfJobId(jobId) ?? 'unknown'}/${jobId}.json`;
+}
+export function resultKey(jobId: string): string {
+  return `results/${workloadOfJobId(jobId) ?? 'unknown'}/${jobId}.json`;
+}
 
 /** Name of the job table's index on `instanceId` (the drainer's "what does this instance hold"). */
 export const JOB_TABLE_INSTANCE_INDEX = 'byInstance';
@@ -140,6 +161,7 @@ export function parseJobMessage(body: string | undefined): Parsed<JobMessage> {
     checkCount(o, 'attempt', 1) ??
     checkCount(o, 'interruptions', 0);
   if (error) return fail(error);
+  if (workloadOfJobId(o.jobId as string) !== o.workload) return fail(`jobId ${JSON.stringify(o.jobId)} does not belong to workload ${JSON.stringify(o.workload)}`);
   if (typeof o.submittedAt !== 'string' || Number.isNaN(Date.parse(o.submittedAt))) {
     return fail(`submittedAt must be an ISO-8601 time (got ${describe(o.submittedAt)})`);
   }
@@ -160,7 +182,7 @@ export function serializeJobMessage(message: JobMessage): string {
 
 /** Best-effort job id of a body that failed to parse, so its record can still be marked. */
 export function salvageJobId(body: string | undefined): string | undefined {
-  const match = body?.match(/"jobId"\s*:\s*"([0-9a-f-]{36})"/);
+  const match = body?.match(/"jobId"\s*:\s*"([a-z0-9.-]{38,70})"/);
   return match && JOB_ID_PATTERN.test(match[1]) ? match[1] : undefined;
 }
 

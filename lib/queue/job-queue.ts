@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_PRIORITIES, PRIORITY_NAME_PATTERN, SQS_MAX_VISIBILITY_SECONDS, WORKLOAD_NAME_PATTERN } from '../contracts';
+import { combineGrants, grantKey, KeyUse } from '../common/grants';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { validateDuration, validateInteger, validatePattern } from '../common/validate';
@@ -149,7 +150,7 @@ export class JobQueue extends Construct implements IJobQueue {
 
   /** Send jobs to every priority queue (the API, JobClient, requeue paths). */
   public grantSubmit(grantee: iam.IGrantable): iam.Grant {
-    return combine(this.queues.map((q) => q.grantSendMessages(grantee)));
+    return this.grantQueues(grantee, this.queues, SEND, 'encrypt');
   }
 
   /**
@@ -157,10 +158,9 @@ export class JobQueue extends Construct implements IJobQueue {
    * in this design: re-publishing an interrupted job's copy to its queue and parking a malformed one.
    */
   public grantConsume(grantee: iam.IGrantable): iam.Grant {
-    return combine([
-      ...this.queues.map((q) => q.grantConsumeMessages(grantee)),
-      ...this.queues.map((q) => q.grantSendMessages(grantee)),
-      this.parkingQueue.grantSendMessages(grantee),
+    return combineGrants([
+      this.grantQueues(grantee, this.queues, [...CONSUME, 'sqs:SendMessage'], 'encrypt'),
+      this.grantQueues(grantee, [this.parkingQueue], SEND, 'encrypt'),
     ]);
   }
 
@@ -170,14 +170,21 @@ export class JobQueue extends Construct implements IJobQueue {
    */
   public grantRedrive(grantee: iam.IGrantable): iam.Grant {
     const sources = [this.parkingQueue, this.deadLetterQueue];
-    return combine([
+    return combineGrants([
       iam.Grant.addToPrincipal({
         grantee,
         actions: ['sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask'],
         resourceArns: sources.map((q) => q.queueArn),
       }),
-      ...sources.map((q) => q.grantConsumeMessages(grantee)),
-      ...this.queues.map((q) => q.grantSendMessages(grantee)),
+      this.grantQueues(grantee, sources, CONSUME, 'decrypt'),
+      this.grantQueues(grantee, this.queues, SEND, 'encrypt'),
+    ]);
+  }
+
+  private grantQueues(grantee: iam.IGrantable, queues: readonly sqs.IQueue[], actions: string[], use: KeyUse): iam.Grant {
+    return combineGrants([
+      iam.Grant.addToPrincipal({ grantee, actions, resourceArns: queues.map((q) => q.queueArn) }),
+      grantKey(this.encryptionKey, grantee, use),
     ]);
   }
 
@@ -225,9 +232,8 @@ export class JobQueue extends Construct implements IJobQueue {
   }
 }
 
-function combine(grants: iam.Grant[]): iam.Grant {
-  return grants.reduce((a, b) => a.combine(b));
-}
+const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+const CONSUME = ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 
 function validateProps(props: JobQueueProps): void {
   validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN,

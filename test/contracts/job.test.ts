@@ -1,8 +1,8 @@
-import { canTransition, JOB_MESSAGE_VERSION, JobMessage, parseJobMessage, salvageJobId, serializeJobMessage } from '../../lib/contracts';
+import { canTransition, formatJobId, payloadKey, resultKey, workloadOfJobId, JOB_MESSAGE_VERSION, JobMessage, parseJobMessage, salvageJobId, serializeJobMessage } from '../../lib/contracts';
 
 const valid: JobMessage = {
   v: JOB_MESSAGE_VERSION,
-  jobId: '3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f',
+  jobId: 'doc-analysis.3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f',
   workload: 'doc-analysis',
   agent: 'summarizer.v2',
   model: 'meta-llama/Llama-3.1-8B-Instruct',
@@ -31,6 +31,7 @@ describe('parseJobMessage', () => {
     ['an array', '[]', /must be a JSON object/],
     ['unknown version', JSON.stringify({ ...valid, v: 2 }), /v must be 1 \(got 2\)/],
     ['bad job id', JSON.stringify({ ...valid, jobId: '../etc' }), /jobId "..\/etc" must match/],
+    ['job id of another workload', JSON.stringify({ ...valid, jobId: 'other.3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f' }), /does not belong to workload "doc-analysis"/],
     ['missing workload', JSON.stringify({ ...valid, workload: undefined }), /workload must be a string \(got undefined\)/],
     ['agent with spaces', JSON.stringify({ ...valid, agent: 'a b' }), /agent "a b" must match/],
     ['numeric priority', JSON.stringify({ ...valid, priority: 1 }), /priority must be a string \(got 1\)/],
@@ -50,6 +51,15 @@ describe('parseJobMessage', () => {
 test('salvageJobId finds the id of a body that does not parse', () => {
   expect(salvageJobId(`{"jobId":"${valid.jobId}","v":9`)).toBe(valid.jobId);
   expect(salvageJobId('garbage')).toBeUndefined();
+});
+
+test('job ids carry their workload; keys are scoped by it', () => {
+  const id = formatJobId('doc-analysis', '3F1C2B8E-9A4D-4C6B-8E2F-1A2B3C4D5E6F');
+  expect(id).toBe('doc-analysis.3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f');
+  expect(workloadOfJobId(id)).toBe('doc-analysis');
+  expect(workloadOfJobId('nope')).toBeUndefined();
+  expect(resultKey(id)).toBe(`results/doc-analysis/${id}.json`);
+  expect(payloadKey(id)).toBe(`payloads/doc-analysis/${id}.json`);
 });
 
 test('finished jobs never move again; a running job may be requeued', () => {

@@ -59,8 +59,8 @@ export function acknowledgements(scope: IConstruct): Acknowledgement[] {
 export interface NagProof {
   /** The compensating control, in words. */
   readonly control: string;
-  /** Throws unless the template shows the control. */
-  prove(template: Template): void;
+  /** Throws unless the template shows the control; `finding` is the `[…]` part of a finding-level id. */
+  prove(template: Template, finding?: string): void;
 }
 
 const parkingQueuesAreDlqs: NagProof = {
@@ -82,4 +82,38 @@ const parkingQueuesAreDlqs: NagProof = {
 export const NAG_PROOFS: Record<string, NagProof> = {
   'AwsSolutions-SQS3': parkingQueuesAreDlqs,
   'Serverless-SQSRedrivePolicy': parkingQueuesAreDlqs,
+};
+
+NAG_PROOFS['AwsSolutions-S1'] = {
+  control: 'the only bucket without access logs is the one that receives the other buckets\' access logs',
+  prove: (t) => {
+    const buckets = t.findResources('AWS::S3::Bucket');
+    const logTargets = new Set(Object.values(buckets)
+      .map((b) => JSON.stringify(b.Properties?.LoggingConfiguration?.DestinationBucketName ?? null)));
+    const unlogged = Object.entries(buckets).filter(([, b]) => !b.Properties?.LoggingConfiguration);
+    if (unlogged.length === 0) throw new Error('every bucket logs, yet S1 acknowledged');
+    for (const [id] of unlogged) {
+      if (!logTargets.has(JSON.stringify({ Ref: id }))) throw new Error(`bucket ${id} has no access logs and receives none`);
+    }
+  },
+};
+
+/** Every IAM policy statement in the template. */
+export function policyStatements(t: Template): Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }> {
+  return Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+NAG_PROOFS['AwsSolutions-IAM5'] = {
+  control: 'wildcard resources are S3 object prefixes of one workload (payloads/<workload>/*, results/<workload>/*), ' +
+    'granted with explicit actions only',
+  prove: (t, finding) => {
+    const m = finding?.match(/^Resource::<([A-Za-z0-9]+)\.Arn>\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/);
+    if (!m) throw new Error(`IAM5 finding ${finding} is not a per-workload object prefix`);
+    const [, bucketId, prefix] = m;
+    const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`"${bucketId}","Arn"]},"/${prefix}*"`));
+    if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on ${bucketId}`);
+    for (const s of statements) {
+      for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${prefix}*`);
+    }
+  },
 };
