@@ -16,5 +16,7 @@ export const EnvNames = {
   MAX_ATTEMPTS: 'AI_BURST_MAX_ATTEMPTS',
   /** JSON object: workload → CapacityManager function name/ARN to wake on submit. */
   WAKE_FUNCTIONS: 'AI_BURST_WAKE_FUNCTIONS',
+  /** JSON array of the workload names a platform-wide Lambda covers (the CostReporter). */
+  WORKLOADS: 'AI_BURST_WORKLOADS',
 } as const;
 export type EnvName = (typeof EnvNames)[keyof typeof EnvNames];

@@ -45,3 +45,52 @@ export const Dimensions = {
   PRICE_SOURCE: 'PriceSource',
 } as const;
 export type DimensionName = (typeof Dimensions)[keyof typeof Dimensions];
+
+/** Values of the CostReporter's `PriceSource` dimension. */
+export const PriceSources = {
+  /** Priced from DescribeSpotPriceHistory for the instance's type and Availability Zone. */
+  LIVE: 'live',
+  /** Priced from the dated snapshot in lib/cost/pricing.ts (price API failed, no live row, or on-demand). */
+  SNAPSHOT: 'snapshot',
+} as const;
+export type PriceSource = (typeof PriceSources)[keyof typeof PriceSources];
+
+/**
+ * `Agent` value of spend the CostReporter cannot attribute (no GPU-seconds reported in its window).
+ * Starts with a character no agent name may start with (AGENT_NAME_PATTERN), so it never collides.
+ */
+export const UNATTRIBUTED_AGENT = '(unattributed)';
+
+const W: readonly DimensionName[] = [Dimensions.WORKLOAD];
+const WA: readonly DimensionName[] = [Dimensions.WORKLOAD, Dimensions.AGENT];
+const WM: readonly DimensionName[] = [Dimensions.WORKLOAD, Dimensions.MODEL];
+const PER_JOB: readonly (readonly DimensionName[])[] = [W, WA, WM];
+
+/**
+ * The dimension sets each metric is published with. CloudWatch identifies a metric by its exact set of
+ * dimensions and never rolls one set up into another, so a producer publishes the value once per set
+ * listed here (a per-job metric: once with `Workload`, once with `Workload`+`Agent`, once with
+ * `Workload`+`Model`), and dashboards and alarms read only these sets. The observability contract test
+ * checks both sides. Percentile widgets (latency, TTFT) need raw values, not statistic sets.
+ */
+export const METRIC_DIMENSION_SETS: Readonly<Record<MetricName, readonly (readonly DimensionName[])[]>> = {
+  [MetricNames.TOKENS_IN]: PER_JOB,
+  [MetricNames.TOKENS_OUT]: PER_JOB,
+  [MetricNames.INFERENCE_LATENCY]: PER_JOB,
+  [MetricNames.TIME_TO_FIRST_TOKEN]: PER_JOB,
+  [MetricNames.JOB_DURATION]: PER_JOB,
+  [MetricNames.GPU_SECONDS]: PER_JOB,
+  [MetricNames.JOBS_SUCCEEDED]: PER_JOB,
+  [MetricNames.JOBS_FAILED]: PER_JOB,
+  [MetricNames.INTERRUPTED_GPU_SECONDS]: PER_JOB,
+  [MetricNames.BOOT_GPU_SECONDS]: [W],
+  [MetricNames.IDLE_GPU_SECONDS]: [W],
+  [MetricNames.JOBS_INTERRUPTED]: [W],
+  [MetricNames.JOBS_REQUEUED]: [W],
+  [MetricNames.JOBS_RETRIED]: [W],
+  [MetricNames.JOBS_PARKED]: [W],
+  [MetricNames.JOBS_SUBMITTED]: [W],
+  [MetricNames.BACKLOG_PER_INSTANCE]: [W],
+  [MetricNames.DESIRED_CAPACITY]: [W],
+  [MetricNames.SPEND_USD]: [W, WA, [Dimensions.WORKLOAD, Dimensions.PRICE_SOURCE]],
+};

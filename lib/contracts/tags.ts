@@ -4,6 +4,12 @@ export const Tags = {
   COST_CENTER: 'ai-burst:cost-center',
 } as const;
 
+/**
+ * `ai-burst:workload` value on resources one platform shares between its workloads (the CostReporter, the
+ * alarm topic). Starts with `_`, which no workload name may (WORKLOAD_NAME_PATTERN), so it never collides.
+ */
+export const SHARED_WORKLOAD_TAG_VALUE = '_shared';
+
 /** Event source and detail types the library puts on EventBridge. */
 export const EVENT_SOURCE = 'cdk-ai-burst';
 export const EventDetailTypes = {
