@@ -74,6 +74,11 @@ export interface JobMessage {
   readonly interruptions: number;
   /** Why the previous attempt failed, carried for the retry handler. */
   readonly lastError?: string;
+  /**
+   * ISO-8601 time before which the job must not run. Backoffs longer than SQS's 900 s delay cap are
+   * served by re-delaying: a consumer that receives the job early sends it back with the remaining delay.
+   */
+  readonly notBefore?: string;
 }
 
 /** The DynamoDB item of one job, key `jobId`. */
@@ -94,7 +99,10 @@ export interface JobRecord {
   readonly instanceId?: string;
   readonly queueUrl?: string;
   readonly receiptHandle?: string;
+  /** Inline input, kept so the drainer can rebuild the message (it never sees the SQS body). */
+  readonly payload?: unknown;
   readonly payloadRef?: string;
+  readonly lastError?: string;
   readonly idempotencyKey?: string;
   readonly tokensIn?: number;
   readonly tokensOut?: number;
@@ -172,12 +180,35 @@ export function parseJobMessage(body: string | undefined): Parsed<JobMessage> {
     return fail(`payloadRef must be an s3://bucket/key URI (got ${describe(o.payloadRef)})`);
   }
   if (o.lastError !== undefined && typeof o.lastError !== 'string') return fail('lastError must be a string');
+  if (o.notBefore !== undefined && (typeof o.notBefore !== 'string' || Number.isNaN(Date.parse(o.notBefore)))) {
+    return fail(`notBefore must be an ISO-8601 time (got ${describe(o.notBefore)})`);
+  }
   return { ok: true, value: o as unknown as JobMessage };
 }
 
 /** Serialize a message; the inverse of {@link parseJobMessage}. */
 export function serializeJobMessage(message: JobMessage): string {
   return JSON.stringify(message);
+}
+
+/**
+ * The message for a job record: what a requeue re-publishes when only the record is at hand (the drainer
+ * holds no SQS body). Attempt and interruptions are the record's.
+ */
+export function messageFromRecord(record: JobRecord): JobMessage {
+  return {
+    v: JOB_MESSAGE_VERSION,
+    jobId: record.jobId,
+    workload: record.workload,
+    agent: record.agent,
+    ...(record.model !== undefined ? { model: record.model } : {}),
+    priority: record.priority,
+    ...(record.payloadRef !== undefined ? { payloadRef: record.payloadRef } : { payload: record.payload ?? null }),
+    submittedAt: record.submittedAt,
+    attempt: record.attempt,
+    interruptions: record.interruptions,
+    ...(record.lastError !== undefined ? { lastError: record.lastError } : {}),
+  };
 }
 
 /** Best-effort job id of a body that failed to parse, so its record can still be marked. */

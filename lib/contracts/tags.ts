@@ -2,6 +2,11 @@
 export const Tags = {
   WORKLOAD: 'ai-burst:workload',
   COST_CENTER: 'ai-burst:cost-center',
+  /**
+   * Set to `true` on an instance by the InterruptionDrainer on a rebalance recommendation; the worker reads
+   * it through IMDS instance tags and stops taking jobs.
+   */
+  DRAINING: 'ai-burst:draining',
 } as const;
 
 /**
