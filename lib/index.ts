@@ -1,3 +1,4 @@
 export * from './contracts';
 export * from './queue/job-queue';
 export * from './store/job-store';
+export * from './drill/interruption-drill';

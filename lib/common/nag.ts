@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -9,4 +9,14 @@ import { IConstruct } from 'constructs';
 export function acknowledgeNag(scope: IConstruct, id: string, reason: string): void {
   if (reason.trim().length < 20) throw new Error(`acknowledgeNag(${id}): give a real reason`);
   Validations.of(scope).acknowledge({ id, reason });
+}
+
+/**
+ * How cdk-nag spells an ARN of this stack in a finding id: pseudo parameters as `<AWS::Region>`, literal
+ * values when the stack has a concrete environment.
+ */
+export function nagArn(stack: Stack, service: string, resource: string): string {
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  return `arn:<AWS::Partition>:${service}:${region}:${account}:${resource}`;
 }

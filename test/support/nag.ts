@@ -103,17 +103,52 @@ export function policyStatements(t: Template): Array<{ Action: string | string[]
   return Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
+/**
+ * AwsSolutions-IAM5 is acknowledged per finding (`[Resource::…]`); each kind of finding has its own proof.
+ * Add an entry here for a new kind; the first whose pattern matches the finding proves it.
+ */
+export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prove: (t: Template, match: RegExpMatchArray) => void }> = [
+  {
+    pattern: /^Resource::<([A-Za-z0-9]+)\.Arn>\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/,
+    control: 'S3 object prefixes of one workload (payloads/<workload>/*, results/<workload>/*), explicit actions only',
+    prove: (t, [, bucketId, prefix]) => {
+      const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`"${bucketId}","Arn"]},"/${prefix}*"`));
+      if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on ${bucketId}`);
+      for (const s of statements) {
+        for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${prefix}*`);
+      }
+    },
+  },
+  {
+    pattern: /^Resource::\*$/,
+    control: 'statements on "*" hold only read-only or log-delivery actions that support no resource-level permissions, ' +
+      'or actions confined by a condition',
+    prove: (t) => {
+      const readOnly = /^(ec2:Describe[A-Za-z]+|autoscaling:Describe[A-Za-z]+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|DescribeLogGroups|DescribeResourcePolicies|PutResourcePolicy)|cloudwatch:(GetMetricData|ListMetrics)|xray:(PutTraceSegments|PutTelemetryRecords))$/;
+      for (const s of policyStatements(t).filter((x) => [x.Resource].flat().includes('*'))) {
+        for (const a of [s.Action].flat()) {
+          if (a.includes('*')) throw new Error(`wildcard action ${a} on *`);
+          if (!readOnly.test(a) && !s.Condition) throw new Error(`unconditioned action ${a} on *`);
+        }
+      }
+    },
+  },
+  {
+    pattern: /^Resource::arn:<AWS::Partition>:ec2:[^:]+:[^:]+:instance\/\*$/,
+    control: 'actions on any instance ARN are conditioned on the workload or group tag',
+    prove: (t) => {
+      const onInstances = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(':instance/*'));
+      if (onInstances.length === 0) throw new Error('no statement on instance/*');
+      for (const s of onInstances) if (!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceTag/')) throw new Error('instance/* statement without a tag condition');
+    },
+  },
+];
+
 NAG_PROOFS['AwsSolutions-IAM5'] = {
-  control: 'wildcard resources are S3 object prefixes of one workload (payloads/<workload>/*, results/<workload>/*), ' +
-    'granted with explicit actions only',
+  control: 'each wildcard-resource finding matches a kind in IAM5_FINDING_PROOFS and passes its proof',
   prove: (t, finding) => {
-    const m = finding?.match(/^Resource::<([A-Za-z0-9]+)\.Arn>\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/);
-    if (!m) throw new Error(`IAM5 finding ${finding} is not a per-workload object prefix`);
-    const [, bucketId, prefix] = m;
-    const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`"${bucketId}","Arn"]},"/${prefix}*"`));
-    if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on ${bucketId}`);
-    for (const s of statements) {
-      for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${prefix}*`);
-    }
+    const entry = IAM5_FINDING_PROOFS.map((e) => ({ e, m: finding?.match(e.pattern) })).find((x) => x.m);
+    if (!entry) throw new Error(`IAM5 finding ${finding} has no proof in IAM5_FINDING_PROOFS (test/support/nag.ts)`);
+    entry.e.prove(t, entry.m!);
   },
 };
