@@ -1,0 +1,91 @@
+/**
+ * `ai-burst`: this library's scheduler — the real `decideCapacity` from lib/compute/scaling-policy.ts,
+ * called the way the CapacityManager Lambda calls it:
+ * - an EventBridge schedule every `invocationPeriodS` (60 s), each invocation evaluating every
+ *   `evaluationIntervalS` (10 s) on live queue attributes (GetQueueAttributes, not CloudWatch) and the
+ *   group's state, carrying the busy-level history from one decision to the next (the Lambda keeps it in
+ *   a group tag);
+ * - the submit path's wake-up: a submission while the fleet's desired capacity is 0 invokes it at once
+ *   (debounced: one pending wake at a time);
+ * - the fleet: spot, one queue per priority polled highest first, busy workers protected from
+ *   scale-in, lease heartbeats, requeue of a copy (interruptions + 1) at the spot notice, and a
+ *   RetryHandler behind the dead-letter queue.
+ *
+ * What the Lambda cannot see it is not given: `delayedDueSoon` stays unset (SQS does not report due
+ * times), and the policy knows the trace only as its configurer would (mean job length for
+ * `expectedJobSeconds`, the boot median for `expectedBootSeconds`).
+ */
+import { BusyLevel, decideCapacity, QueueState, ScalingPolicy } from '../../../compute/scaling-policy';
+import { PolicyContext, PolicySetup, SimPolicy } from '../policy';
+
+export function aiBurstScalingPolicy(setup: PolicySetup): ScalingPolicy {
+  return {
+    queueWaitSloSeconds: setup.options.waitSloS,
+    expectedJobSeconds: setup.meanGpuSeconds,
+    jobsPerInstance: 1,
+    expectedBootSeconds: setup.options.bootMedianS,
+  };
+}
+
+export function aiBurstPolicy(setup: PolicySetup): SimPolicy {
+  const o = setup.options;
+  const scaling = aiBurstScalingPolicy(setup);
+  let history: readonly BusyLevel[] | undefined;
+  let wakePending = false;
+
+  const evaluate = (ctx: PolicyContext, why: string): void => {
+    const queue: QueueState = {
+      queues: ctx.queues.map((q) => {
+        const c = ctx.queueCounts(q);
+        return { priority: q, visible: c.visible, inFlight: c.inflight, delayed: c.delayed };
+      }),
+    };
+    const fleet = ctx.fleet();
+    const booting = fleet.instances.filter((i) => i.state === 'booting').length;
+    const decision = decideCapacity(
+      queue,
+      {
+        desired: fleet.desired,
+        min: 0,
+        max: fleet.maxInstances,
+        inService: fleet.instances.length - booting,
+        pending: booting,
+        busy: fleet.instances.filter((i) => i.state === 'busy').length,
+        busyHistory: history,
+      },
+      scaling,
+      Math.round(ctx.now * 1000),
+    );
+    history = decision.busyHistory;
+    if (decision.desired !== fleet.desired) ctx.setDesired(decision.desired, `${why}: ${decision.reason}`);
+  };
+
+  return {
+    name: 'ai-burst',
+    market: 'spot',
+    priorityQueues: true,
+    protectBusy: true,
+    requeueAtNotice: true,
+    heartbeat: true,
+    retryHandler: true,
+    visibilityTimeoutS: o.visibilityTimeoutS,
+    warmAtStart: 0,
+    floor: 0,
+    start(ctx) {
+      const perInvocation = Math.max(1, Math.floor(o.invocationPeriodS / o.evaluationIntervalS));
+      const invoke = (t: number): void => {
+        for (let j = 0; j < perInvocation; j++) ctx.at(t + j * o.evaluationIntervalS, () => evaluate(ctx, 'schedule'));
+        ctx.at(t + o.invocationPeriodS, () => invoke(t + o.invocationPeriodS));
+      };
+      invoke(0);
+    },
+    onSubmit(ctx) {
+      if (wakePending || ctx.fleet().desired > 0) return;
+      wakePending = true;
+      ctx.at(ctx.now + o.wakeLatencyS, () => {
+        wakePending = false;
+        evaluate(ctx, 'wake');
+      });
+    },
+  };
+}
