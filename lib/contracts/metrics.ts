@@ -37,6 +37,25 @@ export const MetricNames = {
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
 
+/** CloudWatch units the worker publishes its metrics with (dashboards label axes with them). */
+export const WORKER_METRIC_UNITS: Readonly<Partial<Record<MetricName, 'Count' | 'Milliseconds' | 'Seconds'>>> = {
+  [MetricNames.TOKENS_IN]: 'Count',
+  [MetricNames.TOKENS_OUT]: 'Count',
+  [MetricNames.INFERENCE_LATENCY]: 'Milliseconds',
+  [MetricNames.TIME_TO_FIRST_TOKEN]: 'Milliseconds',
+  [MetricNames.JOB_DURATION]: 'Seconds',
+  [MetricNames.GPU_SECONDS]: 'Seconds',
+  [MetricNames.JOBS_SUCCEEDED]: 'Count',
+  [MetricNames.JOBS_FAILED]: 'Count',
+  [MetricNames.INTERRUPTED_GPU_SECONDS]: 'Seconds',
+  [MetricNames.BOOT_GPU_SECONDS]: 'Seconds',
+  [MetricNames.IDLE_GPU_SECONDS]: 'Seconds',
+  [MetricNames.JOBS_INTERRUPTED]: 'Count',
+  [MetricNames.JOBS_REQUEUED]: 'Count',
+  [MetricNames.JOBS_RETRIED]: 'Count',
+  [MetricNames.JOBS_PARKED]: 'Count',
+};
+
 export const Dimensions = {
   WORKLOAD: 'Workload',
   AGENT: 'Agent',

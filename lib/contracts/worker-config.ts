@@ -42,7 +42,7 @@ export interface WorkerConfig {
   readonly autoScalingGroupName: string;
   readonly metricNamespace: string;
   readonly modelServer: WorkerModelServerConfig;
-  /** Jobs run at once on one instance. */
+  /** Jobs run at once on one instance; `0` = one per GPU of the instance type (pricing snapshot; 1 when unknown). */
   readonly concurrency: number;
   readonly jobTimeoutSeconds: number;
   /** The queues' visibility timeout: the heartbeat extends the lease every third of this. */
@@ -53,4 +53,16 @@ export interface WorkerConfig {
   readonly hourlyPriceUsd: Readonly<Record<string, number>>;
   /** IMDS base URL; only tests change it. @default http://169.254.169.254 */
   readonly imdsEndpoint?: string;
+  /** Longest wait of one receive round when every queue is empty (1 to 20; split between the queues). @default 20 */
+  readonly pollWaitSeconds?: number;
+  /** How often IMDS is polled for a spot notice, a rebalance recommendation and the draining tag. @default 5 */
+  readonly imdsPollSeconds?: number;
+  /** Receive rounds a lower-priority queue may be passed over while higher ones serve before it is polled first. @default 5 */
+  readonly starvationLimit?: number;
+  /** Backoff of a failed job's retry (full jitter; over 900 s served by re-delaying). @default 10 s base, 3600 s cap */
+  readonly retryBackoff?: { readonly baseSeconds: number; readonly maxSeconds: number };
+  /** On SIGTERM: how long running jobs may finish before they are requeued (keep below systemd's TimeoutStopSec). @default 20 */
+  readonly shutdownGraceSeconds?: number;
+  /** How often buffered metrics are sent with PutMetricData. @default 30 */
+  readonly metricsFlushSeconds?: number;
 }
