@@ -152,3 +152,91 @@ NAG_PROOFS['AwsSolutions-IAM5'] = {
     entry.e.prove(t, entry.m!);
   },
 };
+
+/** Logical id of a Lambda function referenced as `{Fn::GetAtt: [id, 'Arn']}` or `{Ref: id}`, else undefined. */
+function functionIdOf(ref: unknown): string | undefined {
+  const r = ref as { 'Fn::GetAtt'?: [string, string]; Ref?: string } | undefined;
+  return r?.['Fn::GetAtt']?.[0] ?? r?.Ref;
+}
+
+/** True when an alarm in the template watches the function's AWS/Lambda Errors metric. */
+export function hasErrorsAlarm(t: Template, functionId: string): boolean {
+  return Object.values(t.findResources('AWS::CloudWatch::Alarm')).some((a) => {
+    const p = a.Properties ?? {};
+    const stats = [p, ...(p.Metrics ?? []).map((m: any) => m.MetricStat?.Metric ?? {})];
+    return stats.some((m: any) => m.Namespace === 'AWS/Lambda' && m.MetricName === 'Errors' &&
+      (m.Dimensions ?? []).some((d: any) => d.Name === 'FunctionName' && functionIdOf(d.Value) === functionId));
+  });
+}
+
+/** True when only EventBridge schedule rules invoke the function (no event source mapping, no other principal). */
+export function invokedOnlyBySchedules(t: Template, functionId: string): boolean {
+  const rules = t.findResources('AWS::Events::Rule');
+  const scheduleRuleIds = new Set(Object.entries(rules)
+    .filter(([, r]) => r.Properties?.ScheduleExpression && !r.Properties?.EventPattern).map(([id]) => id));
+  const targeting = Object.entries(rules).filter(([, r]) =>
+    (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
+  if (targeting.length === 0 || targeting.some(([id]) => !scheduleRuleIds.has(id))) return false;
+  const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))
+    .filter((m) => functionIdOf(m.Properties?.FunctionName) === functionId);
+  if (mappings.length > 0) return false;
+  return Object.values(t.findResources('AWS::Lambda::Permission'))
+    .filter((p) => functionIdOf(p.Properties?.FunctionName) === functionId)
+    .every((p) => p.Properties?.Principal === 'events.amazonaws.com' && scheduleRuleIds.has(functionIdOf(p.Properties?.SourceArn) ?? ''));
+}
+
+/**
+ * Kinds of Lambda function that may run without a dead-letter queue or async failure destination. Add a
+ * kind (with its control) for a new one; every function without a DLQ must match one.
+ */
+export const NO_DLQ_FUNCTION_KINDS: Array<{ control: string; matches: (t: Template, functionId: string) => boolean }> = [
+  {
+    control: 'invoked only by EventBridge schedule rules (a failed tick is replaced by the next) and watched by an alarm on its Errors metric',
+    matches: (t, id) => invokedOnlyBySchedules(t, id) && hasErrorsAlarm(t, id),
+  },
+];
+
+function proveFunctionsWithoutDlq(t: Template, functionIds: string[], what: string): void {
+  if (functionIds.length === 0) throw new Error(`no function ${what}, yet the rule is acknowledged`);
+  for (const id of functionIds) {
+    if (!NO_DLQ_FUNCTION_KINDS.some((k) => k.matches(t, id))) {
+      throw new Error(`function ${id} ${what} matches no kind in NO_DLQ_FUNCTION_KINDS (test/support/nag.ts)`);
+    }
+  }
+}
+
+NAG_PROOFS['Serverless-LambdaDLQ'] = {
+  control: 'every function without a dead-letter queue matches a kind in NO_DLQ_FUNCTION_KINDS',
+  prove: (t) => {
+    const ids = Object.entries(t.findResources('AWS::Lambda::Function'))
+      .filter(([, f]) => !f.Properties?.DeadLetterConfig?.TargetArn).map(([id]) => id);
+    proveFunctionsWithoutDlq(t, ids, 'without a dead-letter queue');
+  },
+};
+
+NAG_PROOFS['Serverless-LambdaAsyncFailureDestination'] = {
+  control: 'every async invoke config without an on-failure destination belongs to a function matching a kind in NO_DLQ_FUNCTION_KINDS',
+  prove: (t) => {
+    const ids = Object.values(t.findResources('AWS::Lambda::EventInvokeConfig'))
+      .filter((c) => !c.Properties?.DestinationConfig?.OnFailure?.Destination)
+      .map((c) => functionIdOf(c.Properties?.FunctionName) ?? String(c.Properties?.FunctionName));
+    proveFunctionsWithoutDlq(t, ids, 'with an async invoke config but no on-failure destination');
+  },
+};
+
+NAG_PROOFS['Serverless-EventBusDLQ'] = {
+  control: 'every EventBridge target without a DLQ is a Lambda function on a schedule rule matching a kind in NO_DLQ_FUNCTION_KINDS',
+  prove: (t) => {
+    const ids: string[] = [];
+    for (const [ruleId, r] of Object.entries(t.findResources('AWS::Events::Rule'))) {
+      for (const target of r.Properties?.Targets ?? []) {
+        if (target.DeadLetterConfig) continue;
+        if (!r.Properties?.ScheduleExpression) throw new Error(`rule ${ruleId} is not a schedule and has a target without a DLQ`);
+        const id = functionIdOf(target.Arn);
+        if (!id) throw new Error(`rule ${ruleId} has a non-Lambda target without a DLQ`);
+        ids.push(id);
+      }
+    }
+    proveFunctionsWithoutDlq(t, ids, 'targeted without a DLQ');
+  },
+};
