@@ -45,7 +45,7 @@ export interface SimulationOptions {
   readonly tailCapS?: number;
   /** @default PRICE_SNAPSHOT */
   readonly snapshot?: PriceSnapshot;
-  /** Called now and then with the share of jobs done (0–1), for a progress bar. */
+  /** Called now and then with the share of the work done (0–1), for a progress bar. */
   readonly onProgress?: (done: number) => void;
 }
 

@@ -110,9 +110,18 @@ export function simulate(
   const o = resolveOptions(options);
   const setup = policySetup(trace, o);
   const names = [...policies];
-  const staticRun = runEngine(trace, createPolicy('static-on-demand', setup), o);
-  const details: EngineResult[] = names.map((n) => (n === 'static-on-demand' ? staticRun : runEngine(trace, createPolicy(n, setup), o)));
-  for (const make of custom) details.push(runEngine(trace, make(setup), o));
+  const total = 1 + names.filter((n) => n !== 'static-on-demand').length + custom.length;
+  let index = 0;
+  const run = (policy: SimPolicy): EngineResult => {
+    const i = index++;
+    const report = o.onProgress;
+    const r = runEngine(trace, policy, report ? { ...o, onProgress: (share) => report((i + share) / total) } : o);
+    report?.((i + 1) / total);
+    return r;
+  };
+  const staticRun = run(createPolicy('static-on-demand', setup));
+  const details: EngineResult[] = names.map((n) => (n === 'static-on-demand' ? staticRun : run(createPolicy(n, setup))));
+  for (const make of custom) details.push(run(make(setup)));
   const runs = details.map((d) => summarize(d, staticRun.costUsd));
   const b = computeBounds(trace, o);
   return {
