@@ -129,13 +129,13 @@ export function estimateCost(input: CostModelInput): CostEstimate {
     instanceHoursPerDay = (type) => tokens / (tps[type] * 3600);
   }
   if (types.length === 0) throw new InputError('--instance-types: expected at least one instance type');
+  for (const region of regions) {
+    if (!snapshot.regions[region]) throw new InputError(`--regions: unknown region ${JSON.stringify(region)}`);
+  }
   for (const type of types) {
     if (!regions.some((r) => instancePrice(type, r, snapshot))) {
       throw new InputError(`--instance-types: unknown instance type ${JSON.stringify(type)} (not in the price snapshot)`);
     }
-  }
-  for (const region of regions) {
-    if (!snapshot.regions[region]) throw new InputError(`--regions: unknown region ${JSON.stringify(region)}`);
   }
 
   const options: CostOption[] = [];
