@@ -18,5 +18,15 @@ export const EnvNames = {
   WAKE_FUNCTIONS: 'AI_BURST_WAKE_FUNCTIONS',
   /** JSON array of the workload names a platform-wide Lambda covers (the CostReporter). */
   WORKLOADS: 'AI_BURST_WORKLOADS',
+  /** JobApi handlers: JSON ApiConfig (workloads with their queues and wake targets, limits, budgets). */
+  API_CONFIG: 'AI_BURST_API_CONFIG',
+  /** InterruptionDrainer: the terminate lifecycle hook it completes (with ASG_NAME). */
+  LIFECYCLE_HOOK_NAME: 'AI_BURST_LIFECYCLE_HOOK_NAME',
+  /** InterruptionDrainer: longest it keeps requeueing an instance's jobs before completing the hook anyway. */
+  DRAIN_TIMEOUT_SECONDS: 'AI_BURST_DRAIN_TIMEOUT_SECONDS',
+  /** InterruptionDrainer: the lifecycle hook's heartbeat timeout; it records a heartbeat every half of it. */
+  LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS: 'AI_BURST_LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS',
+  /** RetryHandler: JSON BackoffPolicy ({ baseSeconds, maxSeconds }) of failure-driven retries. */
+  BACKOFF_POLICY: 'AI_BURST_BACKOFF_POLICY',
 } as const;
 export type EnvName = (typeof EnvNames)[keyof typeof EnvNames];

@@ -20,3 +20,22 @@ export const EVENT_SOURCE = 'cdk-ai-burst';
 export const EventDetailTypes = {
   JOB_FAILED: 'JobFailed',
 } as const;
+
+/**
+ * `detail` of a `JobFailed` event (source {@link EVENT_SOURCE}): a job was parked — its record is FAILED
+ * (when the job could be identified) and its message waits on the parking queue for inspection and redrive.
+ */
+export interface JobFailedDetail {
+  /** Absent when the parked body was not a job message and no job id could be salvaged from it. */
+  readonly jobId?: string;
+  readonly workload: string;
+  readonly agent?: string;
+  readonly model?: string;
+  readonly priority?: string;
+  readonly attempt?: number;
+  readonly interruptions?: number;
+  /** Why the job was parked (budget spent, permanent error, unparseable message). */
+  readonly reason: string;
+  /** ISO-8601 time the job was parked. */
+  readonly parkedAt: string;
+}

@@ -1,0 +1,267 @@
+/**
+ * What the InterruptionDrainer does with one event, with every client injected (the handler in index.ts
+ * only wires them). Spot warning or terminate lifecycle action → the instance's RUNNING jobs of this
+ * workload go back to their queues at once through requeueInterrupted (the one implementation the worker
+ * shares: record first, then a fresh copy, then delete; exactly one of two racing callers wins), all in
+ * parallel; the lifecycle action is completed once nothing of ours is left in flight or the drain timeout
+ * passes. Rebalance recommendation → the instance is tagged draining and nothing is requeued.
+ *
+ * Which fleet an instance belongs to: the spot and rebalance events name only the instance. The drainer
+ * asks no Describe API (they take no resource-level permissions); instead it acts only on job records of
+ * its own workload (the byInstance index), and tags an instance only through an ec2:CreateTags grant
+ * conditioned on the instance's `aws:autoscaling:groupName` tag, so another group's instance is refused
+ * by IAM and the event dropped.
+ */
+import { AutoScalingClient, CompleteLifecycleActionCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { JobRecord, Tags } from '../../lib/contracts';
+import { JobRecords } from '../shared/job-records';
+import { requeueInterrupted } from '../shared/requeue';
+import { DrainEvent, parseDrainEvent } from './events';
+
+export interface DrainLog {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface DrainDeps {
+  readonly sqs: SQSClient;
+  readonly records: JobRecords;
+  readonly autoScaling: AutoScalingClient;
+  readonly ec2: EC2Client;
+  readonly workload: string;
+  /** The fleet's Auto Scaling group and its terminate lifecycle hook. */
+  readonly groupName: string;
+  readonly hookName: string;
+  /** Longest the drainer keeps requeueing before it completes the lifecycle action anyway. */
+  readonly drainTimeoutSeconds: number;
+  /** The hook's heartbeat timeout: while waiting, a heartbeat is recorded every half of it. */
+  readonly heartbeatTimeoutSeconds: number;
+  /** Pause before retrying after a failed requeue or query. @default 1000 */
+  readonly retryPauseMs?: number;
+  readonly log: DrainLog;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export type DrainOutcome = 'dropped' | 'drained' | 'tagged';
+
+export interface DrainSummary {
+  readonly outcome: DrainOutcome;
+  readonly kind?: DrainEvent['kind'];
+  readonly instanceId?: string;
+  /** Why the event was dropped. */
+  readonly reason?: string;
+  /** Jobs this drainer took off the instance: record RUNNING → QUEUED with interruptions + 1, copy published. */
+  readonly requeued: number;
+  /** Jobs found running whose requeue another party (the worker) had already won. */
+  readonly alreadyHandled: number;
+  /** Failed requeue attempts or queries (each retried until the deadline). */
+  readonly failures: number;
+  /** Jobs of ours still RUNNING on the instance at the deadline; SQS redelivers them after their lease. */
+  readonly leftInFlight: number;
+  /** Workloads other than ours whose jobs the instance holds (never touched). */
+  readonly otherWorkloads: readonly string[];
+  readonly heartbeats: number;
+  readonly lifecycleCompleted: boolean;
+}
+
+/** Time kept back from the Lambda's remaining time for completing the lifecycle action. */
+const SAFETY_MS = 5_000;
+const EMPTY = { requeued: 0, alreadyHandled: 0, failures: 0, leftInFlight: 0, otherWorkloads: [], heartbeats: 0, lifecycleCompleted: false };
+
+/** Handle one event; never throws for an event that is not ours or not understood (it is logged and dropped). */
+export async function handleDrainEvent(deps: DrainDeps, input: unknown, remainingMs?: () => number): Promise<DrainSummary> {
+  const parsed = parseDrainEvent(input);
+  if (!parsed.ok) return dropped(deps, parsed.reason, input);
+  const event = parsed.event;
+  const now = deps.now ?? Date.now;
+  const budget = Math.min(deps.drainTimeoutSeconds * 1000, (remainingMs?.() ?? Infinity) - SAFETY_MS);
+  const deadline = now() + Math.max(0, budget);
+
+  switch (event.kind) {
+    case 'rebalance':
+      return markDraining(deps, event.instanceId, input);
+    case 'spot-interruption': {
+      const drained = await drainInstance(deps, event.instanceId, deadline);
+      const touched = drained.requeued + drained.alreadyHandled + drained.leftInFlight;
+      if (touched === 0 && drained.otherWorkloads.length > 0) {
+        return dropped(deps, `instance ${event.instanceId} runs jobs of ${drained.otherWorkloads.join(', ')} only, not ${deps.workload}`, input);
+      }
+      const reason = touched === 0 ? `no job of ${deps.workload} was running on the instance` : undefined;
+      return report(deps, { ...EMPTY, ...drained, outcome: 'drained', kind: event.kind, instanceId: event.instanceId, reason });
+    }
+    case 'terminate-lifecycle': {
+      if (event.groupName !== deps.groupName || event.hookName !== deps.hookName) {
+        return dropped(deps, `lifecycle action of group ${event.groupName} / hook ${event.hookName}, not ${deps.groupName} / ${deps.hookName}`, input);
+      }
+      const heartbeat = heartbeater(deps, event);
+      const drained = await drainInstance(deps, event.instanceId, deadline, heartbeat.beat);
+      const lifecycleCompleted = await completeLifecycle(deps, event);
+      const summary: DrainSummary = {
+        ...EMPTY, ...drained, heartbeats: heartbeat.count(), lifecycleCompleted, outcome: 'drained', kind: event.kind, instanceId: event.instanceId,
+      };
+      return report(deps, summary);
+    }
+  }
+}
+
+function dropped(deps: DrainDeps, reason: string, input: unknown): DrainSummary {
+  const id = typeof input === 'object' && input !== null ? (input as Record<string, unknown>).id : undefined;
+  deps.log.warn('event dropped', { reason, eventId: typeof id === 'string' ? id : undefined });
+  return { ...EMPTY, outcome: 'dropped', reason };
+}
+
+function report(deps: DrainDeps, summary: DrainSummary): DrainSummary {
+  const { outcome, reason, ...fields } = summary;
+  if (summary.leftInFlight > 0) {
+    deps.log.warn('drain deadline passed with jobs still running; SQS redelivers them after their lease', { ...fields });
+  } else {
+    deps.log.info(`instance drained${reason ? `: ${reason}` : ''}`, { ...fields });
+  }
+  return summary;
+}
+
+interface Drained {
+  readonly requeued: number;
+  readonly alreadyHandled: number;
+  readonly failures: number;
+  readonly leftInFlight: number;
+  readonly otherWorkloads: readonly string[];
+}
+
+/**
+ * Requeue every RUNNING job of this workload on the instance, all at once, then look again (jobs the
+ * worker started meanwhile) until nothing new is found; failures are retried after a pause until the
+ * deadline. A job already handled here is remembered by (jobId, receiptHandle), so a stale read of the
+ * eventually consistent index cannot make it count twice.
+ */
+export async function drainInstance(deps: DrainDeps, instanceId: string, deadline: number, whileWaiting?: () => Promise<void>): Promise<Drained> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const pause = deps.retryPauseMs ?? 1000;
+  const handled = new Set<string>();
+  const others = new Set<string>();
+  let requeued = 0;
+  let alreadyHandled = 0;
+  let failures = 0;
+  let pending = 0;
+
+  for (;;) {
+    let todo: JobRecord[] | undefined;
+    try {
+      const running = await deps.records.runningOn(instanceId);
+      for (const r of running) if (r.workload !== deps.workload) others.add(r.workload);
+      todo = running.filter((r) => r.workload === deps.workload && !handled.has(key(r)));
+    } catch (e) {
+      failures++;
+      deps.log.warn('query of the instance\'s running jobs failed; retrying', { instanceId, error: String(e) });
+    }
+    if (todo && todo.length === 0) return { requeued, alreadyHandled, failures, leftInFlight: 0, otherWorkloads: [...others] };
+    if (todo) {
+      pending = todo.length;
+      if (now() >= deadline) break;
+      const results = await Promise.allSettled(todo.map((r) => requeueOne(deps, r)));
+      let failed = 0;
+      results.forEach((result, i) => {
+        if (result.status === 'fulfilled') {
+          handled.add(key(todo![i]));
+          if (result.value === 'requeued') requeued++;
+          else alreadyHandled++;
+        } else {
+          failed++;
+          deps.log.warn('requeue failed; retrying', { jobId: todo![i].jobId, error: String(result.reason) });
+        }
+      });
+      failures += failed;
+      pending = failed;
+      if (failed === 0) continue; // look again at once: anything started meanwhile
+    }
+    if (now() + pause >= deadline) break;
+    await sleep(pause);
+    await whileWaiting?.();
+  }
+  return { requeued, alreadyHandled, failures, leftInFlight: pending, otherWorkloads: [...others] };
+}
+
+function key(r: JobRecord): string {
+  return `${r.jobId}|${r.receiptHandle ?? ''}`;
+}
+
+async function requeueOne(deps: DrainDeps, r: JobRecord): Promise<'requeued' | 'already-handled'> {
+  if (!r.queueUrl || !r.receiptHandle) throw new Error(`record ${r.jobId} is RUNNING without queueUrl/receiptHandle`);
+  return requeueInterrupted(deps.sqs, deps.records, { jobId: r.jobId, queueUrl: r.queueUrl, receiptHandle: r.receiptHandle });
+}
+
+function heartbeater(deps: DrainDeps, event: Extract<DrainEvent, { kind: 'terminate-lifecycle' }>) {
+  const now = deps.now ?? Date.now;
+  const interval = (deps.heartbeatTimeoutSeconds * 1000) / 2;
+  let last = now();
+  let count = 0;
+  return {
+    count: () => count,
+    beat: async (): Promise<void> => {
+      if (now() - last < interval) return;
+      try {
+        await deps.autoScaling.send(new RecordLifecycleActionHeartbeatCommand({
+          AutoScalingGroupName: event.groupName,
+          LifecycleHookName: event.hookName,
+          LifecycleActionToken: event.token,
+          InstanceId: event.instanceId,
+        }));
+        last = now();
+        count++;
+      } catch (e) {
+        deps.log.warn('lifecycle heartbeat failed', { instanceId: event.instanceId, error: String(e) });
+      }
+    },
+  };
+}
+
+/** CONTINUE the termination; false when the action is no longer pending (completed before, or timed out). */
+async function completeLifecycle(deps: DrainDeps, event: Extract<DrainEvent, { kind: 'terminate-lifecycle' }>): Promise<boolean> {
+  try {
+    await deps.autoScaling.send(new CompleteLifecycleActionCommand({
+      AutoScalingGroupName: event.groupName,
+      LifecycleHookName: event.hookName,
+      LifecycleActionToken: event.token,
+      LifecycleActionResult: 'CONTINUE',
+      InstanceId: event.instanceId,
+    }));
+    return true;
+  } catch (e) {
+    if (isNoActiveLifecycleAction(e)) {
+      deps.log.info('lifecycle action no longer pending (completed before, or timed out)', { instanceId: event.instanceId });
+      return false;
+    }
+    throw e;
+  }
+}
+
+function isNoActiveLifecycleAction(e: unknown): boolean {
+  const err = e as { name?: string; message?: string };
+  return err?.name === 'ValidationError' && /no active lifecycle action/i.test(err.message ?? '');
+}
+
+/** Errors by which EC2 says "not an instance you may tag" or "no such instance": drop, never retry. */
+const NOT_OURS = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+
+async function markDraining(deps: DrainDeps, instanceId: string, input: unknown): Promise<DrainSummary> {
+  const running = await deps.records.runningOn(instanceId);
+  const otherWorkloads = [...new Set(running.map((r) => r.workload).filter((w) => w !== deps.workload))];
+  if (running.length > 0 && !running.some((r) => r.workload === deps.workload)) {
+    return dropped(deps, `instance ${instanceId} runs jobs of ${otherWorkloads.join(', ')} only, not ${deps.workload}`, input);
+  }
+  try {
+    await deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: Tags.DRAINING, Value: 'true' }] }));
+  } catch (e) {
+    const name = (e as { name?: string; Code?: string }).name ?? (e as { Code?: string }).Code ?? '';
+    if (NOT_OURS.has(name)) {
+      return dropped(deps, `instance ${instanceId} is not one of group ${deps.groupName} (${name})`, input);
+    }
+    throw e;
+  }
+  deps.log.info('instance marked draining', { instanceId, tag: Tags.DRAINING });
+  return { ...EMPTY, outcome: 'tagged', kind: 'rebalance', instanceId, otherWorkloads };
+}

@@ -1,0 +1,138 @@
+/**
+ * What the RetryHandler does with one dead-lettered SQS message, with every client injected (index.ts
+ * wires them and runs the batch through Powertools' BatchProcessor). SQS moved the message here after
+ * `maxReceiveCount` receives: the worker crashed, lost its lease, or kept failing on it. The retry policy
+ * is the shared one (retryOrPark): budget left → back to its priority queue with full-jitter backoff and
+ * `attempt + 1`; budget spent or a permanent error → record FAILED, message parked, a JobFailed event.
+ * A body that is not a job message is parked at once (parkRaw) — it can never succeed.
+ *
+ * Throwing means "report this item as failed": SQS makes it visible again for another try, and after
+ * the DLQ's own maxReceiveCount it lands on the parking queue (the DLQ's DLQ), so nothing loops forever.
+ */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  EVENT_SOURCE, EventDetailTypes, JobFailedDetail, JobMessage, JobRecord, parseJobMessage, salvageJobId, workloadOfJobId,
+} from '../../lib/contracts';
+import { parkRaw, retryOrPark, RetryDeps } from '../shared/retry';
+
+export interface DeadLetterLog {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface DeadLetterDeps extends Omit<RetryDeps, 'onParked'> {
+  readonly workload: string;
+  readonly events: EventBridgeClient;
+  /** Name or ARN of the bus JobFailed events go to. */
+  readonly eventBusName: string;
+  readonly log: DeadLetterLog;
+}
+
+/** The parts of an SQS record this handler reads (aws-lambda's SQSRecord has them). */
+export interface DeadLetter {
+  readonly messageId: string;
+  readonly body: string;
+  readonly attributes?: { readonly ApproximateReceiveCount?: string };
+}
+
+export type DeadLetterOutcome =
+  | { readonly action: 'retried'; readonly jobId: string; readonly attempt: number; readonly delaySeconds: number }
+  | { readonly action: 'parked'; readonly jobId?: string; readonly reason: string }
+  | { readonly action: 'already-handled'; readonly jobId: string; readonly reason: string };
+
+/** The decision for a parsed job message and its record, before any write. Pure. */
+export type Decision =
+  | { readonly kind: 'skip'; readonly reason: string }
+  | { readonly kind: 'retry'; readonly message: JobMessage; readonly error: string; readonly permanent: boolean };
+
+export function decide(message: JobMessage, record: JobRecord | undefined, receiveCount: number | undefined): Decision {
+  const error = `dead-lettered after ${receiveCount ?? 'too many'} receives (the worker crashed, lost its lease or kept failing)` +
+    (message.lastError ? `; last error: ${message.lastError}` : '');
+  if (!record) {
+    return { kind: 'retry', message, error: 'job record not found (expired or never written): nothing to run', permanent: true };
+  }
+  if (record.status === 'SUCCEEDED' || record.status === 'CANCELLED') {
+    return { kind: 'skip', reason: `job already ${record.status}: the dead-lettered copy is stale` };
+  }
+  if (record.status === 'FAILED') return { kind: 'skip', reason: 'job already FAILED and parked' };
+  const payloadMissing = message.payloadRef === undefined && (message.payload === undefined || message.payload === null) &&
+    record.payloadRef === undefined && (record.payload === undefined || record.payload === null);
+  // The record is the authority on the budget spent so far (the worker may have retried since this copy).
+  const current: JobMessage = { ...message, attempt: Math.max(message.attempt, record.attempt), interruptions: Math.max(message.interruptions, record.interruptions) };
+  if (payloadMissing) return { kind: 'retry', message: current, error: 'payload missing: the job has neither payload nor payloadRef', permanent: true };
+  return { kind: 'retry', message: current, error, permanent: false };
+}
+
+export async function handleDeadLetter(deps: DeadLetterDeps, letter: DeadLetter): Promise<DeadLetterOutcome> {
+  const receiveCount = Number(letter.attributes?.ApproximateReceiveCount) || undefined;
+  const parsed = parseJobMessage(letter.body);
+  if (!parsed.ok) return parkPoison(deps, letter, `not a job message: ${parsed.error}`);
+  const message = parsed.value;
+  if (message.workload !== deps.workload) {
+    // Another workload's record is out of this handler's reach (its grant is confined to its own ids).
+    return parkPoison(deps, letter, `job ${message.jobId} belongs to workload ${message.workload}, not ${deps.workload}`);
+  }
+
+  const decision = decide(message, await deps.records.get(message.jobId), receiveCount);
+  if (decision.kind === 'skip') {
+    deps.log.info('dead letter already handled', { jobId: message.jobId, reason: decision.reason });
+    return { action: 'already-handled', jobId: message.jobId, reason: decision.reason };
+  }
+  const result = await retryOrPark({ ...deps, onParked: (m, reason) => putJobFailed(deps, detailOf(m, reason, now(deps))) }, decision.message,
+    { error: decision.error, permanent: decision.permanent });
+  switch (result.action) {
+    case 'retried':
+      deps.log.info('job retried', { jobId: message.jobId, attempt: decision.message.attempt + 1, delaySeconds: result.delaySeconds });
+      return { action: 'retried', jobId: message.jobId, attempt: decision.message.attempt + 1, delaySeconds: result.delaySeconds };
+    case 'parked':
+      deps.log.warn('job parked', { jobId: message.jobId, reason: result.reason });
+      return { action: 'parked', jobId: message.jobId, reason: result.reason };
+    case 'already-handled':
+      deps.log.info('dead letter already handled', { jobId: message.jobId, reason: 'the job moved on meanwhile' });
+      return { action: 'already-handled', jobId: message.jobId, reason: 'the job moved on meanwhile' };
+  }
+}
+
+/**
+ * Park a body that cannot be retried as it is. When a job id of this workload can be salvaged from it,
+ * its record is marked FAILED too, so the caller polling the job sees the failure.
+ */
+async function parkPoison(deps: DeadLetterDeps, letter: DeadLetter, reason: string): Promise<DeadLetterOutcome> {
+  await parkRaw(deps.sqs, deps.parkingQueueUrl, letter.body, reason);
+  const salvaged = salvageJobId(letter.body);
+  const jobId = salvaged && workloadOfJobId(salvaged) === deps.workload ? salvaged : undefined;
+  if (jobId) await deps.records.fail(jobId, reason);
+  await putJobFailed(deps, { ...(jobId ? { jobId } : {}), workload: deps.workload, reason, parkedAt: now(deps) });
+  deps.log.warn('poison message parked', { messageId: letter.messageId, jobId, reason });
+  return { action: 'parked', jobId, reason };
+}
+
+function now(deps: Pick<RetryDeps, 'now'>): string {
+  return (deps.now ?? (() => new Date()))().toISOString();
+}
+
+function detailOf(m: JobMessage, reason: string, parkedAt: string): JobFailedDetail {
+  return {
+    jobId: m.jobId, workload: m.workload, agent: m.agent, ...(m.model !== undefined ? { model: m.model } : {}), priority: m.priority,
+    attempt: m.attempt, interruptions: m.interruptions, reason, parkedAt,
+  };
+}
+
+/**
+ * One JobFailed event. A rejected entry throws, so the batch item is retried: the retry parks again (the
+ * record is already FAILED), which at worst leaves a second parked copy — the redrive resets a record once.
+ */
+export async function putJobFailed(deps: Pick<DeadLetterDeps, 'events' | 'eventBusName'>, detail: JobFailedDetail): Promise<void> {
+  const r = await deps.events.send(new PutEventsCommand({
+    Entries: [{
+      EventBusName: deps.eventBusName,
+      Source: EVENT_SOURCE,
+      DetailType: EventDetailTypes.JOB_FAILED,
+      Detail: JSON.stringify(detail),
+    }],
+  }));
+  if ((r.FailedEntryCount ?? 0) > 0) {
+    const entry = r.Entries?.[0];
+    throw new Error(`PutEvents rejected the JobFailed event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim());
+  }
+}
