@@ -240,3 +240,84 @@ NAG_PROOFS['Serverless-EventBusDLQ'] = {
     proveFunctionsWithoutDlq(t, ids, 'targeted without a DLQ');
   },
 };
+
+// ---- compute (GpuFleet, CapacityManager) ----
+
+IAM5_FINDING_PROOFS.push({
+  pattern: /^Resource::arn:<AWS::Partition>:autoscaling:[^:]+:[^:]+:autoScalingGroup:\*:autoScalingGroupName\/.+$/,
+  control: 'Auto Scaling group ARNs whose only wildcard is the group id (pinned by name), with explicit write actions on ' +
+    'the group only; tag writes are confined to named tag keys',
+  prove: (t) => {
+    const allowed = new Set(['autoscaling:SetInstanceProtection', 'autoscaling:SetDesiredCapacity', 'autoscaling:CreateOrUpdateTags',
+      'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+    const onGroups = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(':autoScalingGroup:*:autoScalingGroupName/'));
+    if (onGroups.length === 0) throw new Error('no statement on an autoScalingGroup:*:autoScalingGroupName/ ARN');
+    for (const s of onGroups) {
+      for (const a of [s.Action].flat()) {
+        if (!allowed.has(a)) throw new Error(`action ${a} on a group ARN is not in the allowed set`);
+        if (a === 'autoscaling:CreateOrUpdateTags' && !JSON.stringify(s.Condition ?? {}).includes('aws:TagKeys')) {
+          throw new Error('CreateOrUpdateTags on a group without an aws:TagKeys condition');
+        }
+      }
+    }
+  },
+});
+
+/** AwsSolutions-IAM4 is acknowledged per managed policy; each allowed policy has its own proof. */
+export const IAM4_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prove: (t: Template) => void }> = [
+  {
+    pattern: /^Policy::arn:<AWS::Partition>:iam::aws:policy\/AmazonSSMManagedInstanceCore$/,
+    control: 'Session Manager replaces SSH: roles with AmazonSSMManagedInstanceCore are EC2 instance roles whose launch templates ' +
+      'have no key pair and whose security groups allow no inbound traffic',
+    prove: (t) => {
+      const roles = Object.entries(t.findResources('AWS::IAM::Role'))
+        .filter(([, r]) => JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonSSMManagedInstanceCore'));
+      if (roles.length === 0) throw new Error('no role has AmazonSSMManagedInstanceCore');
+      for (const [id, r] of roles) {
+        if (JSON.stringify(r.Properties.AssumeRolePolicyDocument) !== JSON.stringify({
+          Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' } }], Version: '2012-10-17',
+        })) throw new Error(`role ${id} with AmazonSSMManagedInstanceCore is not an EC2-only role`);
+      }
+      const templates = Object.values(t.findResources('AWS::EC2::LaunchTemplate'));
+      const groups = t.findResources('AWS::EC2::SecurityGroup');
+      for (const lt of templates) {
+        const data = lt.Properties.LaunchTemplateData;
+        if (data.KeyName) throw new Error('a launch template has a key pair');
+        const sgIds = [...(data.SecurityGroupIds ?? []), ...(data.NetworkInterfaces ?? []).flatMap((n: any) => n.Groups ?? [])]
+          .map((g: any) => g['Fn::GetAtt']?.[0]).filter(Boolean);
+        for (const sg of sgIds) {
+          if ((groups[sg]?.Properties?.SecurityGroupIngress ?? []).length > 0) throw new Error(`security group ${sg} allows inbound traffic`);
+          const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => i.Properties?.GroupId?.['Fn::GetAtt']?.[0] === sg);
+          if (ingress.length > 0) throw new Error(`security group ${sg} has an ingress rule`);
+        }
+      }
+    },
+  },
+];
+
+NAG_PROOFS['AwsSolutions-IAM4'] = {
+  control: 'each AWS managed policy finding matches a kind in IAM4_FINDING_PROOFS and passes its proof',
+  prove: (t, finding) => {
+    const entry = IAM4_FINDING_PROOFS.find((e) => finding !== undefined && e.pattern.test(finding));
+    if (!entry) throw new Error(`IAM4 finding ${finding} has no proof in IAM4_FINDING_PROOFS (test/support/nag.ts)`);
+    entry.prove(t);
+  },
+};
+
+NAG_PROOFS['AwsSolutions-EC26'] = {
+  control: 'every Auto Scaling group launches from a launch template (no launch configuration) whose every block device is encrypted',
+  prove: (t) => {
+    const groups = Object.entries(t.findResources('AWS::AutoScaling::AutoScalingGroup'));
+    if (groups.length === 0) throw new Error('no Auto Scaling group, yet EC26 acknowledged');
+    const templates = t.findResources('AWS::EC2::LaunchTemplate');
+    for (const [id, g] of groups) {
+      const p = g.Properties;
+      if (p.LaunchConfigurationName) throw new Error(`group ${id} uses a launch configuration`);
+      const ref = p.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification ?? p.LaunchTemplate;
+      const ltId = ref?.LaunchTemplateId?.Ref;
+      const devices = templates[ltId]?.Properties?.LaunchTemplateData?.BlockDeviceMappings ?? [];
+      if (devices.length === 0) throw new Error(`group ${id}: launch template ${ltId} declares no block devices`);
+      for (const d of devices) if (d.Ebs?.Encrypted !== true) throw new Error(`group ${id}: volume ${d.DeviceName} is not encrypted`);
+    }
+  },
+};

@@ -1,0 +1,165 @@
+/**
+ * One capacity evaluation: live queue attributes + the group's state → decideCapacity → SetDesiredCapacity.
+ * SDK clients are injected, so tests run it against local-aws-sqs and a mocked Auto Scaling client.
+ */
+import {
+  AutoScalingClient, CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, Instance, SetDesiredCapacityCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BUSY_HISTORY_TAG, CapacityDecision, decideCapacity, decodeBusyHistory, encodeBusyHistory, FleetState, PriorityBacklog,
+  QueueState, ResolvedScalingPolicy,
+} from '../../lib/compute/scaling-policy';
+
+/** What the construct puts in `AI_BURST_SCALING_POLICY`: the resolved policy plus the loop timing. */
+export interface ManagerPolicyConfig extends ResolvedScalingPolicy {
+  /** Seconds between evaluations inside one scheduled invocation. */
+  readonly evaluationIntervalSeconds: number;
+  /** Seconds a scheduled invocation keeps evaluating (it ends before the next minute's run). */
+  readonly loopSeconds: number;
+}
+
+export interface ManagerConfig {
+  readonly workload: string;
+  readonly autoScalingGroupName: string;
+  /** priority → queue URL. */
+  readonly queueUrls: Readonly<Record<string, string>>;
+  readonly policy: ManagerPolicyConfig;
+}
+
+export interface ManagerClients {
+  readonly sqs: SQSClient;
+  readonly autoscaling: AutoScalingClient;
+}
+
+export interface Evaluation {
+  readonly decision: CapacityDecision;
+  readonly queue: QueueState;
+  readonly fleet: FleetState;
+  /** True when SetDesiredCapacity was called. */
+  readonly changed: boolean;
+}
+
+/** Parse and check the policy JSON from the environment (fail at cold start, naming the field). */
+export function parsePolicyConfig(raw: unknown): ManagerPolicyConfig {
+  const o = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  for (const field of ['targetBacklogPerInstance', 'jobsPerInstance', 'expectedBootSeconds', 'idleWindowSeconds', 'evaluationIntervalSeconds', 'loopSeconds']) {
+    const v = o[field];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`scaling policy: ${field} must be a number ≥ 0 (got ${JSON.stringify(v)})`);
+  }
+  return o as unknown as ManagerPolicyConfig;
+}
+
+function count(value: string | undefined): number {
+  const n = Number(value ?? 0);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+/** GetQueueAttributes of every priority queue (visible, in flight, delayed), in parallel. */
+export async function readQueueState(sqs: SQSClient, queueUrls: Readonly<Record<string, string>>): Promise<QueueState> {
+  const entries = Object.entries(queueUrls);
+  const queues = await Promise.all(entries.map(async ([priority, url]): Promise<PriorityBacklog> => {
+    const out = await sqs.send(new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }));
+    const a = out.Attributes ?? {};
+    return {
+      priority,
+      visible: count(a.ApproximateNumberOfMessages),
+      inFlight: count(a.ApproximateNumberOfMessagesNotVisible),
+      delayed: count(a.ApproximateNumberOfMessagesDelayed),
+    };
+  }));
+  return { queues };
+}
+
+/** DescribeAutoScalingGroups → the fleet state, with the busy history read from the group's tag. */
+export async function readFleetState(autoscaling: AutoScalingClient, name: string): Promise<{ fleet: FleetState; historyTag?: string }> {
+  const out = await autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+  const group = out.AutoScalingGroups?.[0];
+  if (!group) throw new Error(`Auto Scaling group ${name} not found`);
+  const instances: Instance[] = group.Instances ?? [];
+  const state = (i: Instance) => i.LifecycleState ?? '';
+  const historyTag = group.Tags?.find((t) => t.Key === BUSY_HISTORY_TAG)?.Value;
+  return {
+    historyTag,
+    fleet: {
+      desired: group.DesiredCapacity ?? 0,
+      min: group.MinSize ?? 0,
+      max: group.MaxSize ?? 0,
+      inService: instances.filter((i) => state(i) === 'InService').length,
+      pending: instances.filter((i) => state(i).startsWith('Pending')).length,
+      busy: instances.filter((i) => state(i) === 'InService' && i.ProtectedFromScaleIn === true).length,
+      busyHistory: decodeBusyHistory(historyTag),
+    },
+  };
+}
+
+/**
+ * Read, decide, act. Sets the desired capacity only when it changes (HonorCooldown false: the policy is
+ * the cooldown), and persists the busy history only when its encoding changes.
+ */
+export async function evaluate(clients: ManagerClients, config: ManagerConfig, now: number): Promise<Evaluation> {
+  const [queue, { fleet, historyTag }] = await Promise.all([
+    readQueueState(clients.sqs, config.queueUrls),
+    readFleetState(clients.autoscaling, config.autoScalingGroupName),
+  ]);
+  const decision = decideCapacity(queue, fleet, config.policy, now);
+  const changed = decision.desired !== fleet.desired;
+  if (changed) {
+    await clients.autoscaling.send(new SetDesiredCapacityCommand({
+      AutoScalingGroupName: config.autoScalingGroupName,
+      DesiredCapacity: decision.desired,
+      HonorCooldown: false,
+    }));
+  }
+  const encoded = encodeBusyHistory(decision.busyHistory);
+  if (encoded !== historyTag) {
+    await clients.autoscaling.send(new CreateOrUpdateTagsCommand({
+      Tags: [{
+        ResourceId: config.autoScalingGroupName,
+        ResourceType: 'auto-scaling-group',
+        Key: BUSY_HISTORY_TAG,
+        Value: encoded,
+        PropagateAtLaunch: false,
+      }],
+    }));
+  }
+  return { decision, queue, fleet, changed };
+}
+
+export interface LoopOptions {
+  /** Epoch ms after which no new evaluation starts. */
+  readonly until: number;
+  readonly intervalMs: number;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * Evaluate now, then every `intervalMs` until `until`. A failed evaluation is reported and the loop goes
+ * on (a throttled API call must not cost the rest of the minute); the count of failures is returned.
+ */
+export async function evaluateLoop(
+  run: () => Promise<void>,
+  onError: (error: unknown) => void,
+  options: LoopOptions,
+): Promise<{ evaluations: number; failures: number }> {
+  let evaluations = 0;
+  let failures = 0;
+  for (;;) {
+    const started = options.now();
+    evaluations++;
+    try {
+      await run();
+    } catch (error) {
+      failures++;
+      onError(error);
+    }
+    const next = started + options.intervalMs;
+    if (next > options.until) break;
+    await options.sleep(Math.max(0, next - options.now()));
+  }
+  return { evaluations, failures };
+}

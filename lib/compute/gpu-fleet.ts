@@ -1,0 +1,465 @@
+import { Annotations, Aws, Duration, Fn, Size, Stack, Token } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, WORKER_CONFIG_VERSION, WorkerConfig } from '../contracts';
+import { acknowledgeNag } from '../common/nag';
+import { applyCostTags } from '../common/tags';
+import { validateDuration, validateInteger } from '../common/validate';
+import { hourlyPrice, isGpuInstanceType, knownRegions } from '../cost/pricing';
+import { cloudWatchAgentConfigJson, CW_AGENT_NAMESPACE } from '../observability/cloudwatch-agent-config';
+import { IJobQueue } from '../queue/job-queue';
+import { IJobStore } from '../store/job-store';
+import { acknowledgeGroupArnWildcard, autoScalingGroupArn, CapacityManager } from './capacity-manager';
+import { FleetScaling, ScalableGpuFleet } from './fleet-scaling';
+import { ModelServer, ModelServerConfig } from './model-server';
+import { renderUserData } from './user-data';
+import { defaultWorkerEntry, workerAsset } from './worker-bundle';
+
+/** SSM parameter of the latest Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023, x86_64). */
+export const DLAMI_SSM_PARAMETER = '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id';
+/** Its root snapshot is 75 GiB; the root volume cannot be smaller. */
+const DLAMI_MIN_ROOT_GIB = 75;
+/**
+ * One-GPU types with 24 GB of GPU memory (L4, A10G), Ampere or newer so vLLM's current engine runs on all
+ * of them; several sizes of each widen the spot pools price-capacity-optimized can choose from.
+ * (g4dn's T4 is cheaper but is not supported by vLLM's V1 engine.)
+ */
+export const DEFAULT_GPU_INSTANCE_TYPES: readonly string[] = ['g6.xlarge', 'g5.xlarge', 'g6.2xlarge', 'g5.2xlarge'];
+/** Name of the terminate lifecycle hook (names are unique per group, so a constant is safe). */
+export const TERMINATION_HOOK_NAME = 'ai-burst-drain';
+const MIN_RECOMMENDED_TYPES = 3;
+const NAME = 'GpuFleet';
+const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+
+export interface GpuFleetProps {
+  /** The VPC; instances go to its private subnets and get no public IP. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Where instances launch: every subnet matching this selection (several AZs widen the spot pools).
+   * @default - every private subnet with egress ({ subnetType: PRIVATE_WITH_EGRESS })
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The workload's queues; the fleet consumes them and the workload name comes from here. */
+  readonly jobQueue: IJobQueue;
+  /** Job records and data; the fleet writes only this workload's records and results. */
+  readonly jobStore: IJobStore;
+  /**
+   * Instance types of the mixed-instances policy, most preferred first. At least 3 are recommended so
+   * price-capacity-optimized has several spot pools to choose from.
+   * @default DEFAULT_GPU_INSTANCE_TYPES (g6.xlarge, g5.xlarge, g6.2xlarge, g5.2xlarge)
+   */
+  readonly instanceTypes?: string[];
+  /**
+   * Weighted capacity per instance type (1 to 999), e.g. GPUs per instance. With weights, min, max and the
+   * desired capacity count weight units, not instances.
+   * @default - every type weighs 1
+   */
+  readonly instanceWeights?: Record<string, number>;
+  /**
+   * Refuse instance types outside the NVIDIA GPU families (G and P).
+   * @default true
+   */
+  readonly requireGpu?: boolean;
+  /**
+   * Fewest instances (0 lets the fleet, and its bill, go to zero).
+   * @default 0
+   */
+  readonly minCapacity?: number;
+  /**
+   * Most instances (1 to 1000): the cap on spend and on spot requests.
+   * @default 4
+   */
+  readonly maxCapacity?: number;
+  /**
+   * The AMI. It must have the NVIDIA driver, Docker with the NVIDIA container toolkit (for container
+   * model servers), the AWS CLI and dnf access to the Amazon Linux 2023 repositories.
+   * @default - the latest Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023), from the SSM parameter DLAMI_SSM_PARAMETER
+   */
+  readonly machineImage?: ec2.IMachineImage;
+  /**
+   * Root volume size (encrypted gp3): holds the container image and the model weights.
+   * @default Size.gibibytes(150)
+   */
+  readonly rootVolumeSize?: Size;
+  /**
+   * The model server each instance runs on 127.0.0.1.
+   * @default ModelServer.vllm() — vLLM's OpenAI-compatible server serving Qwen/Qwen2.5-7B-Instruct
+   */
+  readonly modelServer?: ModelServer;
+  /**
+   * Jobs one instance runs at once (1 to 64); also the scaling policy's jobs per instance.
+   * @default 1
+   */
+  readonly workerConcurrency?: number;
+  /**
+   * Attempts of a failing job before it is parked (the retry budget the worker reports against).
+   * @default 3
+   */
+  readonly maxAttempts?: number;
+  /**
+   * Results up to this many bytes are stored inline in the job record; larger ones go to S3 (1 KiB to 300 KiB,
+   * DynamoDB items are limited to 400 KB).
+   * @default 32768
+   */
+  readonly inlineResultMaxBytes?: number;
+  /**
+   * How the desired capacity is driven.
+   * @default FleetScaling.capacityManager()
+   */
+  readonly scaling?: FleetScaling;
+  /**
+   * Topic for the group's launch/terminate notifications.
+   * @default - a topic is created, encrypted with a customer-managed key (rotation on), TLS-only
+   */
+  readonly notificationTopic?: sns.ITopic;
+  /**
+   * How long an instance waits in Terminating:Wait for the drainer to hand its jobs back (30 s to 2 h).
+   * The drainer completes the hook as soon as it is done; a spot reclaim does not wait for it.
+   * @default Duration.minutes(3)
+   */
+  readonly terminationHookHeartbeat?: Duration;
+  /**
+   * Install the CloudWatch agent and publish GPU utilization and memory (namespace CWAgent).
+   * @default true
+   */
+  readonly gpuMetrics?: boolean;
+  /**
+   * Entry file of the worker agent, bundled with esbuild at synth.
+   * @default - this package's worker/index.ts (or dist/worker/index.js when installed)
+   */
+  readonly workerEntry?: string;
+  /**
+   * Value of the `ai-burst:cost-center` tag.
+   * @default - no cost-center tag
+   */
+  readonly costCenter?: string;
+}
+
+/**
+ * Spot-only GPU capacity for one workload: an Auto Scaling group (min 0) over several one-GPU instance
+ * types with price-capacity-optimized allocation and capacity rebalancing, in private subnets with no
+ * public IPs; instances boot the GPU AMI with IMDSv2, an encrypted gp3 root volume and no SSH key (use
+ * Session Manager), and run the model server and the worker agent as systemd units.
+ *
+ * Busy workers protect themselves from scale-in (`SetInstanceProtection` on their own group only), so
+ * lowering the desired capacity only removes idle instances; a terminate lifecycle hook gives the
+ * drainer time to hand back the jobs of an instance that goes anyway.
+ */
+export class GpuFleet extends Construct implements ScalableGpuFleet {
+  public readonly workload: string;
+  public readonly jobQueue: IJobQueue;
+  public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** The group's name (a CloudFormation reference). */
+  public readonly autoScalingGroupName: string;
+  /**
+   * ARN pattern of the group (`…:autoScalingGroup:*:autoScalingGroupName/<name>`), for IAM statements. It
+   * is built from the name expression, not a reference to the group, so the instance role can use it
+   * without a dependency cycle (group → launch template → role policy).
+   */
+  public readonly autoScalingGroupArn: string;
+  public readonly launchTemplate: ec2.LaunchTemplate;
+  public readonly role: iam.Role;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly notificationTopic: sns.ITopic;
+  public readonly terminationHook: autoscaling.LifecycleHook;
+  public readonly terminationHookName = TERMINATION_HOOK_NAME;
+  public readonly terminationHookHeartbeat: Duration;
+  public readonly instanceTypes: readonly string[];
+  public readonly jobsPerInstance: number;
+  public readonly modelServer: ModelServerConfig;
+  /** The bundled worker agent the instances download at boot. */
+  public readonly workerAsset: s3assets.Asset;
+  /** The CapacityManager, when `scaling` is `FleetScaling.capacityManager()` (the default). */
+  public readonly capacityManager?: CapacityManager;
+  /** The native target-tracking policy, when `scaling` is `FleetScaling.targetTracking()`. */
+  public readonly scalingPolicy?: autoscaling.CfnScalingPolicy;
+  public readonly costCenter?: string;
+
+  constructor(scope: Construct, id: string, props: GpuFleetProps) {
+    super(scope, id);
+    this.workload = props.jobQueue.workload;
+    this.jobQueue = props.jobQueue;
+    this.costCenter = props.costCenter;
+    this.instanceTypes = [...(props.instanceTypes ?? DEFAULT_GPU_INSTANCE_TYPES)];
+    this.jobsPerInstance = props.workerConcurrency ?? 1;
+    this.terminationHookHeartbeat = props.terminationHookHeartbeat ?? Duration.minutes(3);
+    const minCapacity = props.minCapacity ?? 0;
+    const maxCapacity = props.maxCapacity ?? 4;
+    const rootVolumeSize = props.rootVolumeSize ?? Size.gibibytes(150);
+    validateProps(this, props, this.instanceTypes, minCapacity, maxCapacity, rootVolumeSize);
+    this.modelServer = (props.modelServer ?? ModelServer.vllm()).bind();
+
+    const stack = Stack.of(this);
+    // An explicit name, so the instances' user data can carry it without a reference cycle
+    // (launch template → group). The construct address makes it unique within the stack.
+    const groupName = Fn.join('-', [Aws.STACK_NAME, this.workload, this.node.addr.substring(0, 8)]);
+    this.autoScalingGroupArn = autoScalingGroupArn(this, groupName);
+
+    this.role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: `cdk-ai-burst GPU worker of workload ${this.workload}`,
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    acknowledgeNag(this.role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'Session Manager replaces SSH (no key pair, no inbound rule); AmazonSSMManagedInstanceCore is the AWS-maintained minimum the SSM agent needs.');
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      allowAllOutbound: true,
+      description: `cdk-ai-burst GPU workers of ${this.workload}: no inbound; outbound HTTPS to AWS APIs, model and package registries`,
+    });
+
+    this.workerAsset = workerAsset(this, 'WorkerCode', props.workerEntry ?? defaultWorkerEntry());
+    const gpuMetrics = props.gpuMetrics ?? true;
+    const userData = ec2.UserData.forLinux();
+    const regionKnown = !Token.isUnresolved(stack.region);
+    const config: WorkerConfig = {
+      v: WORKER_CONFIG_VERSION,
+      region: Aws.REGION,
+      workload: this.workload,
+      queues: props.jobQueue.priorities.map((priority, i) => ({ priority, url: props.jobQueue.queues[i].queueUrl })),
+      parkingQueueUrl: props.jobQueue.parkingQueue.queueUrl,
+      jobTable: props.jobStore.table.tableName,
+      payloadBucket: props.jobStore.bucket.bucketName,
+      resultBucket: props.jobStore.bucket.bucketName,
+      inlineResultMaxBytes: props.inlineResultMaxBytes ?? 32768,
+      autoScalingGroupName: groupName,
+      metricNamespace: METRIC_NAMESPACE,
+      modelServer: this.modelServer.worker,
+      concurrency: this.jobsPerInstance,
+      jobTimeoutSeconds: props.jobQueue.jobTimeout.toSeconds(),
+      visibilityTimeoutSeconds: props.jobQueue.visibilityTimeout.toSeconds(),
+      maxAttempts: props.maxAttempts ?? 3,
+      hourlyPriceUsd: regionKnown ? spotPrices(this.instanceTypes, stack.region) : {},
+    };
+    userData.addCommands(...renderUserData({
+      workerConfigJson: stack.toJsonString(config),
+      workerS3Url: this.workerAsset.s3ObjectUrl,
+      region: Aws.REGION,
+      modelServer: this.modelServer,
+      pricesByRegionJson: regionKnown ? undefined : JSON.stringify(Object.fromEntries(knownRegions().map((r) => [r, spotPrices(this.instanceTypes, r)]))),
+      cloudWatchAgentConfigJson: gpuMetrics ? cloudWatchAgentConfigJson({ workload: this.workload }) : undefined,
+    }));
+
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: props.machineImage ?? ec2.MachineImage.fromSsmParameter(DLAMI_SSM_PARAMETER, { os: ec2.OperatingSystemType.LINUX }),
+      userData,
+      role: this.role,
+      securityGroup: this.securityGroup,
+      requireImdsv2: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      // 1 hop: containers on the Docker bridge (the model server) cannot reach IMDS and the instance role.
+      httpPutResponseHopLimit: 1,
+      // The worker reads its instance's tags (e.g. ai-burst:draining) through IMDS.
+      instanceMetadataTags: true,
+      detailedMonitoring: true,
+      associatePublicIpAddress: false,
+      ebsOptimized: true,
+      blockDevices: [{
+        deviceName: '/dev/xvda',
+        volume: ec2.BlockDeviceVolume.ebs(rootVolumeSize.toGibibytes(), {
+          encrypted: true,
+          volumeType: ec2.EbsDeviceVolumeType.GP3,
+          deleteOnTermination: true,
+        }),
+      }],
+    });
+
+    this.notificationTopic = props.notificationTopic ?? this.createNotificationTopic();
+
+    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Resource', {
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      autoScalingGroupName: groupName,
+      minCapacity,
+      maxCapacity,
+      mixedInstancesPolicy: {
+        launchTemplate: this.launchTemplate,
+        instancesDistribution: {
+          onDemandBaseCapacity: 0,
+          onDemandPercentageAboveBaseCapacity: 0,
+          spotAllocationStrategy: autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+        },
+        launchTemplateOverrides: this.instanceTypes.map((t) => ({
+          instanceType: new ec2.InstanceType(t),
+          ...(props.instanceWeights?.[t] !== undefined ? { weightedCapacity: props.instanceWeights[t] } : {}),
+        })),
+      },
+      capacityRebalance: true,
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+      notifications: [{ topic: this.notificationTopic, scalingEvents: autoscaling.ScalingEvents.ALL }],
+    });
+    this.autoScalingGroupName = this.autoScalingGroup.autoScalingGroupName;
+    acknowledgeNag(this.autoScalingGroup, 'AwsSolutions-EC26',
+      'The rule cannot read launch templates of mixed-instances groups (it errors on the intrinsic); the only volume is the ' +
+      'launch template\'s root volume, declared encrypted gp3.');
+
+    this.terminationHook = this.autoScalingGroup.addLifecycleHook('TerminationHook', {
+      lifecycleHookName: TERMINATION_HOOK_NAME,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: this.terminationHookHeartbeat,
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+
+    this.grantInstanceRole(props, gpuMetrics);
+
+    const binding = (props.scaling ?? FleetScaling.capacityManager()).bind(this, this);
+    this.capacityManager = binding.capacityManager;
+    this.scalingPolicy = binding.scalingPolicy;
+
+    applyCostTags(this, this.workload, props.costCenter);
+  }
+
+  /** Let `grantee` set scale-in protection on this group's instances (what the worker does for itself). */
+  public grantSetInstanceProtection(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnGroup(grantee, ['autoscaling:SetInstanceProtection']);
+  }
+
+  /** Let `grantee` (the drainer) complete or extend this group's terminate lifecycle hook. */
+  public grantCompleteLifecycleAction(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnGroup(grantee, ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+  }
+
+  /** Explicit actions on this group's ARN; its one wildcard (the group id) is acknowledged on the grantee. */
+  private grantOnGroup(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.autoScalingGroupArn] });
+    const principal = grantee.grantPrincipal as unknown as Construct;
+    if (principal?.node) acknowledgeGroupArnWildcard(principal, this.autoScalingGroupArn, actions.join(', '));
+    return grant;
+  }
+
+  /** Instances in service (AWS/AutoScaling, group metrics are on), Average per minute. */
+  public metricInServiceInstances(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.groupMetric('GroupInServiceInstances', props);
+  }
+
+  /** Instances launching, Average per minute. */
+  public metricPendingInstances(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.groupMetric('GroupPendingInstances', props);
+  }
+
+  /** The group's desired capacity, Average per minute. */
+  public metricDesiredCapacity(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.groupMetric('GroupDesiredCapacity', props);
+  }
+
+  private groupMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/AutoScaling',
+      metricName,
+      dimensionsMap: { AutoScalingGroupName: this.autoScalingGroupName },
+      statistic: 'Average',
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  private createNotificationTopic(): sns.Topic {
+    const key = new kms.Key(this, 'NotificationKey', {
+      enableKeyRotation: true,
+      description: `cdk-ai-burst: encrypts the ${this.workload} fleet's Auto Scaling notifications`,
+    });
+    // EC2 Auto Scaling publishes with its service-linked role. A condition on the principal ARN (rather
+    // than naming the role as principal) keeps key creation working in accounts where the role does not
+    // exist yet: it is created with the first Auto Scaling group.
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AutoScalingNotifications',
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: {
+          'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
+          'kms:CallerAccount': Aws.ACCOUNT_ID,
+          'kms:ViaService': `sns.${Aws.REGION}.amazonaws.com`,
+        },
+      },
+    }));
+    return new sns.Topic(this, 'Notifications', {
+      masterKey: key,
+      enforceSSL: true,
+      displayName: `cdk-ai-burst ${this.workload} fleet`,
+    });
+  }
+
+  private grantInstanceRole(props: GpuFleetProps, gpuMetrics: boolean): void {
+    const role = this.role;
+    props.jobQueue.grantConsume(role);
+    props.jobStore.grantReadWriteRecords(role, this.workload);
+    props.jobStore.grantReadPayloads(role, this.workload);
+    props.jobStore.grantWriteResults(role, this.workload);
+    this.grantSetInstanceProtection(role);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [this.workerAsset.bucket.arnForObjects(this.workerAsset.s3ObjectKey)],
+    }));
+    // PutMetricData supports no resource-level permissions; the namespace condition confines it.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': gpuMetrics ? [METRIC_NAMESPACE, CW_AGENT_NAMESPACE] : [METRIC_NAMESPACE] } },
+    }));
+    acknowledgeNag(role, 'AwsSolutions-IAM5[Resource::*]',
+      'cloudwatch:PutMetricData supports no resource-level permissions and is confined by a cloudwatch:namespace condition; ' +
+      'ec2:DescribeTags (CloudWatch agent) is read-only and supports none either.');
+    if (gpuMetrics) {
+      // The CloudWatch agent resolves ${aws:AutoScalingGroupName} with DescribeTags (read-only, no resource-level permissions).
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }));
+    }
+  }
+}
+
+function spotPrices(types: readonly string[], region: string): Record<string, number> {
+  const prices: Record<string, number> = {};
+  for (const t of types) {
+    const p = hourlyPrice(t, region, 'spot') ?? hourlyPrice(t, 'us-east-1', 'spot');
+    if (p !== undefined) prices[t] = p;
+  }
+  return prices;
+}
+
+function validateProps(scope: Construct, props: GpuFleetProps, types: readonly string[], min: number, max: number, root: Size): void {
+  validateInteger(NAME, 'maxCapacity', max, 1, 1000);
+  validateInteger(NAME, 'minCapacity', min, 0, 1000);
+  if (!Token.isUnresolved(min) && !Token.isUnresolved(max) && min > max) {
+    throw new Error(`${NAME}: minCapacity (${min}) must not exceed maxCapacity (${max})`);
+  }
+  if (types.length === 0) {
+    throw new Error(`${NAME}: instanceTypes must list at least one instance type (got none); e.g. ${DEFAULT_GPU_INSTANCE_TYPES.join(', ')}`);
+  }
+  for (const t of types) {
+    if (!INSTANCE_TYPE_PATTERN.test(t)) throw new Error(`${NAME}: instanceTypes has ${JSON.stringify(t)}, which is not an instance type name like g6.xlarge`);
+    if ((props.requireGpu ?? true) && !isGpuInstanceType(t)) {
+      throw new Error(`${NAME}: instanceTypes has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
+        'use GPU types or set requireGpu: false');
+    }
+  }
+  const dup = types.find((t, i) => types.indexOf(t) !== i);
+  if (dup) throw new Error(`${NAME}: instanceTypes lists ${JSON.stringify(dup)} twice`);
+  if (types.length < MIN_RECOMMENDED_TYPES) {
+    Annotations.of(scope).addWarningV2('cdk-ai-burst:fewInstanceTypes',
+      `${NAME}: only ${types.length} instance type(s); list at least ${MIN_RECOMMENDED_TYPES} so spot has several pools to choose from`);
+  }
+  for (const [t, w] of Object.entries(props.instanceWeights ?? {})) {
+    if (!types.includes(t)) throw new Error(`${NAME}: instanceWeights names ${JSON.stringify(t)}, which is not in instanceTypes`);
+    validateInteger(NAME, `instanceWeights[${t}]`, w, 1, 999);
+  }
+  validateInteger(NAME, 'workerConcurrency', props.workerConcurrency, 1, 64);
+  validateInteger(NAME, 'maxAttempts', props.maxAttempts, 1, 100);
+  validateInteger(NAME, 'inlineResultMaxBytes', props.inlineResultMaxBytes, 1024, 300 * 1024);
+  validateDuration(NAME, 'terminationHookHeartbeat', props.terminationHookHeartbeat, Duration.seconds(30), Duration.hours(2));
+  if (!root.isUnresolved()) {
+    const gib = root.toGibibytes();
+    const floor = props.machineImage ? 8 : DLAMI_MIN_ROOT_GIB;
+    if (!Number.isInteger(gib) || gib < floor || gib > 16384) {
+      throw new Error(`${NAME}: rootVolumeSize must be a whole number of GiB between ${floor} and 16384 (got ${gib} GiB)` +
+        (props.machineImage ? '' : `; the default GPU AMI's root snapshot is ${DLAMI_MIN_ROOT_GIB} GiB`));
+    }
+  }
+}
