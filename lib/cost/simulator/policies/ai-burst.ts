@@ -18,18 +18,25 @@
 import { BusyLevel, decideCapacity, QueueState, ScalingPolicy } from '../../../compute/scaling-policy';
 import { PolicyContext, PolicySetup, SimPolicy } from '../policy';
 
-export function aiBurstScalingPolicy(setup: PolicySetup): ScalingPolicy {
+/** The ScalingPolicy a user of this trace would configure (SLO, typical job, boot), plus any overrides. */
+export function aiBurstScalingPolicy(setup: PolicySetup, overrides: ScalingPolicy = {}): ScalingPolicy {
   return {
     queueWaitSloSeconds: setup.options.waitSloS,
     expectedJobSeconds: setup.meanGpuSeconds,
     jobsPerInstance: 1,
     expectedBootSeconds: setup.options.bootMedianS,
+    ...overrides,
   };
 }
 
-export function aiBurstPolicy(setup: PolicySetup): SimPolicy {
+/**
+ * @param overrides ScalingPolicy fields to try instead of the defaults (e.g. a longer
+ *   `idleWindowSeconds`); the run is then named `ai-burst(...)` so it cannot pass for the default.
+ */
+export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {}): SimPolicy {
   const o = setup.options;
-  const scaling = aiBurstScalingPolicy(setup);
+  const scaling = aiBurstScalingPolicy(setup, overrides);
+  const tuned = Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(',');
   let history: readonly BusyLevel[] | undefined;
   let wakePending = false;
 
@@ -61,7 +68,7 @@ export function aiBurstPolicy(setup: PolicySetup): SimPolicy {
   };
 
   return {
-    name: 'ai-burst',
+    name: tuned ? `ai-burst(${tuned})` : 'ai-burst',
     market: 'spot',
     priorityQueues: true,
     protectBusy: true,

@@ -13,7 +13,7 @@ export type PolicyName = (typeof POLICY_NAMES)[number];
 export const SPOT_BASELINES: readonly PolicyName[] = ['target-tracking', 'ecs-steps', 'poll-lambda'];
 
 const FACTORIES: Readonly<Record<PolicyName, (setup: PolicySetup) => SimPolicy>> = {
-  'ai-burst': aiBurstPolicy,
+  'ai-burst': (s) => aiBurstPolicy(s),
   'static-on-demand': staticOnDemandPolicy,
   'target-tracking': (s) => targetTrackingPolicy(s),
   'ecs-steps': ecsStepsPolicy,

@@ -1,0 +1,18 @@
+/**
+ * Cost tools (pure TypeScript: no AWS SDK, no aws-cdk-lib): the dated price snapshot, the cost model and
+ * the scaling simulator that replays a trace through the CapacityManager's `decideCapacity`.
+ */
+export * from './pricing';
+export { estimateCost, DEFAULT_COST_INSTANCE_TYPES } from './cost-model';
+export type { CostModelInput, CostOption, CostEstimate } from './cost-model';
+export { InputError as CostInputError } from './errors';
+export { simulate, toReport, parsePolicies } from './simulator/simulate';
+export type { PolicyRun, SimulationReport, SimulationResult } from './simulator/simulate';
+export type { SimulationOptions } from './simulator/options';
+export { parseTraceCsv, traceToCsv, TRACE_HEADER } from './simulator/trace';
+export type { Trace, TraceJob } from './simulator/trace';
+export { POLICY_NAMES } from './simulator/policies';
+export type { PolicyName } from './simulator/policies';
+export { standardTraces, STRESS_SETTINGS } from './simulator/standard-traces';
+export { checkGoals } from './simulator/goals';
+export type { GoalCheck } from './simulator/goals';
