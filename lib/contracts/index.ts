@@ -3,3 +3,4 @@ export * from './metrics';
 export * from './env';
 export * from './tags';
 export * from './worker-config';
+export * from './api';

@@ -65,7 +65,8 @@ export async function startS3(buckets: string[] = []): Promise<LocalServer<S3Cli
   });
   const { port } = (await instance.run()) as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({ ...clientConfig(endpoint), forcePathStyle: true });
+  // s3rver knows one key pair only (S3RVER/S3RVER) and refuses any other access key id.
+  const client = new S3Client({ ...clientConfig(endpoint), credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, forcePathStyle: true });
   return {
     endpoint,
     client,
