@@ -65,7 +65,7 @@ export default async function costBench(): Promise<string> {
     out.push(`| ${goal} | ${cells.join(' | ')} |`);
   }
 
-  const variants = [{ targetBacklogPerInstance: 1 }, { idleWindowSeconds: 600 }];
+  const variants = [{ targetBacklogPerInstance: 1 }, { idleWindowSeconds: 90 }, { idleWindowSeconds: 600 }];
   out.push(
     '',
     '### Sensitivity: ai-burst with other ScalingPolicy settings (seed 1; not the defaults)',
