@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Duration, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,8 +9,8 @@ import { ModelServer } from '../../lib/compute/model-server';
 import { BUSY_HISTORY_TAG } from '../../lib/compute/scaling-policy';
 import { policyStatements } from '../support/nag';
 import { expectNagClean, testStack } from '../support/stacks';
+import { flatten, WORKER_FIXTURE } from './support';
 
-export const WORKER_FIXTURE = path.join(__dirname, 'fixtures', 'worker', 'index.ts');
 
 function base(stack: Stack) {
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
@@ -25,17 +24,6 @@ function base(stack: Stack) {
 function construct(props: Partial<GpuFleetProps>) {
   const { stack } = testStack();
   return new GpuFleet(stack, 'Fleet', { ...base(stack), workerEntry: WORKER_FIXTURE, ...props });
-}
-
-/** Resolve a CloudFormation string expression (Fn::Join of strings and refs) to text, refs as <Id>. */
-function flatten(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const o = value as Record<string, any>;
-  if (o?.['Fn::Join']) return (o['Fn::Join'][1] as unknown[]).map(flatten).join(o['Fn::Join'][0]);
-  if (o?.['Fn::Base64']) return flatten(o['Fn::Base64']);
-  if (o?.Ref) return `<${o.Ref}>`;
-  if (o?.['Fn::GetAtt']) return `<${o['Fn::GetAtt'].join('.')}>`;
-  return JSON.stringify(value);
 }
 
 describe('GpuFleet defaults', () => {

@@ -244,7 +244,7 @@ NAG_PROOFS['Serverless-EventBusDLQ'] = {
 // ---- compute (GpuFleet, CapacityManager) ----
 
 IAM5_FINDING_PROOFS.push({
-  pattern: /^Resource::arn:<AWS::Partition>:autoscaling:[^:]+:[^:]+:autoScalingGroup:\*:autoScalingGroupName\/.+$/,
+  pattern: /^Resource::arn:<AWS::Partition>:autoscaling:(?:<AWS::Region>|[a-z0-9-]+):(?:<AWS::AccountId>|\d{12}):autoScalingGroup:\*:autoScalingGroupName\/.+$/,
   control: 'Auto Scaling group ARNs whose only wildcard is the group id (pinned by name), with explicit write actions on ' +
     'the group only; tag writes are confined to named tag keys',
   prove: (t) => {
