@@ -1,0 +1,173 @@
+/**
+ * EC2 instance metadata (IMDSv2) and the watcher that turns it into spot events.
+ *
+ * IMDSv2: `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds` returns a session token,
+ * sent as `X-aws-ec2-metadata-token` on every GET; a 401 means the token expired. The watcher polls, every
+ * `intervalMs` (5 s on EC2, AWS's advice for the two-minute notice):
+ * - `meta-data/spot/instance-action` — 404 until the instance is to be reclaimed, then `{action, time}`;
+ * - `meta-data/events/recommendations/rebalance` — 404 until EC2 recommends a rebalance, then `{noticeTime}`;
+ * - `meta-data/tags/instance/<Tags.DRAINING>` — the tag the InterruptionDrainer sets on a rebalance
+ *   (readable only when the launch template enables instance metadata tags; 404 otherwise).
+ */
+import { Tags } from '../lib/contracts';
+import { Logger, errorMessage } from './log';
+
+const TOKEN_TTL_SECONDS = 21600;
+const REQUEST_TIMEOUT_MS = 2000;
+
+export class ImdsClient {
+  private token?: { value: string; expiresAt: number };
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly fetchFn: typeof fetch = fetch,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** GET a metadata path below `/latest/`; undefined on 404. */
+  async get(path: string): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const res = await this.fetchFn(`${this.endpoint}/latest/${path}`, {
+        headers: { 'X-aws-ec2-metadata-token': await this.sessionToken() },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      if (res.status === 401 && attempt === 0) {
+        await res.body?.cancel();
+        this.token = undefined;
+        continue;
+      }
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return undefined;
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`IMDS GET ${path} answered ${res.status}`);
+      }
+      return res.text();
+    }
+    throw new Error(`IMDS GET ${path} refused a fresh token`);
+  }
+
+  /** Like {@link get} but the value must exist. */
+  async require(path: string): Promise<string> {
+    const value = await this.get(path);
+    if (value === undefined || value === '') throw new Error(`IMDS ${path} is missing`);
+    return value.trim();
+  }
+
+  private async sessionToken(): Promise<string> {
+    if (this.token && this.token.expiresAt > this.now() + 60_000) return this.token.value;
+    const res = await this.fetchFn(`${this.endpoint}/latest/api/token`, {
+      method: 'PUT',
+      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`IMDS token request answered ${res.status}`);
+    }
+    const value = (await res.text()).trim();
+    this.token = { value, expiresAt: this.now() + TOKEN_TTL_SECONDS * 1000 };
+    return value;
+  }
+}
+
+export interface InstanceIdentity {
+  readonly instanceId: string;
+  readonly instanceType: string;
+}
+
+export async function instanceIdentity(imds: ImdsClient): Promise<InstanceIdentity> {
+  const [instanceId, instanceType] = await Promise.all([imds.require('meta-data/instance-id'), imds.require('meta-data/instance-type')]);
+  return { instanceId, instanceType };
+}
+
+export interface InterruptionNotice {
+  /** `terminate`, `stop` or `hibernate`. */
+  readonly action: string;
+  /** When EC2 acts (about two minutes after the notice). */
+  readonly time: string;
+}
+
+export interface ImdsWatcherHandlers {
+  onInterruption(notice: InterruptionNotice): void;
+  onRebalance(noticeTime: string): void;
+  /** Called when the draining tag appears (true) or goes away (false). */
+  onDrainingTag(draining: boolean): void;
+}
+
+export class ImdsWatcher {
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private interruptionSeen = false;
+  private rebalanceSeen = false;
+  private draining = false;
+  private polling?: Promise<void>;
+
+  constructor(
+    private readonly imds: ImdsClient,
+    private readonly intervalMs: number,
+    private readonly handlers: ImdsWatcherHandlers,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const tick = () => {
+      this.polling = this.pollOnce().finally(() => {
+        if (this.running) this.timer = setTimeout(tick, this.intervalMs);
+      });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.polling;
+  }
+
+  /** One look at the three paths; never throws (a failed look is logged and retried next tick). */
+  async pollOnce(): Promise<void> {
+    await Promise.all([this.checkInterruption(), this.checkRebalance(), this.checkDrainingTag()].map((p) =>
+      p.catch((e) => this.logger.warn('IMDS poll failed', { error: errorMessage(e) }))));
+  }
+
+  private async checkInterruption(): Promise<void> {
+    if (this.interruptionSeen) return;
+    const body = await this.imds.get('meta-data/spot/instance-action');
+    if (body === undefined || !this.running) return;
+    this.interruptionSeen = true;
+    let notice: InterruptionNotice = { action: 'terminate', time: '' };
+    try {
+      const parsed = JSON.parse(body) as Partial<InterruptionNotice>;
+      notice = { action: String(parsed.action ?? 'terminate'), time: String(parsed.time ?? '') };
+    } catch {
+      this.logger.warn('spot instance-action is not JSON; treating it as a termination notice', { body: body.slice(0, 200) });
+    }
+    this.handlers.onInterruption(notice);
+  }
+
+  private async checkRebalance(): Promise<void> {
+    if (this.rebalanceSeen) return;
+    const body = await this.imds.get('meta-data/events/recommendations/rebalance');
+    if (body === undefined || !this.running) return;
+    this.rebalanceSeen = true;
+    let noticeTime = '';
+    try {
+      noticeTime = String((JSON.parse(body) as { noticeTime?: unknown }).noticeTime ?? '');
+    } catch { /* the recommendation itself is what counts */ }
+    this.handlers.onRebalance(noticeTime);
+  }
+
+  private async checkDrainingTag(): Promise<void> {
+    const value = await this.imds.get(`meta-data/tags/instance/${Tags.DRAINING}`);
+    const draining = value !== undefined && value.trim().toLowerCase() === 'true';
+    if (draining !== this.draining && this.running) {
+      this.draining = draining;
+      this.handlers.onDrainingTag(draining);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Entry of the worker agent: `node worker.js [config-path]` (default WORKER_CONFIG_PATH), run by the GPU
+ * fleet's systemd unit. Reads the config GpuFleet wrote, creates the SDK clients (instance role
+ * credentials, the config's region), starts the agent and stops it gracefully on SIGTERM/SIGINT. Exits 0
+ * after a clean stop, 1 when the config is invalid or boot fails (systemd restarts it).
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { WORKER_CONFIG_PATH } from '../lib/contracts';
+import { loadWorkerConfig } from './config';
+import { Logger, errorMessage, jsonLogger } from './log';
+import { startWorker } from './worker';
+
+export { loadWorkerConfig, validateWorkerConfig, settingsOf } from './config';
+export { startWorker } from './worker';
+export type { Worker, WorkerDeps, WorkerEvents, WorkerStatus, ReadyEvent, InterruptedEvent } from './worker';
+
+export async function main(argv: readonly string[] = process.argv, logger: Logger = jsonLogger()): Promise<number> {
+  const path = argv[2] ?? WORKER_CONFIG_PATH;
+  let config;
+  try {
+    config = loadWorkerConfig(path);
+  } catch (e) {
+    logger.error('invalid worker config', { path, error: errorMessage(e) });
+    return 1;
+  }
+  const base = { region: config.region };
+  const sqs = new SQSClient(base);
+  const dynamoClient = new DynamoDBClient(base);
+  const dynamo = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
+  const s3 = new S3Client(base);
+  const cloudwatch = new CloudWatchClient(base);
+  const autoscaling = new AutoScalingClient(base);
+  const worker = startWorker(config, { sqs, dynamo, s3, cloudwatch, autoscaling, logger: jsonLogger({ base: { workload: config.workload } }) });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info('signal received: stopping', { signal });
+    void worker.shutdown(signal);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await worker.done;
+    return 0;
+  } catch (e) {
+    logger.error('worker failed', { error: errorMessage(e) });
+    return 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    for (const client of [sqs, dynamoClient, s3, cloudwatch, autoscaling]) client.destroy();
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`worker crashed: ${String((e as Error)?.stack ?? e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,243 @@
+/**
+ * One message, start to end. The order is the safety argument:
+ * parse (malformed → parked, deleted) → notBefore (ahead → sent back with the remaining delay) →
+ * QUEUED→RUNNING (finished/cancelled → deleted without a model call; held elsewhere → left alone) →
+ * payload → model call under the job deadline → result stored → RUNNING→SUCCEEDED → only then delete.
+ * A failure goes through the retry policy before the delete. When the agent stops the job (interruption,
+ * shutdown, lost lease, kill) the runner touches nothing more: the agent requeues it, or someone else owns it.
+ */
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { JobMessage, MetricNames, WorkerConfig, parseJobMessage } from '../lib/contracts';
+import { JobRecords } from '../lambda/shared/job-records';
+import { deleteQuietly } from '../lambda/shared/requeue';
+import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../lambda/shared/retry';
+import { GpuEconomics, costUsdOf, gpuSecondsOf } from './cost';
+import { JobError } from './errors';
+import { Heartbeat, jobDeadline } from './heartbeat';
+import { JobContext } from './job-context';
+import { Logger, errorMessage } from './log';
+import { MetricDimensions, MetricsBatcher } from './metrics';
+import { ModelAdapter } from './model/adapter';
+import { ScaleInProtection } from './protection';
+import { readPayload, storeResult } from './storage';
+
+/** Model dimension value when neither the job, its payload nor the fleet names a model. */
+export const UNNAMED_MODEL = 'default';
+
+export type JobOutcome =
+  | 'succeeded' | 'retried' | 'parked' | 'malformed' | 'delayed' | 'handed-back'
+  | 'skipped-finished' | 'skipped-held' | 'lost' | 'stopped' | 'error';
+
+export interface JobStartedEvent {
+  readonly jobId: string;
+  readonly priority: string;
+  readonly receiveCount: number;
+  readonly attempt: number;
+  readonly interruptions: number;
+}
+
+export interface JobFinishedEvent {
+  readonly jobId?: string;
+  readonly outcome: JobOutcome;
+  readonly detail?: string;
+  readonly delaySeconds?: number;
+}
+
+export interface RunnerDeps {
+  readonly config: WorkerConfig;
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+  readonly records: JobRecords;
+  readonly retry: RetryDeps;
+  readonly model: ModelAdapter;
+  readonly metrics: MetricsBatcher;
+  readonly protection: ScaleInProtection;
+  readonly economics: GpuEconomics;
+  readonly instanceId: string;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** False while the agent drains, is interrupted or stops: a message not yet started goes back. */
+  readonly accepting: () => boolean;
+  readonly started: (e: JobStartedEvent) => void;
+  readonly finished: (e: JobFinishedEvent) => void;
+}
+
+export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
+  const { message } = ctx.received;
+  const body = message.Body ?? '';
+  let deadline: NodeJS.Timeout | undefined;
+  const heartbeat = new Heartbeat(d.sqs, ctx.queueUrl, ctx.receiptHandle, {
+    visibilityTimeoutSeconds: d.config.visibilityTimeoutSeconds,
+    receivedAt: ctx.received.receivedAt,
+    now: d.now,
+    logger: d.logger,
+    onLost: (reason) => {
+      d.logger.warn('lease lost; leaving the job to its new holder', { jobId: ctx.job?.jobId, reason });
+      ctx.stop('lease-lost');
+    },
+  });
+  heartbeat.start();
+  try {
+    const parsed = parseJobMessage(body);
+    if (!parsed.ok) {
+      await parkRaw(d.sqs, d.config.parkingQueueUrl, body, `malformed job message: ${parsed.error}`);
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.metrics.record(MetricNames.JOBS_PARKED, 1, { workload: d.config.workload });
+      d.logger.warn('malformed message parked', { queue: ctx.received.queue.priority, error: parsed.error });
+      d.finished({ outcome: 'malformed', detail: parsed.error });
+      return;
+    }
+    const job = parsed.value;
+    ctx.job = job;
+    const log = { jobId: job.jobId, agent: job.agent };
+
+    const wait = remainingDelaySeconds(job, new Date(d.now()));
+    if (wait !== undefined) {
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, DelaySeconds: wait }));
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.finished({ jobId: job.jobId, outcome: 'delayed', delaySeconds: wait });
+      return;
+    }
+
+    if (ctx.killed) return;
+    if (ctx.signal.aborted || !d.accepting()) {
+      // Received while the agent was told to stop taking work: an unchanged copy goes back (a fresh
+      // message, so this receive does not count against the retry budget), then the original is deleted.
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body }));
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.finished({ jobId: job.jobId, outcome: 'handed-back' });
+      return;
+    }
+
+    const start = await d.records.start(job.jobId, {
+      instanceId: d.instanceId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle, receiveCount: ctx.receiveCount,
+    });
+    if (start.started) {
+      ctx.started = true;
+      ctx.startedAt = d.now();
+    }
+    ctx.settleStart();
+    if (ctx.killed) return;
+    if (!start.started) {
+      await notStarted(ctx, job, start.reason, d);
+      return;
+    }
+    if (ctx.yielded) return;
+    d.started({ jobId: job.jobId, priority: job.priority, receiveCount: ctx.receiveCount, attempt: job.attempt, interruptions: job.interruptions });
+    d.logger.info('job started', { ...log, attempt: job.attempt, interruptions: job.interruptions, receiveCount: ctx.receiveCount });
+    await d.protection.busy();
+
+    const until = jobDeadline(ctx.startedAt!, ctx.received.receivedAt, d.config.jobTimeoutSeconds);
+    deadline = setTimeout(() => ctx.stop('timeout'), Math.max(0, until - d.now()));
+    const input = job.payloadRef !== undefined ? await readPayload(d.s3, job.payloadRef, ctx.signal) : job.payload;
+    const model = modelOf(job, input, d.config.modelServer.defaultModel);
+    ctx.model = model;
+    const dims: MetricDimensions = { workload: job.workload, agent: job.agent, model: model ?? UNNAMED_MODEL };
+    ctx.signal.throwIfAborted();
+    const calledAt = d.now();
+    const result = await d.model.invoke({ model, input, signal: ctx.signal });
+    const latencyMs = d.now() - calledAt;
+    clearTimeout(deadline);
+    if (ctx.yielded) return;
+
+    const stored = await storeResult(d.s3, d.config.resultBucket, job.jobId, result.output, d.config.inlineResultMaxBytes);
+    if (ctx.killed) return;
+    const wallSeconds = (d.now() - ctx.startedAt!) / 1000;
+    const gpuSeconds = gpuSecondsOf(wallSeconds, d.economics);
+    const costUsd = costUsdOf(gpuSeconds, d.economics);
+    const ok = await d.records.succeed(job.jobId, ctx.receiptHandle, {
+      tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd,
+      ...(stored.resultRef !== undefined ? { resultRef: stored.resultRef } : { result: stored.result }),
+    });
+    if (ctx.killed) return;
+    if (!ok) {
+      // Requeued by the drainer or taken over by a redelivery meanwhile: not ours to delete.
+      d.logger.warn('job was no longer held by this delivery; result discarded', log);
+      d.finished({ jobId: job.jobId, outcome: 'lost' });
+      return;
+    }
+    heartbeat.stop();
+    await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+
+    if (result.tokensIn !== undefined) d.metrics.record(MetricNames.TOKENS_IN, result.tokensIn, dims);
+    if (result.tokensOut !== undefined) d.metrics.record(MetricNames.TOKENS_OUT, result.tokensOut, dims);
+    if (result.timeToFirstTokenMs !== undefined) d.metrics.record(MetricNames.TIME_TO_FIRST_TOKEN, result.timeToFirstTokenMs, dims);
+    d.metrics.record(MetricNames.INFERENCE_LATENCY, latencyMs, dims);
+    d.metrics.record(MetricNames.JOB_DURATION, round3(wallSeconds), dims);
+    d.metrics.record(MetricNames.GPU_SECONDS, gpuSeconds, dims);
+    d.metrics.record(MetricNames.JOBS_SUCCEEDED, 1, dims);
+    d.logger.info('job succeeded', { ...log, tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd, inline: stored.resultRef === undefined });
+    d.finished({ jobId: job.jobId, outcome: 'succeeded' });
+  } catch (e) {
+    if (ctx.yielded) return;
+    const job = ctx.job;
+    if (!job || !ctx.started) {
+      // Could not even record the start (e.g. the table is unreachable): the message comes back after its lease.
+      d.logger.error('job could not be started; its message returns after the visibility timeout', { jobId: job?.jobId, error: errorMessage(e) });
+      d.finished({ jobId: job?.jobId, outcome: 'error', detail: errorMessage(e) });
+      return;
+    }
+    await failed(ctx, job, e, d);
+  } finally {
+    if (deadline) clearTimeout(deadline);
+    heartbeat.stop();
+    ctx.settleStart();
+  }
+}
+
+async function notStarted(ctx: JobContext, job: JobMessage, reason: 'missing' | 'finished' | 'held', d: RunnerDeps): Promise<void> {
+  if (reason === 'finished') {
+    // Finished or cancelled already (a duplicate delivery, or cancelled while queued): no model call.
+    await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+    d.finished({ jobId: job.jobId, outcome: 'skipped-finished' });
+  } else if (reason === 'held') {
+    // Another delivery runs it right now: leave this copy alone; it returns after its lease and is settled then.
+    d.finished({ jobId: job.jobId, outcome: 'skipped-held' });
+  } else {
+    await park(d.retry, job, `no job record for ${job.jobId}`);
+    await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+    d.finished({ jobId: job.jobId, outcome: 'parked', detail: 'no job record' });
+  }
+}
+
+async function failed(ctx: JobContext, job: JobMessage, e: unknown, d: RunnerDeps): Promise<void> {
+  const timedOut = ctx.reason === 'timeout';
+  const error = timedOut
+    ? `timed out after ${Math.round((d.now() - ctx.startedAt!) / 1000)} s (jobTimeoutSeconds ${d.config.jobTimeoutSeconds})`
+    : e instanceof JobError ? e.message : errorMessage(e);
+  const permanent = !timedOut && e instanceof JobError && e.permanent;
+  const dims: MetricDimensions = {
+    workload: job.workload, agent: job.agent,
+    model: ctx.model ?? modelOf(job, job.payload, d.config.modelServer.defaultModel) ?? UNNAMED_MODEL,
+  };
+  d.metrics.record(MetricNames.JOBS_FAILED, 1, dims);
+  d.metrics.record(MetricNames.GPU_SECONDS, gpuSecondsOf((d.now() - ctx.startedAt!) / 1000, d.economics), dims);
+  d.logger.warn('job failed', { jobId: job.jobId, attempt: job.attempt, permanent, error });
+  try {
+    const r = await retryOrPark(d.retry, job, { error, permanent, receiptHandle: ctx.receiptHandle });
+    if (ctx.killed) return;
+    if (r.action !== 'already-handled') await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+    if (r.action === 'retried') d.metrics.record(MetricNames.JOBS_RETRIED, 1, { workload: job.workload });
+    d.finished({
+      jobId: job.jobId,
+      outcome: r.action === 'already-handled' ? 'lost' : r.action,
+      detail: r.action === 'parked' ? r.reason : error,
+      ...(r.action === 'retried' ? { delaySeconds: r.delaySeconds } : {}),
+    });
+  } catch (e2) {
+    d.logger.error('could not retry or park; the message returns after the visibility timeout', { jobId: job.jobId, error: errorMessage(e2) });
+    d.finished({ jobId: job.jobId, outcome: 'error', detail: errorMessage(e2) });
+  }
+}
+
+/** The job's model, else the payload's `model`, else the fleet's default. */
+export function modelOf(job: JobMessage, input: unknown, defaultModel: string | undefined): string | undefined {
+  if (job.model) return job.model;
+  const fromPayload = typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined;
+  return typeof fromPayload === 'string' && fromPayload.length > 0 ? fromPayload : defaultModel;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

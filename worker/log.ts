@@ -1,0 +1,39 @@
+/**
+ * One JSON line per event on stdout (journald keeps it; the CloudWatch agent or `journalctl -u` reads it).
+ * Injected everywhere so tests stay quiet or collect lines.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function jsonLogger(
+  options: { level?: LogLevel; write?: (line: string) => void; base?: LogFields; now?: () => number } = {},
+): Logger {
+  const min = RANK[options.level ?? 'info'];
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const now = options.now ?? Date.now;
+  const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
+    if (RANK[level] < min) return;
+    write(JSON.stringify({ time: new Date(now()).toISOString(), level, message, ...options.base, ...fields }, errorReplacer));
+  };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Error ? { name: value.name, message: value.message } : value;
+}
+
+/** The message of anything thrown. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+}

@@ -1,0 +1,512 @@
+/**
+ * The agent: boot (identity from IMDS, model server health), the receive loop over the priority queues,
+ * job slots, and the three ways work stops — drain (rebalance recommendation or draining tag: finish what
+ * runs, take nothing new), interruption (spot notice: requeue everything in flight at once) and shutdown
+ * (SIGTERM: a grace period, then requeue the rest) — plus `kill()`, which stops dead with no cleanup, as a
+ * crash would.
+ *
+ * Every SDK client, `fetch` and the clock are injected (`WorkerDeps`), so tests run this code in-process
+ * against local servers.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { MetricNames, WorkerConfig } from '../lib/contracts';
+import { JobRecords } from '../lambda/shared/job-records';
+import { requeueInterrupted } from '../lambda/shared/requeue';
+import { RetryDeps } from '../lambda/shared/retry';
+import { WorkerSettings, settingsOf, validateWorkerConfig } from './config';
+import { GpuEconomics, economics, gpuSecondsOf } from './cost';
+import { ImdsClient, ImdsWatcher, InstanceIdentity, InterruptionNotice, instanceIdentity } from './imds';
+import { JobContext, Received, RequeueOutcome, StopReason } from './job-context';
+import { JobFinishedEvent, JobStartedEvent, UNNAMED_MODEL, runJob } from './job-runner';
+import { Logger, errorMessage, jsonLogger } from './log';
+import { MetricsBatcher } from './metrics';
+import { ModelAdapter, createModelAdapter, waitForHealthy } from './model/adapter';
+import { ScaleInProtection } from './protection';
+import { QueueScheduler } from './scheduler';
+
+export interface WorkerDeps {
+  readonly sqs: SQSClient;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+  readonly cloudwatch: CloudWatchClient;
+  readonly autoscaling: AutoScalingClient;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** Jitter source of the retry backoff. @default Math.random */
+  readonly random?: () => number;
+  /** @default JSON lines on stdout */
+  readonly logger?: Logger;
+  /** When the process started (boot GPU-seconds count from here). @default performance.timeOrigin */
+  readonly processStartedAt?: number;
+  /** Skip the IMDS identity lookup (benchmarks). */
+  readonly identity?: InstanceIdentity;
+  readonly timing?: {
+    /** Between two health probes while the model server boots. @default 1000 */
+    readonly healthPollMs?: number;
+    /** Idle time before scale-in protection is turned off. @default 2000 */
+    readonly protectionIdleMs?: number;
+    /** Pause after a failed receive. @default 1000 */
+    readonly receiveErrorBackoffMs?: number;
+  };
+}
+
+export type WorkerPhase = 'booting' | 'running' | 'stopping' | 'stopped';
+export type DrainReason = 'rebalance' | 'tag';
+
+export interface WorkerStatus {
+  readonly phase: WorkerPhase;
+  readonly accepting: boolean;
+  readonly interrupted: boolean;
+  readonly draining: readonly DrainReason[];
+  readonly inFlight: readonly string[];
+  readonly concurrency?: number;
+  readonly instanceId?: string;
+}
+
+export interface ReadyEvent {
+  readonly instanceId: string;
+  readonly instanceType: string;
+  readonly concurrency: number;
+  readonly bootSeconds: number;
+}
+
+export interface InterruptedEvent {
+  readonly notice: InterruptionNotice;
+  /** When the agent learned of the notice and when every in-flight job was back (epoch ms, the injected clock). */
+  readonly noticedAt: number;
+  readonly settledAt: number;
+  readonly requeued: readonly RequeueOutcome[];
+}
+
+/** Events the agent emits (tests and benchmarks wait on them; production logs them). */
+export interface WorkerEvents {
+  ready: [ReadyEvent];
+  'job-started': [JobStartedEvent];
+  'job-finished': [JobFinishedEvent];
+  draining: [{ readonly reason: DrainReason }];
+  resumed: [];
+  interrupting: [{ readonly notice: InterruptionNotice; readonly at: number }];
+  interrupted: [InterruptedEvent];
+  stopped: [{ readonly reason: string }];
+}
+
+export interface Worker {
+  readonly events: TypedEmitter<WorkerEvents>;
+  /** Resolves once the model server is healthy and the loop pulls; rejects if boot fails. */
+  readonly ready: Promise<ReadyEvent>;
+  /** Resolves when the agent has stopped (shutdown or kill); rejects if boot fails. */
+  readonly done: Promise<void>;
+  status(): WorkerStatus;
+  /** Graceful stop (SIGTERM): no new jobs, running ones get the grace period, the rest are requeued. */
+  shutdown(reason?: string): Promise<void>;
+  /** Stop dead, as a crash would: no requeue, no delete, no record change, no metrics flush. */
+  kill(): Promise<void>;
+}
+
+export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> extends EventEmitter {
+  override emit<K extends keyof E & string>(event: K, ...args: E[K]): boolean {
+    return super.emit(event, ...args);
+  }
+  override on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+  override once<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+  override off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+}
+
+/** Start the agent; it boots in the background (await `ready`) and runs until `shutdown()` or `kill()`. */
+export function startWorker(config: WorkerConfig, deps: WorkerDeps): Worker {
+  return new Agent(validateWorkerConfig(config), deps);
+}
+
+/** A promise that can be waited on repeatedly and woken from outside. */
+class Wakeup {
+  private resolve!: () => void;
+  private promise!: Promise<void>;
+  constructor() { this.reset(); }
+  wait(): Promise<void> { return this.promise; }
+  notify(): void { const r = this.resolve; this.reset(); r(); }
+  private reset(): void { this.promise = new Promise<void>((r) => { this.resolve = r; }); }
+}
+
+/** Free job slots × GPUs per slot × time, accrued between metric flushes. */
+class IdleMeter {
+  private last: number;
+  private busy = 0;
+  private accrued = 0;
+  constructor(private readonly now: () => number, private readonly e: GpuEconomics) { this.last = now(); }
+  update(busy: number): void {
+    const t = this.now();
+    this.accrued += Math.max(0, this.e.concurrency - this.busy) * this.e.gpusPerSlot * ((t - this.last) / 1000);
+    this.last = t;
+    this.busy = busy;
+  }
+  take(): number {
+    this.update(this.busy);
+    const v = this.accrued;
+    this.accrued = 0;
+    return Math.round(v * 1000) / 1000;
+  }
+}
+
+class Agent implements Worker {
+  readonly events = new TypedEmitter<WorkerEvents>();
+  readonly ready: Promise<ReadyEvent>;
+  readonly done: Promise<void>;
+
+  private readonly settings: WorkerSettings;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly fetchFn: typeof fetch;
+  private readonly imds: ImdsClient;
+  private readonly model: ModelAdapter;
+  private readonly records: JobRecords;
+  private readonly metrics: MetricsBatcher;
+  private readonly scheduler: QueueScheduler;
+  private readonly wake = new Wakeup();
+  /** Aborted by kill(): a pending receive stops at once. */
+  private readonly life = new AbortController();
+  /** Aborted by shutdown() and kill(): the health wait of a booting agent stops. */
+  private readonly booting = new AbortController();
+  private readonly inFlight = new Map<JobContext, Promise<void>>();
+  private readonly drainReasons = new Set<DrainReason>();
+
+  private phase: WorkerPhase = 'booting';
+  private interrupted = false;
+  private stopping = false;
+  private killed = false;
+  private identity?: InstanceIdentity;
+  private econ?: GpuEconomics;
+  private protection?: ScaleInProtection;
+  private watcher?: ImdsWatcher;
+  private idle?: IdleMeter;
+  private loopDone: Promise<void> = Promise.resolve();
+  private stopPromise?: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+  private resolveReady!: (e: ReadyEvent) => void;
+  private rejectReady!: (e: unknown) => void;
+
+  constructor(private readonly config: WorkerConfig, private readonly deps: WorkerDeps) {
+    this.settings = settingsOf(config);
+    this.now = deps.now ?? Date.now;
+    this.logger = deps.logger ?? jsonLogger({ base: { workload: config.workload } });
+    this.fetchFn = deps.fetch ?? fetch;
+    this.imds = new ImdsClient(this.settings.imdsEndpoint, this.fetchFn, this.now);
+    this.model = createModelAdapter(config.modelServer, this.fetchFn, this.now);
+    this.records = new JobRecords(deps.dynamo, config.jobTable, { clock: () => new Date(this.now()) });
+    this.metrics = new MetricsBatcher(deps.cloudwatch, config.metricNamespace, this.logger, this.now);
+    this.scheduler = new QueueScheduler(config.queues.length, this.settings.starvationLimit);
+    this.ready = new Promise<ReadyEvent>((resolve, reject) => { this.resolveReady = resolve; this.rejectReady = reject; });
+    this.done = new Promise<void>((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject; });
+    // Nobody may be awaiting these yet; a boot failure must not become an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.done.catch(() => undefined);
+    void this.boot();
+  }
+
+  status(): WorkerStatus {
+    return {
+      phase: this.phase,
+      accepting: this.accepting(),
+      interrupted: this.interrupted,
+      draining: [...this.drainReasons],
+      inFlight: [...this.inFlight.keys()].map((c) => c.job?.jobId ?? '(unparsed)'),
+      concurrency: this.econ?.concurrency,
+      instanceId: this.identity?.instanceId,
+    };
+  }
+
+  private accepting(): boolean {
+    return this.phase === 'running' && !this.stopping && !this.interrupted && this.drainReasons.size === 0;
+  }
+
+  // ---- boot ---------------------------------------------------------------------------------------
+
+  private async boot(): Promise<void> {
+    try {
+      this.identity = this.deps.identity ?? await this.lookUpIdentity();
+      this.econ = economics(this.identity.instanceType, this.config.region, this.config.concurrency, this.config.hourlyPriceUsd);
+      if (this.econ.hourlyPriceUsd === undefined) {
+        this.logger.warn('no hourly price for this instance type in the config: jobs get no costUsd', { instanceType: this.identity.instanceType });
+      }
+      this.protection = new ScaleInProtection(this.deps.autoscaling, this.config.autoScalingGroupName, this.identity.instanceId,
+        this.logger, this.deps.timing?.protectionIdleMs ?? 2000);
+      this.metrics.start(this.settings.metricsFlushMs);
+      this.watcher = new ImdsWatcher(this.imds, this.settings.imdsPollMs, {
+        onInterruption: (notice) => void this.onInterruption(notice),
+        onRebalance: () => this.drain('rebalance', true),
+        onDrainingTag: (on) => this.drain('tag', on),
+      }, this.logger);
+      this.watcher.start();
+
+      await waitForHealthy(this.model, { intervalMs: this.deps.timing?.healthPollMs ?? 1000, signal: this.booting.signal, logger: this.logger });
+      const started = this.deps.processStartedAt ?? performance.timeOrigin;
+      const bootSeconds = Math.max(0, (this.now() - started) / 1000);
+      this.metrics.record(MetricNames.BOOT_GPU_SECONDS, Math.round(bootSeconds * this.econ.gpus * 1000) / 1000, { workload: this.config.workload });
+      const idle = new IdleMeter(this.now, this.econ);
+      this.idle = idle;
+      this.metrics.onBeforeFlush(() => {
+        const seconds = idle.take();
+        if (seconds > 0) this.metrics.record(MetricNames.IDLE_GPU_SECONDS, seconds, { workload: this.config.workload });
+      });
+      if (this.stopping || this.killed) return;
+      this.phase = 'running';
+      const ready: ReadyEvent = { ...this.identity, concurrency: this.econ.concurrency, bootSeconds };
+      this.logger.info('worker ready', { ...ready, accepting: this.accepting(), queues: this.config.queues.map((q) => q.priority) });
+      this.resolveReady(ready);
+      this.events.emit('ready', ready);
+      this.loopDone = this.loop();
+    } catch (e) {
+      if (this.stopping || this.killed) {
+        this.rejectReady(new Error('worker stopped before it was ready'));
+        return;
+      }
+      this.logger.error('worker failed to boot', { error: errorMessage(e) });
+      this.rejectReady(e);
+      this.rejectDone(e);
+      await this.watcher?.stop();
+      this.metrics.abandon();
+    }
+  }
+
+  private async lookUpIdentity(): Promise<InstanceIdentity> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await instanceIdentity(this.imds);
+      } catch (e) {
+        if (attempt >= 5 || this.booting.signal.aborted) throw new Error(`cannot read the instance identity from IMDS: ${errorMessage(e)}`);
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  }
+
+  // ---- loop ---------------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    const concurrency = this.econ!.concurrency;
+    while (!this.stopping && !this.killed) {
+      if (!this.accepting() || this.inFlight.size >= concurrency) {
+        await this.wake.wait();
+        continue;
+      }
+      let batch: Received[];
+      try {
+        batch = await this.receiveRound(Math.min(10, concurrency - this.inFlight.size));
+      } catch (e) {
+        if (this.killed) return;
+        this.logger.warn('receive failed', { error: errorMessage(e) });
+        await Promise.race([new Promise((r) => setTimeout(r, this.deps.timing?.receiveErrorBackoffMs ?? 1000)), this.wake.wait()]);
+        continue;
+      }
+      if (this.killed) return;
+      for (const received of batch) this.launch(received);
+    }
+  }
+
+  /**
+   * One round: a short receive on each queue in the scheduler's order; when all are empty, a long poll
+   * on each in turn sharing `pollWaitSeconds`. Returns the first non-empty answer.
+   */
+  private async receiveRound(max: number): Promise<Received[]> {
+    const order = this.scheduler.order();
+    const queues = this.config.queues;
+    const waits = queues.length === 1 ? [this.settings.pollWaitSeconds] : [0, Math.max(1, Math.ceil(this.settings.pollWaitSeconds / queues.length))];
+    for (const wait of waits) {
+      for (const index of order) {
+        if (!this.accepting()) return [];
+        const queue = queues[index];
+        const r = await this.deps.sqs.send(new ReceiveMessageCommand({
+          QueueUrl: queue.url,
+          MaxNumberOfMessages: max,
+          WaitTimeSeconds: wait,
+          AttributeNames: ['All'], // deprecated name, still honoured by SQS; the only one local-aws-sqs reads
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }), { abortSignal: this.life.signal });
+        const messages = r.Messages ?? [];
+        if (messages.length > 0) {
+          this.scheduler.record(order[0], index);
+          const receivedAt = this.now();
+          return messages.map((message) => ({ queue, message, receivedAt }));
+        }
+      }
+    }
+    this.scheduler.record(order[0], undefined);
+    return [];
+  }
+
+  private launch(received: Received): void {
+    const ctx = new JobContext(received);
+    const run = runJob(ctx, {
+      config: this.config,
+      sqs: this.deps.sqs,
+      s3: this.deps.s3,
+      records: this.records,
+      retry: this.retryDeps(),
+      model: this.model,
+      metrics: this.metrics,
+      protection: this.protection!,
+      economics: this.econ!,
+      instanceId: this.identity!.instanceId,
+      logger: this.logger,
+      now: this.now,
+      accepting: () => this.accepting(),
+      started: (e) => this.events.emit('job-started', e),
+      finished: (e) => this.events.emit('job-finished', e),
+    }).catch((e) => this.logger.error('job runner failed', { error: errorMessage(e) }))
+      .finally(() => {
+        this.inFlight.delete(ctx);
+        this.idle?.update(this.inFlight.size);
+        if (this.inFlight.size === 0 && !this.killed) this.protection?.idle();
+        this.wake.notify();
+      });
+    this.inFlight.set(ctx, run);
+    this.idle?.update(this.inFlight.size);
+  }
+
+  private retryDeps(): RetryDeps {
+    return {
+      sqs: this.deps.sqs,
+      records: this.records,
+      queueUrls: Object.fromEntries(this.config.queues.map((q) => [q.priority, q.url])),
+      parkingQueueUrl: this.config.parkingQueueUrl,
+      maxAttempts: this.config.maxAttempts,
+      backoff: this.settings.retryBackoff,
+      random: this.deps.random,
+      now: () => new Date(this.now()),
+      onParked: async (message, reason) => {
+        this.metrics.record(MetricNames.JOBS_PARKED, 1, { workload: message.workload });
+        this.logger.warn('job parked', { jobId: message.jobId, reason });
+      },
+    };
+  }
+
+  // ---- stopping work ------------------------------------------------------------------------------
+
+  private drain(reason: DrainReason, on: boolean): void {
+    if (this.killed) return;
+    if (on && !this.drainReasons.has(reason)) {
+      this.drainReasons.add(reason);
+      this.logger.warn('draining: no new jobs, running ones finish', { reason, inFlight: this.inFlight.size });
+      this.events.emit('draining', { reason });
+      this.wake.notify();
+    } else if (!on && this.drainReasons.delete(reason)) {
+      this.logger.info('drain lifted', { reason, accepting: this.accepting() });
+      if (this.accepting()) this.events.emit('resumed');
+      this.wake.notify();
+    }
+  }
+
+  private async onInterruption(notice: InterruptionNotice): Promise<void> {
+    if (this.interrupted || this.killed) return;
+    this.interrupted = true;
+    const noticedAt = this.now();
+    this.wake.notify();
+    this.logger.warn('spot interruption notice: requeueing every in-flight job', { ...notice, inFlight: this.inFlight.size });
+    this.events.emit('interrupting', { notice, at: noticedAt });
+    const requeued = await this.requeueAll('interrupted');
+    const event: InterruptedEvent = { notice, noticedAt, settledAt: this.now(), requeued };
+    this.logger.warn('in-flight jobs requeued', { count: requeued.filter((r) => r.result === 'requeued').length, ms: event.settledAt - noticedAt });
+    this.events.emit('interrupted', event);
+    // Report the interruption tax before the instance goes away.
+    await this.metrics.flush();
+  }
+
+  private requeueAll(reason: StopReason): Promise<RequeueOutcome[]> {
+    return Promise.all([...this.inFlight.keys()].map((ctx) => this.requeue(ctx, reason)));
+  }
+
+  /** Put one in-flight job back without spending its retry budget (shared with the drainer: race-safe). */
+  private requeue(ctx: JobContext, reason: StopReason): Promise<RequeueOutcome> {
+    ctx.stop(reason);
+    ctx.requeue ??= (async (): Promise<RequeueOutcome> => {
+      await ctx.startSettled;
+      const job = ctx.job;
+      if (!ctx.started || !job) return { jobId: job?.jobId, result: 'not-started' };
+      const gpuSeconds = gpuSecondsOf((this.now() - (ctx.startedAt ?? this.now())) / 1000, this.econ!);
+      try {
+        const result = await requeueInterrupted(this.deps.sqs, this.records, { jobId: job.jobId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle });
+        if (result === 'requeued') {
+          const dims = { workload: job.workload, agent: job.agent, model: ctx.model ?? job.model ?? this.config.modelServer.defaultModel ?? UNNAMED_MODEL };
+          this.metrics.record(MetricNames.JOBS_INTERRUPTED, 1, dims);
+          this.metrics.record(MetricNames.JOBS_REQUEUED, 1, dims);
+          this.metrics.record(MetricNames.INTERRUPTED_GPU_SECONDS, gpuSeconds, dims);
+        }
+        this.logger.info('job requeued', { jobId: job.jobId, reason, result });
+        return { jobId: job.jobId, result };
+      } catch (e) {
+        // The original stays in flight: SQS redelivers it after its lease. Slower, never lost.
+        this.logger.error('requeue failed; the message returns after its visibility timeout', { jobId: job.jobId, error: errorMessage(e) });
+        return { jobId: job.jobId, result: 'failed', error: errorMessage(e) };
+      }
+    })();
+    return ctx.requeue;
+  }
+
+  private async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+  }
+
+  shutdown(reason = 'shutdown'): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.stopping = true;
+    if (this.phase !== 'stopped') this.phase = 'stopping';
+    this.wake.notify();
+    // Stops the health wait of a booting agent. A pending receive is not aborted (SQS may already have handed it
+    // messages): it ends within its wait, and what it brings is handed back unchanged.
+    this.booting.abort(new Error('shutdown'));
+    this.stopPromise = (async () => {
+      this.logger.info('shutting down', { reason, inFlight: this.inFlight.size, graceMs: this.settings.shutdownGraceMs });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.settled(), new Promise<void>((r) => { timer = setTimeout(r, this.settings.shutdownGraceMs); })]);
+      clearTimeout(timer);
+      await this.requeueAll('shutdown');
+      await this.loopDone;
+      await this.settled();
+      await this.watcher?.stop();
+      await this.protection?.close();
+      await this.metrics.close();
+      this.finish(reason);
+    })();
+    return this.stopPromise;
+  }
+
+  kill(): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.killed = true;
+    this.stopping = true;
+    this.phase = 'stopping';
+    this.life.abort(new Error('killed'));
+    this.booting.abort(new Error('killed'));
+    for (const ctx of this.inFlight.keys()) ctx.stop('killed');
+    this.protection?.abandon();
+    this.metrics.abandon();
+    this.wake.notify();
+    this.stopPromise = (async () => {
+      await this.watcher?.stop();
+      await this.loopDone.catch(() => undefined);
+      await this.settled();
+      this.finish('killed');
+    })();
+    return this.stopPromise;
+  }
+
+  private finish(reason: string): void {
+    this.phase = 'stopped';
+    this.logger.info('worker stopped', { reason });
+    this.events.emit('stopped', { reason });
+    this.resolveDone();
+  }
+}
