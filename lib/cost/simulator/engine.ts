@@ -165,9 +165,11 @@ class Engine {
 
   private arrive(job: number): void {
     const now = this.events.now;
-    this.cloudwatch.noteSend(now, this.sqs.lastActivityAt, this.sqs.isEmpty());
+    const before = this.sqs.totals();
+    const backlogBefore = before.visible + before.inflight + before.delayed;
+    this.cloudwatch.noteSend(now, this.sqs.lastActivityAt, backlogBefore === 0);
     this.sqs.send(this.queueOf(job), job, now);
-    this.policy.onSubmit?.(this.ctx);
+    this.policy.onSubmit?.(this.ctx, backlogBefore);
     this.dispatch();
   }
 

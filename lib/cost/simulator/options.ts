@@ -33,8 +33,14 @@ export interface SimulationOptions {
   readonly evaluationIntervalS?: number;
   /** CapacityManager: the EventBridge schedule. @default 60 */
   readonly invocationPeriodS?: number;
-  /** Submit → CapacityManager evaluation when the fleet is at zero (async invoke). @default 2 */
+  /** Submit → CapacityManager evaluation when the backlog was empty (async invoke). @default 2 */
   readonly wakeLatencyS?: number;
+  /**
+   * The submit path probes the backlog (and may wake) at most once per this window (the JobApi's
+   * `wakeDebounceSeconds`; 10 s assumed).
+   * @default 10
+   */
+  readonly wakeDebounceS?: number;
   /** Spot notice → copy visible on the queue (worker / drainer). @default 2 */
   readonly requeueLatencyS?: number;
   /** CloudWatch: end of minute → datapoint readable. @default 60 */
@@ -85,6 +91,7 @@ export function resolveOptions(o: SimulationOptions = {}): ResolvedOptions {
     evaluationIntervalS,
     invocationPeriodS,
     wakeLatencyS: requireNumber(o.wakeLatencyS ?? 2, 'wakeLatencyS', 0),
+    wakeDebounceS: requireNumber(o.wakeDebounceS ?? 10, 'wakeDebounceS', 0),
     requeueLatencyS: requireNumber(o.requeueLatencyS ?? 2, 'requeueLatencyS', 0),
     metricLagS: requireNumber(o.metricLagS ?? 60, 'metricLagS', 0),
     cutoffAfterLastArrivalS: requireNumber(o.cutoffAfterLastArrivalS ?? 86400, 'cutoffAfterLastArrivalS', 0, true),

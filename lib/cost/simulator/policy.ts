@@ -73,8 +73,11 @@ export interface SimPolicy extends FleetBehaviour {
   readonly name: string;
   /** Called once at time 0, after the warm instances are up. */
   start(ctx: PolicyContext): void;
-  /** Called after each job submission (the submit path). */
-  onSubmit?(ctx: PolicyContext): void;
+  /**
+   * Called after each job submission (the submit path), with the workload's backlog (visible + in flight
+   * + delayed, all queues) as it was just before the job's message was sent.
+   */
+  onSubmit?(ctx: PolicyContext, backlogBeforeSend: number): void;
 }
 
 /** What a policy factory may know up front: the trace's shape, as the person configuring it would. */

@@ -5,8 +5,9 @@
  *   `evaluationIntervalS` (10 s) on live queue attributes (GetQueueAttributes, not CloudWatch) and the
  *   group's state, carrying the busy-level history from one decision to the next (the Lambda keeps it in
  *   a group tag);
- * - the submit path's wake-up: a submission while the fleet's desired capacity is 0 invokes it at once
- *   (debounced: one pending wake at a time);
+ * - the submit path's wake-up (lambda/shared/fleet-wake.ts): at most once per `wakeDebounceS` the submit
+ *   path probes the backlog before sending; if it was empty (a fleet at zero, or idle), it invokes the
+ *   CapacityManager asynchronously, which evaluates once, `wakeLatencyS` later;
  * - the fleet: spot, one queue per priority polled highest first, busy workers protected from
  *   scale-in, lease heartbeats, requeue of a copy (interruptions + 1) at the spot notice, and a
  *   RetryHandler behind the dead-letter queue.
@@ -38,7 +39,7 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
   const scaling = aiBurstScalingPolicy(setup, overrides);
   const tuned = Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(',');
   let history: readonly BusyLevel[] | undefined;
-  let wakePending = false;
+  let lastProbe = -Infinity;
 
   const evaluate = (ctx: PolicyContext, why: string): void => {
     const queue: QueueState = {
@@ -86,13 +87,11 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
       };
       invoke(0);
     },
-    onSubmit(ctx) {
-      if (wakePending || ctx.fleet().desired > 0) return;
-      wakePending = true;
-      ctx.at(ctx.now + o.wakeLatencyS, () => {
-        wakePending = false;
-        evaluate(ctx, 'wake');
-      });
+    onSubmit(ctx, backlogBeforeSend) {
+      if (ctx.now - lastProbe < o.wakeDebounceS) return;
+      lastProbe = ctx.now;
+      if (backlogBeforeSend > 0) return;
+      ctx.at(ctx.now + o.wakeLatencyS, () => evaluate(ctx, 'wake'));
     },
   };
 }
