@@ -3,6 +3,8 @@ export * from './queue/job-queue';
 export * from './store/job-store';
 export * from './drill/interruption-drill';
 export * from './observability/cost-reporter';
+export * from './observability/ai-observability';
+export * from './observability/cloudwatch-agent-config';
 export * from './compute/scaling-policy';
 export * from './compute/model-server';
 export * from './compute/capacity-manager';

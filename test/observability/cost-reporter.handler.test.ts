@@ -10,7 +10,7 @@ import {
   PutMetricDataCommand,
   PutMetricDataCommandInput,
 } from '@aws-sdk/client-cloudwatch';
-import { DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, EC2Client, Instance, SpotPrice } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EnvNames, PriceSources, UNATTRIBUTED_AGENT } from '../../lib/contracts';
 import { hourlyPrice, PRICE_SNAPSHOT } from '../../lib/cost/pricing';
@@ -23,7 +23,7 @@ const END = new Date('2026-11-25T08:24:00Z');
 const LONG_AGO = new Date('2026-11-25T06:00:00Z');
 const NS = 'AiBurst';
 
-function instance(id: string, type: string, az: string, workload: string, extra: Record<string, unknown> = {}) {
+function instance(id: string, type: string, az: string, workload: string, extra: Record<string, unknown> = {}): Instance {
   return {
     InstanceId: id,
     InstanceType: type,
@@ -32,11 +32,11 @@ function instance(id: string, type: string, az: string, workload: string, extra:
     LaunchTime: LONG_AGO,
     Tags: [{ Key: 'ai-burst:workload', Value: workload }, { Key: 'Name', Value: id }],
     ...extra,
-  };
+  } as Instance;
 }
 
-function spot(type: string, az: string, price: string, at = new Date('2026-11-25T07:00:00Z')) {
-  return { InstanceType: type, AvailabilityZone: az, SpotPrice: price, Timestamp: at, ProductDescription: 'Linux/UNIX' };
+function spot(type: string, az: string, price: string, at = new Date('2026-11-25T07:00:00Z')): SpotPrice {
+  return { InstanceType: type, AvailabilityZone: az, SpotPrice: price, Timestamp: at, ProductDescription: 'Linux/UNIX' } as SpotPrice;
 }
 
 function deps(overrides: Partial<ReportDeps> = {}): ReportDeps {
