@@ -1,8 +1,7 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { JobQueue, JobStore } from '../lib';
-import { GpuFleet } from '../lib/compute/gpu-fleet';
+import { GpuFleet, JobQueue, JobStore } from '../lib';
 
 /** The example the README's `npx cdk synth` builds; it grows a layer with each construct. */
 export class AiBurstExampleStack extends Stack {
