@@ -241,9 +241,9 @@ export class AiObservability extends Construct {
     return new cloudwatch.MathExpression({
       expression: '1000000 * spend / (tin + tout)',
       usingMetrics: {
-        spend: this.metric(MetricNames.SPEND_USD, workload),
-        tin: this.metric(MetricNames.TOKENS_IN, workload),
-        tout: this.metric(MetricNames.TOKENS_OUT, workload),
+        spend: this.metric(MetricNames.SPEND_USD, workload, { period }),
+        tin: this.metric(MetricNames.TOKENS_IN, workload, { period }),
+        tout: this.metric(MetricNames.TOKENS_OUT, workload, { period }),
       },
       period,
       label: 'USD per 1M tokens',
@@ -255,8 +255,8 @@ export class AiObservability extends Construct {
     return new cloudwatch.MathExpression({
       expression: 'IF((FILL(ok, 0) + FILL(ko, 0)) > 0, FILL(ko, 0) / (FILL(ok, 0) + FILL(ko, 0)), 0)',
       usingMetrics: {
-        ok: this.metric(MetricNames.JOBS_SUCCEEDED, workload),
-        ko: this.metric(MetricNames.JOBS_FAILED, workload),
+        ok: this.metric(MetricNames.JOBS_SUCCEEDED, workload, { period }),
+        ko: this.metric(MetricNames.JOBS_FAILED, workload, { period }),
       },
       period,
       label: 'failure ratio',
@@ -269,7 +269,7 @@ export class AiObservability extends Construct {
     const id = ['spend', workload, priceSource ?? 'all'].join('_').replace(/[^A-Za-z0-9_]/g, '_');
     return new cloudwatch.MathExpression({
       expression: `FILL(${id}, 0) * ${3600 / period.toSeconds()}`,
-      usingMetrics: { [id]: this.metric(MetricNames.SPEND_USD, workload, priceSource ? { extraDimensions: { [Dimensions.PRICE_SOURCE]: priceSource } } : {}) },
+      usingMetrics: { [id]: this.metric(MetricNames.SPEND_USD, workload, { period, ...(priceSource ? { extraDimensions: { [Dimensions.PRICE_SOURCE]: priceSource } } : {}) }) },
       period,
       label: priceSource ? `USD/h priced from ${priceSource}` : 'USD/h',
     });
@@ -371,7 +371,7 @@ export class AiObservability extends Construct {
       spendOverBudget = new cloudwatch.Alarm(scope, 'SpendOverBudgetAlarm', {
         metric: new cloudwatch.MathExpression({
           expression: 'FILL(s, 0) * 96',
-          usingMetrics: { s: this.metric(MetricNames.SPEND_USD, w.name) },
+          usingMetrics: { s: this.metric(MetricNames.SPEND_USD, w.name, { period: Duration.minutes(15) }) },
           period: Duration.minutes(15),
           label: 'spend projected over 24 h (USD)',
         }),
@@ -425,7 +425,7 @@ export class AiObservability extends Construct {
 
   private platformBudgetAlarm(workloads: Resolved[], budget: number): cloudwatch.Alarm {
     const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    workloads.forEach((w, i) => { usingMetrics[`s${i}`] = this.metric(MetricNames.SPEND_USD, w.name); });
+    workloads.forEach((w, i) => { usingMetrics[`s${i}`] = this.metric(MetricNames.SPEND_USD, w.name, { period: Duration.minutes(15) }); });
     const sum = Object.keys(usingMetrics).map((k) => `FILL(${k}, 0)`).join(' + ');
     return new cloudwatch.Alarm(this, 'SpendOverBudgetAlarm', {
       metric: new cloudwatch.MathExpression({ expression: `(${sum}) * 96`, usingMetrics, period: Duration.minutes(15), label: 'platform spend projected over 24 h (USD)' }),
@@ -650,8 +650,8 @@ export class AiObservability extends Construct {
     const perAgentCost = agents.map((agent, i) => new cloudwatch.MathExpression({
       expression: `s${i} / j${i}`,
       usingMetrics: {
-        [`s${i}`]: m(MetricNames.SPEND_USD, { extraDimensions: { [Dimensions.AGENT]: agent } }),
-        [`j${i}`]: m(MetricNames.JOBS_SUCCEEDED, { extraDimensions: { [Dimensions.AGENT]: agent } }),
+        [`s${i}`]: m(MetricNames.SPEND_USD, { period: Duration.hours(1), extraDimensions: { [Dimensions.AGENT]: agent } }),
+        [`j${i}`]: m(MetricNames.JOBS_SUCCEEDED, { period: Duration.hours(1), extraDimensions: { [Dimensions.AGENT]: agent } }),
       },
       period: Duration.hours(1),
       label: agent,
@@ -684,7 +684,7 @@ export class AiObservability extends Construct {
         left: [
           new cloudwatch.MathExpression({
             expression: 'spend / ok',
-            usingMetrics: { spend: m(MetricNames.SPEND_USD), ok: m(MetricNames.JOBS_SUCCEEDED) },
+            usingMetrics: { spend: m(MetricNames.SPEND_USD, { period: Duration.hours(1) }), ok: m(MetricNames.JOBS_SUCCEEDED, { period: Duration.hours(1) }) },
             period: Duration.hours(1),
             label: `${n} (all agents)`,
           }),

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -50,10 +50,14 @@ function expression(props: any): string {
 }
 
 describe('AiObservability: the dashboard', () => {
-  const { template } = platform();
+  const { stack, template } = platform();
   const [body] = dashboardBodies(template);
   const titles: string[] = body.widgets.map((w: any) => w.properties.title ?? w.properties.markdown?.split('\n')[0]);
   const widget = (title: string) => body.widgets.find((w: any) => w.properties.title === title);
+
+  test('synthesizes without warnings (metric periods match their expressions)', () => {
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
 
   test('one dashboard for the platform, opening on the last 3 hours', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
