@@ -10,3 +10,5 @@ export * from './compute/model-server';
 export * from './compute/capacity-manager';
 export * from './compute/fleet-scaling';
 export * from './compute/gpu-fleet';
+export * from './orchestration/interruption-drainer';
+export * from './orchestration/retry-handler';

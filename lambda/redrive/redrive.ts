@@ -28,6 +28,8 @@ export interface RedriveDeps {
   readonly parkingQueueUrl: string;
   readonly log?: RedriveLog;
   readonly now?: () => number;
+  /** Long-poll wait of each receive; an empty receive ends the run. @default 1 */
+  readonly receiveWaitSeconds?: number;
 }
 
 export interface RedriveOptions {
@@ -71,7 +73,7 @@ export async function redriveParked(deps: RedriveDeps, options: RedriveOptions =
       }
       const r = await deps.sqs.send(new ReceiveMessageCommand({
         QueueUrl: deps.parkingQueueUrl, MaxNumberOfMessages: Math.min(10, maxJobs - report.redriven.length),
-        WaitTimeSeconds: 1, VisibilityTimeout: hold, AttributeNames: ['All'], MessageAttributeNames: ['All'],
+        WaitTimeSeconds: deps.receiveWaitSeconds ?? 1, VisibilityTimeout: hold, AttributeNames: ['All'], MessageAttributeNames: ['All'],
       }));
       const messages = r.Messages ?? [];
       if (messages.length === 0) break;

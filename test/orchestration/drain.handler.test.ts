@@ -262,3 +262,51 @@ describe('malformed and unknown events', () => {
     });
   });
 });
+
+describe('InterruptionDrainer Lambda (index.ts)', () => {
+  const saved = { ...process.env };
+  let records: JobRecords;
+  let queueUrl: string;
+  let handler: (event: unknown) => Promise<unknown>;
+  let spies: jest.SpyInstance[] = [];
+  /** What the handler wrote: EMF metrics (stdout) and Powertools log lines (stdout, warnings on stderr). */
+  const written: string[] = [];
+
+  beforeAll(async () => {
+    records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client));
+    queueUrl = await createQueue(sqs.client);
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AI_BURST_WORKLOAD: 'agents', AI_BURST_JOB_TABLE: records.tableName, AI_BURST_ASG_NAME: FIXTURE_GROUP,
+      AI_BURST_LIFECYCLE_HOOK_NAME: FIXTURE_HOOK, AI_BURST_DRAIN_TIMEOUT_SECONDS: '110',
+      AI_BURST_LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS: '120', AI_BURST_METRIC_NAMESPACE: 'AiBurst',
+    });
+    handler = (await import('../../lambda/drain/index')).handler;
+  });
+  afterAll(() => { process.env = saved; });
+  beforeEach(() => {
+    written.length = 0;
+    spies = [process.stdout, process.stderr].map((stream) =>
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; }));
+  });
+  afterEach(() => spies.forEach((s) => s.mockRestore()));
+
+  const emf = () => written.flatMap((w) => w.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+
+  test('GIVEN a spot warning for an instance holding 3 jobs THEN it requeues them and publishes JobsInterrupted and JobsRequeued with only the Workload dimension', async () => {
+    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
+    expect(await handler(fixture('spot-interruption-warning'))).toMatchObject({ outcome: 'drained', requeued: 3 });
+    const [metrics] = emf();
+    expect(metrics).toMatchObject({ JobsInterrupted: 3, JobsRequeued: 3, Workload: 'agents' });
+    expect(metrics._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'AiBurst', Dimensions: [['Workload']] });
+    expect(await drainQueue(sqs.client, queueUrl)).toHaveLength(3);
+  });
+
+  test('GIVEN a malformed event THEN the handler returns normally with a Powertools log line and publishes nothing', async () => {
+    await expect(handler(fixture('spot-interruption-warning-malformed'))).resolves.toMatchObject({ outcome: 'dropped' });
+    const logLine = written.flatMap((w) => w.split('\n')).find((l) => l.includes('event dropped'));
+    expect(JSON.parse(logLine!)).toMatchObject({ level: 'WARN', message: 'event dropped', workload: 'agents', eventId: '5d4c3b2a-1908-4f7e-8d6c-5b4a39281706' });
+    expect(emf()).toEqual([]);
+  });
+});

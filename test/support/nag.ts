@@ -321,3 +321,95 @@ NAG_PROOFS['AwsSolutions-EC26'] = {
     }
   },
 };
+
+// ---- orchestration (InterruptionDrainer, RetryHandler) ----
+
+/** Logical id of a queue referenced as `{Fn::GetAtt: [id, 'Arn']}`, else undefined. */
+function queueIdOfArn(ref: unknown): string | undefined {
+  return (ref as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+}
+
+/**
+ * Kinds of SQS queue that may have no dead-letter queue of their own: last stops, which are themselves
+ * where failures end up. Add a kind (with its control) for a new one; every queue without a redrive
+ * policy must match one. (Extends the parking-queue proof above; both rules share it.)
+ */
+export const LAST_STOP_QUEUE_KINDS: Array<{ control: string; matches: (t: Template, queueId: string) => boolean }> = [
+  {
+    control: 'the dead-letter queue of another queue (a parking queue)',
+    matches: (t, id) => Object.values(t.findResources('AWS::SQS::Queue'))
+      .some((q) => queueIdOfArn(q.Properties?.RedrivePolicy?.deadLetterTargetArn) === id),
+  },
+  {
+    control: 'the dead-letter queue of EventBridge rule targets and/or of a function\'s asynchronous invocations, and nothing else',
+    matches: (t, id) => {
+      const ruleDlq = Object.values(t.findResources('AWS::Events::Rule'))
+        .some((r) => (r.Properties?.Targets ?? []).some((x: any) => queueIdOfArn(x.DeadLetterConfig?.Arn) === id));
+      const lambdaDlq = Object.values(t.findResources('AWS::Lambda::Function'))
+        .some((f) => queueIdOfArn(f.Properties?.DeadLetterConfig?.TargetArn) === id);
+      const consumed = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))
+        .some((m) => queueIdOfArn(m.Properties?.EventSourceArn) === id);
+      return (ruleDlq || lambdaDlq) && !consumed;
+    },
+  },
+];
+
+const lastStopQueues: NagProof = {
+  control: 'every queue without a DLQ matches a kind in LAST_STOP_QUEUE_KINDS (a parking queue, an event/async-invocation DLQ)',
+  prove: (t) => {
+    const withoutDlq = Object.entries(t.findResources('AWS::SQS::Queue')).filter(([, q]) => !q.Properties?.RedrivePolicy);
+    if (withoutDlq.length === 0) throw new Error('no queue without a DLQ, yet the rule is acknowledged');
+    for (const [id] of withoutDlq) {
+      if (!LAST_STOP_QUEUE_KINDS.some((k) => k.matches(t, id))) throw new Error(`queue ${id} has no DLQ and matches no kind in LAST_STOP_QUEUE_KINDS`);
+    }
+  },
+};
+NAG_PROOFS['AwsSolutions-SQS3'] = lastStopQueues;
+NAG_PROOFS['Serverless-SQSRedrivePolicy'] = lastStopQueues;
+
+/** SQS event source mappings of a function, with their source queues' logical ids. */
+function sqsSourcesOf(t: Template, functionId: string): Array<string | undefined> {
+  return Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))
+    .filter((m) => functionIdOf(m.Properties?.FunctionName) === functionId)
+    .map((m) => queueIdOfArn(m.Properties?.EventSourceArn));
+}
+
+function hasRedrivePolicy(t: Template, queueId: string | undefined): boolean {
+  return queueId !== undefined && t.findResources('AWS::SQS::Queue')[queueId]?.Properties?.RedrivePolicy !== undefined;
+}
+
+function invokePermissions(t: Template, functionId: string) {
+  return Object.values(t.findResources('AWS::Lambda::Permission')).filter((p) => functionIdOf(p.Properties?.FunctionName) === functionId);
+}
+
+function targetedByRules(t: Template, functionId: string): boolean {
+  return Object.values(t.findResources('AWS::Events::Rule')).some((r) => (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
+}
+
+NO_DLQ_FUNCTION_KINDS.push(
+  {
+    control: 'invoked only by SQS event source mappings (synchronously) whose source queues have a redrive policy: a failed ' +
+      'message goes back to its queue and, after maxReceiveCount, to that queue\'s DLQ',
+    matches: (t, id) => {
+      const queues = sqsSourcesOf(t, id);
+      return queues.length > 0 && queues.every((q) => hasRedrivePolicy(t, q)) && invokePermissions(t, id).length === 0 && !targetedByRules(t, id);
+    },
+  },
+  {
+    control: 'invoked by no AWS service at all (no event source, no rule, no resource-based permission): only principals granted ' +
+      'lambda:InvokeFunction call it, synchronously, and read its result',
+    matches: (t, id) => sqsSourcesOf(t, id).length === 0 && invokePermissions(t, id).length === 0 && !targetedByRules(t, id),
+  },
+);
+
+NAG_PROOFS['Serverless-LambdaEventSourceMappingDestination'] = {
+  control: 'every event source mapping without an on-failure destination reads an SQS queue that has its own redrive policy ' +
+    '(SQS sources take no on-failure destination)',
+  prove: (t) => {
+    const mappings = Object.entries(t.findResources('AWS::Lambda::EventSourceMapping')).filter(([, m]) => !m.Properties?.DestinationConfig?.OnFailure);
+    if (mappings.length === 0) throw new Error('every mapping has a destination, yet the rule is acknowledged');
+    for (const [id, m] of mappings) {
+      if (!hasRedrivePolicy(t, queueIdOfArn(m.Properties?.EventSourceArn))) throw new Error(`mapping ${id} reads no queue with a redrive policy`);
+    }
+  },
+};
