@@ -12,3 +12,5 @@ export * from './compute/fleet-scaling';
 export * from './compute/gpu-fleet';
 export * from './orchestration/interruption-drainer';
 export * from './orchestration/retry-handler';
+export * from './api/job-api';
+export * from './api/job-api-authorization';

@@ -413,3 +413,90 @@ NAG_PROOFS['Serverless-LambdaEventSourceMappingDestination'] = {
     }
   },
 };
+
+// ---- api (JobApi) ----
+
+/** True when API Gateway is the function's only invoker (proxy integrations: synchronous, the caller gets the error). */
+export function invokedOnlyByApiGateway(t: Template, functionId: string): boolean {
+  const mine = (type: string, prop: (p: any) => unknown) =>
+    Object.values(t.findResources(type)).filter((r) => functionIdOf(prop(r.Properties ?? {})) === functionId);
+  const permissions = mine('AWS::Lambda::Permission', (p) => p.FunctionName);
+  if (permissions.length === 0 || permissions.some((p) => p.Properties?.Principal !== 'apigateway.amazonaws.com')) return false;
+  if (mine('AWS::Lambda::EventSourceMapping', (p) => p.FunctionName).length > 0) return false;
+  if (mine('AWS::Lambda::EventInvokeConfig', (p) => p.FunctionName).length > 0) return false;
+  return !Object.values(t.findResources('AWS::Events::Rule'))
+    .some((r) => (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
+}
+
+NO_DLQ_FUNCTION_KINDS.push({
+  control: 'invoked only synchronously by API Gateway proxy integrations (no event source, async config or rule): the caller receives the failure',
+  matches: invokedOnlyByApiGateway,
+});
+
+/** Methods of a REST API by its logical id (OPTIONS excluded). */
+function methodsOf(t: Template, restApiId: string) {
+  return Object.entries(t.findResources('AWS::ApiGateway::Method'))
+    .filter(([, m]) => m.Properties?.RestApiId?.Ref === restApiId && m.Properties?.HttpMethod !== 'OPTIONS');
+}
+
+NAG_PROOFS['AwsSolutions-APIG3'] = {
+  control: 'a stage without a WAF web ACL serves only methods with IAM or Cognito authorization, each checked by a request ' +
+    'validator that validates body and parameters, and the stage throttles every method',
+  prove: (t) => {
+    const associations = JSON.stringify(t.findResources('AWS::WAFv2::WebACLAssociation'));
+    const validators = t.findResources('AWS::ApiGateway::RequestValidator');
+    const unprotected = Object.entries(t.findResources('AWS::ApiGateway::Stage')).filter(([id]) => !associations.includes(`"${id}"`));
+    if (unprotected.length === 0) throw new Error('every stage has a web ACL, yet APIG3 acknowledged');
+    for (const [id, stage] of unprotected) {
+      const throttled = (stage.Properties.MethodSettings ?? []).some((s: any) => s.HttpMethod === '*' && s.ResourcePath === '/*' &&
+        s.ThrottlingRateLimit > 0 && s.ThrottlingBurstLimit > 0);
+      if (!throttled) throw new Error(`stage ${id} has no stage-wide throttling`);
+      const methods = methodsOf(t, stage.Properties.RestApiId.Ref);
+      if (methods.length === 0) throw new Error(`stage ${id} has no methods`);
+      for (const [mid, m] of methods) {
+        if (!['AWS_IAM', 'COGNITO_USER_POOLS'].includes(m.Properties.AuthorizationType)) throw new Error(`method ${mid} is not IAM or Cognito authorized`);
+        const v = validators[m.Properties.RequestValidatorId?.Ref]?.Properties;
+        if (v?.ValidateRequestBody !== true || v?.ValidateRequestParameters !== true) throw new Error(`method ${mid} has no body+parameter validator`);
+      }
+    }
+  },
+};
+
+NAG_PROOFS['AwsSolutions-COG4'] = {
+  control: 'every method that does not use a Cognito user pool authorizer uses AWS IAM (SigV4) authorization',
+  prove: (t) => {
+    const methods = Object.entries(t.findResources('AWS::ApiGateway::Method')).filter(([, m]) => m.Properties?.HttpMethod !== 'OPTIONS');
+    const iamOnes = methods.filter(([, m]) => m.Properties.AuthorizationType !== 'COGNITO_USER_POOLS');
+    if (iamOnes.length === 0) throw new Error('every method uses Cognito, yet COG4 acknowledged');
+    for (const [id, m] of iamOnes) if (m.Properties.AuthorizationType !== 'AWS_IAM') throw new Error(`method ${id} uses ${m.Properties.AuthorizationType}`);
+  },
+};
+
+IAM5_FINDING_PROOFS.push({
+  pattern: /^Resource::arn:<AWS::Partition>:execute-api:[^:]+:[^:]+:<[A-Za-z0-9]+>\/[A-Za-z0-9_-]+\/(?:GET|DELETE)\/jobs\/\*$/,
+  control: 'execute-api:Invoke on one method of one stage of the job API; the wildcard is the job id in the path',
+  prove: (t) => {
+    const onApi = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(':execute-api:'));
+    if (onApi.length === 0) throw new Error('no statement on an execute-api ARN');
+    for (const s of onApi) {
+      for (const a of [s.Action].flat()) if (a !== 'execute-api:Invoke') throw new Error(`action ${a} on an execute-api ARN`);
+      if (!/\/(POST|GET|DELETE)\/jobs(\/\*)?"/.test(JSON.stringify(s.Resource))) throw new Error(`execute-api resource ${JSON.stringify(s.Resource)} is not one job route`);
+    }
+  },
+});
+
+IAM4_FINDING_PROOFS.push({
+  pattern: /^Policy::arn:<AWS::Partition>:iam::aws:policy\/service-role\/AmazonAPIGatewayPushToCloudWatchLogs$/,
+  control: 'the policy is attached only to roles that API Gateway alone can assume (the account-level execution-log role), with nothing else attached',
+  prove: (t) => {
+    const roles = Object.entries(t.findResources('AWS::IAM::Role'))
+      .filter(([, r]) => JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonAPIGatewayPushToCloudWatchLogs'));
+    if (roles.length === 0) throw new Error('no role has AmazonAPIGatewayPushToCloudWatchLogs');
+    const attached = JSON.stringify(Object.values(t.findResources('AWS::IAM::Policy')).map((p) => p.Properties.Roles));
+    for (const [id, r] of roles) {
+      const principals = (r.Properties.AssumeRolePolicyDocument.Statement ?? []).map((s: any) => s.Principal?.Service);
+      if (JSON.stringify(principals) !== JSON.stringify(['apigateway.amazonaws.com'])) throw new Error(`role ${id} is assumable by ${JSON.stringify(principals)}`);
+      if (r.Properties.Policies || r.Properties.ManagedPolicyArns.length !== 1 || attached.includes(`"${id}"`)) throw new Error(`role ${id} has other policies`);
+    }
+  },
+});
