@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -445,15 +445,28 @@ export class AiObservability extends Construct {
       enableKeyRotation: true,
       description: 'ai-burst alarm topic',
     });
-    // CloudWatch alarms publish to an encrypted topic only if they may use its key.
+    // CloudWatch alarms publish to an encrypted topic only if they may use its key (SNS "compatibility with
+    // AWS services"); the conditions keep the grant to this account's alarms (confused deputy).
+    const stack = Stack.of(this);
+    const fromOwnAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowCloudWatchAlarmsToPublish',
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
-      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      conditions: fromOwnAlarms,
     }));
     const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: 'ai-burst alarms' });
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarmsToPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: fromOwnAlarms,
+    }));
     applyCostTags(topic, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
     if (!props.alarmTopicKey) applyCostTags(key, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
     return topic;
