@@ -17,6 +17,8 @@ const REQUEST_TIMEOUT_MS = 2000;
 
 export class ImdsClient {
   private token?: { value: string; expiresAt: number };
+  /** A token request in flight, shared by concurrent reads. */
+  private pending?: Promise<string>;
 
   constructor(
     private readonly endpoint: string,
@@ -56,8 +58,13 @@ export class ImdsClient {
     return value.trim();
   }
 
-  private async sessionToken(): Promise<string> {
-    if (this.token && this.token.expiresAt > this.now() + 60_000) return this.token.value;
+  private sessionToken(): Promise<string> {
+    if (this.token && this.token.expiresAt > this.now() + 60_000) return Promise.resolve(this.token.value);
+    this.pending ??= this.fetchToken().finally(() => { this.pending = undefined; });
+    return this.pending;
+  }
+
+  private async fetchToken(): Promise<string> {
     const res = await this.fetchFn(`${this.endpoint}/latest/api/token`, {
       method: 'PUT',
       headers: { 'X-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) },

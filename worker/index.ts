@@ -19,6 +19,7 @@ export { loadWorkerConfig, validateWorkerConfig, settingsOf } from './config';
 export { startWorker } from './worker';
 export type { Worker, WorkerDeps, WorkerEvents, WorkerStatus, ReadyEvent, InterruptedEvent } from './worker';
 
+/** Run the agent until SIGTERM/SIGINT; resolves with the exit code. */
 export async function main(argv: readonly string[] = process.argv, logger: Logger = jsonLogger()): Promise<number> {
   const path = argv[2] ?? WORKER_CONFIG_PATH;
   let config;
@@ -35,7 +36,7 @@ export async function main(argv: readonly string[] = process.argv, logger: Logge
   const s3 = new S3Client(base);
   const cloudwatch = new CloudWatchClient(base);
   const autoscaling = new AutoScalingClient(base);
-  const worker = startWorker(config, { sqs, dynamo, s3, cloudwatch, autoscaling, logger: jsonLogger({ base: { workload: config.workload } }) });
+  const worker = startWorker(config, { sqs, dynamo, s3, cloudwatch, autoscaling, logger });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info('signal received: stopping', { signal });
     void worker.shutdown(signal);
