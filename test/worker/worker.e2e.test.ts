@@ -4,12 +4,13 @@
  * every way a message is settled without a model call.
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
-import { JOB_MESSAGE_VERSION, MetricNames, resultKey, serializeJobMessage } from '../../lib/contracts';
+import { JOB_MESSAGE_VERSION, MetricNames, parseJobMessage, resultKey, serializeJobMessage } from '../../lib/contracts';
+import { clientConfig } from '../support/local-aws';
 import {
-  ASG, Env, PAYLOAD_BUCKET, PRICE, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum,
-  receiveAll, sentMetrics, startEnv, stopEnv, submit,
+  ASG, Env, PAYLOAD_BUCKET, PRICE, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, next,
+  receiveAll, sentMetrics, sleep, startEnv, stopEnv, submit,
 } from './harness';
 
 let env: Env;
@@ -283,4 +284,70 @@ test('the loop waits for the model server health endpoint before pulling', async
   await finishedJob(worker, jobId);
   await worker.shutdown();
   expect(await env.records.get(jobId)).toMatchObject({ status: 'SUCCEEDED' });
+});
+
+describe('stopping work around a receive', () => {
+  test('a message that arrives from a receive after draining began is handed back unchanged, with a fresh receive count', async () => {
+    // GIVEN an SQS client whose receive answers are held until the test lets them through
+    const queues = await makeQueues(env);
+    const sqs = new SQSClient(clientConfig(env.sqs.endpoint));
+    const gate = env.model.gate();
+    let held = false;
+    sqs.middlewareStack.add((next, context) => async (args) => {
+      const out = await next(args);
+      const messages = (out.output as { Messages?: unknown[] }).Messages;
+      if (context.commandName === 'ReceiveMessageCommand' && messages?.length) {
+        held = true;
+        await gate.until;
+      }
+      return out;
+    }, { step: 'initialize', name: 'holdReceives' });
+    const { worker, imds } = await launch(env, configFor(env, queues), { sqs });
+    const { jobId, marker } = await submit(env, queues);
+    while (!held) await sleep(10);
+
+    // WHEN a rebalance recommendation lands while that receive is on its way
+    const draining = next(worker, 'draining');
+    imds.setRebalance();
+    await draining;
+    const handedBack = finishedJob(worker, jobId);
+    gate.release();
+
+    // THEN the job is not started but handed back: record untouched, a copy with receive count 1
+    expect((await handedBack).outcome).toBe('handed-back');
+    await worker.shutdown();
+    expect(await env.records.get(jobId)).toMatchObject({ status: 'QUEUED', attempt: 1, interruptions: 0 });
+    expect(env.model.callsWith(marker)).toHaveLength(0);
+    const copies = await receiveAll(env, queues.high);
+    expect(copies).toHaveLength(1);
+    expect(copies[0].Attributes!.ApproximateReceiveCount).toBe('1');
+    expect(parseJobMessage(copies[0].Body)).toMatchObject({ ok: true, value: { jobId, attempt: 1, interruptions: 0 } });
+    sqs.destroy();
+  });
+
+  test('shutdown while the model server is still booting: ready rejects, done resolves, nothing was pulled', async () => {
+    const queues = await makeQueues(env);
+    const { jobId } = await submit(env, queues);
+    env.model.setHealthy(false);
+    const launched = launch(env, configFor(env, queues)).catch((e: Error) => e);
+    const checks = env.model.healthChecks();
+    while (env.model.healthChecks() < checks + 2) await sleep(10);
+    const worker = env.workers[env.workers.length - 1];
+    await worker.shutdown();
+    env.model.setHealthy(true);
+    expect(await launched).toBeInstanceOf(Error);
+    await expect(worker.done).resolves.toBeUndefined();
+    expect(await env.records.get(jobId)).toMatchObject({ status: 'QUEUED' });
+  });
+});
+
+test('idle GPU-seconds are reported per workload', async () => {
+  const queues = await makeQueues(env);
+  env.cloudwatch.resetHistory();
+  const { worker } = await launch(env, configFor(env, queues));
+  await sleep(200);
+  await worker.shutdown();
+  const idle = metricSum(env, MetricNames.IDLE_GPU_SECONDS, { Workload: WORKLOAD });
+  expect(idle).toBeGreaterThan(0.1);
+  expect(sentMetrics(env).filter((d) => d.MetricName === MetricNames.IDLE_GPU_SECONDS).every((d) => d.Dimensions!.length === 1)).toBe(true);
 });

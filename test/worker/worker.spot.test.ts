@@ -217,3 +217,31 @@ test('agent killed without cleanup: the job is redelivered after its visibility 
   expect(env.model.callsWith(marker).filter((c) => c.answered)).toHaveLength(1);
   expect(await depth(env, queues.high)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
 });
+
+describe('lease', () => {
+  test('the heartbeat keeps a job longer than its visibility timeout invisible: a second worker on the queue never gets it', async () => {
+    // GIVEN a 2 s lease and a job that runs about 3.5 s, with worker B polling the same queue
+    const queues = await makeQueues(env, 2);
+    const { jobId, marker } = await submit(env, queues);
+    const gate = env.model.gate();
+    env.model.script((call) => (call.raw.includes(marker) ? { until: gate.until } : undefined));
+    const config = configFor(env, queues, { visibilityTimeoutSeconds: 2 });
+    const a = await launch(env, config);
+    await modelCalled(marker);
+    const b = await launch(env, config);
+    let bTouched = 0;
+    b.worker.events.on('job-finished', (e) => { if (e.jobId === jobId) bTouched += 1; });
+    b.worker.events.on('job-started', (e) => { if (e.jobId === jobId) bTouched += 1; });
+
+    // WHEN the job outlives its lease twice over before finishing
+    await sleep(3500);
+    gate.release();
+    expect((await finishedJob(a.worker, jobId)).outcome).toBe('succeeded');
+    await Promise.all([a.worker.shutdown(), b.worker.shutdown()]);
+
+    // THEN only A ever handled it
+    expect(bTouched).toBe(0);
+    expect(env.model.callsWith(marker)).toHaveLength(1);
+    expect(await env.records.get(jobId)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+});
