@@ -13,6 +13,7 @@ import type { Context } from 'aws-lambda';
 import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
 import { requireEnv } from '../shared/env';
 import { JobRecords } from '../shared/job-records';
+import { DRAIN_CLIENT_OPTIONS } from './clients';
 import { DrainDeps, DrainSummary, handleDrainEvent } from './drain';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
@@ -23,11 +24,9 @@ const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), 
 metrics.clearDefaultDimensions();
 metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 
-// Up to 1,000 requeues run at once: let each client open more than the SDK's default 50 sockets.
-const http = { requestHandler: { httpsAgent: { keepAlive: true, maxSockets: 256 }, httpAgent: { keepAlive: true, maxSockets: 256 } } };
 const deps: DrainDeps = {
-  sqs: new SQSClient(http),
-  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient(http), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
+  sqs: new SQSClient(DRAIN_CLIENT_OPTIONS),
+  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient(DRAIN_CLIENT_OPTIONS), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
   autoScaling: new AutoScalingClient({}),
   ec2: new EC2Client({}),
   workload,

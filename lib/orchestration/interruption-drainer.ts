@@ -51,14 +51,17 @@ export interface InterruptionDrainerProps {
 }
 
 const NAME = 'InterruptionDrainer';
-/** Lambda memory: 1,000 requeues in flight at once want the CPU and sockets that come with it. */
-const MEMORY_MB = 1024;
+/**
+ * Lambda memory. CPU scales with it and 1,769 MB is one full vCPU: 1,000 requeues in flight at once are
+ * ~3,000 signed SDK requests, CPU-bound on the client side well before the network is.
+ */
+const MEMORY_MB = 1769;
 
 /**
  * Hands an instance's jobs back the moment the instance is going away, without spending their retry
  * budget, and keeps the fleet from taking new work on an instance that is about to be reclaimed.
  *
- * Three EventBridge rules invoke one function (1,024 MB, Node 24):
+ * Three EventBridge rules invoke one function (1,769 MB = one vCPU, Node 24):
  * - "EC2 Spot Instance Interruption Warning" → the instance's RUNNING jobs of this workload are requeued
  *   at once, all in parallel, with `interruptions + 1` (the same `requeueInterrupted` the worker calls on
  *   its own IMDS notice; of the two, exactly one wins per job);

@@ -77,10 +77,10 @@ describe('InterruptionDrainer defaults', () => {
     }
   });
 
-  test('the function: Node 24, ≥ 1024 MB, timeout = drain timeout + 30 s, traced, its own DLQ, configured through the contract\'s env names', () => {
+  test('the function: Node 24, one vCPU (1769 MB ≥ 1024 MB), timeout = drain timeout + 30 s, traced, its own DLQ, configured through the contract\'s env names', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
-      MemorySize: 1024,
+      MemorySize: 1769,
       Timeout: 150,
       TracingConfig: { Mode: 'Active' },
       DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
