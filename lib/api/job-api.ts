@@ -215,6 +215,7 @@ export class JobApi extends Construct {
         },
       } : {}),
     };
+    checkConfigSize(config);
     const environment = {
       [EnvNames.API_CONFIG]: Stack.of(this).toJsonString(config),
       [EnvNames.JOB_TABLE]: store.table.tableName,
@@ -520,6 +521,20 @@ function addGatewayResponses(api: apigateway.RestApi): void {
       responseHeaders: { 'Cache-Control': "'no-store'", 'X-Content-Type-Options': "'nosniff'" },
       templates: { 'application/json': `{"error":{"code":"${code}","message":"${message} (request id $context.requestId)"}}` },
     });
+  }
+}
+
+/**
+ * Lambda allows 4 KB of environment variables in total. Queue URLs and ARNs are tokens at synth time, so
+ * each counts as 110 characters (a real queue URL or function ARN is 60 to 110).
+ */
+function checkConfigSize(config: ApiConfig): void {
+  const json = JSON.stringify(config);
+  const tokens = (json.match(/\$\{Token\[[^\]]*\]\}/g) ?? []);
+  const estimate = json.length + tokens.reduce((n, t) => n + 110 - t.length, 0);
+  if (estimate > 3500) {
+    throw new Error(`${NAME}: the handlers' configuration would be about ${estimate} bytes, over the 3500 available in Lambda's 4 KB ` +
+      'of environment variables: name fewer agents in dailyBudgetsUsd (use defaultDailyBudgetUsd for the rest) or split the workloads over two APIs');
   }
 }
 

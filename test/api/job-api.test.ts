@@ -290,5 +290,9 @@ describe('JobApi props are validated at synth', () => {
   test('fails if a budget names an invalid agent', () => expect(make({ dailyBudgetsUsd: { 'bad agent': 5 } })).toThrow(/dailyBudgetsUsd "bad agent" is invalid/));
   test('fails if execution logs are turned off', () => expect(make({ executionLogLevel: apigateway.MethodLoggingLevel.OFF })).toThrow(/executionLogLevel must be ERROR or INFO/));
   test('fails if the web ACL ARN is not a regional WAF v2 ARN', () => expect(make({ webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/y' })).toThrow(/webAclArn .* is invalid: give the ARN of a REGIONAL-scope/));
+  test('fails if the handlers\' configuration would not fit Lambda\'s 4 KB of environment', () => {
+    const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`agent-number-${i}`, 10]));
+    expect(make({ dailyBudgetsUsd: many })).toThrow(/configuration would be about \d+ bytes, over the 3500 available/);
+  });
   test('fails if the stage name is invalid', () => expect(make({ stageName: 'v 1' })).toThrow(/stageName "v 1" is invalid/));
 });
