@@ -11,6 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WORKER_CONFIG_PATH } from '../lib/contracts';
+import { clientOptions } from './clients';
 import { loadWorkerConfig } from './config';
 import { Logger, errorMessage, jsonLogger } from './log';
 import { startWorker } from './worker';
@@ -30,8 +31,9 @@ export async function main(argv: readonly string[] = process.argv, logger: Logge
     return 1;
   }
   const base = { region: config.region };
-  const sqs = new SQSClient(base);
-  const dynamoClient = new DynamoDBClient(base);
+  const pooled = { ...base, ...clientOptions(config.concurrency) };
+  const sqs = new SQSClient(pooled);
+  const dynamoClient = new DynamoDBClient(pooled);
   const dynamo = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
   const s3 = new S3Client(base);
   const cloudwatch = new CloudWatchClient(base);
