@@ -13,7 +13,6 @@ import type { Context } from 'aws-lambda';
 import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
 import { requireEnv } from '../shared/env';
 import { JobRecords } from '../shared/job-records';
-import { DRAIN_CLIENT_OPTIONS } from './clients';
 import { DrainDeps, DrainSummary, handleDrainEvent } from './drain';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
@@ -24,9 +23,11 @@ const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), 
 metrics.clearDefaultDimensions();
 metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 
+// SDK default sockets (50 per client, keep-alive): more sockets did not drain faster in bench/drain.bench.ts
+// (the client's CPU is the limit) and would cost a TLS handshake each against AWS.
 const deps: DrainDeps = {
-  sqs: new SQSClient(DRAIN_CLIENT_OPTIONS),
-  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient(DRAIN_CLIENT_OPTIONS), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
+  sqs: new SQSClient({}),
+  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
   autoScaling: new AutoScalingClient({}),
   ec2: new EC2Client({}),
   workload,
