@@ -1,19 +1,25 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { GpuFleet, JobQueue, JobStore } from '../lib';
+import { AiBurstPlatform, ModelServer } from '../lib';
 
-/** The example the README's `npx cdk synth` builds; it grows a layer with each construct. */
+export interface AiBurstExampleStackProps extends StackProps {
+  /** Add the FIS spot-interruption drill to every workload. @default true */
+  readonly interruptionDrill?: boolean;
+}
+
+/**
+ * The example the README's `npx cdk synth` builds: a two-workload platform.
+ * - `realtime-agent`: small GPUs, a tight queue-wait SLO and high priority first — answers in seconds.
+ * - `doc-analysis`: bigger GPUs for batch document analysis that may wait, with its own cost center.
+ * Separate queues, fleets, scaling and cost tags: one agent's long batch cannot starve the other.
+ */
 export class AiBurstExampleStack extends Stack {
-  public readonly queue: JobQueue;
   public readonly vpc: ec2.Vpc;
-  public readonly store: JobStore;
-  public readonly fleet: GpuFleet;
+  public readonly platform: AiBurstPlatform;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props: AiBurstExampleStackProps = {}) {
     super(scope, id, props);
-    this.queue = new JobQueue(this, 'RealtimeQueue', { workload: 'realtime-agent', costCenter: 'agents' });
-    this.store = new JobStore(this, 'JobStore');
 
     // GPU workers live in private subnets: one NAT gateway for the model and package registries (Docker
     // Hub, Hugging Face, the AL2023 repositories) and AWS APIs; gateway endpoints keep S3 and DynamoDB
@@ -28,12 +34,38 @@ export class AiBurstExampleStack extends Stack {
     });
     this.vpc.addFlowLog('FlowLog', { trafficType: ec2.FlowLogTrafficType.REJECT });
 
-    this.fleet = new GpuFleet(this, 'RealtimeFleet', {
+    this.platform = new AiBurstPlatform(this, 'AiBurst', {
       vpc: this.vpc,
-      jobQueue: this.queue,
-      jobStore: this.store,
-      maxCapacity: 4,
-      costCenter: 'agents',
+      costCenter: 'ai-platform',
+      interruptionDrill: props.interruptionDrill ?? true,
+      agentDailyBudgetUsd: 200,
+      dailyBudgetUsd: 1000,
+      workloads: [
+        {
+          name: 'realtime-agent',
+          costCenter: 'agents',
+          priorities: ['high', 'normal'],
+          instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g6.2xlarge', 'g5.2xlarge'],
+          maxInstances: 8,
+          queueWaitSlo: Duration.seconds(30),
+          expectedJobDuration: Duration.seconds(20),
+          jobTimeout: Duration.minutes(5),
+          modelServer: ModelServer.vllm({ model: 'Qwen/Qwen2.5-7B-Instruct' }),
+        },
+        {
+          name: 'doc-analysis',
+          costCenter: 'research',
+          priorities: ['normal', 'backfill'],
+          instanceTypes: ['g6e.xlarge', 'g6e.2xlarge', 'g5.4xlarge'],
+          maxInstances: 32,
+          queueWaitSlo: Duration.minutes(30),
+          expectedJobDuration: Duration.minutes(5),
+          jobTimeout: Duration.hours(2),
+          maxAttempts: 4,
+          dailyBudgetUsd: 400,
+          modelServer: ModelServer.vllm({ model: 'Qwen/Qwen2.5-32B-Instruct-AWQ' }),
+        },
+      ],
     });
   }
 }

@@ -158,6 +158,11 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
   /** The group's name (a CloudFormation reference). */
   public readonly autoScalingGroupName: string;
   /**
+   * The same name as a plain string, known at synth: for another stack that must not depend on this one
+   * (a platform stack watching a fleet placed in a compute stack).
+   */
+  public readonly autoScalingGroupPhysicalName: string;
+  /**
    * ARN pattern of the group (`…:autoScalingGroup:*:autoScalingGroupName/<name>`), for IAM statements. It
    * is built from the name expression, not a reference to the group, so the instance role can use it
    * without a dependency cycle (group → launch template → role policy).
@@ -296,6 +301,7 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
       notifications: [{ topic: this.notificationTopic, scalingEvents: autoscaling.ScalingEvents.ALL }],
     });
     this.autoScalingGroupName = this.autoScalingGroup.autoScalingGroupName;
+    this.autoScalingGroupPhysicalName = groupName;
     acknowledgeNag(this.autoScalingGroup, 'AwsSolutions-EC26',
       'The rule cannot read launch templates of mixed-instances groups (it errors on the intrinsic); the only volume is the ' +
       'launch template\'s root volume, declared encrypted gp3.');

@@ -109,11 +109,13 @@ export function policyStatements(t: Template): Array<{ Action: string | string[]
  */
 export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prove: (t: Template, match: RegExpMatchArray) => void }> = [
   {
-    pattern: /^Resource::<([A-Za-z0-9]+)\.Arn>\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/,
+    // The bucket as cdk-nag names it: `<Id.Arn>` in the same stack, an export's name across stacks.
+    pattern: /^Resource::(?:<([A-Za-z0-9]+)\.Arn>|[A-Za-z0-9-]+:ExportsOutput[A-Za-z0-9]+)\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/,
     control: 'S3 object prefixes of one workload (payloads/<workload>/*, results/<workload>/*), explicit actions only',
     prove: (t, [, bucketId, prefix]) => {
-      const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`"${bucketId}","Arn"]},"/${prefix}*"`));
-      if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on ${bucketId}`);
+      const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`"/${prefix}*"`) &&
+        (bucketId === undefined || JSON.stringify(s.Resource).includes(`"${bucketId}"`)));
+      if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on ${bucketId ?? 'an imported bucket'}`);
       for (const s of statements) {
         for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${prefix}*`);
       }

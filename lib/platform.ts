@@ -1,0 +1,282 @@
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { JobApi } from './api/job-api';
+import { JobApiAuthorization } from './api/job-api-authorization';
+import { FleetScaling } from './compute/fleet-scaling';
+import { GpuFleet } from './compute/gpu-fleet';
+import { ModelServer } from './compute/model-server';
+import { WORKLOAD_NAME_PATTERN } from './contracts';
+import { InterruptionDrill } from './drill/interruption-drill';
+import { AiObservability } from './observability/ai-observability';
+import { CostReporter } from './observability/cost-reporter';
+import { InterruptionDrainer } from './orchestration/interruption-drainer';
+import { RetryHandler } from './orchestration/retry-handler';
+import { JobQueue } from './queue/job-queue';
+import { JobStore } from './store/job-store';
+import { applyCostTags } from './common/tags';
+import { validatePattern } from './common/validate';
+
+/** One workload of a platform: its own queues, GPU fleet, scheduler, drainer, retry handler and cost tag. */
+export interface AiBurstWorkloadOptions {
+  /** Lower-case letters, digits and dashes, ≤ 32 characters; the `ai-burst:workload` tag and `Workload` dimension. */
+  readonly name: string;
+  /** @default - the platform's `costCenter` */
+  readonly costCenter?: string;
+  /** Priorities, highest first. @default ['high', 'normal'] */
+  readonly priorities?: string[];
+  /** GPU instance types of the spot fleet. @default - GpuFleet's defaults (g6.xlarge, g5.xlarge, g6.2xlarge, g5.2xlarge) */
+  readonly instanceTypes?: string[];
+  /** Most instances the fleet may run. @default 4 */
+  readonly maxInstances?: number;
+  /**
+   * Longest a job should wait once instances are up; drives the scaling target. The oldest-job alarm
+   * fires at this plus `expectedBootTime` (a cold start is expected, not under-provisioning).
+   * @default Duration.minutes(15)
+   */
+  readonly queueWaitSlo?: Duration;
+  /** Typical run time of one job. @default Duration.seconds(60) */
+  readonly expectedJobDuration?: Duration;
+  /** Expected launch-to-first-job time; also the default idle window. @default Duration.seconds(180) */
+  readonly expectedBootTime?: Duration;
+  /** Longest a job may run (1 minute – 12 hours). @default Duration.hours(1) */
+  readonly jobTimeout?: Duration;
+  /** The model server each instance runs. @default ModelServer.vllm() */
+  readonly modelServer?: ModelServer;
+  /** Jobs one instance runs at once. @default 1 */
+  readonly workerConcurrency?: number;
+  /** Attempts before a failing job is parked; the worker and the RetryHandler share it. @default 3 */
+  readonly maxAttempts?: number;
+  /** Daily spend that raises the workload's budget alarm, USD. @default - no workload budget alarm */
+  readonly dailyBudgetUsd?: number;
+  /** Agents whose cost per successful job gets its own dashboard line. @default - none */
+  readonly agents?: string[];
+  /**
+   * Where the GPU layer (fleet, CapacityManager, InterruptionDrainer) lives: another stack of the same
+   * account, e.g. one that owns GPU quota. The queues, retry handler, API and job store stay in the
+   * platform's stack, which never depends on the compute stack: a placed workload is not woken on submit
+   * (its CapacityManager still evaluates about every 10 s) and its dashboard section reads the fleet by
+   * name. Same region only: see the README's "Placement" section for other regions.
+   * @default - the platform's scope
+   */
+  readonly computeScope?: Construct;
+  /** VPC for the fleet when `computeScope` is another stack. @default - the platform's `vpc` */
+  readonly vpc?: ec2.IVpc;
+}
+
+export interface AiBurstPlatformProps {
+  /** VPC whose private subnets (with egress) the GPU fleets use. */
+  readonly vpc: ec2.IVpc;
+  /** One or more workloads (at most 25: one dashboard section each). */
+  readonly workloads: AiBurstWorkloadOptions[];
+  /** Customer-managed KMS key for queues, table and bucket. @default - AWS-managed encryption (SSE-SQS, DynamoDB owned key, SSE-S3) */
+  readonly encryptionKey?: kms.IKey;
+  /** Value of the `ai-burst:cost-center` tag. @default - no cost-center tag */
+  readonly costCenter?: string;
+  /** API authorization. @default JobApiAuthorization.iam() */
+  readonly apiAuthorization?: JobApiAuthorization;
+  /** WAF web ACL for the API stage. @default - none */
+  readonly webAclArn?: string;
+  /** Let API Gateway's account-level CloudWatch role be created here (once per account and region). @default false */
+  readonly apiCloudWatchRole?: boolean;
+  /** Daily spend limit per agent for submissions (429 above it). @default - no per-agent limit */
+  readonly agentDailyBudgetUsd?: number;
+  /** Platform-wide daily budget alarm, USD. @default - none */
+  readonly dailyBudgetUsd?: number;
+  /** Where alarms notify. @default - a topic is created (encrypted, TLS-only) */
+  readonly alarmTopic?: sns.ITopic;
+  /** Event bus for JobFailed events. @default - the account's default bus */
+  readonly eventBus?: events.IEventBus;
+  /** Add an AWS FIS spot-interruption drill per workload. @default false */
+  readonly interruptionDrill?: boolean;
+  /** How long job records and objects are kept. @default Duration.days(30) */
+  readonly jobRetention?: Duration;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Everything one workload owns, reachable as properties. */
+export interface AiBurstWorkload {
+  readonly name: string;
+  readonly jobQueue: JobQueue;
+  readonly fleet: GpuFleet;
+  readonly drainer: InterruptionDrainer;
+  readonly retryHandler: RetryHandler;
+  readonly drill?: InterruptionDrill;
+}
+
+const NAME = 'AiBurstPlatform';
+const MAX_WORKLOADS = 25;
+
+/**
+ * Every layer for one or more workloads in one statement: one job API, job table and bucket; per
+ * workload its own queues, spot GPU fleet scaled 0→N→0 by its CapacityManager, interruption drainer,
+ * retry handler, dashboard section, alarms and cost tags — separate capacity, scaling and cost centers,
+ * so one agent's long analysis cannot starve another's real-time requests.
+ */
+export class AiBurstPlatform extends Construct {
+  public readonly jobStore: JobStore;
+  public readonly api: JobApi;
+  public readonly costReporter: CostReporter;
+  public readonly observability: AiObservability;
+  public readonly workloads: Readonly<Record<string, AiBurstWorkload>>;
+
+  constructor(scope: Construct, id: string, props: AiBurstPlatformProps) {
+    super(scope, id);
+    validateProps(Stack.of(this), props);
+
+    this.jobStore = new JobStore(this, 'JobStore', {
+      encryptionKey: props.encryptionKey,
+      retention: props.jobRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    const built: Record<string, Omit<AiBurstWorkload, 'drill'>> = {};
+    for (const w of props.workloads) {
+      const costCenter = w.costCenter ?? props.costCenter;
+      const maxAttempts = w.maxAttempts ?? 3;
+      const jobQueue = new JobQueue(this, `${w.name}-Queue`, {
+        workload: w.name,
+        priorities: w.priorities,
+        jobTimeout: w.jobTimeout,
+        encryptionKey: props.encryptionKey,
+        costCenter,
+      });
+      const computeScope = w.computeScope ?? this;
+      const computeId = computeScope === this ? w.name : `${Stack.of(this).stackName}-${w.name}`;
+      const fleet = new GpuFleet(computeScope, `${computeId}-Fleet`, {
+        vpc: w.vpc ?? props.vpc,
+        jobQueue,
+        jobStore: this.jobStore,
+        instanceTypes: w.instanceTypes,
+        maxCapacity: w.maxInstances,
+        modelServer: w.modelServer,
+        workerConcurrency: w.workerConcurrency,
+        maxAttempts,
+        scaling: FleetScaling.capacityManager({
+          queueWaitSlo: w.queueWaitSlo ?? Duration.minutes(15),
+          expectedJobDuration: w.expectedJobDuration,
+          expectedBootTime: w.expectedBootTime,
+        }),
+        costCenter,
+      });
+      const drainer = new InterruptionDrainer(computeScope, `${computeId}-Drainer`, {
+        autoScalingGroup: fleet.autoScalingGroup,
+        lifecycleHookName: fleet.terminationHookName,
+        lifecycleHookHeartbeat: fleet.terminationHookHeartbeat,
+        jobQueue,
+        jobStore: this.jobStore,
+        costCenter,
+      });
+      const retryHandler = new RetryHandler(this, `${w.name}-Retry`, {
+        jobQueue,
+        jobStore: this.jobStore,
+        eventBus: props.eventBus,
+        maxAttempts,
+        costCenter,
+      });
+      built[w.name] = { name: w.name, jobQueue, fleet, drainer, retryHandler };
+    }
+
+    this.api = new JobApi(this, 'Api', {
+      store: this.jobStore,
+      workloads: props.workloads.map((w) => ({
+        queue: built[w.name].jobQueue,
+        // A fleet placed in another stack depends on this one; a wake reference back would be a cycle.
+        // Its CapacityManager still evaluates every ~10 s of each scheduled minute.
+        wakeFunction: isPlaced(this, w) ? undefined : built[w.name].fleet.capacityManager?.function,
+      })),
+      authorization: props.apiAuthorization,
+      webAclArn: props.webAclArn,
+      cloudWatchRole: props.apiCloudWatchRole,
+      defaultDailyBudgetUsd: props.agentDailyBudgetUsd,
+      costCenter: props.costCenter,
+    });
+
+    this.costReporter = new CostReporter(this, 'CostReporter', {
+      workloads: props.workloads.map((w) => w.name),
+      costCenter: props.costCenter,
+    });
+
+    this.observability = new AiObservability(this, 'Observability', {
+      workloads: props.workloads.map((w) => ({
+        queue: built[w.name].jobQueue,
+        // By name for a placed fleet, so this stack does not depend on the compute stack.
+        ...(isPlaced(this, w)
+          ? { autoScalingGroupName: built[w.name].fleet.autoScalingGroupPhysicalName }
+          : { autoScalingGroup: built[w.name].fleet.autoScalingGroup, capacityManagerFunction: built[w.name].fleet.capacityManager?.function }),
+        oldestJobAgeSlo: oldestJobAlarmAfter(w),
+        dailyBudgetUsd: w.dailyBudgetUsd,
+        agents: w.agents,
+      })),
+      costReporter: this.costReporter,
+      dailyBudgetUsd: props.dailyBudgetUsd,
+      alarmTopic: props.alarmTopic,
+      createAlarmTopic: props.alarmTopic === undefined,
+      costCenter: props.costCenter,
+    });
+
+    const workloads: Record<string, AiBurstWorkload> = {};
+    for (const w of props.workloads) {
+      const drill = props.interruptionDrill
+        ? new InterruptionDrill(w.computeScope ?? this, `${w.computeScope ? `${Stack.of(this).stackName}-` : ''}${w.name}-Drill`, {
+          workload: w.name,
+          stopCondition: this.observability.workloadAlarms[w.name].oldestJobAge,
+          costCenter: w.costCenter ?? props.costCenter,
+        })
+        : undefined;
+      workloads[w.name] = { ...built[w.name], drill };
+    }
+    this.workloads = workloads;
+
+    applyCostTags(this, undefined, props.costCenter);
+  }
+
+  /** One workload's parts; throws naming the known workloads for an unknown name. */
+  public workload(name: string): AiBurstWorkload {
+    const w = this.workloads[name];
+    if (!w) throw new Error(`${NAME}: unknown workload ${JSON.stringify(name)}; this platform has ${Object.keys(this.workloads).join(', ')}`);
+    return w;
+  }
+}
+
+/** True when a workload's GPU layer lives in another stack than the platform. */
+function isPlaced(platform: Construct, w: AiBurstWorkloadOptions): boolean {
+  return w.computeScope !== undefined && Stack.of(w.computeScope) !== Stack.of(platform);
+}
+
+/**
+ * The oldest-job alarm fires after the queue-wait SLO plus one cold start: a job that arrives at an empty
+ * fleet waits for boot by design, which is not under-provisioning.
+ */
+function oldestJobAlarmAfter(w: AiBurstWorkloadOptions): Duration {
+  const seconds = (w.queueWaitSlo ?? Duration.minutes(15)).toSeconds() + (w.expectedBootTime ?? Duration.seconds(180)).toSeconds();
+  return Duration.seconds(Math.max(60, seconds));
+}
+
+function validateProps(home: Stack, props: AiBurstPlatformProps): void {
+  if (props.workloads.length < 1 || props.workloads.length > MAX_WORKLOADS) {
+    throw new Error(`${NAME}: workloads must list 1 to ${MAX_WORKLOADS} workloads (got ${props.workloads.length})`);
+  }
+  const seen = new Set<string>();
+  for (const w of props.workloads) {
+    validatePattern(NAME, 'workloads[].name', w.name, WORKLOAD_NAME_PATTERN,
+      'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+    if (seen.has(w.name)) throw new Error(`${NAME}: workloads lists ${JSON.stringify(w.name)} twice`);
+    seen.add(w.name);
+    if (w.computeScope) {
+      const away = Stack.of(w.computeScope);
+      const regions = [home.region, away.region];
+      if (!regions.some((r) => Token.isUnresolved(r)) && regions[0] !== regions[1]) {
+        throw new Error(`${NAME}: workloads[${JSON.stringify(w.name)}].computeScope is in ${away.region} but the platform is in ` +
+          `${home.region}; a GPU layer in another region is not supported (see the README's "Placement" section)`);
+      }
+      if (away !== home && !w.vpc) {
+        throw new Error(`${NAME}: workloads[${JSON.stringify(w.name)}].vpc is required when computeScope is another stack (a VPC of that stack)`);
+      }
+    }
+  }
+}
