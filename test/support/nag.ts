@@ -136,7 +136,7 @@ export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
     },
   },
   {
-    pattern: /^Resource::arn:<AWS::Partition>:ec2:[^:]+:[^:]+:instance\/\*$/,
+    pattern: /^Resource::arn:<AWS::Partition>:ec2:(?:<AWS::Region>|[a-z0-9-]+):(?:<AWS::AccountId>|\d{12}):instance\/\*$/,
     control: 'actions on any instance ARN are conditioned on the workload or group tag',
     prove: (t) => {
       const onInstances = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(':instance/*'));
