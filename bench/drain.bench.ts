@@ -13,6 +13,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { BatchingSQSClient } from '../lambda/drain/batching-sqs';
 import { DrainDeps, handleDrainEvent } from '../lambda/drain/drain';
 import { JobRecords } from '../lambda/shared/job-records';
 import { requeueInterrupted } from '../lambda/shared/requeue';
@@ -21,7 +22,7 @@ import { clientConfig, LocalServer, startDynamo, startSqs } from '../test/suppor
 import { createQueue, fixture, runningJobs } from '../test/orchestration/helpers';
 
 const GOAL_MS = 2000;
-/** The drainer's clients use the SDK defaults (50 sockets per client, keep-alive); compared with more sockets. */
+/** The drainer's clients use the SDK defaults (50 sockets per client, keep-alive), SQS through BatchingSQSClient. */
 const DRAINER_CLIENTS = {};
 const MANY_SOCKETS = { requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 } } };
 const RUNS = 3;
@@ -73,8 +74,8 @@ export default async function drainBench(): Promise<string> {
   const setupDdb = new DynamoDBClient(clientConfig(servers.dynamo));
   const table = await createJobTable(setupDdb);
   const setupRecords = new JobRecords(documentClient(setupDdb), table);
-  const clients = (options: object) => {
-    const sqs = new SQSClient({ ...clientConfig(servers.sqs), ...options });
+  const clients = (options: object, batching = true) => {
+    const sqs = batching ? new BatchingSQSClient({ ...clientConfig(servers.sqs), ...options }) : new SQSClient({ ...clientConfig(servers.sqs), ...options });
     const ddb = new DynamoDBClient({ ...clientConfig(servers.dynamo), ...options });
     return { sqs, ddb, records: new JobRecords(documentClient(ddb), table), destroy: () => { sqs.destroy(); ddb.destroy(); } };
   };
@@ -92,9 +93,9 @@ export default async function drainBench(): Promise<string> {
    * Drain `count` in-flight jobs with fresh clients (`options`): the local servers close idle keep-alive
    * sockets after 5 s, and setting up 1,000 jobs takes longer than that.
    */
-  async function drainOnce(count: number, options: object): Promise<{ ms: number; cpuMs: number }> {
+  async function drainOnce(count: number, options: object, batching = true): Promise<{ ms: number; cpuMs: number }> {
     const { instanceId } = await prepare(count);
-    const c = clients(options);
+    const c = clients(options, batching);
     const deps: DrainDeps = {
       sqs: c.sqs, records: c.records, autoScaling: new AutoScalingClient({ region: 'us-east-1' }), ec2: new EC2Client({ region: 'us-east-1' }),
       workload: 'agents', groupName: 'gpu-fleet', hookName: 'drain-on-terminate', drainTimeoutSeconds: 110, heartbeatTimeoutSeconds: 180, log: silent,
@@ -119,7 +120,7 @@ export default async function drainBench(): Promise<string> {
     // Baseline: one requeue at a time.
     const sequentialJobs = 100;
     const { held } = await prepare(sequentialJobs);
-    const one = clients(DRAINER_CLIENTS);
+    const one = clients(DRAINER_CLIENTS, false);
     const s0 = performance.now();
     for (const h of held) await requeueInterrupted(one.sqs, one.records, h);
     const sequentialPerJob = (performance.now() - s0) / sequentialJobs;
@@ -131,16 +132,18 @@ export default async function drainBench(): Promise<string> {
     for (const jobs of [10, 100, 1000]) {
       const runs: Run[] = [];
       for (let i = 0; i < (jobs === 1000 ? RUNS : 1); i++) runs.push(await drainOnce(jobs, DRAINER_CLIENTS));
-      rows.push({ label: 'drainer, all in parallel (SDK default: 50 sockets per client)', jobs, ...byTime(runs) });
+      rows.push({ label: 'drainer: all in parallel, SQS calls coalesced into batches', jobs, ...byTime(runs) });
     }
-    rows.push({ label: 'drainer with 256 sockets per client', jobs: 1000, ...(await drainOnce(1000, MANY_SOCKETS)) });
+    rows.push({ label: 'drainer without batching (3 single calls per job)', jobs: 1000, ...(await drainOnce(1000, DRAINER_CLIENTS, false)) });
+    rows.push({ label: 'drainer with batching and 256 sockets per client', jobs: 1000, ...(await drainOnce(1000, MANY_SOCKETS)) });
 
     const thousand = rows.find((r) => r.jobs === 1000)!;
     const out = [
       '## Drainer: time to requeue an instance\'s in-flight jobs',
       '',
       'Command: `npm run bench -- drain`. Spot interruption warning fixture → `handleDrainEvent` (byInstance query, then ' +
-        '`requeueInterrupted` per job: conditional UpdateItem, SendMessage of the copy, DeleteMessage of the original), real SDK ' +
+        '`requeueInterrupted` per job: conditional UpdateItem, SendMessage of the copy, DeleteMessage of the original — the ' +
+        'drainer\'s SQS client coalesces those into SendMessageBatch/DeleteMessageBatch), real SDK ' +
         `clients against local-aws-sqs and dynalite on 127.0.0.1, each server in its own child process. 1,000-job rows: median of ${RUNS} runs. ` +
         `${os.cpus().length} CPUs, load average ${load.toFixed(1)} at the start (other processes share the machine). ` +
         '"drainer CPU" is the CPU time of the drainer\'s own process; the rest of the wall time is the local servers.',

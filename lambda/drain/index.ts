@@ -7,12 +7,12 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
 import { requireEnv } from '../shared/env';
 import { JobRecords } from '../shared/job-records';
+import { BatchingSQSClient } from './batching-sqs';
 import { DrainDeps, DrainSummary, handleDrainEvent } from './drain';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
@@ -24,9 +24,10 @@ metrics.clearDefaultDimensions();
 metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 
 // SDK default sockets (50 per client, keep-alive): more sockets did not drain faster in bench/drain.bench.ts
-// (the client's CPU is the limit) and would cost a TLS handshake each against AWS.
+// (the client's CPU is the limit) and would cost a TLS handshake each against AWS. The SQS client coalesces
+// the requeues' SendMessage/DeleteMessage calls into batches: ~1,200 requests for 1,000 jobs, not 3,000.
 const deps: DrainDeps = {
-  sqs: new SQSClient({}),
+  sqs: new BatchingSQSClient({}),
   records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
   autoScaling: new AutoScalingClient({}),
   ec2: new EC2Client({}),

@@ -64,7 +64,7 @@ const MEMORY_MB = 1769;
  * Three EventBridge rules invoke one function (1,769 MB = one vCPU, Node 24):
  * - "EC2 Spot Instance Interruption Warning" → the instance's RUNNING jobs of this workload are requeued
  *   at once, all in parallel, with `interruptions + 1` (the same `requeueInterrupted` the worker calls on
- *   its own IMDS notice; of the two, exactly one wins per job);
+ *   its own IMDS notice; of the two, exactly one wins per job; the SQS calls go out as batches);
  * - "EC2 Instance-terminate Lifecycle Action" of this group and hook (filtered in the pattern) → the same,
  *   then the lifecycle action is completed (CONTINUE) once nothing is left in flight, heartbeating while
  *   it waits, bounded by `drainTimeout`;

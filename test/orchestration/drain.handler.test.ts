@@ -8,12 +8,13 @@ import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseJobMessage, Tags } from '../../lib/contracts';
+import { BatchingSQSClient } from '../../lambda/drain/batching-sqs';
 import { DrainDeps, handleDrainEvent } from '../../lambda/drain/drain';
 import { parseDrainEvent } from '../../lambda/drain/events';
 import { JobRecords } from '../../lambda/shared/job-records';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import { createJobTable, documentClient } from '../support/job-table';
-import { LocalServer, startDynamo, startSqs } from '../support/local-aws';
+import { clientConfig, LocalServer, startDynamo, startSqs } from '../support/local-aws';
 import {
   createQueue, drainQueue, fixture, FIXTURE_GROUP, FIXTURE_HOOK, FIXTURE_INSTANCE, FIXTURE_TOKEN, recordingLog, runningJobs,
 } from './helpers';
@@ -39,7 +40,7 @@ async function world(over: Partial<DrainDeps> = {}) {
   const queueUrl = await createQueue(sqs.client);
   const log = recordingLog();
   const deps: DrainDeps = {
-    sqs: sqs.client, records, autoScaling: new AutoScalingClient({ region: 'us-east-1' }), ec2: new EC2Client({ region: 'us-east-1' }),
+    sqs: new BatchingSQSClient(clientConfig(sqs.endpoint)), records, autoScaling: new AutoScalingClient({ region: 'us-east-1' }), ec2: new EC2Client({ region: 'us-east-1' }),
     workload: 'agents', groupName: FIXTURE_GROUP, hookName: FIXTURE_HOOK, drainTimeoutSeconds: 110, heartbeatTimeoutSeconds: 60,
     retryPauseMs: 1, log, ...over,
   };
