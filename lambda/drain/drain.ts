@@ -147,6 +147,7 @@ export async function drainInstance(deps: DrainDeps, instanceId: string, deadlin
   let alreadyHandled = 0;
   let failures = 0;
   let pending = 0;
+  let firstPass = true;
 
   for (;;) {
     let todo: JobRecord[] | undefined;
@@ -161,7 +162,9 @@ export async function drainInstance(deps: DrainDeps, instanceId: string, deadlin
     if (todo && todo.length === 0) return { requeued, alreadyHandled, failures, leftInFlight: 0, otherWorkloads: [...others] };
     if (todo) {
       pending = todo.length;
-      if (now() >= deadline) break;
+      // The first pass always runs (even with no time left); later ones only before the deadline.
+      if (!firstPass && now() >= deadline) break;
+      firstPass = false;
       const results = await Promise.allSettled(todo.map((r) => requeueOne(deps, r)));
       let failed = 0;
       results.forEach((result, i) => {

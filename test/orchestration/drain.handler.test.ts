@@ -311,3 +311,12 @@ describe('InterruptionDrainer Lambda (index.ts)', () => {
     expect(emf()).toEqual([]);
   });
 });
+
+describe('time budget', () => {
+  test('GIVEN almost no Lambda time left THEN the first pass still requeues everything and the action is completed', async () => {
+    const { records, queueUrl, deps } = await world();
+    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
+    const summary = await handleDrainEvent(deps, fixture('terminate-lifecycle-action'), () => 1000);
+    expect(summary).toMatchObject({ requeued: 3, leftInFlight: 0, lifecycleCompleted: true });
+  });
+});
