@@ -9,6 +9,7 @@
  *
  * Bad input prints one line naming the flag or file row and exits with code 2.
  */
+import { REDRIVE_USAGE, redriveCommand } from './redrive-command';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
@@ -257,10 +258,12 @@ function tracesCommand(argv: string[]): void {
   }
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'redrive':
+        return await redriveCommand(rest);
       case 'cost':
         costCommand(rest);
         return 0;
@@ -274,10 +277,10 @@ export function main(argv: string[]): number {
       case '--help':
       case '-h':
       case 'help':
-        process.stdout.write(USAGE);
+        process.stdout.write(`${USAGE}\n${REDRIVE_USAGE}`);
         return 0;
       default:
-        throw new InputError(`unknown command ${JSON.stringify(command)} (expected cost, simulate or traces; see --help)`);
+        throw new InputError(`unknown command ${JSON.stringify(command)} (expected cost, simulate, traces or redrive; see --help)`);
     }
   } catch (err) {
     if (err instanceof InputError) {
@@ -290,5 +293,5 @@ export function main(argv: string[]): number {
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }
