@@ -1,4 +1,4 @@
-import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { AiBurstPlatform, ModelServer } from '../lib';
@@ -36,6 +36,8 @@ export class AiBurstExampleStack extends Stack {
 
     this.platform = new AiBurstPlatform(this, 'AiBurst', {
       vpc: this.vpc,
+      // API Gateway's account-level CloudWatch role, needed for execution logs: once per account and region.
+      apiCloudWatchRole: true,
       costCenter: 'ai-platform',
       interruptionDrill: props.interruptionDrill ?? true,
       agentDailyBudgetUsd: 200,
@@ -67,5 +69,13 @@ export class AiBurstExampleStack extends Stack {
         },
       ],
     });
+
+    // The app, not the library, decides what to output.
+    new CfnOutput(this, 'ApiUrl', { value: this.platform.api.url, description: 'Job API (SigV4): POST /jobs, GET /jobs/{id}' });
+    new CfnOutput(this, 'Dashboard', { value: this.platform.observability.dashboard.dashboardName });
+    for (const [name, w] of Object.entries(this.platform.workloads)) {
+      if (w.drill) new CfnOutput(this, `${name}-drill`, { value: w.drill.experimentTemplate.attrId, description: `aws fis start-experiment --experiment-template-id <this> (${name})` });
+      new CfnOutput(this, `${name}-redrive`, { value: w.retryHandler.redriveFunction.functionName, description: `npx ai-burst redrive --function-name <this> (${name})` });
+    }
   }
 }

@@ -292,6 +292,8 @@ export class JobApi extends Construct {
         throttlingBurstLimit: props.throttlingBurstLimit ?? 200,
       },
     });
+    // Library constructs add no stack outputs; the RestApi's default `Endpoint` output is removed (use `url`).
+    this.api.node.tryRemoveChild('Endpoint');
     this.stage = this.api.deploymentStage;
     this.url = this.api.url;
 
