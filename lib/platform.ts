@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -55,11 +56,16 @@ export interface AiBurstWorkloadOptions {
   /** Agents whose cost per successful job gets its own dashboard line. @default - none */
   readonly agents?: string[];
   /**
-   * Where the GPU layer (fleet, CapacityManager, InterruptionDrainer) lives: another stack of the same
-   * account, e.g. one that owns GPU quota. The queues, retry handler, API and job store stay in the
-   * platform's stack, which never depends on the compute stack: a placed workload is not woken on submit
-   * (its CapacityManager still evaluates about every 10 s) and its dashboard section reads the fleet by
-   * name. Same region only: see the README's "Placement" section for other regions.
+   * Where the GPU layer (fleet, CapacityManager, InterruptionDrainer, drill) lives: another stack of the
+   * same account, e.g. one that owns GPU quota, in the platform's region or another one (a cheaper or
+   * roomier spot region). The queues, retry handler, API and job store stay in the platform's stack,
+   * which never depends on the compute stack: a placed workload is not woken on submit (its
+   * CapacityManager still evaluates about every 10 s) and its dashboard section reads the fleet by name.
+   * In another region both stacks need an explicit `env` (account and region): the queues, table and
+   * bucket get CDK-generated names so the compute stack holds their names, ARNs and URLs as literals
+   * (CloudFormation cannot reference across regions), and the worker, CapacityManager and drainer call
+   * SQS, DynamoDB and S3 in the platform's region — every receive, record write and result upload crosses
+   * regions. See the README's "Placement" section.
    * @default - the platform's scope
    */
   readonly computeScope?: Construct;
@@ -221,10 +227,14 @@ export class AiBurstPlatform extends Construct {
 
     const workloads: Record<string, AiBurstWorkload> = {};
     for (const w of props.workloads) {
+      const drillScope = w.computeScope ?? this;
+      const drillId = `${w.computeScope ? `${Stack.of(this).stackName}-` : ''}${w.name}-Drill`;
       const drill = props.interruptionDrill
-        ? new InterruptionDrill(w.computeScope ?? this, `${w.computeScope ? `${Stack.of(this).stackName}-` : ''}${w.name}-Drill`, {
+        ? new InterruptionDrill(drillScope, drillId, {
           workload: w.name,
-          stopCondition: this.observability.workloadAlarms[w.name].oldestJobAge,
+          stopCondition: isAway(this, w)
+            ? drainerFailureAlarm(drillScope, `${drillId}Stop`, built[w.name].drainer)
+            : this.observability.workloadAlarms[w.name].oldestJobAge,
           costCenter: w.costCenter ?? props.costCenter,
         })
         : undefined;
@@ -248,6 +258,29 @@ function isPlaced(platform: Construct, w: AiBurstWorkloadOptions): boolean {
   return w.computeScope !== undefined && Stack.of(w.computeScope) !== Stack.of(platform);
 }
 
+/** True when a workload's GPU layer lives in another region than the platform (validated: both explicit). */
+function isAway(platform: Construct, w: AiBurstWorkloadOptions): boolean {
+  return isPlaced(platform, w) && Stack.of(w.computeScope!).region !== Stack.of(platform).region;
+}
+
+/**
+ * The drill's stop condition for a fleet in another region. FIS reads an alarm of its own region and an
+ * alarm cannot watch another region's metrics, so the platform's oldest-job alarm cannot serve: stop when
+ * an interruption event could not be handled (the drainer's dead-letter queue is not empty).
+ */
+function drainerFailureAlarm(scope: Construct, id: string, drainer: InterruptionDrainer): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    metric: drainer.metricFailedEvents(),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    // No data = the queue metric is not published yet = nothing failed.
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: `cdk-ai-burst: an interruption event of the ${drainer.workload} fleet could not be handled (it is on the ` +
+      'drainer\'s dead-letter queue); stops the interruption drill. Read the drainer\'s log, then redrive or delete the event.',
+  });
+}
+
 /**
  * The oldest-job alarm fires after the queue-wait SLO plus one cold start: a job that arrives at an empty
  * fleet waits for boot by design, which is not under-provisioning.
@@ -269,14 +302,32 @@ function validateProps(home: Stack, props: AiBurstPlatformProps): void {
     seen.add(w.name);
     if (w.computeScope) {
       const away = Stack.of(w.computeScope);
-      const regions = [home.region, away.region];
-      if (!regions.some((r) => Token.isUnresolved(r)) && regions[0] !== regions[1]) {
-        throw new Error(`${NAME}: workloads[${JSON.stringify(w.name)}].computeScope is in ${away.region} but the platform is in ` +
-          `${home.region}; a GPU layer in another region is not supported (see the README's "Placement" section)`);
-      }
+      if (away !== home) validatePlacement(home, away, `workloads[${JSON.stringify(w.name)}].computeScope`);
       if (away !== home && !w.vpc) {
         throw new Error(`${NAME}: workloads[${JSON.stringify(w.name)}].vpc is required when computeScope is another stack (a VPC of that stack)`);
       }
+    }
+  }
+}
+
+/**
+ * Another stack of the same account; in another region only with explicit environments on both stacks
+ * (generated physical names need the region and account, and a region CDK cannot see cannot be compared).
+ */
+function validatePlacement(home: Stack, away: Stack, at: string): void {
+  const show = (v: string) => (Token.isUnresolved(v) ? 'unresolved' : v);
+  const explicit = (s: Stack) => !Token.isUnresolved(s.region) && !Token.isUnresolved(s.account);
+  const accountsKnown = !Token.isUnresolved(home.account) && !Token.isUnresolved(away.account);
+  if (accountsKnown && home.account !== away.account) {
+    throw new Error(`${NAME}: ${at} is stack "${away.stackName}" in account ${away.account} but the platform's stack "${home.stackName}" is in ` +
+      `account ${home.account}; a GPU layer must be in the platform's account (it is granted the queues, table and bucket by IAM policy)`);
+  }
+  if (home.region === away.region) return;
+  for (const s of [home, away]) {
+    if (!explicit(s)) {
+      throw new Error(`${NAME}: ${at} is stack "${away.stackName}" (region ${show(away.region)}) and the platform's stack "${home.stackName}" ` +
+        `is in region ${show(home.region)}; a GPU layer in another region needs an explicit env: { account, region } on both stacks, ` +
+        `and stack "${s.stackName}" has account ${show(s.account)}, region ${show(s.region)}`);
     }
   }
 }

@@ -11,6 +11,8 @@ import { BackoffPolicy, DEFAULT_BACKOFF } from '../lambda/shared/retry';
 /** DynamoDB items are capped at 400 KB; an inline result must leave room for the rest of the record. */
 export const MAX_INLINE_RESULT_BYTES = 300 * 1024;
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
+/** AWS region names: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-7`. */
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /** Every knob the agent runs with, defaults applied. */
 export interface WorkerSettings {
@@ -68,6 +70,8 @@ export function validateWorkerConfig(raw: unknown, source = 'worker config'): Wo
   for (const field of ['region', 'jobTable', 'resultBucket', 'autoScalingGroupName', 'metricNamespace']) {
     check(str(field), `${field} must be a non-empty string (got ${show(c[field])})`);
   }
+  check(c.dataRegion === undefined || (typeof c.dataRegion === 'string' && REGION_PATTERN.test(c.dataRegion)),
+    `dataRegion must be a region name like us-east-1 when set (got ${show(c.dataRegion)})`);
   check(typeof c.workload === 'string' && WORKLOAD_NAME_PATTERN.test(c.workload), `workload must match ${WORKLOAD_NAME_PATTERN} (got ${show(c.workload)})`);
   check(c.payloadBucket === undefined || str('payloadBucket'), `payloadBucket must be a non-empty string when set (got ${show(c.payloadBucket)})`);
   if (!Array.isArray(c.queues) || c.queues.length === 0) {

@@ -1,17 +1,13 @@
 /**
  * Entry of the worker agent: `node worker.js [config-path]` (default WORKER_CONFIG_PATH), run by the GPU
  * fleet's systemd unit. Reads the config GpuFleet wrote, creates the SDK clients (instance role
- * credentials, the config's region), starts the agent and stops it gracefully on SIGTERM/SIGINT. Exits 0
- * after a clean stop, 1 when the config is invalid or boot fails (systemd restarts it).
+ * credentials; queues, table and bucket in the config's data region, the rest in its region), starts the
+ * agent and stops it gracefully on SIGTERM/SIGINT. Exits 0 after a clean stop, 1 when the config is
+ * invalid or boot fails (systemd restarts it).
  */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WORKER_CONFIG_PATH } from '../lib/contracts';
-import { clientOptions } from './clients';
+import { createWorkerClients } from './clients';
 import { loadWorkerConfig } from './config';
 import { Logger, errorMessage, jsonLogger } from './log';
 import { startWorker } from './worker';
@@ -30,14 +26,9 @@ export async function main(argv: readonly string[] = process.argv, logger: Logge
     logger.error('invalid worker config', { path, error: errorMessage(e) });
     return 1;
   }
-  const base = { region: config.region };
-  const pooled = { ...base, ...clientOptions(config.concurrency) };
-  const sqs = new SQSClient(pooled);
-  const dynamoClient = new DynamoDBClient(pooled);
+  // SQS, DynamoDB and S3 in the data region (config.dataRegion, default config.region); the rest local.
+  const { sqs, dynamo: dynamoClient, s3, cloudwatch, autoscaling } = createWorkerClients(config);
   const dynamo = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
-  const s3 = new S3Client(base);
-  const cloudwatch = new CloudWatchClient(base);
-  const autoscaling = new AutoScalingClient(base);
   const worker = startWorker(config, { sqs, dynamo, s3, cloudwatch, autoscaling, logger });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info('signal received: stopping', { signal });

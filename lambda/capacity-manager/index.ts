@@ -6,11 +6,10 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
 import { requireEnv, requireJsonEnv } from '../shared/env';
+import { createManagerClients } from './clients';
 import { evaluate, evaluateLoop, ManagerConfig, parsePolicyConfig } from './evaluate';
 
 const logger = new Logger({ serviceName: 'ai-burst-capacity-manager' });
@@ -24,7 +23,8 @@ const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), 
 // The contract's dimension set for these metrics is exactly [Workload]: drop Powertools' `service` dimension.
 metrics.clearDefaultDimensions();
 metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: config.workload });
-const clients = { sqs: new SQSClient({}), autoscaling: new AutoScalingClient({}) };
+// Queues in the data region (AI_BURST_DATA_REGION when the fleet is placed in another region), the group here.
+const clients = createManagerClients();
 logger.appendKeys({ workload: config.workload, autoScalingGroupName: config.autoScalingGroupName });
 
 async function evaluateAndReport(): Promise<void> {

@@ -4,15 +4,12 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
 import { requireEnv } from '../shared/env';
 import { JobRecords } from '../shared/job-records';
-import { BatchingSQSClient } from './batching-sqs';
+import { createDrainClients } from './clients';
 import { DrainDeps, DrainSummary, handleDrainEvent } from './drain';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
@@ -23,14 +20,15 @@ const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), 
 metrics.clearDefaultDimensions();
 metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 
-// SDK default sockets (50 per client, keep-alive): more sockets did not drain faster in bench/drain.bench.ts
-// (the client's CPU is the limit) and would cost a TLS handshake each against AWS. The SQS client coalesces
-// the requeues' SendMessage/DeleteMessage calls into batches: ~1,200 requests for 1,000 jobs, not 3,000.
+// Records and queues in the data region (AI_BURST_DATA_REGION when the fleet is placed in another region),
+// Auto Scaling and EC2 here. The SQS client coalesces the requeues' SendMessage/DeleteMessage calls into
+// batches: ~1,200 requests for 1,000 jobs, not 3,000.
+const clients = createDrainClients();
 const deps: DrainDeps = {
-  sqs: new BatchingSQSClient({}),
-  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
-  autoScaling: new AutoScalingClient({}),
-  ec2: new EC2Client({}),
+  sqs: clients.sqs,
+  records: new JobRecords(DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
+  autoScaling: clients.autoScaling,
+  ec2: clients.ec2,
   workload,
   groupName: requireEnv(EnvNames.ASG_NAME),
   hookName: requireEnv(EnvNames.LIFECYCLE_HOOK_NAME),

@@ -13,7 +13,7 @@ import { handlerEntry } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
-import { IJobQueue } from '../queue/job-queue';
+import { IJobQueue, queueUrlFrom, remoteRegionOf } from '../queue/job-queue';
 import { BUSY_HISTORY_TAG, DEFAULT_EXPECTED_BOOT_SECONDS, ResolvedScalingPolicy, resolveScalingPolicy, ScalingPolicy } from './scaling-policy';
 
 /** The scaling policy in construct terms (Durations); see `decideCapacity` for how each is used. */
@@ -103,6 +103,8 @@ export class CapacityManager extends Construct {
   public readonly evaluationInterval: Duration;
   /** Fires when evaluations fail in 3 of 5 minutes (no actions: add yours, or let AiObservability). */
   public readonly errorsAlarm: cloudwatch.Alarm;
+  /** Region of the queues when it differs from the function's (a GPU layer placed in another region). */
+  public readonly dataRegion?: string;
 
   constructor(scope: Construct, id: string, props: CapacityManagerProps) {
     super(scope, id);
@@ -111,6 +113,7 @@ export class CapacityManager extends Construct {
     this.workload = props.workload;
     this.policy = resolveScalingPolicy(toScalingPolicy(NAME, props, props.jobsPerInstance ?? 1));
     this.evaluationInterval = props.evaluationInterval ?? Duration.seconds(10);
+    this.dataRegion = remoteRegionOf(this, props.jobQueue.queues[0]);
     validateDuration(NAME, 'evaluationInterval', this.evaluationInterval, Duration.seconds(5), Duration.seconds(60));
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
@@ -144,6 +147,8 @@ export class CapacityManager extends Construct {
         }),
         [EnvNames.METRIC_NAMESPACE]: METRIC_NAMESPACE,
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
+        // Queues in another region (a GPU layer placed away from its platform): the SQS client signs for it.
+        ...(this.dataRegion ? { [EnvNames.DATA_REGION]: this.dataRegion } : {}),
       },
       bundling: { minify: true, sourceMap: false, target: 'node24' },
     });
@@ -296,5 +301,5 @@ export function acknowledgeGroupArnWildcard(role: Construct, groupArn: string, a
 }
 
 function queueUrlsJson(scope: Construct, jobQueue: IJobQueue): string {
-  return Stack.of(scope).toJsonString(Object.fromEntries(jobQueue.priorities.map((p, i) => [p, (jobQueue.queues[i] as sqs.IQueue).queueUrl])));
+  return Stack.of(scope).toJsonString(Object.fromEntries(jobQueue.priorities.map((p, i) => [p, queueUrlFrom(scope, jobQueue.queues[i] as sqs.IQueue)])));
 }

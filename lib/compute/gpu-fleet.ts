@@ -13,7 +13,7 @@ import { applyCostTags } from '../common/tags';
 import { validateDuration, validateInteger } from '../common/validate';
 import { hourlyPrice, isGpuInstanceType, knownRegions } from '../cost/pricing';
 import { cloudWatchAgentConfigJson, CW_AGENT_NAMESPACE } from '../observability/cloudwatch-agent-config';
-import { IJobQueue } from '../queue/job-queue';
+import { IJobQueue, queueUrlFrom, remoteRegionOf } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn, CapacityManager } from './capacity-manager';
 import { FleetScaling, ScalableGpuFleet } from './fleet-scaling';
@@ -185,6 +185,11 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
   /** The native target-tracking policy, when `scaling` is `FleetScaling.targetTracking()`. */
   public readonly scalingPolicy?: autoscaling.CfnScalingPolicy;
   public readonly costCenter?: string;
+  /**
+   * Region of the queues and job store when it differs from the fleet's (a GPU layer placed in another
+   * region): the worker's SQS, DynamoDB and S3 clients sign for it.
+   */
+  public readonly dataRegion?: string;
 
   constructor(scope: Construct, id: string, props: GpuFleetProps) {
     super(scope, id);
@@ -224,12 +229,14 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
     const gpuMetrics = props.gpuMetrics ?? true;
     const userData = ec2.UserData.forLinux();
     const regionKnown = !Token.isUnresolved(stack.region);
+    this.dataRegion = dataRegionOf(this, props);
     const config: WorkerConfig = {
       v: WORKER_CONFIG_VERSION,
       region: Aws.REGION,
+      ...(this.dataRegion ? { dataRegion: this.dataRegion } : {}),
       workload: this.workload,
-      queues: props.jobQueue.priorities.map((priority, i) => ({ priority, url: props.jobQueue.queues[i].queueUrl })),
-      parkingQueueUrl: props.jobQueue.parkingQueue.queueUrl,
+      queues: props.jobQueue.priorities.map((priority, i) => ({ priority, url: queueUrlFrom(this, props.jobQueue.queues[i]) })),
+      parkingQueueUrl: queueUrlFrom(this, props.jobQueue.parkingQueue),
       jobTable: props.jobStore.table.tableName,
       payloadBucket: props.jobStore.bucket.bucketName,
       resultBucket: props.jobStore.bucket.bucketName,
@@ -301,7 +308,9 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
       notifications: [{ topic: this.notificationTopic, scalingEvents: autoscaling.ScalingEvents.ALL }],
     });
     this.autoScalingGroupName = this.autoScalingGroup.autoScalingGroupName;
-    this.autoScalingGroupPhysicalName = groupName;
+    // The stack's literal name (what AWS::StackName resolves to once deployed): a pseudo parameter would
+    // resolve to the name of whichever stack reads this.
+    this.autoScalingGroupPhysicalName = Fn.join('-', [stack.stackName, this.workload, this.node.addr.substring(0, 8)]);
     acknowledgeNag(this.autoScalingGroup, 'AwsSolutions-EC26',
       'The rule cannot read launch templates of mixed-instances groups (it errors on the intrinsic); the only volume is the ' +
       'launch template\'s root volume, declared encrypted gp3.');
@@ -419,6 +428,24 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }));
     }
   }
+}
+
+/**
+ * The data region when the queues and job store live in another region than the fleet; the three must
+ * share one region (the worker has one data region).
+ */
+function dataRegionOf(fleet: Construct, props: GpuFleetProps): string | undefined {
+  const regions = [
+    ['jobQueue', remoteRegionOf(fleet, props.jobQueue.queues[0])],
+    ['jobStore.table', remoteRegionOf(fleet, props.jobStore.table)],
+    ['jobStore.bucket', remoteRegionOf(fleet, props.jobStore.bucket)],
+  ] as const;
+  const away = regions.filter(([, r]) => r !== undefined);
+  if (away.length > 0 && (away.length < regions.length || away.some(([, r]) => r !== away[0][1]))) {
+    throw new Error(`${NAME}: jobQueue, jobStore.table and jobStore.bucket must be in one region (got ` +
+      `${regions.map(([n, r]) => `${n} in ${r ?? Stack.of(fleet).region}`).join(', ')})`);
+  }
+  return away[0]?.[1];
 }
 
 function spotPrices(types: readonly string[], region: string): Record<string, number> {

@@ -28,5 +28,10 @@ export const EnvNames = {
   LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS: 'AI_BURST_LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS',
   /** RetryHandler: JSON BackoffPolicy ({ baseSeconds, maxSeconds }) of failure-driven retries. */
   BACKOFF_POLICY: 'AI_BURST_BACKOFF_POLICY',
+  /**
+   * Optional: region of the queues and the job table when the function runs in another region than its
+   * platform (a GPU layer placed in another region). Unset = the function's own region.
+   */
+  DATA_REGION: 'AI_BURST_DATA_REGION',
 } as const;
 export type EnvName = (typeof EnvNames)[keyof typeof EnvNames];

@@ -29,7 +29,14 @@ export interface WorkerQueueConfig {
 
 export interface WorkerConfig {
   readonly v: number;
+  /** The instance's region: Auto Scaling, CloudWatch metrics (and IMDS, which is local anyway). */
   readonly region: string;
+  /**
+   * Region of the queues, the job table and the data bucket, when the fleet runs in another region than
+   * its platform (AiBurstPlatform placement): the SQS, DynamoDB and S3 clients sign for this region.
+   * @default - `region`
+   */
+  readonly dataRegion?: string;
   readonly workload: string;
   /** Work queues, highest priority first. */
   readonly queues: readonly WorkerQueueConfig[];

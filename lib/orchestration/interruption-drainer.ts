@@ -14,7 +14,7 @@ import { acknowledgeNag, nagArn } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { validateDuration } from '../common/validate';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn } from '../compute/capacity-manager';
-import { IJobQueue } from '../queue/job-queue';
+import { IJobQueue, remoteRegionOf } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { createHandlerFunction } from './handler-function';
 
@@ -88,6 +88,11 @@ export class InterruptionDrainer extends Construct {
   public readonly terminateLifecycleRule: events.Rule;
   public readonly workload: string;
   public readonly drainTimeout: Duration;
+  /**
+   * Region of the job records and queues when it differs from the drainer's (a GPU layer placed in
+   * another region). Spot and lifecycle events are regional, so the drainer stays with the fleet.
+   */
+  public readonly dataRegion?: string;
 
   constructor(scope: Construct, id: string, props: InterruptionDrainerProps) {
     super(scope, id);
@@ -98,6 +103,12 @@ export class InterruptionDrainer extends Construct {
     this.drainTimeout = props.drainTimeout ?? Duration.minutes(2);
     const heartbeat = props.lifecycleHookHeartbeat ?? Duration.minutes(3);
     const groupName = props.autoScalingGroup.autoScalingGroupName;
+    this.dataRegion = remoteRegionOf(this, props.jobStore.table);
+    const queueRegion = remoteRegionOf(this, props.jobQueue.queues[0]);
+    if (queueRegion !== this.dataRegion) {
+      throw new Error(`${NAME}: jobQueue and jobStore must be in one region (got jobQueue in ${queueRegion ?? Stack.of(this).region}, ` +
+        `jobStore in ${this.dataRegion ?? Stack.of(this).region})`);
+    }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -121,6 +132,8 @@ export class InterruptionDrainer extends Construct {
         [EnvNames.DRAIN_TIMEOUT_SECONDS]: String(this.drainTimeout.toSeconds()),
         [EnvNames.LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS]: String(heartbeat.toSeconds()),
         [EnvNames.METRIC_NAMESPACE]: METRIC_NAMESPACE,
+        // Records and queues in another region (a GPU layer placed away from its platform): their clients sign for it.
+        ...(this.dataRegion ? { [EnvNames.DATA_REGION]: this.dataRegion } : {}),
       },
     });
     this.function = fn.function;

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, IResource, PhysicalName, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -109,7 +109,10 @@ export class JobQueue extends Construct implements IJobQueue {
     const encryption = this.encryptionKey
       ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: this.encryptionKey }
       : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    const common = { ...encryption, enforceSSL: true };
+    // Named by CDK only when a stack of another region uses them (a GPU layer placed away from its
+    // platform): the name, ARN and URL are then literals there, since CloudFormation cannot reference
+    // across regions. In one region CloudFormation names them, as before.
+    const common = { ...encryption, enforceSSL: true, queueName: PhysicalName.GENERATE_IF_NEEDED };
 
     // The parking queue is also the DLQ of the DLQ: if the RetryHandler itself keeps failing on a
     // message, SQS parks it rather than let it expire, so nothing is lost.
@@ -230,6 +233,32 @@ export class JobQueue extends Construct implements IJobQueue {
   public metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.parkingQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
+}
+
+/**
+ * The region of `resource` when both it and `scope` have a known region and they differ (a GPU layer
+ * placed in another region than its platform's queues and job store); `undefined` otherwise.
+ */
+export function remoteRegionOf(scope: Construct, resource: IResource): string | undefined {
+  const here = Stack.of(scope).region;
+  const there = resource.env.region;
+  if (Token.isUnresolved(here) || Token.isUnresolved(there) || here === there) return undefined;
+  return there;
+}
+
+/**
+ * A queue's URL as `scope` can use it: the queue's own reference in its region; from another region,
+ * where CloudFormation cannot reference it, the URL built from its literal region, account and name
+ * (`https://sqs.<region>.<url suffix>/<account>/<name>`, the form SQS returns).
+ */
+export function queueUrlFrom(scope: Construct, queue: sqs.IQueue): string {
+  const region = remoteRegionOf(scope, queue);
+  if (region === undefined) return queue.queueUrl;
+  if (Token.isUnresolved(queue.env.account)) {
+    throw new Error(`${NAME}: queue ${queue.node.path} is used from region ${Stack.of(scope).region} but its account is not known at synth; ` +
+      'give its stack an explicit env: { account, region }');
+  }
+  return `https://sqs.${region}.${Stack.of(scope).urlSuffix}/${queue.env.account}/${queue.queueName}`;
 }
 
 const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];

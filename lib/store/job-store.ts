@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, PhysicalName, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -69,7 +69,10 @@ export class JobStore extends Construct implements IJobStore {
     this.retention = props.retention ?? Duration.days(30);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
+    // Table and bucket are named by CDK only when a stack of another region uses them (a GPU layer placed
+    // away from its platform), so the names and ARNs are literals there; otherwise CloudFormation names them.
     this.table = new dynamodb.Table(this, 'Table', {
+      tableName: PhysicalName.GENERATE_IF_NEEDED,
       partitionKey: { name: 'jobId', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'ttl',
@@ -87,6 +90,7 @@ export class JobStore extends Construct implements IJobStore {
 
     const accessLogs = props.accessLogsBucket ?? this.createAccessLogsBucket(removalPolicy);
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      bucketName: PhysicalName.GENERATE_IF_NEEDED,
       ...(this.encryptionKey
         ? { encryption: s3.BucketEncryption.KMS, encryptionKey: this.encryptionKey, bucketKeyEnabled: true }
         : { encryption: s3.BucketEncryption.S3_MANAGED }),

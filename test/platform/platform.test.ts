@@ -172,11 +172,10 @@ describe('placement in another stack', () => {
 });
 
 describe('AiBurstPlatform fails on invalid props', () => {
-  function build(props: Partial<AiBurstPlatformProps>, computeEnv?: { account: string; region: string }) {
+  function build(props: Partial<AiBurstPlatformProps>) {
     const app = new App();
     const { stack, vpc } = vpcStack(app, 'S');
-    const other = computeEnv ? vpcStack(app, 'Other', computeEnv) : undefined;
-    const workloads = props.workloads ?? [{ name: 'w', ...(other ? { computeScope: other.stack, vpc: other.vpc } : {}) }];
+    const workloads = props.workloads ?? [{ name: 'w' }];
     return new AiBurstPlatform(stack, 'Ai', { vpc, ...props, workloads });
   }
   test.each<[string, Partial<AiBurstPlatformProps>, RegExp]>([
@@ -186,8 +185,32 @@ describe('AiBurstPlatform fails on invalid props', () => {
   ])('fails if %s', (_n, props, message) => {
     expect(() => build(props)).toThrow(message);
   });
-  test('fails if the GPU layer is placed in another region', () => {
-    expect(() => build({}, { account: ENV.account, region: 'us-west-2' })).toThrow(/computeScope is in us-west-2 but the platform is in us-east-1/);
+  /** A platform in `homeEnv` with its one workload's GPU layer in a stack of `computeEnv` (undefined = env-agnostic). */
+  function place(homeEnv: { account: string; region: string } | undefined, computeEnv: { account: string; region: string } | undefined) {
+    const app = new App();
+    const home = new Stack(app, 'Home', { env: homeEnv });
+    const compute = new Stack(app, 'Gpu', { env: computeEnv });
+    const vpc = ec2.Vpc.fromVpcAttributes(home, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['a'], privateSubnetIds: ['s-1'] });
+    const gpuVpc = ec2.Vpc.fromVpcAttributes(compute, 'Vpc', { vpcId: 'vpc-2', availabilityZones: ['b'], privateSubnetIds: ['s-2'] });
+    return new AiBurstPlatform(home, 'Ai', { vpc, workloads: [{ name: 'w', computeScope: compute, vpc: gpuVpc }] });
+  }
+  test('fails if the GPU layer is placed in another region from a stack without an explicit env', () => {
+    expect(() => place(ENV, undefined)).toThrow(
+      /workloads\["w"\].computeScope is stack "Gpu" \(region unresolved\) and the platform's stack "Home" is in region us-east-1; a GPU layer in another region needs an explicit env: \{ account, region \} on both stacks, and stack "Gpu" has account unresolved, region unresolved/);
+  });
+  test('fails if the platform\'s stack has no explicit env and the GPU layer\'s has one', () => {
+    expect(() => place(undefined, { account: ENV.account, region: 'us-west-2' })).toThrow(
+      /computeScope is stack "Gpu" \(region us-west-2\).*needs an explicit env: \{ account, region \} on both stacks, and stack "Home" has account unresolved/);
+  });
+  test('fails if the GPU layer is placed in another region with an unresolved account', () => {
+    expect(() => place(ENV, { region: 'us-west-2' } as { account: string; region: string })).toThrow(/stack "Gpu" has account unresolved, region us-west-2/);
+  });
+  test('fails if the GPU layer is placed in another account', () => {
+    expect(() => place(ENV, { account: '210987654321', region: 'us-west-2' })).toThrow(
+      /computeScope is stack "Gpu" in account 210987654321 but the platform's stack "Home" is in account 123456789012; a GPU layer must be in the platform's account/);
+  });
+  test('another region with explicit envs on both stacks is accepted', () => {
+    expect(() => place(ENV, { account: ENV.account, region: 'us-west-2' })).not.toThrow();
   });
   test('unknown workload lookups name the known ones', () => {
     expect(() => build({}).workload('nope')).toThrow(/unknown workload "nope"; this platform has w/);

@@ -502,3 +502,17 @@ IAM4_FINDING_PROOFS.push({
     }
   },
 });
+
+// A bucket of another region (a GPU layer placed away from its platform) appears by its literal,
+// CDK-generated name: `arn:<AWS::Partition>:s3:::<name>/payloads/<workload>/*`.
+IAM5_FINDING_PROOFS.push({
+  pattern: /^Resource::arn:<AWS::Partition>:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/,
+  control: 'S3 object prefixes of one workload on a bucket named literally (another region), explicit actions only',
+  prove: (t, [, bucketName, prefix]) => {
+    const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`:s3:::${bucketName}/${prefix}*"`));
+    if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on bucket ${bucketName}`);
+    for (const s of statements) {
+      for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${bucketName}/${prefix}*`);
+    }
+  },
+});
