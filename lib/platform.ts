@@ -65,7 +65,8 @@ export interface AiBurstWorkloadOptions {
    * bucket get CDK-generated names so the compute stack holds their names, ARNs and URLs as literals
    * (CloudFormation cannot reference across regions), and the worker, CapacityManager and drainer call
    * SQS, DynamoDB and S3 in the platform's region — every receive, record write and result upload crosses
-   * regions. See the README's "Placement" section.
+   * regions. Not yet with `encryptionKey` (a cross-region key grant would cover every key). See the
+   * README's "Placement" section.
    * @default - the platform's scope
    */
   readonly computeScope?: Construct;
@@ -152,6 +153,10 @@ export class AiBurstPlatform extends Construct {
         costCenter,
       });
       const computeScope = w.computeScope ?? this;
+      if (isAway(this, w)) {
+        // Literal names carry no CloudFormation reference, so say the order: the data first.
+        Stack.of(computeScope).addStackDependency(Stack.of(this), `the ${w.name} GPU layer uses this stack's queues, table and bucket`);
+      }
       const computeId = computeScope === this ? w.name : `${Stack.of(this).stackName}-${w.name}`;
       const fleet = new GpuFleet(computeScope, `${computeId}-Fleet`, {
         vpc: w.vpc ?? props.vpc,
@@ -303,6 +308,13 @@ function validateProps(home: Stack, props: AiBurstPlatformProps): void {
     if (w.computeScope) {
       const away = Stack.of(w.computeScope);
       if (away !== home) validatePlacement(home, away, `workloads[${JSON.stringify(w.name)}].computeScope`);
+      if (props.encryptionKey && away.region !== home.region) {
+        // key.grant() to a principal of another region grants kms:GenerateDataKey/Decrypt on "*".
+        throw new Error(`${NAME}: encryptionKey cannot be combined with a GPU layer in another region yet ` +
+          `(workloads[${JSON.stringify(w.name)}].computeScope is in ${away.region}, the platform in ${home.region}): aws-cdk-lib grants a key ` +
+          'to a role of another region on every key ("Resource": "*"), which breaks least privilege. Leave encryptionKey unset ' +
+          '(AWS-managed encryption) or keep the GPU layer in the platform\'s region');
+      }
       if (away !== home && !w.vpc) {
         throw new Error(`${NAME}: workloads[${JSON.stringify(w.name)}].vpc is required when computeScope is another stack (a VPC of that stack)`);
       }

@@ -95,10 +95,12 @@ describe('a GPU layer in another region', () => {
     gpuTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
   });
 
-  test('nothing crosses as a CloudFormation reference: no imports, no SSM-backed custom resources, no home dependency on the compute stack', () => {
+  test('nothing crosses as a CloudFormation reference (no imports, no SSM-backed custom resources); the compute stack deploys after the home stack, never the reverse', () => {
     expect(JSON.stringify(gpuTemplate.toJSON())).not.toMatch(/Fn::ImportValue|ExportsReader|Custom::CrossRegion/);
     expect(JSON.stringify(homeTemplate.toJSON())).not.toMatch(/Fn::ImportValue|ExportsWriter|Custom::CrossRegion/);
     expect(home.stack.dependencies).not.toContain(gpu.stack);
+    expect(gpu.stack.dependencies).toContain(home.stack); // deploy order, stated explicitly
+    expect(app.synth().getStackByName('Gpu').dependencies.map((d) => d.id)).toContain('Home');
   });
 
   test('only the data the other region reads gets a generated physical name; the same-region workload\'s queues do not', () => {

@@ -209,6 +209,16 @@ describe('AiBurstPlatform fails on invalid props', () => {
     expect(() => place(ENV, { account: '210987654321', region: 'us-west-2' })).toThrow(
       /computeScope is stack "Gpu" in account 210987654321 but the platform's stack "Home" is in account 123456789012; a GPU layer must be in the platform's account/);
   });
+  test('fails if a customer-managed key is combined with a GPU layer in another region (its grant would be on every key)', () => {
+    const app = new App();
+    const home = new Stack(app, 'Home', { env: ENV });
+    const compute = new Stack(app, 'Gpu', { env: { account: ENV.account, region: 'us-west-2' } });
+    const vpc = ec2.Vpc.fromVpcAttributes(home, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['a'], privateSubnetIds: ['s-1'] });
+    const gpuVpc = ec2.Vpc.fromVpcAttributes(compute, 'Vpc', { vpcId: 'vpc-2', availabilityZones: ['b'], privateSubnetIds: ['s-2'] });
+    const encryptionKey = new kms.Key(home, 'Key', { enableKeyRotation: true });
+    expect(() => new AiBurstPlatform(home, 'Ai', { vpc, encryptionKey, workloads: [{ name: 'w', computeScope: compute, vpc: gpuVpc }] })).toThrow(
+      /encryptionKey cannot be combined with a GPU layer in another region yet \(workloads\["w"\].computeScope is in us-west-2, the platform in us-east-1\)/);
+  });
   test('another region with explicit envs on both stacks is accepted', () => {
     expect(() => place(ENV, { account: ENV.account, region: 'us-west-2' })).not.toThrow();
   });
