@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { workloadMetric } from '../common/metrics';
 import { Construct } from 'constructs';
 import {
   AGENT_NAME_PATTERN,
@@ -13,7 +14,6 @@ import {
   ApiConfig,
   ApiErrorCodes,
   DEFAULT_INLINE_PAYLOAD_MAX_BYTES,
-  Dimensions,
   EnvNames,
   METRIC_NAMESPACE,
   MetricNames,
@@ -383,14 +383,7 @@ export class JobApi extends Construct {
 
   /** Jobs queued through the API for one workload (`JobsSubmitted`, Sum). */
   public metricJobsSubmitted(workload: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName: MetricNames.JOBS_SUBMITTED,
-      dimensionsMap: { [Dimensions.WORKLOAD]: workload },
-      statistic: 'Sum',
-      period: Duration.minutes(1),
-      ...props,
-    });
+    return workloadMetric(workload, MetricNames.JOBS_SUBMITTED, props);
   }
 
   /** 4XX answers of the stage (bad input, auth, throttling, budgets), Sum. */

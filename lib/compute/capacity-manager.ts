@@ -7,8 +7,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { workloadMetric } from '../common/metrics';
 import { Construct } from 'constructs';
-import { Dimensions, EnvNames, METRIC_NAMESPACE, MetricNames, WORKLOAD_NAME_PATTERN } from '../contracts';
+import { EnvNames, METRIC_NAMESPACE, MetricNames, WORKLOAD_NAME_PATTERN } from '../contracts';
 import { handlerEntry } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
@@ -208,12 +209,12 @@ export class CapacityManager extends Construct {
 
   /** Desired capacity as decided, Maximum per minute (emitted by the function). */
   public metricDesiredCapacity(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricNames.DESIRED_CAPACITY, { statistic: 'Maximum', ...props });
+    return workloadMetric(this.workload, MetricNames.DESIRED_CAPACITY, { statistic: 'Maximum', ...props });
   }
 
   /** Backlog ÷ instances (the backlog itself at 0 instances), Average per minute. */
   public metricBacklogPerInstance(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricNames.BACKLOG_PER_INSTANCE, { statistic: 'Average', ...props });
+    return workloadMetric(this.workload, MetricNames.BACKLOG_PER_INSTANCE, { statistic: 'Average', ...props });
   }
 
   /** Failed evaluations (function errors), Sum per minute. */
@@ -221,15 +222,6 @@ export class CapacityManager extends Construct {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
 
-  private metric(name: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName: name,
-      dimensionsMap: { [Dimensions.WORKLOAD]: this.workload },
-      period: Duration.minutes(1),
-      ...props,
-    });
-  }
 }
 
 /** The construct-level options as the pure policy's input, validated (messages name the prop). */

@@ -7,8 +7,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { workloadMetric } from '../common/metrics';
 import { Construct } from 'constructs';
-import { Dimensions, EnvNames, METRIC_NAMESPACE, MetricNames, Tags } from '../contracts';
+import { EnvNames, METRIC_NAMESPACE, MetricNames, Tags } from '../contracts';
 import { combineGrants, grantKey } from '../common/grants';
 import { acknowledgeNag, nagArn } from '../common/nag';
 import { applyCostTags } from '../common/tags';
@@ -198,12 +199,12 @@ export class InterruptionDrainer extends Construct {
 
   /** Jobs this drainer requeued off interrupted or terminating instances, Sum per minute. */
   public metricJobsRequeued(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricNames.JOBS_REQUEUED, props);
+    return workloadMetric(this.workload, MetricNames.JOBS_REQUEUED, props);
   }
 
   /** Jobs whose run an interruption cut short (worker and drainer), Sum per minute. */
   public metricJobsInterrupted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricNames.JOBS_INTERRUPTED, props);
+    return workloadMetric(this.workload, MetricNames.JOBS_INTERRUPTED, props);
   }
 
   /** Events kept on the dead-letter queue (delivery or handling kept failing), Maximum per minute. */
@@ -216,14 +217,4 @@ export class InterruptionDrainer extends Construct {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
 
-  private metric(name: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName: name,
-      dimensionsMap: { [Dimensions.WORKLOAD]: this.workload },
-      statistic: 'Sum',
-      period: Duration.minutes(1),
-      ...props,
-    });
-  }
 }

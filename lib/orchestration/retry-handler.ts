@@ -5,8 +5,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { workloadMetric } from '../common/metrics';
 import { Construct } from 'constructs';
-import { Dimensions, EnvNames, EVENT_SOURCE, METRIC_NAMESPACE, MetricNames } from '../contracts';
+import { EnvNames, EVENT_SOURCE, METRIC_NAMESPACE, MetricNames } from '../contracts';
 import { combineGrants, grantKey } from '../common/grants';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
@@ -177,12 +178,12 @@ export class RetryHandler extends Construct {
 
   /** Dead-lettered jobs sent back with backoff, Sum per minute. */
   public metricJobsRetried(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricNames.JOBS_RETRIED, props);
+    return workloadMetric(this.workload, MetricNames.JOBS_RETRIED, props);
   }
 
   /** Jobs parked (budget spent, permanent error, poison body), Sum per minute. */
   public metricJobsParked(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(MetricNames.JOBS_PARKED, props);
+    return workloadMetric(this.workload, MetricNames.JOBS_PARKED, props);
   }
 
   /** Handler errors (whole-invocation failures), Sum per minute. */
@@ -190,14 +191,4 @@ export class RetryHandler extends Construct {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
 
-  private metric(name: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRIC_NAMESPACE,
-      metricName: name,
-      dimensionsMap: { [Dimensions.WORKLOAD]: this.workload },
-      statistic: 'Sum',
-      period: Duration.minutes(1),
-      ...props,
-    });
-  }
 }
