@@ -9,13 +9,15 @@
  *
  * Bad input prints one line naming the flag or file row and exits with code 2.
  */
+import { fetchSpotPrices } from './live-prices';
 import { REDRIVE_USAGE, redriveCommand } from './redrive-command';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { estimateCost, CostEstimate } from '../lib/cost/cost-model';
+import { DEFAULT_COST_INSTANCE_TYPES, estimateCost, CostEstimate } from '../lib/cost/cost-model';
+import { withLiveSpotPrices } from '../lib/cost/live-prices';
 import { InputError, requireInteger, requireNumber } from '../lib/cost/errors';
-import { Market, MARKETS } from '../lib/cost/pricing';
+import { knownRegions, Market, MARKETS, PRICE_SNAPSHOT } from '../lib/cost/pricing';
 import { checkGoals } from '../lib/cost/simulator/goals';
 import { POLICY_NAMES } from '../lib/cost/simulator/policies';
 import { chartSvg } from '../lib/cost/simulator/report/svg';
@@ -37,6 +39,8 @@ Usage:
       --idle-overhead X        extra instance time for boot and idle tails (default 0.1)
       --top N                  rows in the table (default 20; --json lists all)
       --json                   print { gpuHoursPerDay, gpuHoursPerMonth, snapshotDate, options, cheapest, … }
+      --live                   replace snapshot spot prices with DescribeSpotPriceHistory now (needs AWS
+                               credentials with ec2:DescribeSpotPriceHistory; falls back to the snapshot, saying so)
 
   ai-burst simulate --trace FILE.csv [options]
       FILE.csv has the header arrival_s,gpu_seconds,priority,agent
@@ -84,7 +88,7 @@ function num(v: string | boolean | undefined, flag: string, min = 0, exclusive =
   return requireNumber(v, flag, min, exclusive);
 }
 
-function costCommand(argv: string[]): void {
+async function costCommand(argv: string[], fetchPrices: typeof fetchSpotPrices = fetchSpotPrices): Promise<void> {
   const v = parse(argv, {
     'docs-per-day': { type: 'string' },
     'gpu-hours-per-doc': { type: 'string' },
@@ -98,6 +102,7 @@ function costCommand(argv: string[]): void {
     'idle-overhead': { type: 'string' },
     top: { type: 'string' },
     json: { type: 'boolean' },
+    live: { type: 'boolean' },
   });
   if (v.help) return void process.stdout.write(USAGE);
   let tokensPerSecond: Record<string, number> | undefined;
@@ -115,7 +120,19 @@ function costCommand(argv: string[]): void {
   for (const m of markets ?? []) {
     if (!(MARKETS as readonly string[]).includes(m)) throw new InputError(`--markets: unknown market ${JSON.stringify(m)} (known: ${MARKETS.join(', ')})`);
   }
+  let snapshot = PRICE_SNAPSHOT;
+  if (v.live) {
+    const regions = list(v.regions) ?? knownRegions(PRICE_SNAPSHOT);
+    const types = list(v['instance-types']) ?? (tokensPerSecond ? Object.keys(tokensPerSecond) : [...DEFAULT_COST_INSTANCE_TYPES]);
+    try {
+      snapshot = withLiveSpotPrices(PRICE_SNAPSHOT, await fetchPrices(regions, types), new Date());
+    } catch (err) {
+      // No credentials, no permission, no network: the estimate still comes, from the snapshot, and says so.
+      process.stderr.write(`ai-burst: --live: could not read spot prices (${(err as Error).name}: ${(err as Error).message}); using the snapshot of ${PRICE_SNAPSHOT.date}\n`);
+    }
+  }
   const estimate = estimateCost({
+    snapshot,
     docsPerDay: num(v['docs-per-day'], '--docs-per-day', 0, true),
     gpuHoursPerDoc: num(v['gpu-hours-per-doc'], '--gpu-hours-per-doc', 0, true),
     tokensPerDay: num(v['tokens-per-day'], '--tokens-per-day', 0, true),
@@ -258,6 +275,9 @@ function tracesCommand(argv: string[]): void {
   }
 }
 
+/** Exposed for tests: the cost command with an injected price fetcher. */
+export { costCommand };
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -265,7 +285,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'redrive':
         return await redriveCommand(rest);
       case 'cost':
-        costCommand(rest);
+        await costCommand(rest);
         return 0;
       case 'simulate':
         simulateCommand(rest);

@@ -16,3 +16,5 @@ export type { PolicyName } from './simulator/policies';
 export { standardTraces, STRESS_SETTINGS } from './simulator/standard-traces';
 export { checkGoals } from './simulator/goals';
 export type { GoalCheck } from './simulator/goals';
+export { withLiveSpotPrices } from './live-prices';
+export type { SpotObservation } from './live-prices';
