@@ -1,8 +1,7 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -21,6 +20,9 @@ import { validateDuration, validatePattern, validateRange } from '../common/vali
 import { IJobQueue } from '../queue/job-queue';
 import { AgentDimensions, CW_AGENT_NAMESPACE, GpuAgentMetrics } from './cloudwatch-agent-config';
 import { CostReporter } from './cost-reporter';
+import { FleetAlarms } from './fleet-alarms';
+import { createAlarmTopic } from './private/alarm-topic';
+import { failureRatio, libraryMetric } from './private/metrics';
 import { validateNamespace } from './private/validate';
 
 /** One workload's section of the dashboard and its alarms. */
@@ -73,6 +75,18 @@ export interface ObservedWorkload {
    * @default - the workload's cost per successful job only
    */
   readonly agents?: string[];
+  /**
+   * Region where the workload's fleet side publishes its metrics: the worker's and the CapacityManager's,
+   * the group's (AWS/AutoScaling), the GPU metrics (CWAgent) and — from a CostReporter in that region —
+   * SpendUsd. Set it when the GPU layer runs in another region than this stack: the widgets read those
+   * metrics there (queue metrics, JobsSubmitted, JobsRetried and JobsParked stay in this region). An alarm
+   * reads only its own region, so this construct then creates the workload's queue alarms only; create its
+   * fleet-side alarms (fleet idle, failure ratio, budget, spend data missing, CapacityManager errors) in the
+   * fleet's region with `FleetAlarms`. Such a workload needs no coverage by `costReporter` and is outside
+   * the platform `dailyBudgetUsd`.
+   * @default - the stack's region
+   */
+  readonly metricsRegion?: string;
 }
 
 export interface AiObservabilityProps {
@@ -91,13 +105,14 @@ export interface AiObservabilityProps {
   /**
    * The platform's CostReporter: adds a spend-data-missing alarm per workload (the reporter publishes 0
    * when nothing runs, so silence means it is down), and routes the reporter's errors alarm to the topic.
-   * Every observed workload must be one the reporter covers.
+   * Every observed workload must be one the reporter covers, except those with another `metricsRegion`.
    * @default - no spend-data-missing alarms
    */
   readonly costReporter?: CostReporter;
   /**
    * Daily budget of the whole platform in USD (0.01 to 10,000,000); at most 10 workloads (the metric-math
-   * limit of one alarm).
+   * limit of one alarm). Covers the workloads whose metrics are in this stack's region only (an alarm reads
+   * one region): give a workload of another `metricsRegion` its own budget on its `FleetAlarms`.
    * @default - no platform budget alarm
    */
   readonly dailyBudgetUsd?: number;
@@ -128,13 +143,16 @@ export interface AiObservabilityProps {
   readonly costCenter?: string;
 }
 
-/** The alarms of one workload. */
+/**
+ * The alarms of one workload. The fleet-side ones (`fleetIdle`, `failureRatio`, `spendOverBudget`,
+ * `spendDataMissing`, `capacityManagerErrors`) are absent for a workload of another `metricsRegion`.
+ */
 export interface WorkloadAlarms {
   readonly oldestJobAge: cloudwatch.Alarm;
-  readonly fleetIdle: cloudwatch.Alarm;
+  readonly fleetIdle?: cloudwatch.Alarm;
   readonly deadLetters: cloudwatch.Alarm;
   readonly parkedJobs: cloudwatch.Alarm;
-  readonly failureRatio: cloudwatch.Alarm;
+  readonly failureRatio?: cloudwatch.Alarm;
   readonly spendOverBudget?: cloudwatch.Alarm;
   readonly spendDataMissing?: cloudwatch.Alarm;
   readonly capacityManagerErrors?: cloudwatch.Alarm;
@@ -152,7 +170,12 @@ interface Resolved {
   readonly props: ObservedWorkload;
   readonly slo: Duration;
   readonly idleAfter: Duration;
+  /** Region of the fleet-side metrics when it is not this stack's. */
+  readonly region?: string;
 }
+
+/** Library metrics published on the home side (API, RetryHandler): read in the stack's region whatever metricsRegion says. */
+const HOME_SIDE_METRICS: ReadonlySet<MetricName> = new Set([MetricNames.JOBS_SUBMITTED, MetricNames.JOBS_RETRIED, MetricNames.JOBS_PARKED]);
 
 /**
  * One CloudWatch dashboard for the platform, a section per workload, and the alarms that say when to act,
@@ -169,10 +192,12 @@ export class AiObservability extends Construct {
   public readonly spendOverBudgetAlarm?: cloudwatch.Alarm;
   public readonly alarmTopic?: sns.ITopic;
   public readonly metricNamespace: string;
+  /** metricsRegion of the workloads read in another region than this stack's. */
+  private readonly fleetRegions: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: AiObservabilityProps) {
     super(scope, id);
-    validateProps(props);
+    validateProps(props, Stack.of(this).region);
     this.metricNamespace = props.metricNamespace ?? props.costReporter?.metricNamespace ?? METRIC_NAMESPACE;
     const workloads: Resolved[] = props.workloads.map((w) => ({
       name: w.queue.workload,
@@ -181,21 +206,22 @@ export class AiObservability extends Construct {
       props: w,
       slo: w.oldestJobAgeSlo ?? Duration.minutes(15),
       idleAfter: w.idleFleetAlarmAfter ?? Duration.minutes(30),
+      region: w.metricsRegion !== undefined && w.metricsRegion !== Stack.of(this).region ? w.metricsRegion : undefined,
     }));
+    this.fleetRegions = Object.fromEntries(workloads.filter((w) => w.region !== undefined).map((w) => [w.name, w.region!]));
 
-    this.alarmTopic = props.alarmTopic ?? (props.createAlarmTopic ? this.createTopic(props) : undefined);
+    this.alarmTopic = props.alarmTopic ?? (props.createAlarmTopic ? createAlarmTopic(this, props.alarmTopicKey, props.costCenter) : undefined);
 
     // metrics → alarms
     const all: cloudwatch.IAlarm[] = [];
     const byWorkload: Record<string, WorkloadAlarms> = {};
     for (const w of workloads) {
-      const scope = new Construct(this, `Workload-${w.name}`);
-      byWorkload[w.name] = this.workloadAlarmsFor(scope, w, props.costReporter);
+      byWorkload[w.name] = this.workloadAlarmsFor(w, w.region === undefined ? props.costReporter : undefined, props.costCenter);
       all.push(...Object.values(byWorkload[w.name]).filter((a): a is cloudwatch.Alarm => a !== undefined));
-      applyCostTags(scope, w.name, props.costCenter);
+      applyCostTags(this.node.findChild(`Workload-${w.name}`), w.name, props.costCenter);
     }
     if (props.dailyBudgetUsd !== undefined) {
-      this.spendOverBudgetAlarm = this.platformBudgetAlarm(workloads, props.dailyBudgetUsd);
+      this.spendOverBudgetAlarm = this.platformBudgetAlarm(workloads.filter((w) => w.region === undefined), props.dailyBudgetUsd);
       all.push(this.spendOverBudgetAlarm);
     }
     if (props.costReporter) all.push(props.costReporter.errorsAlarm);
@@ -223,17 +249,19 @@ export class AiObservability extends Construct {
 
   // ---------------------------------------------------------------- metrics
 
-  /** A library metric of one workload (dimension set `Workload`, plus `extra`). */
+  /**
+   * A library metric of one workload (dimension set `Workload`, plus `extra`). Read in the workload's
+   * `metricsRegion` when the fleet side publishes it (dashboards only: an alarm reads its own region).
+   */
   public metric(metricName: MetricName, workload: string, props: cloudwatch.MetricOptions & { extraDimensions?: Record<string, string> } = {}): cloudwatch.Metric {
-    const { extraDimensions, ...options } = props;
-    return new cloudwatch.Metric({
-      namespace: this.metricNamespace,
-      metricName,
-      dimensionsMap: { [Dimensions.WORKLOAD]: workload, ...extraDimensions },
-      statistic: 'Sum',
-      period: MINUTE,
-      ...options,
-    });
+    const region = HOME_SIDE_METRICS.has(metricName) ? undefined : this.fleetRegions[workload];
+    return libraryMetric(this.metricNamespace, metricName, workload, { ...(region !== undefined ? { region } : {}), ...props });
+  }
+
+  /** The math-expression options that evaluate a workload's fleet-side metrics in its `metricsRegion`. */
+  private evaluatedIn(workload: string): { searchRegion?: string } {
+    const region = this.fleetRegions[workload];
+    return region !== undefined ? { searchRegion: region } : {};
   }
 
   /** USD per 1M tokens (in + out) of one workload, per `period`: spend ÷ tokens × 10⁶. */
@@ -247,20 +275,13 @@ export class AiObservability extends Construct {
       },
       period,
       label: 'USD per 1M tokens',
+      ...this.evaluatedIn(workload),
     });
   }
 
   /** Failed ÷ finished jobs of one workload (0 to 1), per `period`; 0 when nothing finished. */
   public metricFailureRatio(workload: string, period = FIVE_MINUTES): cloudwatch.MathExpression {
-    return new cloudwatch.MathExpression({
-      expression: 'IF((FILL(ok, 0) + FILL(ko, 0)) > 0, FILL(ko, 0) / (FILL(ok, 0) + FILL(ko, 0)), 0)',
-      usingMetrics: {
-        ok: this.metric(MetricNames.JOBS_SUCCEEDED, workload, { period }),
-        ko: this.metric(MetricNames.JOBS_FAILED, workload, { period }),
-      },
-      period,
-      label: 'failure ratio',
-    });
+    return failureRatio(this.metricNamespace, workload, period, this.fleetRegions[workload]);
   }
 
   /** Spend rate of one workload in USD per hour, from SpendUsd summed over `period`. */
@@ -272,14 +293,32 @@ export class AiObservability extends Construct {
       usingMetrics: { [id]: this.metric(MetricNames.SPEND_USD, workload, { period, ...(priceSource ? { extraDimensions: { [Dimensions.PRICE_SOURCE]: priceSource } } : {}) }) },
       period,
       label: priceSource ? `USD/h priced from ${priceSource}` : 'USD/h',
+      ...this.evaluatedIn(workload),
     });
   }
 
   // ---------------------------------------------------------------- alarms
 
-  private workloadAlarmsFor(scope: Construct, w: Resolved, costReporter: CostReporter | undefined): WorkloadAlarms {
+  private workloadAlarmsFor(w: Resolved, costReporter: CostReporter | undefined, costCenter: string | undefined): WorkloadAlarms {
     const tag = `[ai-burst:${w.name}]`;
     const queue = w.queue;
+    // A workload read in its own region: its fleet alarms are this section's scope (one definition, the same
+    // construct paths as ever). Read in another region: they belong in that region (FleetAlarms there).
+    const fleet = w.region === undefined
+      ? new FleetAlarms(this, `Workload-${w.name}`, {
+        workload: w.name,
+        autoScalingGroupName: w.asgName,
+        jobQueue: queue,
+        capacityManagerFunction: w.props.capacityManagerFunction,
+        idleFleetAlarmAfter: w.idleAfter,
+        failureRatioThreshold: w.props.failureRatioThreshold,
+        dailyBudgetUsd: w.props.dailyBudgetUsd,
+        costReporter,
+        metricNamespace: this.metricNamespace,
+        costCenter,
+      })
+      : undefined;
+    const scope = fleet ?? new Construct(this, `Workload-${w.name}`);
 
     const oldestJobAge = new cloudwatch.Alarm(scope, 'OldestJobAgeAlarm', {
       metric: queue.metricOldestJobAge(undefined, { period: MINUTE }),
@@ -294,38 +333,6 @@ export class AiObservability extends Construct {
         'arriving (spot capacity in these AZs/types; widen the instance types or AZs); desired = 0 means the ' +
         'CapacityManager is not scaling (see its errors alarm and logs); in service but idle GPUs means the workers ' +
         'are not pulling (worker logs on the instances).',
-    });
-
-    const inService = new cloudwatch.Metric({
-      namespace: 'AWS/AutoScaling',
-      metricName: 'GroupInServiceInstances',
-      dimensionsMap: { AutoScalingGroupName: w.asgName },
-      statistic: 'Maximum',
-      period: MINUTE,
-    });
-    const inFlight: Record<string, cloudwatch.IMetric> = { inservice: inService };
-    queue.queues.forEach((q, i) => {
-      inFlight[`f${i}`] = q.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', period: MINUTE });
-    });
-    const flightSum = queue.queues.map((_, i) => `FILL(f${i}, 0)`).join(' + ');
-    const idleMinutes = Math.round(w.idleAfter.toMinutes({ integral: false }));
-    const fleetIdle = new cloudwatch.Alarm(scope, 'FleetIdleAlarm', {
-      metric: new cloudwatch.MathExpression({
-        expression: `IF(FILL(inservice, 0) > 0 AND (${flightSum}) == 0, 1, 0)`,
-        usingMetrics: inFlight,
-        period: MINUTE,
-        label: 'in service with no job in flight',
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: idleMinutes,
-      datapointsToAlarm: idleMinutes,
-      // Missing SQS or group data is filled with 0 in the expression; a fully missing minute means neither exists.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${tag} GPU instances have been in service with no job in flight for ${idleMinutes} minutes: you ` +
-        'pay for idle GPUs. If the queues are empty, scale-in is not happening: check the CapacityManager (errors ' +
-        'alarm, logs: its idle window and minimum capacity) or the group\'s minimum size. If jobs are waiting, the ' +
-        'workers are not pulling: check the worker and model-server logs on an instance.',
     });
 
     const deadLetters = new cloudwatch.Alarm(scope, 'DeadLettersAlarm', {
@@ -352,75 +359,16 @@ export class AiObservability extends Construct {
         'Parked jobs expire after 14 days.',
     });
 
-    const failureRatio = new cloudwatch.Alarm(scope, 'FailureRatioAlarm', {
-      metric: this.metricFailureRatio(w.name),
-      threshold: w.props.failureRatioThreshold ?? 0.1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      // No job finished in a window = nothing failed.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${tag} More than ${Math.round((w.props.failureRatioThreshold ?? 0.1) * 100)} % of finished ` +
-        'jobs failed in 2 of the last 3 five-minute windows. Look at the jobs widget and the job records\' error ' +
-        'field: one agent failing (bad prompts, oversized input) or all failing (model server down, out of GPU ' +
-        'memory, wrong model name). Failures are retried with backoff and then parked.',
-    });
-
-    let spendOverBudget: cloudwatch.Alarm | undefined;
-    if (w.props.dailyBudgetUsd !== undefined) {
-      spendOverBudget = new cloudwatch.Alarm(scope, 'SpendOverBudgetAlarm', {
-        metric: new cloudwatch.MathExpression({
-          expression: 'FILL(s, 0) * 96',
-          usingMetrics: { s: this.metric(MetricNames.SPEND_USD, w.name, { period: Duration.minutes(15) }) },
-          period: Duration.minutes(15),
-          label: 'spend projected over 24 h (USD)',
-        }),
-        threshold: w.props.dailyBudgetUsd,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 2,
-        datapointsToAlarm: 2,
-        // Silence is the spend-data-missing alarm's to report, not a budget breach.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${tag} Spend over the last 30 minutes, projected over 24 hours, exceeds the daily budget ` +
-          `of ${w.props.dailyBudgetUsd} USD. See "top agents by spend" for who is spending and the fleet widget for how ` +
-          'many instances run; lower the fleet\'s maximum capacity, pause the heaviest agent, or raise the budget.',
-      });
-    }
-
-    let spendDataMissing: cloudwatch.Alarm | undefined;
-    if (costReporter) {
-      spendDataMissing = new cloudwatch.Alarm(scope, 'SpendDataMissingAlarm', {
-        metric: this.metric(MetricNames.SPEND_USD, w.name, { statistic: 'SampleCount' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 5,
-        // The CostReporter publishes 0 when nothing runs, so no data at all means it is not running.
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        alarmDescription: `${tag} No SpendUsd for 5 minutes: the CostReporter is not running or no longer covers this ` +
-          'workload, so spend and the budget alarms are blind. Check the CostReporter\'s errors alarm, its schedule ' +
-          'rule (enabled?) and its AI_BURST_WORKLOADS variable.',
-      });
-    }
-
-    let capacityManagerErrors: cloudwatch.Alarm | undefined;
-    if (w.props.capacityManagerFunction) {
-      capacityManagerErrors = new cloudwatch.Alarm(scope, 'CapacityManagerErrorsAlarm', {
-        metric: w.props.capacityManagerFunction.metricErrors({ period: MINUTE, statistic: 'Sum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 3,
-        // Lambda reports Errors only for invocations; no invocation is not an error.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${tag} The CapacityManager failed in 3 of the last 5 minutes, so the fleet is not being ` +
-          'scaled: jobs may wait (scale-out) or instances idle (scale-in). Open its logs: they name the failing call ' +
-          '(GetQueueAttributes, DescribeAutoScalingGroups, SetDesiredCapacity); an AccessDenied means a missing grant ' +
-          '(fix the role), a throttle clears itself. Until it recovers, set the group\'s desired capacity by hand if jobs wait.',
-      });
-    }
-
-    return { oldestJobAge, fleetIdle, deadLetters, parkedJobs, failureRatio, spendOverBudget, spendDataMissing, capacityManagerErrors };
+    return {
+      oldestJobAge,
+      fleetIdle: fleet?.fleetIdle,
+      deadLetters,
+      parkedJobs,
+      failureRatio: fleet?.failureRatio,
+      spendOverBudget: fleet?.spendOverBudget,
+      spendDataMissing: fleet?.spendDataMissing,
+      capacityManagerErrors: fleet?.capacityManagerErrors,
+    };
   }
 
   private platformBudgetAlarm(workloads: Resolved[], budget: number): cloudwatch.Alarm {
@@ -438,38 +386,6 @@ export class AiObservability extends Construct {
         `daily budget of ${budget} USD. The dashboard's "spend by workload" shows which workload; its section's "top ` +
         'agents by spend" shows who. Lower fleet maximums, pause the heaviest agents, or raise the budget.',
     });
-  }
-
-  private createTopic(props: AiObservabilityProps): sns.Topic {
-    const key = props.alarmTopicKey ?? new kms.Key(this, 'AlarmTopicKey', {
-      enableKeyRotation: true,
-      description: 'ai-burst alarm topic',
-    });
-    // CloudWatch alarms publish to an encrypted topic only if they may use its key (SNS "compatibility with
-    // AWS services"); the conditions keep the grant to this account's alarms (confused deputy).
-    const stack = Stack.of(this);
-    const fromOwnAlarms = {
-      StringEquals: { 'aws:SourceAccount': stack.account },
-      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
-    };
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchAlarmsToPublish',
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-      resources: ['*'],
-      conditions: fromOwnAlarms,
-    }));
-    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: 'ai-burst alarms' });
-    topic.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowCloudWatchAlarmsToPublish',
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['sns:Publish'],
-      resources: [topic.topicArn],
-      conditions: fromOwnAlarms,
-    }));
-    applyCostTags(topic, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
-    if (!props.alarmTopicKey) applyCostTags(key, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
-    return topic;
   }
 
   // ---------------------------------------------------------------- widgets
@@ -502,11 +418,13 @@ export class AiObservability extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Platform · top agents by spend (USD, time range)',
-        left: [new cloudwatch.MathExpression({
+        // One SEARCH per region spend is published in: this stack's, and each other metricsRegion.
+        left: [undefined, ...new Set(Object.values(this.fleetRegions))].map((region) => new cloudwatch.MathExpression({
           expression: `SORT(${this.search(MetricNames.SPEND_USD, [Dimensions.AGENT, Dimensions.WORKLOAD], {}, 'Sum')}, SUM, DESC, 10)`,
-          label: 'USD',
+          label: region === undefined ? 'USD' : `USD (${region})`,
           period: Duration.hours(1),
-        })],
+          ...(region !== undefined ? { searchRegion: region } : {}),
+        })),
         view: cloudwatch.GraphWidgetView.BAR,
         setPeriodToTimeRange: true,
         width: 8,
@@ -523,6 +441,9 @@ export class AiObservability extends Construct {
 
   private addWorkloadSection(w: Resolved, alarms: WorkloadAlarms): void {
     const n = w.name;
+    // Fleet-side metrics (worker, CapacityManager, group, GPU agent, SpendUsd) are read in the fleet's region.
+    const ev = this.evaluatedIn(n);
+    const fleetRegion = w.region !== undefined ? { region: w.region } : {};
     const title = (t: string) => `${n} · ${t}`;
     const m = (name: MetricName, props: cloudwatch.MetricOptions & { extraDimensions?: Record<string, string> } = {}) => this.metric(name, n, props);
     const wl = { [Dimensions.WORKLOAD]: n };
@@ -532,11 +453,15 @@ export class AiObservability extends Construct {
       expression: this.search(metricName, byModel, wl, p, 60),
       label: p,
       period: MINUTE,
+      ...ev,
     }));
 
     this.dashboard.addWidgets(new cloudwatch.TextWidget({
       markdown: `## Workload \`${n}\`\nTokens and cost · latency · queue and fleet · reliability · agents · GPUs and ` +
-        `the interruption tax. Oldest-job SLO ${w.slo.toHumanString()}; fleet-idle alarm after ${w.idleAfter.toHumanString()}.`,
+        `the interruption tax. Oldest-job SLO ${w.slo.toHumanString()}; ` +
+        (w.region === undefined
+          ? `fleet-idle alarm after ${w.idleAfter.toHumanString()}.`
+          : `the GPU layer runs in ${w.region}: its fleet metrics are read there, its fleet alarms live there.`),
       width: FULL,
       height: 2,
     }));
@@ -546,8 +471,8 @@ export class AiObservability extends Construct {
       new cloudwatch.GraphWidget({
         title: title('tokens in/out per model'),
         left: [
-          new cloudwatch.MathExpression({ expression: this.search(MetricNames.TOKENS_IN, byModel, wl, 'Sum', 60), label: 'in', period: MINUTE }),
-          new cloudwatch.MathExpression({ expression: this.search(MetricNames.TOKENS_OUT, byModel, wl, 'Sum', 60), label: 'out', period: MINUTE }),
+          new cloudwatch.MathExpression({ expression: this.search(MetricNames.TOKENS_IN, byModel, wl, 'Sum', 60), label: 'in', period: MINUTE, ...ev }),
+          new cloudwatch.MathExpression({ expression: this.search(MetricNames.TOKENS_OUT, byModel, wl, 'Sum', 60), label: 'out', period: MINUTE, ...ev }),
         ],
         leftYAxis: { label: 'tokens/min', min: 0, showUnits: false },
         width: 8,
@@ -585,7 +510,7 @@ export class AiObservability extends Construct {
 
     // Queue and fleet
     const groupMetric = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: 'AWS/AutoScaling', metricName, dimensionsMap: { AutoScalingGroupName: w.asgName }, statistic: 'Maximum', period: MINUTE, label,
+      namespace: 'AWS/AutoScaling', metricName, dimensionsMap: { AutoScalingGroupName: w.asgName }, statistic: 'Maximum', period: MINUTE, label, ...fleetRegion,
     });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -668,6 +593,7 @@ export class AiObservability extends Construct {
       },
       period: Duration.hours(1),
       label: agent,
+      ...ev,
     }));
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -676,6 +602,7 @@ export class AiObservability extends Construct {
           expression: `SORT(${this.search(MetricNames.SPEND_USD, byAgent, wl, 'Sum')}, SUM, DESC, 10)`,
           label: 'USD',
           period: Duration.hours(1),
+          ...ev,
         })],
         view: cloudwatch.GraphWidgetView.BAR,
         setPeriodToTimeRange: true,
@@ -687,6 +614,7 @@ export class AiObservability extends Construct {
           expression: `SORT(${this.search(MetricNames.GPU_SECONDS, byAgent, wl, 'Sum')}, SUM, DESC, 10) / 3600`,
           label: 'GPU-h',
           period: Duration.hours(1),
+          ...ev,
         })],
         view: cloudwatch.GraphWidgetView.BAR,
         setPeriodToTimeRange: true,
@@ -700,6 +628,7 @@ export class AiObservability extends Construct {
             usingMetrics: { spend: m(MetricNames.SPEND_USD, { period: Duration.hours(1) }), ok: m(MetricNames.JOBS_SUCCEEDED, { period: Duration.hours(1) }) },
             period: Duration.hours(1),
             label: `${n} (all agents)`,
+            ...ev,
           }),
           ...perAgentCost,
         ],
@@ -710,7 +639,7 @@ export class AiObservability extends Construct {
 
     // GPUs and the interruption tax
     const gpu = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: CW_AGENT_NAMESPACE, metricName, dimensionsMap: { [Dimensions.WORKLOAD]: n }, statistic: 'Average', period: MINUTE, label,
+      namespace: CW_AGENT_NAMESPACE, metricName, dimensionsMap: { [Dimensions.WORKLOAD]: n }, statistic: 'Average', period: MINUTE, label, ...fleetRegion,
     });
     const hours = (name: MetricName) => m(name, { period: FIVE_MINUTES });
     this.dashboard.addWidgets(
@@ -724,11 +653,13 @@ export class AiObservability extends Construct {
             usingMetrics: { used: gpu(GpuAgentMetrics.MEMORY_USED, 'used'), total: gpu(GpuAgentMetrics.MEMORY_TOTAL, 'total') },
             period: MINUTE,
             label: 'memory used',
+            ...ev,
           }),
           new cloudwatch.MathExpression({
             expression: this.searchAgent(GpuAgentMetrics.UTILIZATION_GPU, w.asgName),
             label: 'GPU busy per instance',
             period: MINUTE,
+            ...ev,
           }),
         ],
         leftYAxis: { label: '%', min: 0, max: 100, showUnits: false },
@@ -737,9 +668,9 @@ export class AiObservability extends Construct {
       new cloudwatch.GraphWidget({
         title: title('interruption tax (GPU-hours per 5 min)'),
         left: [
-          new cloudwatch.MathExpression({ expression: 'i / 3600', usingMetrics: { i: hours(MetricNames.INTERRUPTED_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'lost to interruptions' }),
-          new cloudwatch.MathExpression({ expression: 'b / 3600', usingMetrics: { b: hours(MetricNames.BOOT_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'booting' }),
-          new cloudwatch.MathExpression({ expression: 'd / 3600', usingMetrics: { d: hours(MetricNames.IDLE_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'idle' }),
+          new cloudwatch.MathExpression({ expression: 'i / 3600', usingMetrics: { i: hours(MetricNames.INTERRUPTED_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'lost to interruptions', ...ev }),
+          new cloudwatch.MathExpression({ expression: 'b / 3600', usingMetrics: { b: hours(MetricNames.BOOT_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'booting', ...ev }),
+          new cloudwatch.MathExpression({ expression: 'd / 3600', usingMetrics: { d: hours(MetricNames.IDLE_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'idle', ...ev }),
         ],
         stacked: true,
         right: [new cloudwatch.MathExpression({
@@ -752,6 +683,7 @@ export class AiObservability extends Construct {
           },
           period: FIVE_MINUTES,
           label: 'tax share of GPU time (%)',
+          ...ev,
         })],
         leftYAxis: { label: 'GPU-h', min: 0, showUnits: false },
         rightYAxis: { label: '%', min: 0, max: 100, showUnits: false },
@@ -797,7 +729,7 @@ function withLabel(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetri
   return typeof m.with === 'function' ? m.with({ label }) : metric;
 }
 
-function validateProps(props: AiObservabilityProps): void {
+function validateProps(props: AiObservabilityProps, stackRegion: string): void {
   if (!Array.isArray(props.workloads) || props.workloads.length < 1 || props.workloads.length > 25) {
     throw new Error(`${NAME}: workloads must list 1 to 25 workloads (got ${props.workloads?.length ?? 0}); split larger platforms over several dashboards`);
   }
@@ -813,6 +745,9 @@ function validateProps(props: AiObservabilityProps): void {
     validateDuration(NAME, `${at}.idleFleetAlarmAfter`, w.idleFleetAlarmAfter, Duration.minutes(5), Duration.days(1));
     validateRange(NAME, `${at}.failureRatioThreshold`, w.failureRatioThreshold, 0.01, 1);
     validateRange(NAME, `${at}.dailyBudgetUsd`, w.dailyBudgetUsd, 0.01, 10_000_000, ' USD');
+    if (w.metricsRegion !== undefined && !Token.isUnresolved(w.metricsRegion)) {
+      validatePattern(NAME, `${at}.metricsRegion`, w.metricsRegion, /^[a-z]{2}(-[a-z]+)+-\d+$/, 'use a region name such as us-west-2');
+    }
     if (w.agents !== undefined) {
       if (w.agents.length > 10) throw new Error(`${NAME}: ${at}.agents lists at most 10 agents (got ${w.agents.length}); the top agents come from SEARCH anyway`);
       for (const a of w.agents) validatePattern(NAME, `${at}.agents`, a, AGENT_NAME_PATTERN, 'use letters, digits, . _ -, starting with a letter or digit, up to 64 characters');
@@ -821,9 +756,15 @@ function validateProps(props: AiObservabilityProps): void {
     }
   }
   validateRange(NAME, 'dailyBudgetUsd', props.dailyBudgetUsd, 0.01, 10_000_000, ' USD');
-  if (props.dailyBudgetUsd !== undefined && props.workloads.length > 10) {
+  // Workloads whose fleet side publishes in this region: the ones a platform-wide alarm and the cost reporter cover.
+  const here = props.workloads.filter((w) => w.metricsRegion === undefined || w.metricsRegion === stackRegion).map((w) => w.queue.workload);
+  if (props.dailyBudgetUsd !== undefined && here.length > 10) {
     throw new Error(`${NAME}: dailyBudgetUsd covers at most 10 workloads (an alarm reads at most 10 metrics; got ` +
-      `${props.workloads.length}); set dailyBudgetUsd per workload instead`);
+      `${here.length}); set dailyBudgetUsd per workload instead`);
+  }
+  if (props.dailyBudgetUsd !== undefined && here.length === 0) {
+    throw new Error(`${NAME}: dailyBudgetUsd covers the workloads whose metrics are in this stack's region (${stackRegion}), and every ` +
+      'workload has another metricsRegion (an alarm reads one region); set dailyBudgetUsd per workload on its FleetAlarms instead');
   }
   if (props.alarmTopic && props.createAlarmTopic) throw new Error(`${NAME}: give alarmTopic or createAlarmTopic, not both`);
   if (props.alarmTopicKey && !props.createAlarmTopic) throw new Error(`${NAME}: alarmTopicKey is only used with createAlarmTopic: true`);
@@ -836,7 +777,7 @@ function validateProps(props: AiObservabilityProps): void {
       throw new Error(`${NAME}: metricNamespace ${JSON.stringify(props.metricNamespace)} differs from the cost reporter's ` +
         `${JSON.stringify(props.costReporter.metricNamespace)}; the dashboard would read spend where none is published`);
     }
-    const missing = names.filter((n) => !props.costReporter!.workloads.includes(n));
+    const missing = here.filter((n) => !props.costReporter!.workloads.includes(n));
     if (missing.length > 0) {
       throw new Error(`${NAME}: the cost reporter does not cover ${missing.map((x) => JSON.stringify(x)).join(', ')}; add them to its workloads`);
     }
