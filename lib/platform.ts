@@ -14,6 +14,7 @@ import { WORKLOAD_NAME_PATTERN } from './contracts';
 import { InterruptionDrill } from './drill/interruption-drill';
 import { AiObservability } from './observability/ai-observability';
 import { CostReporter } from './observability/cost-reporter';
+import { FleetAlarms } from './observability/fleet-alarms';
 import { InterruptionDrainer } from './orchestration/interruption-drainer';
 import { RetryHandler } from './orchestration/retry-handler';
 import { JobQueue } from './queue/job-queue';
@@ -65,8 +66,10 @@ export interface AiBurstWorkloadOptions {
    * bucket get CDK-generated names so the compute stack holds their names, ARNs and URLs as literals
    * (CloudFormation cannot reference across regions), and the worker, CapacityManager and drainer call
    * SQS, DynamoDB and S3 in the platform's region — every receive, record write and result upload crosses
-   * regions. Not yet with `encryptionKey` (a cross-region key grant would cover every key). See the
-   * README's "Placement" section.
+   * regions. The dashboard reads such a workload's fleet-side metrics in its region; its fleet-side alarms
+   * (`FleetAlarms`, with their own topic) and a CostReporter for it are created in the compute stack, outside
+   * the platform's `dailyBudgetUsd`. Not yet with `encryptionKey` (a cross-region key grant would cover every
+   * key). See the README's "Placement" section.
    * @default - the platform's scope
    */
   readonly computeScope?: Construct;
@@ -91,7 +94,11 @@ export interface AiBurstPlatformProps {
   readonly apiCloudWatchRole?: boolean;
   /** Daily spend limit per agent for submissions (429 above it). @default - no per-agent limit */
   readonly agentDailyBudgetUsd?: number;
-  /** Platform-wide daily budget alarm, USD. @default - none */
+  /**
+   * Platform-wide daily budget alarm, USD. Covers the workloads whose GPU layer runs in the platform's region
+   * (an alarm reads one region); give a workload in another region its own `dailyBudgetUsd`.
+   * @default - none
+   */
   readonly dailyBudgetUsd?: number;
   /** Where alarms notify. @default - a topic is created (encrypted, TLS-only) */
   readonly alarmTopic?: sns.ITopic;
@@ -113,6 +120,17 @@ export interface AiBurstWorkload {
   readonly drainer: InterruptionDrainer;
   readonly retryHandler: RetryHandler;
   readonly drill?: InterruptionDrill;
+  /**
+   * The fleet-side alarms (fleet idle, failure ratio, budget, spend data missing, CapacityManager errors)
+   * and their own topic, in the compute stack, when the GPU layer runs in another region.
+   * @default - none: the platform's AiObservability holds them
+   */
+  readonly fleetAlarms?: FleetAlarms;
+  /**
+   * The CostReporter pricing this workload in the compute stack, when the GPU layer runs in another region.
+   * @default - none: the platform's CostReporter covers it
+   */
+  readonly costReporter?: CostReporter;
 }
 
 const NAME = 'AiBurstPlatform';
@@ -127,7 +145,11 @@ const MAX_WORKLOADS = 25;
 export class AiBurstPlatform extends Construct {
   public readonly jobStore: JobStore;
   public readonly api: JobApi;
-  public readonly costReporter: CostReporter;
+  /**
+   * Prices the instances of the workloads whose GPU layer runs in the platform's region.
+   * @default - none when every GPU layer runs in another region (each has its own, `workload(name).costReporter`)
+   */
+  public readonly costReporter?: CostReporter;
   public readonly observability: AiObservability;
   public readonly workloads: Readonly<Record<string, AiBurstWorkload>>;
 
@@ -207,10 +229,31 @@ export class AiBurstPlatform extends Construct {
       costCenter: props.costCenter,
     });
 
-    this.costReporter = new CostReporter(this, 'CostReporter', {
-      workloads: props.workloads.map((w) => w.name),
-      costCenter: props.costCenter,
-    });
+    // A CostReporter prices the instances of its own region: the home one covers the home-region GPU layers,
+    // a GPU layer in another region gets its own there, with its fleet-side alarms (an alarm reads one region).
+    const homeWorkloads = props.workloads.filter((w) => !isAway(this, w)).map((w) => w.name);
+    this.costReporter = homeWorkloads.length > 0
+      ? new CostReporter(this, 'CostReporter', { workloads: homeWorkloads, costCenter: props.costCenter })
+      : undefined;
+    const away: Record<string, Pick<AiBurstWorkload, 'fleetAlarms' | 'costReporter'>> = {};
+    for (const w of props.workloads.filter((x) => isAway(this, x))) {
+      const computeScope = w.computeScope!;
+      const computeId = `${Stack.of(this).stackName}-${w.name}`;
+      const costCenter = w.costCenter ?? props.costCenter;
+      const fleet = built[w.name].fleet;
+      const costReporter = new CostReporter(computeScope, `${computeId}-CostReporter`, { workloads: [w.name], costCenter });
+      const fleetAlarms = new FleetAlarms(computeScope, `${computeId}-Alarms`, {
+        workload: w.name,
+        autoScalingGroupName: fleet.autoScalingGroup.autoScalingGroupName,
+        capacityManagerFunction: fleet.capacityManager?.function,
+        dailyBudgetUsd: w.dailyBudgetUsd,
+        costReporter,
+        // Alarm actions must be in the alarm's region: the platform's topic cannot serve.
+        createAlarmTopic: true,
+        costCenter,
+      });
+      away[w.name] = { fleetAlarms, costReporter };
+    }
 
     this.observability = new AiObservability(this, 'Observability', {
       workloads: props.workloads.map((w) => ({
@@ -219,6 +262,7 @@ export class AiBurstPlatform extends Construct {
         ...(isPlaced(this, w)
           ? { autoScalingGroupName: built[w.name].fleet.autoScalingGroupPhysicalName }
           : { autoScalingGroup: built[w.name].fleet.autoScalingGroup, capacityManagerFunction: built[w.name].fleet.capacityManager?.function }),
+        ...(isAway(this, w) ? { metricsRegion: Stack.of(w.computeScope!).region } : {}),
         oldestJobAgeSlo: oldestJobAlarmAfter(w),
         dailyBudgetUsd: w.dailyBudgetUsd,
         agents: w.agents,
@@ -243,7 +287,7 @@ export class AiBurstPlatform extends Construct {
           costCenter: w.costCenter ?? props.costCenter,
         })
         : undefined;
-      workloads[w.name] = { ...built[w.name], drill };
+      workloads[w.name] = { ...built[w.name], drill, ...away[w.name] };
     }
     this.workloads = workloads;
 
