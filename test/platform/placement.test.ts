@@ -4,7 +4,7 @@
  * CapacityManager, drainer and drill, and reaches the home data by literal names, ARNs and URLs.
  */
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AiBurstPlatform } from '../../lib';
 import { EnvNames, WorkerConfig } from '../../lib/contracts';
@@ -70,7 +70,8 @@ describe('a GPU layer in another region', () => {
   const platform = new AiBurstPlatform(home.stack, 'Ai', {
     vpc: home.vpc,
     interruptionDrill: true,
-    workloads: [{ name: 'batch', computeScope: gpu.stack, vpc: gpu.vpc }, { name: 'local' }],
+    dailyBudgetUsd: 100,
+    workloads: [{ name: 'batch', computeScope: gpu.stack, vpc: gpu.vpc, dailyBudgetUsd: 20 }, { name: 'local' }],
   });
   const homeTemplate = Template.fromStack(home.stack);
   const gpuTemplate = Template.fromStack(gpu.stack);
@@ -189,6 +190,117 @@ describe('a GPU layer in another region', () => {
     });
     gpuTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', TreatMissingData: 'notBreaching',
+    });
+  });
+
+  describe('observability across regions', () => {
+    const body = JSON.parse(render(Object.values(homeTemplate.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody));
+    type Row = unknown[];
+    const widgets: { title: string; rows: Row[] }[] = body.widgets
+      .filter((w: any) => Array.isArray(w.properties.metrics))
+      .map((w: any) => ({ title: w.properties.title, rows: w.properties.metrics }));
+    const options = (row: Row) => (typeof row[row.length - 1] === 'object' ? row[row.length - 1] as Record<string, unknown> : {});
+    const homeSide = new Set(['JobsSubmitted', 'JobsRetried', 'JobsParked']);
+    const metricRows = (prefix: string) => widgets.filter((w) => w.title.startsWith(prefix)).flatMap((w) => w.rows.filter((r) => typeof r[0] === 'string'));
+    const alarmIds = (template: Template) => Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+    const alarmTopicId = () => {
+      const ids = Object.keys(gpuTemplate.findResources('AWS::SNS::Topic')).filter((id) => id.startsWith('HomebatchAlarmsAlarmTopic'));
+      expect(ids).toHaveLength(1);
+      return ids[0];
+    };
+
+    test('the home dashboard reads the placed workload\'s fleet-side metrics in the compute region, its queue metrics at home', () => {
+      const rows = metricRows('batch · ');
+      const fleetSide = rows.filter((r) => ['AWS/AutoScaling', 'CWAgent'].includes(r[0] as string) || (r[0] === 'AiBurst' && !homeSide.has(r[1] as string)));
+      expect(fleetSide.map((r) => r[1])).toEqual(expect.arrayContaining(['GroupInServiceInstances', 'DesiredCapacity', 'JobsSucceeded', 'SpendUsd', 'nvidia_smi_utilization_gpu']));
+      for (const r of fleetSide) expect(options(r).region).toBe(AWAY);
+      const home = rows.filter((r) => r[0] === 'AWS/SQS' || homeSide.has(r[1] as string));
+      expect(home.map((r) => r[1])).toEqual(expect.arrayContaining(['ApproximateAgeOfOldestMessage', 'JobsSubmitted', 'JobsRetried', 'JobsParked']));
+      for (const r of home) expect(options(r).region).toBeUndefined();
+      // Expressions and SEARCH are evaluated there too: tokens per model, GPU per instance, the failure ratio.
+      const expressions = widgets.filter((w) => w.title.startsWith('batch · ')).flatMap((w) => w.rows.filter((r) => typeof r[0] === 'object'));
+      const search = expressions.filter((r) => /SEARCH\(/.test(String(options(r).expression)));
+      expect(search.length).toBeGreaterThanOrEqual(9);
+      for (const r of search) expect(options(r).region).toBe(AWAY);
+      expect(expressions.find((r) => options(r).label === 'failure ratio')![0]).toMatchObject({ region: AWAY });
+      expect(expressions.filter((r) => /_v0|_f0/.test(String(options(r).expression))).every((r) => options(r).region === undefined)).toBe(true);
+    });
+
+    test('the same-region workload\'s widgets carry no region; the platform\'s spend reads each region', () => {
+      for (const r of metricRows('local · ')) expect(options(r).region).toBeUndefined();
+      const spend = widgets.find((w) => w.title.startsWith('Platform · spend by workload'))!;
+      const spendRows = spend.rows.filter((r) => r[1] === 'SpendUsd');
+      expect(spendRows.map((r) => [r[3], options(r).region])).toEqual([['batch', AWAY], ['local', undefined]]);
+      const top = widgets.find((w) => w.title.startsWith('Platform · top agents by spend'))!;
+      expect(top.rows.map((r) => options(r).region)).toEqual([undefined, AWAY]);
+    });
+
+    test('the compute stack has the placed workload\'s fleet-side alarms, missing data treated as before, notifying its own topic', () => {
+      const gpuAlarms = alarmIds(gpuTemplate);
+      const expected: Record<string, string> = {
+        FleetIdleAlarm: 'notBreaching', FailureRatioAlarm: 'notBreaching', SpendOverBudgetAlarm: 'notBreaching',
+        SpendDataMissingAlarm: 'breaching', CapacityManagerErrorsAlarm: 'notBreaching',
+      };
+      const topicId = alarmTopicId();
+      for (const [name, missing] of Object.entries(expected)) {
+        const ids = gpuAlarms.filter((id) => id.startsWith('HomebatchAlarms') && id.includes(name));
+        expect(ids).toHaveLength(1);
+        const alarm = gpuTemplate.findResources('AWS::CloudWatch::Alarm')[ids[0]].Properties;
+        expect(alarm.TreatMissingData).toBe(missing);
+        expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+        expect(alarm.OKActions).toEqual([{ Ref: topicId }]);
+        expect(alarm.AlarmDescription).toMatch(/^\[ai-burst:batch\]/);
+      }
+      // Fleet idle reads the CapacityManager's backlog (an alarm cannot read the home queues' metrics).
+      const idle = gpuTemplate.findResources('AWS::CloudWatch::Alarm')[gpuAlarms.find((id) => id.includes('FleetIdleAlarm'))!].Properties;
+      expect(JSON.stringify(idle.Metrics)).toContain('BacklogPerInstance');
+      expect(JSON.stringify(idle.Metrics)).not.toContain('AWS/SQS');
+      // The compute-region CostReporter's errors alarm notifies the same topic.
+      const errors = gpuAlarms.find((id) => id.includes('CostReporterErrorsAlarm'))!;
+      expect(gpuTemplate.findResources('AWS::CloudWatch::Alarm')[errors].Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    });
+
+    test('the compute stack\'s alarm topic is encrypted and TLS-only, open to this account\'s alarms only', () => {
+      const topicId = alarmTopicId();
+      expect(gpuTemplate.findResources('AWS::SNS::Topic')[topicId].Properties.KmsMasterKeyId)
+        .toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^HomebatchAlarmsAlarmTopicKey/), 'Arn'] });
+      gpuTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: topicId }],
+        PolicyDocument: { Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Sid: 'AllowCloudWatchAlarmsToPublish', Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': ACCOUNT } }) }),
+        ]) },
+      });
+      gpuTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    });
+
+    test('the compute stack has a CostReporter for the placed workload only; the home one keeps the home workload', () => {
+      const gpuReporter = functionEnv(gpuTemplate, 'CostReporter');
+      expect(JSON.parse(gpuReporter[EnvNames.WORKLOADS] as string)).toEqual(['batch']);
+      const homeReporter = functionEnv(homeTemplate, 'CostReporter');
+      expect(JSON.parse(homeReporter[EnvNames.WORKLOADS] as string)).toEqual(['local']);
+      gpuTemplate.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+      const batch = platform.workload('batch');
+      expect(Stack.of(batch.costReporter!)).toBe(gpu.stack);
+      expect(Stack.of(batch.fleetAlarms!)).toBe(gpu.stack);
+      expect(batch.fleetAlarms!.spendDataMissing).toBeDefined();
+      expect(platform.workload('local').fleetAlarms).toBeUndefined();
+      expect(platform.workload('local').costReporter).toBeUndefined();
+      expect(Stack.of(platform.costReporter!)).toBe(home.stack);
+    });
+
+    test('the home stack keeps only the placed workload\'s queue alarms; the platform budget sums the home workload', () => {
+      const homeBatch = alarmIds(homeTemplate).filter((id) => id.includes('Workloadbatch'));
+      expect(homeBatch.map((id) => id.replace(/^AiObservabilityWorkloadbatch|[0-9A-F]{8}$/g, '')).sort())
+        .toEqual(['DeadLettersAlarm', 'OldestJobAgeAlarm', 'ParkedJobsAlarm']);
+      expect(alarmIds(homeTemplate).filter((id) => id.includes('Workloadlocal')).length).toBe(8 - 1); // no workload budget on local
+      const budget = homeTemplate.findResources('AWS::CloudWatch::Alarm')[alarmIds(homeTemplate).find((id) => id === id.replace(/Workload/, '') && id.includes('ObservabilitySpendOverBudget'))!].Properties;
+      const spendIds = budget.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.Dimensions[0].Value);
+      expect(spendIds).toEqual(['local']);
+      const batchAlarms = platform.observability.workloadAlarms.batch;
+      expect(batchAlarms.fleetIdle).toBeUndefined();
+      expect(batchAlarms.failureRatio).toBeUndefined();
+      expect(batchAlarms.oldestJobAge).toBeDefined();
     });
   });
 
