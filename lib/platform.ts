@@ -80,7 +80,7 @@ export interface AiBurstWorkloadOptions {
 export interface AiBurstPlatformProps {
   /** VPC whose private subnets (with egress) the GPU fleets use. */
   readonly vpc: ec2.IVpc;
-  /** One or more workloads (at most 25: one dashboard section each). */
+  /** One or more workloads (at most 20: the job API carries every workload's queue URLs in its Lambda environment). */
   readonly workloads: AiBurstWorkloadOptions[];
   /** Customer-managed KMS key for queues, table and bucket. @default - AWS-managed encryption (SSE-SQS, DynamoDB owned key, SSE-S3) */
   readonly encryptionKey?: kms.IKey;
@@ -134,7 +134,7 @@ export interface AiBurstWorkload {
 }
 
 const NAME = 'AiBurstPlatform';
-const MAX_WORKLOADS = 25;
+const MAX_WORKLOADS = 20;
 
 /**
  * Every layer for one or more workloads in one statement: one job API, job table and bucket; per
