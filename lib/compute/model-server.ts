@@ -94,13 +94,7 @@ export abstract class ModelServer {
   public static container(options: ContainerModelServerOptions): ModelServer {
     const port = options.port ?? 8000;
     return new FixedModelServer({
-      worker: {
-        kind: options.kind,
-        baseUrl: `http://127.0.0.1:${port}`,
-        healthPath: options.healthPath ?? defaultHealthPath(options.kind),
-        ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
-        ...(options.kind === 'openai' ? { stream: true } : {}),
-      },
+      worker: workerModelServer(options, port),
       startScript: dockerRun(options.image, port, options.containerPort ?? port, options.args ?? [], ''),
     }, port, options.healthPath);
   }
@@ -110,13 +104,7 @@ export abstract class ModelServer {
     if (options.commands.length === 0) throw new Error('ModelServer.commands: commands must list at least one line (got none)');
     const port = options.port ?? 8000;
     return new FixedModelServer({
-      worker: {
-        kind: options.kind,
-        baseUrl: `http://127.0.0.1:${port}`,
-        healthPath: options.healthPath ?? defaultHealthPath(options.kind),
-        ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
-        ...(options.kind === 'openai' ? { stream: true } : {}),
-      },
+      worker: workerModelServer(options, port),
       startScript: [...options.commands],
     }, port, options.healthPath);
   }
@@ -156,4 +144,15 @@ function dockerRun(image: string, hostPort: number, containerPort: number, args:
     `exec docker run --rm --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:${hostPort}:${containerPort} ` +
       `${extra ? `${extra} ` : ''}${shellQuote(image)}${args.length ? ' ' + args.map(shellQuote).join(' ') : ''}`,
   ];
+}
+
+/** What the worker needs to reach a server on this instance (same for any container or command). */
+function workerModelServer(options: { kind: ModelServerKind; healthPath?: string; defaultModel?: string }, port: number): WorkerModelServerConfig {
+  return {
+    kind: options.kind,
+    baseUrl: `http://127.0.0.1:${port}`,
+    healthPath: options.healthPath ?? defaultHealthPath(options.kind),
+    ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
+    ...(options.kind === 'openai' ? { stream: true } : {}),
+  };
 }
