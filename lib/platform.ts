@@ -82,7 +82,7 @@ export interface AiBurstPlatformProps {
   readonly vpc: ec2.IVpc;
   /** One or more workloads (at most 20: the job API carries every workload's queue URLs in its Lambda environment). */
   readonly workloads: AiBurstWorkloadOptions[];
-  /** Customer-managed KMS key for queues, table and bucket. @default - AWS-managed encryption (SSE-SQS, DynamoDB owned key, SSE-S3) */
+  /** Customer-managed KMS key for queues, table and bucket. @default - AWS-managed encryption (SSE-SQS, the `aws/dynamodb` key, SSE-S3) */
   readonly encryptionKey?: kms.IKey;
   /** Value of the `ai-burst:cost-center` tag. @default - no cost-center tag */
   readonly costCenter?: string;

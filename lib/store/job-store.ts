@@ -29,7 +29,7 @@ export interface IJobStore {
 export interface JobStoreProps {
   /**
    * Customer-managed KMS key for the table and the bucket.
-   * @default - AWS-owned key for the table, SSE-S3 for the bucket
+   * @default - AWS-managed keys: `aws/dynamodb` for the table, SSE-S3 for the bucket
    */
   readonly encryptionKey?: kms.IKey;
   /**
