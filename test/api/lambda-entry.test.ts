@@ -6,6 +6,7 @@
 import type { APIGatewayProxyHandler, APIGatewayProxyResult } from 'aws-lambda';
 import { EnvNames, METRIC_DIMENSION_SETS, MetricNames } from '../../lib/contracts';
 import { apiEvent, freshConfig, LocalAws, parse, postJob, startLocalAws, BUCKET } from './api-env';
+import { CapturedOutput } from '../support/captured-output';
 
 let aws: LocalAws;
 const saved = { ...process.env };
@@ -42,18 +43,17 @@ async function load(entry: 'submit' | 'status', fresh: Awaited<ReturnType<typeof
 test('the deployed submit entry queues a job and emits JobsSubmitted with exactly the Workload dimension', async () => {
   const fresh = await freshConfig(aws);
   const submit = await load('submit', fresh);
-  const written: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => { written.push(String(chunk)); return true; });
+  const output = new CapturedOutput().start([process.stdout]);
   let r: APIGatewayProxyResult;
   try {
     r = await submit(postJob({ workload: 'agents', agent: 'planner', payload: { q: 1 } }));
   } finally {
-    spy.mockRestore();
+    output.stop();
   }
   expect(r.statusCode).toBe(202);
   const jobId = parse(r.body).jobId;
 
-  const emf = written.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((o) => o?._aws);
+  const [emf] = output.emf();
   expect(emf).toBeDefined();
   expect(emf._aws.CloudWatchMetrics).toEqual([{ Namespace: 'AiBurst', Dimensions: [['Workload']], Metrics: [{ Name: MetricNames.JOBS_SUBMITTED, Unit: 'Count' }] }]);
   expect(METRIC_DIMENSION_SETS[MetricNames.JOBS_SUBMITTED]).toEqual([['Workload']]);

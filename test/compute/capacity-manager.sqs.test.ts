@@ -11,6 +11,7 @@ import { evaluate, evaluateLoop, ManagerConfig, parsePolicyConfig } from '../../
 import { BUSY_HISTORY_TAG, resolveScalingPolicy } from '../../lib/compute/scaling-policy';
 import { Dimensions, EnvNames, METRIC_NAMESPACE, MetricNames } from '../../lib/contracts';
 import { clientConfig, LocalServer, startSqs, uniqueName } from '../support/local-aws';
+import { CapturedOutput } from '../support/captured-output';
 
 let sqs: LocalServer<SQSClient>;
 beforeAll(async () => { sqs = await startSqs(); });
@@ -172,8 +173,7 @@ describe('parsePolicyConfig', () => {
 describe('handler', () => {
   const saved = { ...process.env };
   let handler: (event: unknown, context?: unknown) => Promise<{ evaluations: number; failures: number }>;
-  let stdout: jest.SpyInstance;
-  const lines: string[] = [];
+  const output = new CapturedOutput();
   let urls: Record<string, string>;
 
   beforeAll(async () => {
@@ -189,30 +189,30 @@ describe('handler', () => {
       AWS_ACCESS_KEY_ID: clientConfig(sqs.endpoint).credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: clientConfig(sqs.endpoint).credentials.secretAccessKey,
     });
-    stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => { lines.push(String(chunk)); return true; });
+    output.start([process.stdout]);
     // Loaded after the environment is set (its config is read at cold start), from the same module registry
     // as the mocked AutoScalingClient.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     handler = require('../../lambda/capacity-manager/index').handler;
   });
   afterAll(() => {
-    stdout.mockRestore();
+    output.stop();
     process.env = saved;
   });
 
   test('a wake evaluates once: scales out, logs the reason, emits both metrics with only the Workload dimension', async () => {
     fakeGroup({ DesiredCapacity: 0 });
     await sqs.client.send(new SendMessageCommand({ QueueUrl: urls.high, MessageBody: '{"job":"wake"}' }));
-    lines.length = 0;
+    output.reset();
 
     const result = await handler({ wake: true });
 
     expect(result).toEqual({ evaluations: 1, failures: 0 });
     expect(setCalls()).toEqual([{ AutoScalingGroupName: GROUP, DesiredCapacity: 1, HonorCooldown: false }]);
-    const records = lines.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const records = output.records();
     const log = records.find((r) => r.message?.startsWith('scale out 0→1'));
     expect(log).toMatchObject({ level: 'INFO', action: 'scale-out', desired: 1, workload: 'agents' });
-    const emf = records.find((r) => r._aws);
+    const [emf] = output.emf();
     expect(emf._aws.CloudWatchMetrics).toEqual([{
       Namespace: METRIC_NAMESPACE,
       Dimensions: [[Dimensions.WORKLOAD]],

@@ -15,6 +15,7 @@ import { JobRecords } from '../../lambda/shared/job-records';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import { createJobTable, documentClient } from '../support/job-table';
 import { clientConfig, LocalServer, startDynamo, startSqs } from '../support/local-aws';
+import { captureEachTest } from '../support/captured-output';
 import {
   createQueue, drainQueue, fixture, FIXTURE_GROUP, FIXTURE_HOOK, FIXTURE_INSTANCE, FIXTURE_TOKEN, recordingLog, runningJobs,
 } from './helpers';
@@ -269,9 +270,8 @@ describe('InterruptionDrainer Lambda (index.ts)', () => {
   let records: JobRecords;
   let queueUrl: string;
   let handler: (event: unknown) => Promise<unknown>;
-  let spies: jest.SpyInstance[] = [];
   /** What the handler wrote: EMF metrics (stdout) and Powertools log lines (stdout, warnings on stderr). */
-  const written: string[] = [];
+  const output = captureEachTest();
 
   beforeAll(async () => {
     records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client));
@@ -286,14 +286,8 @@ describe('InterruptionDrainer Lambda (index.ts)', () => {
     handler = (await import('../../lambda/drain/index')).handler;
   });
   afterAll(() => { process.env = saved; });
-  beforeEach(() => {
-    written.length = 0;
-    spies = [process.stdout, process.stderr].map((stream) =>
-      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; }));
-  });
-  afterEach(() => spies.forEach((s) => s.mockRestore()));
 
-  const emf = () => written.flatMap((w) => w.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+  const emf = () => output.emf();
 
   test('GIVEN a spot warning for an instance holding 3 jobs THEN it requeues them and publishes JobsInterrupted and JobsRequeued with only the Workload dimension', async () => {
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
@@ -306,7 +300,7 @@ describe('InterruptionDrainer Lambda (index.ts)', () => {
 
   test('GIVEN a malformed event THEN the handler returns normally with a Powertools log line and publishes nothing', async () => {
     await expect(handler(fixture('spot-interruption-warning-malformed'))).resolves.toMatchObject({ outcome: 'dropped' });
-    const logLine = written.flatMap((w) => w.split('\n')).find((l) => l.includes('event dropped'));
+    const logLine = output.lines().find((l) => l.includes('event dropped'));
     expect(JSON.parse(logLine!)).toMatchObject({ level: 'WARN', message: 'event dropped', workload: 'agents', eventId: '5d4c3b2a-1908-4f7e-8d6c-5b4a39281706' });
     expect(emf()).toEqual([]);
   });

@@ -14,6 +14,7 @@ import { JobRecords } from '../../lambda/shared/job-records';
 import { createJobTable, documentClient } from '../support/job-table';
 import { LocalServer, startDynamo, startSqs, TEST_CREDENTIALS, TEST_REGION } from '../support/local-aws';
 import { createQueue, drainQueue, newJob, recordingLog, runningJobs } from './helpers';
+import { captureEachTest } from '../support/captured-output';
 
 let sqs: LocalServer<SQSClient>;
 let ddb: LocalServer<DynamoDBClient>;
@@ -120,9 +121,8 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
   const saved = { ...process.env };
   let q: Awaited<ReturnType<typeof queues>>;
   let handler: (e: SQSEvent) => Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }>;
-  let spies: jest.SpyInstance[] = [];
   /** What the handler wrote: EMF metrics (stdout) and Powertools log lines (stdout, warnings on stderr). */
-  const written: string[] = [];
+  const output = captureEachTest();
 
   beforeAll(async () => {
     q = await queues();
@@ -138,15 +138,9 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
     handler = (await import('../../lambda/retry/index')).handler as never;
   });
   afterAll(() => { process.env = saved; });
-  beforeEach(() => {
-    written.length = 0;
-    spies = [process.stdout, process.stderr].map((stream) =>
-      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; }));
-  });
-  afterEach(() => spies.forEach((s) => s.mockRestore()));
 
   function emf(name: string): Array<Record<string, any>> {
-    return written.flatMap((w) => w.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l))
+    return output.emf()
       .filter((e) => e._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === name));
   }
 
@@ -182,7 +176,7 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
     const [parkedMetric] = emf('JobsParked');
     expect(parkedMetric).toMatchObject({ JobsParked: 2, JobsRetried: 1, Workload: 'agents' });
     expect(parkedMetric._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'AiBurst', Dimensions: [['Workload']] });
-    expect(written.join('')).toMatch(/dead letter failed; SQS makes it visible again/);
+    expect(output.text()).toMatch(/dead letter failed; SQS makes it visible again/);
   });
 
   test('GIVEN a dead-lettered copy of a job that already succeeded THEN it is dropped as handled, not retried', async () => {
