@@ -22,15 +22,8 @@ export type StartResult =
   | { readonly started: true; readonly record: JobRecord }
   | { readonly started: false; readonly reason: 'missing' | 'finished' | 'held'; readonly record?: JobRecord };
 
-export interface Outcome {
-  readonly tokensIn?: number;
-  readonly tokensOut?: number;
-  readonly latencyMs?: number;
-  readonly gpuSeconds?: number;
-  readonly costUsd?: number;
-  readonly resultRef?: string;
-  readonly result?: unknown;
-}
+/** What a finished run adds to the record. */
+export type Outcome = Pick<JobRecord, 'tokensIn' | 'tokensOut' | 'latencyMs' | 'gpuSeconds' | 'costUsd' | 'resultRef' | 'result'>;
 
 export interface JobRecordsOptions {
   /** Seconds a record is kept after its last change. @default 30 days */

@@ -12,21 +12,15 @@ import { createPolicy, isPolicyName, POLICY_NAMES, PolicyName } from './policies
 import { percentile, roundTo } from './stats';
 import { Trace } from './trace';
 
-export interface PolicyRun {
-  readonly policy: string;
-  readonly costUsd: number;
+/** One policy's run as reported: the engine's counts, summarized waits and cost. */
+export interface PolicyRun extends Pick<EngineResult,
+  'policy' | 'costUsd' | 'jobsCompleted' | 'jobsUnfinished' | 'jobsLost' | 'duplicateCompletions' | 'interruptions' | 'wastedGpuSeconds'> {
   /** costUsd ÷ the static on-demand fleet's cost on the same trace. */
   readonly costVsStaticOnDemand: number;
   readonly p50WaitS: number | null;
   readonly p95WaitS: number | null;
   readonly maxWaitS: number | null;
   readonly p95WaitByPriority: Readonly<Record<string, number | null>>;
-  readonly jobsCompleted: number;
-  readonly jobsUnfinished: number;
-  readonly jobsLost: number;
-  readonly duplicateCompletions: number;
-  readonly interruptions: number;
-  readonly wastedGpuSeconds: number;
   readonly instanceHours: number;
 }
 
