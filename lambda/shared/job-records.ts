@@ -1,7 +1,8 @@
 /**
- * Job records in DynamoDB. Every status change is a conditional write (ALLOWED_TRANSITIONS), so a
- * duplicate delivery cannot move a finished job backwards or finish it twice, and of two parties that
- * race to requeue the same job (worker and drainer), exactly one wins.
+ * Job records in DynamoDB. Every status change is a conditional write implementing the contract's
+ * ALLOWED_TRANSITIONS (lib/contracts/job.ts), so a duplicate delivery cannot move a finished job backwards
+ * or finish it twice, and of two parties that race to requeue the same job (worker and drainer), exactly
+ * one wins.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';

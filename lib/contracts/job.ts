@@ -9,8 +9,6 @@ export const JOB_MESSAGE_VERSION = 1;
 export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/** Terminal statuses: a record in one of these never changes status again. */
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /** Priorities a JobQueue creates when none are given, highest first. */
 export const DEFAULT_PRIORITIES: readonly string[] = ['high', 'normal'];
@@ -217,7 +215,11 @@ export function salvageJobId(body: string | undefined): string | undefined {
   return match && JOB_ID_PATTERN.test(match[1]) ? match[1] : undefined;
 }
 
-/** Statuses a job may move to from `from`; the job store's conditional writes enforce this table. */
+/**
+ * Statuses a job may move to from `from`: the contract lambda/shared/job-records.ts implements with its
+ * conditional writes (besides two same-status moves: a redelivery taking over a RUNNING job, and the
+ * RetryHandler re-queueing a QUEUED one). SUCCEEDED and CANCELLED are terminal.
+ */
 export const ALLOWED_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   QUEUED: ['RUNNING', 'CANCELLED', 'FAILED'],
   RUNNING: ['QUEUED', 'SUCCEEDED', 'FAILED'],
