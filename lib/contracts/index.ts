@@ -4,3 +4,4 @@ export * from './env';
 export * from './tags';
 export * from './worker-config';
 export * from './api';
+export * from './notice';
