@@ -106,14 +106,24 @@ describe('a failing job', () => {
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'job parked' }));
   });
 
-  test('the decision: missing record or missing payload is permanent; a finished job is skipped; the record\'s budget wins', () => {
+  test('the decision: missing record or payload is permanent; finished is skipped; the record decides ownership and budget', () => {
+    const now = Date.parse('2026-11-25T08:00:00Z');
     const m = { ...messageFromRecord({ ...newJob(), status: 'QUEUED', attempt: 1, interruptions: 0, updatedAt: '' } as never) } as JobMessage;
-    expect(decide(m, undefined, 6)).toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/record not found/) });
-    const rec = { ...m, status: 'RUNNING', attempt: 3, interruptions: 2, updatedAt: '' } as never;
-    expect(decide(m, rec, 6)).toMatchObject({ kind: 'retry', permanent: false, message: { attempt: 3, interruptions: 2 } });
-    expect(decide({ ...m, payload: null }, { ...(rec as object), payload: undefined } as never, 6)).toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/payload missing/) });
-    expect(decide(m, { ...(rec as object), status: 'SUCCEEDED' } as never, 6)).toMatchObject({ kind: 'skip' });
-    expect(decide(m, { ...(rec as object), status: 'FAILED' } as never, 6)).toMatchObject({ kind: 'skip' });
+    expect(decide(m, undefined, 6, now, 10)).toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/record not found/) });
+    // A dead holder (expired lease): a failed attempt, counted from the record (3), not the copy (1).
+    const rec = { ...m, status: 'RUNNING', attempt: 3, interruptions: 2, updatedAt: '', leaseExpiresAt: now - 1 } as never;
+    expect(decide(m, rec, 6, now, 10)).toMatchObject({ kind: 'retry', permanent: false, message: { attempt: 3, interruptions: 2 } });
+    // A live holder: no attempt spent, a copy comes back once the lease would have expired.
+    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 42_000 } as never, 6, now, 10))
+      .toMatchObject({ kind: 'resend', delaySeconds: 43, message: { attempt: 3 } });
+    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 3_600_000 } as never, 6, now, 10)).toMatchObject({ kind: 'resend', delaySeconds: 900 });
+    // Queued, never started: a fresh copy after the backoff, no attempt spent.
+    expect(decide(m, { ...(rec as object), status: 'QUEUED', leaseExpiresAt: undefined } as never, 6, now, 10))
+      .toMatchObject({ kind: 'resend', delaySeconds: 10, message: { attempt: 3 } });
+    expect(decide({ ...m, payload: null }, { ...(rec as object), payload: undefined } as never, 6, now, 10))
+      .toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/payload missing/) });
+    expect(decide(m, { ...(rec as object), status: 'SUCCEEDED' } as never, 6, now, 10)).toMatchObject({ kind: 'skip' });
+    expect(decide(m, { ...(rec as object), status: 'FAILED' } as never, 6, now, 10)).toMatchObject({ kind: 'skip' });
   });
 });
 

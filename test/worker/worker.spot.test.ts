@@ -86,7 +86,7 @@ describe('spot interruption notice', () => {
     expect(held).toHaveLength(3);
     const interrupted = next(a.worker, 'interrupted');
     a.imds.setInterruption();
-    const drainer = Promise.all(held.map((r) => requeueInterrupted(env.sqs.client, env.records, { jobId: r.jobId, queueUrl: r.queueUrl!, receiptHandle: r.receiptHandle! })));
+    const drainer = Promise.all(held.map((r) => requeueInterrupted(env.sqs.client, env.records, { jobId: r.jobId, queueUrl: r.queueUrl!, receiptHandle: r.receiptHandle!, holder: r.leaseHolder! })));
     const [event, drained] = await Promise.all([interrupted, drainer]);
     gate.release();
     await a.worker.shutdown();
