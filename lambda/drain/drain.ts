@@ -101,7 +101,7 @@ export async function handleDrainEvent(deps: DrainDeps, input: unknown, remainin
     case 'spot-interruption': {
       const running = await deps.records.runningOn(event.instanceId);
       const others = [...new Set(running.map((r) => r.workload).filter((w) => w !== deps.workload))];
-      if (running.length > 0 && others.length === running.length && !running.some((r) => r.workload === deps.workload)) {
+      if (running.length > 0 && !running.some((r) => r.workload === deps.workload)) {
         return dropped(deps, `instance ${event.instanceId} runs jobs of ${others.join(', ')} only, not ${deps.workload}`, input);
       }
       // Tag first: the worker takes nothing new from its next IMDS poll on, even if it missed the notice.
