@@ -189,6 +189,7 @@ export class AiBurstPlatform extends Construct {
         modelServer: w.modelServer,
         workerConcurrency: w.workerConcurrency,
         maxAttempts,
+        expectedJobDuration: w.expectedJobDuration,
         scaling: FleetScaling.capacityManager({
           queueWaitSlo: w.queueWaitSlo ?? Duration.minutes(15),
           expectedJobDuration: w.expectedJobDuration,

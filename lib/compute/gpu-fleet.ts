@@ -114,6 +114,12 @@ export interface GpuFleetProps {
    */
   readonly scaling?: FleetScaling;
   /**
+   * How long a job is expected to run (1 s to 12 h). At a spot notice the worker and the drainer let a job
+   * expected to end before the reclaim (less 20 s) finish, and requeue the rest at once.
+   * @default - unknown: every running job is requeued at a spot notice
+   */
+  readonly expectedJobDuration?: Duration;
+  /**
    * Topic for the group's launch/terminate notifications.
    * @default - a topic is created, encrypted with a customer-managed key (rotation on), TLS-only
    */
@@ -248,6 +254,7 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
       jobTimeoutSeconds: props.jobQueue.jobTimeout.toSeconds(),
       visibilityTimeoutSeconds: props.jobQueue.visibilityTimeout.toSeconds(),
       maxAttempts: props.maxAttempts ?? 3,
+      ...(props.expectedJobDuration ? { expectedJobSeconds: props.expectedJobDuration.toSeconds() } : {}),
       hourlyPriceUsd: regionKnown ? spotPrices(this.instanceTypes, stack.region) : {},
     };
     userData.addCommands(...renderUserData({
@@ -487,6 +494,7 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
   validateInteger(NAME, 'maxAttempts', props.maxAttempts, 1, 100);
   validateInteger(NAME, 'inlineResultMaxBytes', props.inlineResultMaxBytes, 1024, 300 * 1024);
   validateDuration(NAME, 'terminationHookHeartbeat', props.terminationHookHeartbeat, Duration.seconds(30), Duration.hours(2));
+  validateDuration(NAME, 'expectedJobDuration', props.expectedJobDuration, Duration.seconds(1), Duration.hours(12));
   if (!root.isUnresolved()) {
     const gib = root.toGibibytes();
     const floor = props.machineImage ? 8 : DLAMI_MIN_ROOT_GIB;
