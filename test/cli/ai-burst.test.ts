@@ -154,7 +154,7 @@ describe('simulate --report: charts share one time axis', () => {
     expect(r.code).toBe(0);
     const ticks = ['ai-burst', 'static-on-demand', 'poll-lambda'].map((p) => {
       const svg = readFileSync(join(report, `${p}.svg`), 'utf8');
-      expect(svg).toMatch(/<text[^>]*class="axis-title"[^>]*>time since the first arrival \((h|min)\)<\/text>/);
+      expect(svg).toMatch(/<text[^>]*class="axis-title"[^>]*>time from the trace start \((h|min)\)<\/text>/);
       expect(svg).toMatch(/class="axis-title"[^>]*>jobs</);
       expect(svg).toMatch(/class="axis-title"[^>]*>USD</);
       return [...svg.matchAll(/<text x="([\d.]+)"[^>]*class="x-tick"[^>]*>([^<]*)</g)].map((m) => `${m[1]}:${m[2]}`);

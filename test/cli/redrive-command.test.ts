@@ -57,7 +57,7 @@ test.each<[string, Error, RegExp]>([
   ['access denied', Object.assign(new Error('User is not authorized to perform: lambda:InvokeFunction'), { name: 'AccessDeniedException' }),
     /redrive: not allowed to invoke "f" .*lambda:InvokeFunction.*grantRedrive/],
   ['no such function', Object.assign(new Error('Function not found: f'), { name: 'ResourceNotFoundException' }),
-    /redrive: no function "f" in us-east-1 .*--function-name.*--region/],
+    /redrive: no function "f" in us-east-1: check --function-name.*--region/],
 ])('GIVEN %s THEN the message says what to fix', async (_n, error, message) => {
   lambda.on(InvokeCommand).rejects(error);
   await expect(redriveCommand(['--function-name', 'f'], new LambdaClient({ region: 'us-east-1' }), sink().out)).rejects.toThrow(message);
