@@ -68,6 +68,8 @@ export interface CostOption {
   /** USD per instance-hour on this market. */
   readonly hourlyUsd: number;
   readonly gpus: number;
+  /** NVIDIA part, e.g. `A10G`. */
+  readonly gpuModel: string;
   /** GPU-hours of work per month on this instance type. */
   readonly gpuHoursPerMonth: number;
   /** False when the chosen model server cannot run on this type's GPU (see the assumptions for why). */
@@ -196,6 +198,7 @@ export function estimateCost(input: CostModelInput): CostEstimate {
           billedInstanceHoursPerMonth: clean(billed),
           hourlyUsd: hourly,
           gpus: row.gpus,
+          gpuModel: row.gpuModel,
           gpuHoursPerMonth: clean(instHPerMonth * row.gpus),
           modelServerSupported: why === undefined,
         });

@@ -132,7 +132,7 @@ describe('a trace carries its own interruption rate', () => {
     const r = await cli('simulate', '--trace', join(dir, 'small-stress.csv'), '--policies', 'ai-burst');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/0\.3 interruptions per instance-hour \(5 % notices missed\)/);
-    expect(r.stdout).toMatch(/--interruptions-per-hour 0\.3 from the trace/);
+    expect(r.stdout).toMatch(/^Settings from the trace: --interruptions-per-hour 0\.3 --missed-notice-share 0\.05 \(a flag overrides them\)$/m);
     const o = await cli('simulate', '--trace', join(dir, 'small-stress.csv'), '--policies', 'ai-burst', '--interruptions-per-hour', '0.1');
     expect(o.stdout).toMatch(/0\.1 interruptions per instance-hour/);
   });
