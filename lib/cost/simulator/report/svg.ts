@@ -12,7 +12,7 @@ const PANEL_H = 120;
 const GAP = 40;
 const LEFT = 84;
 const RIGHT = 20;
-const TOP = 40;
+const TOP = 52;
 const BOTTOM = 48;
 
 /** The time span every chart of a simulation draws. */
@@ -101,7 +101,7 @@ export function chartSvg(run: EngineResult, title: string, axis: TimeAxis = shar
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${LEFT}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${LEFT}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
   PANELS.forEach((panel, i) => {
     const top = TOP + i * (PANEL_H + GAP);
