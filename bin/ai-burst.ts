@@ -21,8 +21,8 @@ import { DEFAULT_COST_INSTANCE_TYPES, estimateCost } from '../lib/cost/cost-mode
 import { costTable } from '../lib/cost/cost-table';
 import { withLiveSpotPrices } from '../lib/cost/live-prices';
 import { InputError, requireInteger, requireNumber } from '../lib/cost/errors';
-import { COST_MODEL_SERVERS, CostModelServer } from '../lib/cost/model-server-fit';
-import { knownRegions, Market, MARKETS, PRICE_SNAPSHOT } from '../lib/cost/pricing';
+import { COST_MODEL_SERVERS, CostModelServer, modelServerCannotRun } from '../lib/cost/model-server-fit';
+import { instancePrice, knownRegions, Market, MARKETS, PRICE_SNAPSHOT } from '../lib/cost/pricing';
 import { checkGoals } from '../lib/cost/simulator/goals';
 import { chartSvg, sharedTimeAxis } from '../lib/cost/simulator/report/svg';
 import { runsTable, settingsLine, summaryMarkdown } from '../lib/cost/simulator/report/markdown';
@@ -172,6 +172,12 @@ function simulateCommand(argv: string[]): void {
     onProgress: bar ? (share) => bar.update('simulating', share) : undefined,
   });
   bar?.done();
+  const gpu = instancePrice(result.options.instanceType, result.options.region, result.options.snapshot)?.gpuModel ?? '';
+  const cannotRun = modelServerCannotRun('vllm', gpu);
+  if (cannotRun) {
+    process.stderr.write(`ai-burst: note: --instance-type ${result.options.instanceType} (${gpu}): ${cannotRun}; ` +
+      'the fleet needs a custom ModelServer\n');
+  }
   if (report) writeReport(report, result);
   if (v.json) {
     process.stdout.write(`${JSON.stringify(toReport(result), null, 2)}\n`);

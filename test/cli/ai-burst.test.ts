@@ -165,3 +165,12 @@ describe('simulate --report: charts share one time axis', () => {
     for (const t of ticks[0]) expect(t.split(':')[1]).toMatch(/^\d+$/); // whole units; the unit is in the axis title
   });
 });
+
+test('GIVEN simulate on a g4dn type THEN a note says the default vLLM server cannot run there', async () => {
+  writeFileSync(join(dir, 'one.csv'), 'arrival_s,gpu_seconds,priority,agent\n0,60,high,a\n');
+  const r = await cli('simulate', '--trace', join(dir, 'one.csv'), '--policies', 'ai-burst', '--instance-type', 'g4dn.xlarge', '--json');
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/^ai-burst: note: --instance-type g4dn\.xlarge \(T4\): vLLM's V1 engine .* a custom ModelServer\n$/);
+  const ok = await cli('simulate', '--trace', join(dir, 'one.csv'), '--policies', 'ai-burst', '--json');
+  expect(ok.stderr).toBe('');
+});
