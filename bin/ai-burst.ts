@@ -50,7 +50,7 @@ async function costCommand(argv: string[], fetchPrices: typeof fetchSpotPrices =
     top: 'string',
     json: 'boolean',
     live: 'boolean',
-  });
+  }, 'ai-burst cost');
   if (v.help) return void process.stdout.write(COST_USAGE);
   let tokensPerSecond: Record<string, number> | undefined;
   if (typeof v['tokens-per-second'] === 'string') {
@@ -140,7 +140,7 @@ function simulateCommand(argv: string[]): void {
     seed: 'string',
     json: 'boolean',
     report: 'string',
-  });
+  }, 'ai-burst simulate');
   if (v.help) return void process.stdout.write(SIMULATE_USAGE);
   const file = flagString(v.trace);
   if (!file) throw new InputError('--trace: required (a CSV file with header arrival_s,gpu_seconds,priority,agent)');
@@ -214,7 +214,7 @@ function writeReport(dir: string, result: SimulationResult): void {
 }
 
 function tracesCommand(argv: string[]): void {
-  const v = parseFlags(argv, { out: 'string', seed: 'string' });
+  const v = parseFlags(argv, { out: 'string', seed: 'string' }, 'ai-burst traces');
   if (v.help) return void process.stdout.write(TRACES_USAGE);
   const out = flagString(v.out);
   if (!out) throw new InputError('--out: required (a directory)');

@@ -21,7 +21,7 @@ while "more" is true.
 `;
 
 export async function redriveCommand(argv: string[], lambda?: LambdaClient, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const values = parseFlags(argv, { 'function-name': 'string', 'job-ids': 'string', 'max-jobs': 'string', region: 'string' });
+  const values = parseFlags(argv, { 'function-name': 'string', 'job-ids': 'string', 'max-jobs': 'string', region: 'string' }, 'ai-burst redrive');
   if (values.help) {
     out.write(REDRIVE_USAGE);
     return 0;

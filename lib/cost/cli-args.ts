@@ -14,7 +14,26 @@ export type FlagValues = Record<string, string | true | undefined>;
 /** A token that is a value although it starts with `-`: a negative decimal number. */
 const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
 
-export function parseFlags(argv: readonly string[], spec: FlagSpec): FlagValues {
+/** The known flag closest to a mistyped one (a prefix either way, or at most 2 edits), for "did you mean". */
+function closest(name: string, spec: FlagSpec): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    return prev[b.length];
+  };
+  const known = Object.keys(spec);
+  return known.find((k) => name.length >= 3 && (k.startsWith(name) || name.startsWith(k))) ?? known.find((k) => distance(name, k) <= 2);
+}
+
+/**
+ * Parses `argv` against `spec`; `command` (e.g. `ai-burst cost`) names where to look for help. Throws an
+ * InputError naming the flag: unknown (with the closest known one), missing its value, given twice.
+ */
+export function parseFlags(argv: readonly string[], spec: FlagSpec, command?: string): FlagValues {
   const values: FlagValues = {};
   const set = (name: string, value: string | true): void => {
     if (values[name] !== undefined) throw new InputError(`--${name}: given twice`);
@@ -32,7 +51,11 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): FlagValues 
     const eq = token.indexOf('=');
     const name = token.startsWith('--') ? token.slice(2, eq > 0 ? eq : undefined) : '';
     const type = name ? spec[name] : undefined;
-    if (!type) throw new InputError(`unknown flag ${eq > 0 ? token.slice(0, eq) : token} (see --help)`);
+    if (!type) {
+      const guess = name ? closest(name, spec) : undefined;
+      const hint = `${guess ? `did you mean --${guess}? ` : ''}see ${command ? `${command} ` : ''}--help`;
+      throw new InputError(`unknown flag ${eq > 0 ? token.slice(0, eq) : token} (${hint})`);
+    }
     if (type === 'boolean') {
       if (eq > 0) throw new InputError(`--${name}: takes no value (got ${JSON.stringify(token.slice(eq + 1))})`);
       set(name, true);

@@ -47,6 +47,8 @@ describe('parseFlags', () => {
   test.each<[string[], string]>([
     [['--bogus'], 'unknown flag --bogus (see --help)'],
     [['-x'], 'unknown flag -x (see --help)'],
+    [['--docs-per-days', '1'], 'unknown flag --docs-per-days (did you mean --docs-per-day? see --help)'],
+    [['--gpu-hours'], 'unknown flag --gpu-hours (did you mean --gpu-hours-per-doc? see --help)'],
     [['100'], 'unexpected argument "100" (every value follows its --flag)'],
     [['--json=yes'], '--json: takes no value (got "yes")'],
     [['--docs-per-day', '1', '--docs-per-day', '2'], '--docs-per-day: given twice'],
@@ -73,4 +75,9 @@ describe('numbers', () => {
     expect(message(() => requireInteger('0', '--top', 1))).toBe('--top: expected an integer ≥ 1, got 0');
     expect(message(() => requireInteger('2.5', '--seed', 0, 10))).toBe('--seed: expected an integer from 0 to 10, got 2.5');
   });
+});
+
+test('GIVEN the command name THEN the unknown-flag message points at its --help', () => {
+  expect(message(() => parseFlags(['--instance-type', 'g5.xlarge'], { 'instance-types': 'string' }, 'ai-burst cost')))
+    .toBe('unknown flag --instance-type (did you mean --instance-types? see ai-burst cost --help)');
 });

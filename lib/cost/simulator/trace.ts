@@ -125,7 +125,7 @@ function parseSettings(flags: string, where: string): TraceSettings {
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     const known = Object.keys(SETTINGS_FLAGS).map((f) => `--${f}`).join(', ');
-    const message = err.message.replace(/ \(see --help\)$/, ` (a trace may set only ${known})`);
+    const message = err.message.replace(/see --help\)$/, `a trace may set only ${known})`);
     throw new InputError(`${where}: ${message}`);
   }
 }
