@@ -73,9 +73,9 @@ describe('ai-burst CLI (spawned with tsx)', () => {
     [['simulate', '--trace', '@DIR/bad-row.csv'], /bad-row\.csv line 3: gpu_seconds must be a number > 0, got "-3"/],
     [['simulate', '--trace', '@DIR/ok.csv', '--policies', 'ai-burst,magic'], /--policies: unknown policy "magic"/],
     [['simulate', '--trace', '@DIR/ok.csv', '--instance-type', 'x9.huge'], /--instance-type: unknown instance type "x9.huge"/],
-    [['simulate', '--trace', '@DIR/ok.csv', '--max-instances', 'many'], /--max-instances: expected a number, got "many"/],
-    [['cost', '--docs-per-day', '-5', '--gpu-hours-per-doc', '1'], /--docs-per-day: a value starting with "-"/],
-    [['cost', '--docs-per-day=abc', '--gpu-hours-per-doc', '1'], /--docs-per-day: expected a number, got "abc"/],
+    [['simulate', '--trace', '@DIR/ok.csv', '--max-instances', 'many'], /--max-instances: expected a decimal number, got "many"/],
+    [['cost', '--docs-per-day', '-5', '--gpu-hours-per-doc', '1'], /--docs-per-day: expected a number > 0, got -5/],
+    [['cost', '--docs-per-day=abc', '--gpu-hours-per-doc', '1'], /--docs-per-day: expected a decimal number, got "abc"/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ])('bad input %p → one line on stderr naming the flag or row, exit code 2, no stack trace', (args, message) => {
     const r = run(...args.map((a) => a.replace('@DIR', dir)));
