@@ -157,7 +157,8 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     const dims: MetricDimensions = { workload: job.workload, agent: job.agent, model: model ?? UNNAMED_MODEL };
     ctx.signal.throwIfAborted();
     const calledAt = d.now();
-    const result = await d.model.invoke({ model, input, signal: ctx.signal });
+    // A streamed answer refines the expected end (the notice rule reads it; the heartbeat writes it to the record).
+    const result = await d.model.invoke({ model, input, signal: ctx.signal, onProgress: (end) => { ctx.expectedDoneAt = end; } });
     const latencyMs = d.now() - calledAt;
     clearTimeout(deadline);
     if (ctx.yielded) return;
