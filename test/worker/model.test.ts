@@ -73,7 +73,7 @@ describe('OpenAI-compatible adapter', () => {
     }
     const seen: Array<[number, number]> = [];
     await assembleStream(body(), true, 0, () => (t += 10), (first, chunks) => seen.push([first, chunks]));
-    expect(seen).toEqual([[10, 8], [10, 16]]);
+    expect(seen).toEqual([[20, 8], [20, 16]]); // the clock ticks once for the first chunk, once for its first text
   });
 
   test('SSE: an error event mid-stream is a transient model error', async () => {
