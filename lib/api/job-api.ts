@@ -485,7 +485,7 @@ export class JobApi extends Construct {
  * unquoted), every other field holds ids, numbers, ARNs or enums. The User-Agent is client-chosen free text
  * with no pre-quoted form, so it is left out (a quote in it would break or forge fields of the line).
  */
-export function accessLogFormat(auth: JobApiAuthorization): apigateway.AccessLogFormat {
+function accessLogFormat(auth: JobApiAuthorization): apigateway.AccessLogFormat {
   const F = apigateway.AccessLogField;
   const json = JSON.stringify({
     requestId: F.contextRequestId(),
