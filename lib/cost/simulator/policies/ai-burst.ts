@@ -9,8 +9,9 @@
  *   path probes the backlog before sending; if it was empty (a fleet at zero, or idle), it invokes the
  *   CapacityManager asynchronously, which evaluates once, `wakeLatencyS` later;
  * - the fleet: spot, one queue per priority polled highest first, busy workers protected from
- *   scale-in, lease heartbeats, requeue of a copy (interruptions + 1) at the spot notice, and a
- *   RetryHandler behind the dead-letter queue.
+ *   scale-in, lease heartbeats, the notice rule at a spot notice (finish what ends before the reclaim,
+ *   requeue a copy with interruptions + 1 of the rest; the worker knows `expectedJobSeconds`), Capacity
+ *   Rebalancing with the drainer's terminate hook, and a RetryHandler behind the dead-letter queue.
  *
  * What the Lambda cannot see it is not given: `delayedDueSoon` stays unset (SQS does not report due
  * times), and the policy knows the trace only as its configurer would (mean job length for
@@ -74,6 +75,8 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
     priorityQueues: true,
     protectBusy: true,
     requeueAtNotice: true,
+    expectedJobSeconds: scaling.expectedJobSeconds,
+    capacityRebalance: true,
     heartbeat: true,
     retryHandler: true,
     visibilityTimeoutS: o.visibilityTimeoutS,
