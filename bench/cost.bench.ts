@@ -76,6 +76,24 @@ export default async function costBench(): Promise<string> {
 
   out.push('', ...noticeSection(traces.find((t) => t.stress)!));
 
+  out.push(
+    '',
+    '### CapacityManager busy-history tag writes (ai-burst, seed 1)',
+    '',
+    'Old: the tag was written whenever the history changed. Now: only on a material change (a level added or expired, or a ' +
+      'level\'s time moved ≥ 30 s), at most once per 60 s; decisions come from the history carried between evaluations, so ' +
+      'they are the same.',
+    '',
+    '| trace | evaluations | simulated h | tag writes before (every change) | tag writes now | writes per simulated h |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
+  traces.forEach((t, i) => {
+    const d = results[i].details[results[i].runs.findIndex((r) => r.policy === 'ai-burst')];
+    const st = d.policyStats;
+    const hours = d.endS / 3600;
+    out.push(`| ${t.name} | ${st.evaluations} | ${hours.toFixed(1)} | ${st.historyChanges} | ${st.historyTagWrites} | ${(st.historyTagWrites / hours).toFixed(1)} |`);
+  });
+
   const variants = [{ targetBacklogPerInstance: 1 }, { idleWindowSeconds: 90 }, { idleWindowSeconds: 600 }];
   out.push(
     '',

@@ -114,6 +114,8 @@ export interface EngineResult {
   readonly rebalanceRecommendations: number;
   readonly replacements: number;
   readonly launches: number;
+  /** The policy's own counts (ai-burst: evaluations, busy-history tag writes). */
+  readonly policyStats: Readonly<Record<string, number>>;
   /** Simulated time the run ended. */
   readonly endS: number;
   readonly timeline: readonly Sample[];
@@ -644,6 +646,7 @@ class Engine {
       requeuedAtDrainTimeout: this.requeuedAtDrain,
       rebalanceRecommendations: this.rebalances,
       replacements: this.replacements,
+      policyStats: this.policy.stats?.() ?? {},
       launches: this.launches,
       endS: end,
       timeline: this.timeline,

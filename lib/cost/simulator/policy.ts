@@ -93,6 +93,8 @@ export interface SimPolicy extends FleetBehaviour {
    * + delayed, all queues) as it was just before the job's message was sent.
    */
   onSubmit?(ctx: PolicyContext, backlogBeforeSend: number): void;
+  /** Counts of the policy's own (e.g. API calls it made), reported as the run's `policyStats`. */
+  stats?(): Readonly<Record<string, number>>;
 }
 
 /** What a policy factory may know up front: the trace's shape, as the person configuring it would. */
