@@ -91,7 +91,8 @@ export default async function costBench(): Promise<string> {
     const d = results[i].details[results[i].runs.findIndex((r) => r.policy === 'ai-burst')];
     const st = d.policyStats;
     const hours = d.endS / 3600;
-    out.push(`| ${t.name} | ${st.evaluations} | ${hours.toFixed(1)} | ${st.historyChanges} | ${st.historyTagWrites} | ${(st.historyTagWrites / hours).toFixed(1)} |`);
+    const perHour = (st.historyTagWrites / hours).toFixed(1);
+    out.push(`| ${t.name} | ${st.evaluations} | ${hours.toFixed(1)} | ${st.historyChanges} | ${st.historyTagWrites} | ${perHour} |`);
   });
 
   const variants = [{ targetBacklogPerInstance: 1 }, { idleWindowSeconds: 90 }, { idleWindowSeconds: 600 }];
@@ -116,7 +117,10 @@ export default async function costBench(): Promise<string> {
 
 /** ai-burst on one trace over NOTICE_SEEDS with extra options: sums of the engine's counts. */
 function aiBurstOverSeeds(t: StandardTrace, extra: SimulationOptions) {
-  const sum = { cost: 0, p95: 0, interruptions: 0, requeued: 0, kept: 0, keptFinished: 0, drainRequeued: 0, replacements: 0, interrupted: 0, boot: 0, idle: 0, lost: 0, dup: 0 };
+  const sum = {
+    cost: 0, p95: 0, interruptions: 0, requeued: 0, kept: 0, keptFinished: 0, drainRequeued: 0, replacements: 0,
+    interrupted: 0, boot: 0, idle: 0, lost: 0, dup: 0,
+  };
   for (const seed of NOTICE_SEEDS) {
     const r = simulate(t.trace, ['ai-burst'], { maxInstances: MAX_INSTANCES, seed, ...(t.stress ? STRESS_SETTINGS : {}), ...extra });
     const d = r.details[0];
@@ -142,14 +146,16 @@ function aiBurstOverSeeds(t: StandardTrace, extra: SimulationOptions) {
 function noticeSection(t: StandardTrace): string[] {
   const k = NOTICE_SEEDS.length;
   const out = [
-    `### Spot notices on \`${t.name}\`: requeue everything (old) vs the notice rule (ai-burst, sums over seeds ${NOTICE_SEEDS[0]}–${NOTICE_SEEDS[k - 1]})`,
+    `### Spot notices on \`${t.name}\`: requeue everything (old) vs the notice rule ` +
+      `(ai-burst, sums over seeds ${NOTICE_SEEDS[0]}–${NOTICE_SEEDS[k - 1]})`,
     '',
     'Old: every running job is requeued at the notice. Rule: a job expected to end before the reclaim less ' +
       'NOTICE_FINISH_MARGIN_SECONDS keeps running, every other one is requeued at once; a kept job still running at that ' +
       'deadline is requeued then. "fleet estimate" = the worker knows only the fleet\'s expected job duration (the trace\'s ' +
       'mean, the default); "job\'s own length" = a worker that knows each job\'s length (streaming progress), the best any rule can do.',
     '',
-    '| notice behaviour | cost USD | mean p95 wait s | interruptions | requeued at notice | kept / kept & finished | interrupted GPU-s | boot GPU-s | idle GPU-s | lost | duplicates |',
+    '| notice behaviour | cost USD | mean p95 wait s | interruptions | requeued at notice | kept / kept & finished | ' +
+      'interrupted GPU-s | boot GPU-s | idle GPU-s | lost | duplicates |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const rows: [string, SimulationOptions][] = [
@@ -168,7 +174,8 @@ function noticeSection(t: StandardTrace): string[] {
     '',
     `### Rebalance recommendations on \`${t.name}\` (ai-burst, Capacity Rebalancing, drain timeout 120 s, sums over the same seeds)`,
     '',
-    '| rebalances per instance-hour | cost USD | mean p95 wait s | replacements | requeued at drain timeout | interrupted GPU-s | boot GPU-s | idle GPU-s | lost |',
+    '| rebalances per instance-hour | cost USD | mean p95 wait s | replacements | requeued at drain timeout | ' +
+      'interrupted GPU-s | boot GPU-s | idle GPU-s | lost |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const rate of [0, REBALANCES_PER_HOUR]) {

@@ -410,7 +410,9 @@ export interface BusyHistoryWrite {
  * @param next the history this evaluation's decision returned
  * @param now epoch milliseconds of this evaluation
  */
-export function planBusyHistoryWrite(carry: BusyHistoryCarry | undefined, tag: string | undefined, next: readonly BusyLevel[], now: number): BusyHistoryWrite {
+export function planBusyHistoryWrite(
+  carry: BusyHistoryCarry | undefined, tag: string | undefined, next: readonly BusyLevel[], now: number,
+): BusyHistoryWrite {
   const value = encodeBusyHistory(next);
   const change = value === tag ? undefined : materialHistoryChange(decodeBusyHistory(tag), next);
   const writtenAt = carry?.writtenAt;

@@ -169,7 +169,8 @@ describe('busy-history tag: written on a material change, at most once a minute'
     expect(600 - writtenAt.at(-1)!).toBeLessThanOrEqual(60);
   });
 
-  test('GIVEN the last write ≥ 60 s ago WHEN a new level is needed THEN it is written at once; a change within the minute waits and is written at the first evaluation allowed', async () => {
+  test('GIVEN the last write ≥ 60 s ago WHEN a new level is needed THEN it is written at once; a change within the minute ' +
+    'waits and is written at the first evaluation allowed', async () => {
     const urls = await queues();
     fakeGroup({ DesiredCapacity: 2, Instances: instances(2) });
     const memory: HistoryMemory = {};
@@ -226,7 +227,8 @@ describe('busy-history tag: written on a material change, at most once a minute'
     let history: FleetState['busyHistory'] = undefined;
     const reference = steps.map((step) => {
       const inService = Math.max(step.busy, desired);
-      const d = decideCapacity({ queues: [] }, { desired, min: 0, max: 10, inService, pending: 0, busy: step.busy, busyHistory: history }, POLICY, step.now);
+      const state = { desired, min: 0, max: 10, inService, pending: 0, busy: step.busy, busyHistory: history };
+      const d = decideCapacity({ queues: [] }, state, POLICY, step.now);
       desired = d.desired;
       history = d.busyHistory;
       return d.desired;

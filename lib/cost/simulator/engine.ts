@@ -311,11 +311,11 @@ class Engine {
     if (!run.alive || inst.terminatedAt !== undefined) return;
     const now = this.events.now;
     this.abortRun(inst, run, now);
-    if (why === 'notice') this.requeuedAtNotice++;
-    else this.requeuedAtDrain++;
     const msg = run.msg;
     const state = this.jobs[run.job];
     if (msg.state !== 'inflight' || msg.lease !== run.lease || state.completedAt !== undefined || state.lost) return;
+    if (why === 'notice') this.requeuedAtNotice++;
+    else this.requeuedAtDrain++;
     this.sqs.send(msg.queue, msg.job, now, { attempt: msg.attempt, interruptions: msg.interruptions + 1 });
     this.sqs.delete(msg, now);
     this.dispatch();
