@@ -55,7 +55,9 @@ describe('ai-burst CLI (spawned with tsx)', () => {
     const out = JSON.parse(r.stdout);
     expect(out.runs.map((x: { policy: string }) => x.policy)).toEqual(['ai-burst', 'poll-lambda']);
     expect(Object.keys(out.runs[0]).sort()).toEqual(
-      ['policy', 'costUsd', 'costVsStaticOnDemand', 'p50WaitS', 'p95WaitS', 'maxWaitS', 'p95WaitByPriority', 'jobsCompleted', 'jobsUnfinished', 'jobsLost', 'duplicateCompletions', 'interruptions', 'wastedGpuSeconds', 'instanceHours'].sort(),
+      ['policy', 'costUsd', 'costVsStaticOnDemand', 'p50WaitS', 'p95WaitS', 'maxWaitS', 'p95WaitByPriority', 'jobsCompleted', 'jobsUnfinished',
+        'jobsLost', 'duplicateCompletions', 'interruptions', 'wastedGpuSeconds', 'instanceHours',
+        'busyGpuSeconds', 'interruptedGpuSeconds', 'bootGpuSeconds', 'idleGpuSeconds', 'billedGpuSeconds'].sort(),
     );
     expect(Object.keys(out.bounds).sort()).toEqual(['costFloorUsd', 'p95WaitFloorS']);
     expect(readFileSync(join(report, 'summary.md'), 'utf8')).toMatch(/\| ai-burst \|/);
