@@ -17,7 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
-  JobRecord, MetricNames, NOTICE_FINISH_MARGIN_SECONDS, SPOT_NOTICE_SECONDS, WorkerConfig, expectedDoneAt, finishesBeforeReclaim,
+  JobRecord, LAST_CALL_BEFORE_RECLAIM_SECONDS, MetricNames, SPOT_NOTICE_SECONDS, WorkerConfig, expectedDoneAt, finishesBeforeReclaim,
 } from '../lib/contracts';
 import { JobRecords } from '../lambda/shared/job-records';
 import { requeueInterrupted } from '../lambda/shared/requeue';
@@ -456,7 +456,7 @@ class Agent implements Worker {
     });
     this.events.emit('interrupted', event);
     if (kept > 0) {
-      const lastCall = reclaimAt - (NOTICE_FINISH_MARGIN_SECONDS * 1000) / 2 - this.now();
+      const lastCall = reclaimAt - LAST_CALL_BEFORE_RECLAIM_SECONDS * 1000 - this.now();
       this.reclaimTimer = setTimeout(() => {
         const late = [...this.inFlight.keys()].filter((c) => c.keptThroughNotice);
         if (late.length > 0) this.logger.warn('jobs kept through the notice are still running: requeueing them', { count: late.length });

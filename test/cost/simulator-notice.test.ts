@@ -3,7 +3,7 @@
  * before the reclaim less the margin finishes, every other one is requeued at once; at a replacement
  * (Capacity Rebalancing) jobs finish up to the drain timeout. And where the billed seconds went.
  */
-import { NOTICE_FINISH_MARGIN_SECONDS, SPOT_NOTICE_SECONDS } from '../../lib/contracts/notice';
+import { LAST_CALL_BEFORE_RECLAIM_SECONDS, SPOT_NOTICE_SECONDS } from '../../lib/contracts/notice';
 import { BootModel } from '../../lib/cost/simulator/boot';
 import { PolicySetup, SimPolicy } from '../../lib/cost/simulator/policy';
 import { simulate, SimulationResult } from '../../lib/cost/simulator/simulate';
@@ -67,7 +67,7 @@ describe('spot notice: finish what ends before the reclaim, requeue the rest (no
     const r = run([job(start, 300)], oneWarmInstance(60), spotRate);
     const d = r.details[0];
     expect(d).toMatchObject({ noticeKept: 1, noticeKeptFinished: 0, requeuedAtNotice: 1, jobsCompleted: 1, duplicateCompletions: 0, jobsLost: 0 });
-    expect(d.interruptedGpuSeconds).toBeCloseTo(30 + SPOT_NOTICE_SECONDS - NOTICE_FINISH_MARGIN_SECONDS + LATENCY, 6);
+    expect(d.interruptedGpuSeconds).toBeCloseTo(30 + SPOT_NOTICE_SECONDS - LAST_CALL_BEFORE_RECLAIM_SECONDS + LATENCY, 6);
     expect(d.busyGpuSeconds).toBeCloseTo(300, 6);
   });
 
@@ -171,7 +171,7 @@ describe('options', () => {
     [{ noticeRule: 'later' }, /noticeRule: expected one of finish-or-requeue, requeue-all, got "later"/],
     [{ noticeEstimate: 'oracle' }, /noticeEstimate: expected one of fleet, job/],
     [{ rebalancesPerHour: -1 }, /rebalancesPerHour: expected a number ≥ 0, got -1/],
-    [{ drainTimeoutS: 'x' }, /drainTimeoutS: expected a number/],
+    [{ drainTimeoutS: 'x' }, /drainTimeoutS: expected a (decimal )?number/],
   ])('fails if %j', (opts, message) => {
     expect(() => simulate([job(0, 10)], ['ai-burst'], opts as unknown as SimulationOptions)).toThrow(message);
   });

@@ -10,7 +10,7 @@
  * Going away (lib/contracts/notice.ts): at a spot notice a policy's worker that acts on notices applies
  * the notice rule to its running job — keep it when it is expected to end before the reclaim less the
  * margin, else requeue a copy at once (the run is stopped: a requeued job is never also finished); a
- * kept job still running at that deadline is requeued then (the worker's last chance before the reclaim).
+ * kept job still running at that deadline (LAST_CALL_BEFORE_RECLAIM_SECONDS) is requeued then, as the worker does.
  * With Capacity Rebalancing, a rebalance recommendation makes the group launch a replacement; once it
  * passes EC2 health checks the old instance enters the terminate hook, its job finishes (up to the drain
  * timeout, then it is requeued) and the instance goes.
@@ -19,7 +19,7 @@
  * going when the simulation ended), interrupted (a run thrown away: reclaim, requeue, scale-in under it),
  * idle (ready without a job, plus the billing minimum's and whole-second rounding's padding).
  */
-import { finishesBeforeReclaim, NOTICE_FINISH_MARGIN_SECONDS, RunningJobTiming } from '../../contracts/notice';
+import { finishesBeforeReclaim, LAST_CALL_BEFORE_RECLAIM_SECONDS, RunningJobTiming } from '../../contracts/notice';
 import { billedSeconds, instanceCost } from './billing';
 import { BootModel } from './boot';
 import { CloudWatchModel } from './cloudwatch';
@@ -458,7 +458,7 @@ class Engine {
     run.kept = true;
     this.noticeKept++;
     // Still running at the deadline (it ran long): requeued then, before the reclaim takes it.
-    const deadline = reclaimAt - NOTICE_FINISH_MARGIN_SECONDS;
+    const deadline = reclaimAt - LAST_CALL_BEFORE_RECLAIM_SECONDS;
     this.events.at(deadline + this.o.requeueLatencyS, () => this.requeueRun(inst, run, 'notice'));
   }
 
