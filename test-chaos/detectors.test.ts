@@ -22,6 +22,7 @@ function clean(): Evidence {
   const logs: LogLine[] = [
     { instanceId: A, time: T - 10, message: 'job started', jobId: J1 },
     { instanceId: A, time: T + 90, message: 'job started', jobId: J2 },
+    { instanceId: A, time: T + 210, message: 'job failed', jobId: J1 },
     { instanceId: A, time: T + 450, message: 'job succeeded', jobId: J2 },
     { instanceId: B, time: T + 1490, message: 'job started', jobId: J1 },
     { instanceId: B, time: T + 1850, message: 'job succeeded', jobId: J1 },
@@ -65,6 +66,15 @@ test('no-live-lease-takeover fires for overlapping calls of one job on live hold
   const late = { ...dup, startedAt: T + 100 + 3000, endedAt: T + 3500 };
   const open = { ...e.calls[2], endedAt: undefined, end: 'open' as const };
   expect(fired({ ...e, calls: [e.calls[0], e.calls[1], open, late] })['no-live-lease-takeover']).toBeUndefined();
+});
+
+test('no-live-lease-takeover fires for a run started while an earlier run of the job had not ended, even without overlapping calls', () => {
+  const e = clean();
+  // B starts J2 at T+420 while A's run (started T+90) ends only at T+450 — after its call, before its success line
+  const takeover: LogLine = { instanceId: B, time: T + 420, message: 'job started', jobId: J2 };
+  expect(fired({ ...e, logs: [...e.logs, takeover] })).toEqual({ 'no-live-lease-takeover': 1 });
+  expect(fired({ ...e, logs: [...e.logs, { ...takeover, time: T + 460 }] })).toEqual({});
+  expect(fired({ ...e, logs: [...e.logs, takeover], instances: [{ instanceId: A, interruptedAt: T + 400 }, { instanceId: B }] })).toEqual({});
 });
 
 test('result-is-the-records fires when the result object holds a losing run\'s output, or is missing', () => {

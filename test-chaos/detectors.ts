@@ -76,22 +76,26 @@ export function succeededOnce(e: Evidence): Violation[] {
 }
 
 /**
- * Two model calls of one job overlap in time while the earlier caller still held its lease: it was not killed,
- * its instance was not interrupted, and it was within its job timeout when the later call began.
+ * No run takes a job over while an earlier run of it still holds its lease. Two kinds of evidence: two model
+ * calls of one job overlap in time, or a run starts ('job started') while an earlier run of the job has not
+ * ended (no later log line of that job on its instance: succeeded, failed, requeued, lease lost, result
+ * discarded). Either way the earlier holder must have been killed, its instance interrupted, or its job
+ * timeout passed before the later one began; otherwise the takeover stole a live lease.
  */
 export function noLiveLeaseTakeover(e: Evidence): Violation[] {
   const out: Violation[] = [];
   const inst = instances(e);
+  const excused = (holderId: string, holderStart: number, takerStart: number) => {
+    const holder = inst.get(holderId);
+    return (holder?.killedAt ?? Infinity) <= takerStart || (holder?.interruptedAt ?? Infinity) <= takerStart || takerStart - holderStart >= e.jobTimeoutMs;
+  };
+  const flagged = new Set<string>();
   for (const [jobId, calls] of callsByJob(e.calls)) {
     for (let i = 0; i < calls.length; i++) {
       for (let j = i + 1; j < calls.length; j++) {
-        const a = calls[i];
-        const b = calls[j];
-        if (b.startedAt >= (a.endedAt ?? Infinity)) continue;
-        const holder = inst.get(a.instanceId);
-        if ((holder?.killedAt ?? Infinity) <= b.startedAt) continue;
-        if ((holder?.interruptedAt ?? Infinity) <= b.startedAt) continue;
-        if (b.startedAt - a.startedAt >= e.jobTimeoutMs) continue;
+        const [a, b] = [calls[i], calls[j]];
+        if (b.startedAt >= (a.endedAt ?? Infinity) || excused(a.instanceId, a.startedAt, b.startedAt)) continue;
+        flagged.add(jobId);
         out.push({
           check: 'no-live-lease-takeover', jobId, instanceId: b.instanceId,
           detail: `call ${b.id} on ${b.instanceId} began while ${a.id} on live ${a.instanceId} was running (${b.startedAt - a.startedAt} ms in)`,
@@ -99,7 +103,39 @@ export function noLiveLeaseTakeover(e: Evidence): Violation[] {
       }
     }
   }
+  for (const [jobId, runs] of runsByJob(e.logs)) {
+    if (flagged.has(jobId)) continue; // one violation per job is enough when the calls already show it
+    for (let i = 0; i < runs.length; i++) {
+      for (let j = i + 1; j < runs.length; j++) {
+        const [a, b] = [runs[i], runs[j]];
+        if (b.startedAt >= (a.endedAt ?? Infinity) || excused(a.instanceId, a.startedAt, b.startedAt)) continue;
+        out.push({
+          check: 'no-live-lease-takeover', jobId, instanceId: b.instanceId,
+          detail: `run on ${b.instanceId} started while the run on live ${a.instanceId} had not ended (${b.startedAt - a.startedAt} ms in)`,
+        });
+      }
+    }
+  }
   return out;
+}
+
+export interface Run {
+  readonly instanceId: string;
+  readonly startedAt: number;
+  /** The run's next log line of the job on its instance (its outcome); undefined while it had none. */
+  readonly endedAt?: number;
+}
+
+/** Runs per job from the workers' log lines: each 'job started' to the next line of that job on that instance. */
+export function runsByJob(logs: readonly LogLine[]): Map<string, Run[]> {
+  const m = new Map<string, Run[]>();
+  const ordered = [...logs].filter((l) => l.jobId).sort((a, b) => a.time - b.time);
+  for (const [i, l] of ordered.entries()) {
+    if (l.message !== LOG.STARTED) continue;
+    const end = ordered.slice(i + 1).find((x) => x.jobId === l.jobId && x.instanceId === l.instanceId);
+    m.set(l.jobId!, [...(m.get(l.jobId!) ?? []), { instanceId: l.instanceId, startedAt: l.time, endedAt: end?.time }]);
+  }
+  return m;
 }
 
 /**

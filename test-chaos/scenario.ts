@@ -9,6 +9,7 @@
  * (visibility set to 0 through the record's receipt handle). Killed and reclaimed instances are replaced, as
  * the Auto Scaling group would. Every wait is bounded in count and time.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -83,12 +84,14 @@ export function planJobs(seed: number, count: number): PlannedJob[] {
   return Array.from({ length: count }, (_, n) => {
     const r = rngFor(seed, n);
     const u = r();
-    const category: Category = u < 0.08 ? 'transient-error' : u < 0.13 ? 'transient-timeout' : u < 0.16 ? 'doomed' : u < 0.18 ? 'bad-payload' : 'normal';
+    const category: Category = u < 0.08 ? 'transient-error' : u < 0.13 ? 'transient-timeout' : u < 0.17 ? 'doomed' : u < 0.19 ? 'bad-payload' : 'normal';
     const uuid = uuidFrom(r);
-    const duplicate = r() < 0.12;
+    // A job whose every call fails always gets a duplicate, landing while its retries run.
+    const duplicate = r() < 0.12 || category === 'doomed';
+    const duplicateAfterMs = category === 'doomed' ? 300 + Math.round(r() * 2700) : 300 + Math.round(r() * 5700);
     return {
       n, uuid, jobId: `${WORKLOAD}.${uuid}`, category, priority: r() < 0.3 ? 'high' : 'normal',
-      ...(duplicate ? { duplicateAfterMs: 300 + Math.round(r() * 5700) } : {}),
+      ...(duplicate ? { duplicateAfterMs } : {}),
       submitAtMs: Math.round((n * SETTINGS.submitWindowMs) / count),
     };
   });
@@ -101,6 +104,11 @@ function faultOf(job: PlannedJob | undefined, nth: number): CallFault {
     case 'transient-timeout': return nth === 0 ? 'timeout' : 'ok';
     default: return 'ok';
   }
+}
+
+/** Most calls take 150–500 ms, one in five 1.5–2.5 s (a long generation): a redelivery then often finds it running. */
+function durationOf(r: Rng): number {
+  return r() < 0.2 ? 1500 + Math.round(r() * 1000) : 150 + Math.round(r() * 350);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -125,7 +133,7 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   const byId = new Map(plan.map((j) => [j.jobId, j]));
   const ledger = new ModelLedger((jobId, nth) => ({
     fault: faultOf(byId.get(jobId), nth),
-    durationMs: 150 + Math.round(rngFor(seed, byId.get(jobId)?.n ?? 0, nth + 1)() * 550),
+    durationMs: durationOf(rngFor(seed, byId.get(jobId)?.n ?? 0, nth + 1)),
   }), SETTINGS.holdMs);
 
   let start = Date.now(); // reset to the first submission once the fleet is ready
@@ -213,6 +221,9 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
 
   const poison: string[] = [];
   const fleetEvents: Promise<unknown>[] = [];
+  // This process serves SQS, DynamoDB, S3 and the model servers: its event-loop delay says how loaded the run was.
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
   try {
     await Promise.all(Array.from({ length: SETTINGS.workers }, () => launch()));
     await Promise.race([Promise.all([...fleet.values()].map((w) => w.ready)), sleep(60_000).then(() => { throw new Error('fleet not ready in 60 s'); })]);
@@ -331,11 +342,12 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     fleetEvents.push(
       crash(3000 + Math.round(r() * 1000)),
       spotImdsFirst(5000 + Math.round(r() * 1000)),
-      redeliver(6500, 2),
+      redeliver(4500, 3),
+      redeliver(6500, 3),
       spotDrainerFirst(8000 + Math.round(r() * 1000)),
-      redeliver(10_000, 2),
+      redeliver(10_000, 3),
       rebalance(11_000 + Math.round(r() * 1000)),
-      redeliver(13_000, 2),
+      redeliver(13_000, 3),
       crash(14_000 + Math.round(r() * 1000)),
     );
     await Promise.all([...submissions, ...poisonSends, ...fleetEvents]);
@@ -355,6 +367,7 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     note(open === 0 ? 'every job terminal' : `settle deadline passed with ${open} jobs not terminal`);
   } finally {
     stopRetry = true;
+    loop.disable();
     await Promise.allSettled(fleetEvents);
     await Promise.all([...fleet.values()].map((w) => w.stop('SIGTERM')));
     await retryLoop;
@@ -412,6 +425,10 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       poison: poison.map((body) => ({ body, parked: parkedBodies.has(body) })),
     },
     timeline,
-    stats: { ...stats, ...categories, instances: instanceCount, modelCalls: calls.length },
+    stats: {
+      ...stats, ...categories, instances: instanceCount, modelCalls: calls.length,
+      firstStartMs: Math.min(...logs.filter((l) => l.message === 'job started').map((l) => l.time)) - start,
+      loopDelayP99Ms: Math.round(loop.percentile(99) / 1e6), loopDelayMaxMs: Math.round(loop.max / 1e6),
+    },
   };
 }
