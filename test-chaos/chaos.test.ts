@@ -45,7 +45,8 @@ afterAll(async () => {
   const known = [...KNOWN_FAILING.keys()];
   const lines = [
     '', '==== fault-injection suite (issue 12) ====', ...summaries, '',
-    `Known-failing checks (reported, not failed; list in test-chaos/known-failing.ts, delete a line once its fix lands): ${known.join(', ') || 'none'}`,
+    'Known-failing checks (reported, not failed; list in test-chaos/known-failing.ts, delete a line once its fix lands): ' +
+      `${known.join(', ') || 'none'}`,
     ...known.map((c) => `  ${c}: fired ${SEEDS.map((s) => `seed ${s}: ${fired[s]?.[c] ?? 0}`).join(', ')} — ${KNOWN_FAILING.get(c)}`),
     '',
   ];
@@ -80,6 +81,7 @@ describe.each(SEEDS)('seed %i', (seed) => {
     writeFileSync(join(OUT, `seed-${seed}.json`), JSON.stringify({
       seed, jobs: JOBS, stats: result.stats, timeline: result.timeline, checks, callsByCause: causes,
     }, null, 2));
+    writeFileSync(join(OUT, `seed-${seed}.evidence.json`), JSON.stringify(result.evidence));
   }, 200_000);
 
   test('the run made its model calls and faults', () => {

@@ -12,6 +12,8 @@ const B = 'i-0000000000000000b';
 const J1 = 'chat.00000000-0000-4000-a000-000000000001';
 const J2 = 'chat.00000000-0000-4000-a000-000000000002';
 
+const result = (callId: string) => JSON.stringify(outputOf(callId));
+
 /** Two jobs: J1 fails once (500) then succeeds on B; J2 succeeds on A. Nothing wrong. */
 function clean(): Evidence {
   const calls: CallEvidence[] = [
@@ -28,10 +30,11 @@ function clean(): Evidence {
     { instanceId: B, time: T + 1850, message: 'job succeeded', jobId: J1 },
   ];
   const jobs: JobEvidence[] = [
-    { jobId: J1, record: { status: 'SUCCEEDED', attempt: 2, resultRef: 's3://r/results/chat/j1.json' }, resultObject: JSON.stringify(outputOf('c2')), messages: 0 },
-    { jobId: J2, record: { status: 'SUCCEEDED', attempt: 1, resultRef: 's3://r/results/chat/j2.json' }, resultObject: JSON.stringify(outputOf('c3')), messages: 0 },
+    { jobId: J1, record: { status: 'SUCCEEDED', attempt: 2, resultRef: 's3://r/results/chat/j1.json' }, resultObject: result('c2'), messages: 0 },
+    { jobId: J2, record: { status: 'SUCCEEDED', attempt: 1, resultRef: 's3://r/results/chat/j2.json' }, resultObject: result('c3'), messages: 0 },
   ];
-  return { maxAttempts: 3, jobTimeoutMs: 3000, jobs, calls, logs, instances: [{ instanceId: A }, { instanceId: B }], poison: [{ body: 'not json', parked: true }] };
+  const instances = [{ instanceId: A }, { instanceId: B }];
+  return { maxAttempts: 3, jobTimeoutMs: 3000, jobs, calls, logs, instances, poison: [{ body: 'not json', parked: true }] };
 }
 
 function fired(e: Evidence): Partial<Record<CheckName, number>> {
@@ -53,7 +56,8 @@ test('nothing-lost fires for a QUEUED job with no message anywhere, and for a po
 
 test('succeeded-once fires when two runs log success for one job', () => {
   const e = clean();
-  expect(fired({ ...e, logs: [...e.logs, { instanceId: A, time: T + 1900, message: 'job succeeded', jobId: J1 }] })).toMatchObject({ 'succeeded-once': 1 });
+  const again: LogLine = { instanceId: A, time: T + 1900, message: 'job succeeded', jobId: J1 };
+  expect(fired({ ...e, logs: [...e.logs, again] })).toMatchObject({ 'succeeded-once': 1 });
 });
 
 test('no-live-lease-takeover fires for overlapping calls of one job on live holders, not when the holder was killed or interrupted first', () => {
@@ -91,7 +95,9 @@ test('attempts-within-budget fires for a record past maxAttempts and for more fa
   const e = clean();
   const over = e.jobs.map((j) => (j.jobId === J1 ? { ...j, record: { ...j.record!, attempt: 4 } } : j));
   expect(fired({ ...e, jobs: over })).toEqual({ 'attempts-within-budget': 1 });
-  const failures: CallEvidence[] = [2, 3, 4].map((k) => ({ id: `c${10 + k}`, jobId: J1, instanceId: A, startedAt: T + k * 10_000, endedAt: T + k * 10_000 + 100, fault: 'error', end: 'error' }));
+  const failures: CallEvidence[] = [2, 3, 4].map((k) => ({
+    id: `c${10 + k}`, jobId: J1, instanceId: A, startedAt: T + k * 10_000, endedAt: T + k * 10_000 + 100, fault: 'error', end: 'error',
+  }));
   expect(fired({ ...e, calls: [...e.calls, ...failures] })).toEqual({ 'attempts-within-budget': 1 });
   // a failure-scripted call cut short by a kill is not a failed attempt
   expect(fired({ ...e, calls: [...e.calls, ...failures], instances: [{ instanceId: A, killedAt: T + 40_050 }, { instanceId: B }] })).toEqual({});

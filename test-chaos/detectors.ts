@@ -69,7 +69,8 @@ export function succeededOnce(e: Evidence): Violation[] {
   const out: Violation[] = [];
   for (const [jobId, lines] of byJob(e.logs.filter((l) => l.message === LOG.SUCCEEDED))) {
     if (lines.length > 1) {
-      out.push({ check: 'succeeded-once', jobId, detail: `SUCCEEDED written ${lines.length} times (on ${lines.map((l) => l.instanceId).join(', ')})` });
+      const on = lines.map((l) => l.instanceId).join(', ');
+      out.push({ check: 'succeeded-once', jobId, detail: `SUCCEEDED written ${lines.length} times (on ${on})` });
     }
   }
   return out;
@@ -87,7 +88,8 @@ export function noLiveLeaseTakeover(e: Evidence): Violation[] {
   const inst = instances(e);
   const excused = (holderId: string, holderStart: number, takerStart: number) => {
     const holder = inst.get(holderId);
-    return (holder?.killedAt ?? Infinity) <= takerStart || (holder?.interruptedAt ?? Infinity) <= takerStart || takerStart - holderStart >= e.jobTimeoutMs;
+    return (holder?.killedAt ?? Infinity) <= takerStart || (holder?.interruptedAt ?? Infinity) <= takerStart
+      || takerStart - holderStart >= e.jobTimeoutMs;
   };
   const flagged = new Set<string>();
   for (const [jobId, calls] of callsByJob(e.calls)) {
@@ -191,7 +193,8 @@ export function noStartAfterDrain(e: Evidence): Violation[] {
     if (l.message !== LOG.STARTED) continue;
     const at = drained.get(l.instanceId);
     if (at !== undefined && l.time > at + START_AFTER_DRAIN_ALLOWANCE_MS) {
-      out.push({ check: 'no-start-after-drain', jobId: l.jobId, instanceId: l.instanceId, detail: `started ${l.time - at} ms after the instance was drained` });
+      const detail = `started ${l.time - at} ms after the instance was drained`;
+      out.push({ check: 'no-start-after-drain', jobId: l.jobId, instanceId: l.instanceId, detail });
     }
   }
   return out;

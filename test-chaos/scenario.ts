@@ -2,8 +2,9 @@
  * One seeded fault-injection run (issue 12). ≥ 4 worker processes from the real bundle take jobs a JobClient
  * submits, against local SQS (receive count corrected, support/sqs-server.ts), DynamoDB and S3; the
  * InterruptionDrainer's and the RetryHandler's handler functions run here with real SDK clients. Faults, at
- * seeded moments and on seeded victims: model 500s and timeouts (per job, by seed), jobs whose every call
- * fails, permanent bad payloads, duplicate sends, poison bodies (work queues and DLQ), SIGKILL mid-job, a spot
+ * seeded points of the run's progress (jobs started so far) and on seeded victims: model 500s and timeouts
+ * (per job, by seed), jobs whose every call fails, permanent bad payloads, duplicate sends, poison bodies (work
+ * queues and DLQ), SIGKILL mid-job, a spot
  * notice seen first through IMDS with the drainer's event arriving late, a spot event reaching the drainer
  * before the worker's IMDS poll, a rebalance (drain tag), and redeliveries while the holder is alive
  * (visibility set to 0 through the record's receipt handle). Killed and reclaimed instances are replaced, as
@@ -45,7 +46,12 @@ const SETTINGS = {
   backoff: { baseSeconds: 1, maxSeconds: 2 },
   /** A `timeout` call is held this long; the worker gives up at jobTimeoutSeconds. */
   holdMs: 8000,
-  submitWindowMs: 12_000,
+  /** Submissions are spread over at least this long... */
+  submitWindowMs: 16_000,
+  /** ...and held back while this many submitted jobs have not started: a fault should find jobs running, not a long queue. */
+  backlog: 24,
+  /** Faults are placed by progress (jobs started so far), so they land mid-run however loaded the machine; this caps the wait. */
+  phaseCapMs: 120_000,
   /** After the last submission, how long the run may take to settle before it is cut off. */
   settleMs: 55_000,
 } as const;
@@ -84,7 +90,8 @@ export function planJobs(seed: number, count: number): PlannedJob[] {
   return Array.from({ length: count }, (_, n) => {
     const r = rngFor(seed, n);
     const u = r();
-    const category: Category = u < 0.08 ? 'transient-error' : u < 0.13 ? 'transient-timeout' : u < 0.17 ? 'doomed' : u < 0.19 ? 'bad-payload' : 'normal';
+    const category: Category = u < 0.08 ? 'transient-error' : u < 0.13 ? 'transient-timeout' : u < 0.17 ? 'doomed'
+      : u < 0.19 ? 'bad-payload' : 'normal';
     const uuid = uuidFrom(r);
     // A job whose every call fails always gets a duplicate, landing while its retries run.
     const duplicate = r() < 0.12 || category === 'doomed';
@@ -205,12 +212,14 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   const stats = { deadLetters: 0, retryHandlerErrors: 0, redeliveriesForced: 0, duplicatesSent: 0, poisonSent: 0, submitErrors: 0 };
   const retryLoop = (async () => {
     for (let round = 0; !stopRetry && round < 1000; round++) {
-      const got = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'] }))
-        .catch(() => ({ Messages: [] }));
+      const got = await sqs.client.send(new ReceiveMessageCommand({
+        QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'],
+      })).catch(() => ({ Messages: [] }));
       for (const m of got.Messages ?? []) {
         stats.deadLetters++;
         try {
-          await handleDeadLetter(retryDeps, { messageId: m.MessageId!, body: m.Body ?? '', attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount } });
+          const attributes = { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount };
+          await handleDeadLetter(retryDeps, { messageId: m.MessageId!, body: m.Body ?? '', attributes });
           await sqs.client.send(new DeleteMessageCommand({ QueueUrl: dlq, ReceiptHandle: m.ReceiptHandle }));
         } catch {
           stats.retryHandlerErrors++; // reported as a batch item failure: SQS makes it visible again
@@ -226,12 +235,23 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   loop.enable();
   try {
     await Promise.all(Array.from({ length: SETTINGS.workers }, () => launch()));
-    await Promise.race([Promise.all([...fleet.values()].map((w) => w.ready)), sleep(60_000).then(() => { throw new Error('fleet not ready in 60 s'); })]);
+    const notReady = sleep(60_000).then(() => { throw new Error('fleet not ready in 60 s'); });
+    await Promise.race([Promise.all([...fleet.values()].map((w) => w.ready)), notReady]);
     start = Date.now();
     note(`fleet of ${fleet.size} ready`);
     const at = (ms: number) => sleep(Math.max(0, start + ms - Date.now()));
-    const submissions = plan.map(async (job) => {
-      await at(job.submitAtMs);
+    let seen = 0;
+    let startedRuns = 0;
+    /** 'job started' lines so far (reruns included). */
+    const progress = () => {
+      for (; seen < logs.length; seen++) if (logs[seen].message === 'job started') startedRuns++;
+      return startedRuns;
+    };
+    /** Until `fraction` of the jobs' worth of runs have started, or the phase cap. */
+    const when = async (fraction: number) => {
+      while (progress() < fraction * jobCount && since() < SETTINGS.phaseCapMs) await sleep(50);
+    };
+    const submit = async (job: PlannedJob) => {
       const client = new JobClient({
         sqs: sqs.client, dynamo: doc, s3: servers.s3.client, tableName: table, bucket: BUCKET, newId: () => job.uuid,
         workloads: { [WORKLOAD]: { queues: [{ priority: 'high', url: high }, { priority: 'normal', url: normal }] } },
@@ -251,13 +271,22 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       await sleep(job.duplicateAfterMs);
       await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrls[job.priority], MessageBody: body }));
       stats.duplicatesSent++;
-    });
+    };
+    const submissions: Promise<void>[] = [];
+    const submitting = (async () => {
+      for (const job of plan) {
+        await at(job.submitAtMs);
+        while (submissions.length - progress() >= SETTINGS.backlog && since() < SETTINGS.phaseCapMs) await sleep(50);
+        submissions.push(submit(job));
+      }
+      await Promise.all(submissions);
+    })();
 
     const poisonSends = [
-      ...POISON_WORK.map((body, i) => ({ body, url: i % 2 ? high : normal, atMs: 2000 + i * 3000 })),
-      ...POISON_DLQ.map((body, i) => ({ body, url: dlq, atMs: 6000 + i * 3000 })),
+      ...POISON_WORK.map((body, i) => ({ body, url: i % 2 ? high : normal, at: 0.1 + i * 0.15 })),
+      ...POISON_DLQ.map((body, i) => ({ body, url: dlq, at: 0.3 + i * 0.2 })),
     ].map(async (p) => {
-      await at(p.atMs);
+      await when(p.at);
       await sqs.client.send(new SendMessageCommand({ QueueUrl: p.url, MessageBody: p.body }));
       poison.push(p.body);
       stats.poisonSent++;
@@ -279,15 +308,15 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       const next = await launch();
       note(`replacement ${next.instanceId} launched`);
     };
-    const crash = async (atMs: number) => {
-      await at(atMs);
+    const crash = async (progressAt: number) => {
+      await when(progressAt);
       const w = await victim();
       if (!w) return;
       targeted.add(w.instanceId);
       await kill(w, 'crash mid-job');
     };
-    const spotImdsFirst = async (atMs: number) => {
-      await at(atMs);
+    const spotImdsFirst = async (progressAt: number) => {
+      await when(progressAt);
       const w = await victim();
       if (!w) return;
       targeted.add(w.instanceId);
@@ -300,8 +329,8 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       await sleep(2000);
       await kill(w, 'spot reclaim');
     };
-    const spotDrainerFirst = async (atMs: number) => {
-      await at(atMs);
+    const spotDrainerFirst = async (progressAt: number) => {
+      await when(progressAt);
       const w = await victim();
       if (!w) return;
       targeted.add(w.instanceId);
@@ -313,8 +342,8 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       await sleep(8000);
       await kill(w, 'spot reclaim');
     };
-    const rebalance = async (atMs: number) => {
-      await at(atMs);
+    const rebalance = async (progressAt: number) => {
+      await when(progressAt);
       const w = await victim();
       if (!w) return;
       targeted.add(w.instanceId);
@@ -328,29 +357,36 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       note(`replacement ${next.instanceId} launched`);
     };
     /** Make running jobs' messages visible at once while their holders live (a redelivery SQS may make at any time). */
-    const redeliver = async (atMs: number, count: number) => {
-      await at(atMs);
+    const redeliver = async (progressAt: number, count: number) => {
+      await when(progressAt);
       const running = ((await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [])
         .filter((i) => i.status === 'RUNNING' && i.receiptHandle && i.queueUrl && !targeted.has(String(i.instanceId))) as JobRecord[];
-      const chosen = running.sort((a, b) => a.jobId.localeCompare(b.jobId)).filter(() => r() < 0.5).slice(0, count);
+      // Prefer jobs in a long model call: the redelivered run then usually finishes first, and the holder's late
+      // result shows whether a losing run can overwrite the winner's.
+      const long = new Set(ledger.openCalls().filter((c) => c.remainingMs > 1000).map((c) => c.jobId));
+      const chosen = running.sort((a, b) => Number(long.has(b.jobId)) - Number(long.has(a.jobId)) || a.jobId.localeCompare(b.jobId))
+        .filter(() => r() < 0.7).slice(0, count);
       for (const job of chosen) {
-        await sqs.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: job.queueUrl!, ReceiptHandle: job.receiptHandle!, VisibilityTimeout: 0 }))
+        await sqs.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: job.queueUrl, ReceiptHandle: job.receiptHandle, VisibilityTimeout: 0 }))
           .then(() => { stats.redeliveriesForced++; }, () => undefined);
       }
-      note(`redelivery while the holder is alive: ${chosen.length} of ${running.length} running jobs made visible`);
+      const ids = chosen.map((j) => j.jobId).join(' ');
+      note(`redelivery while the holder is alive: ${chosen.length} of ${running.length} running jobs made visible ${ids}`);
     };
+    // Each fault at a seeded point of the run's progress (fraction of the jobs started).
+    const jitter = () => r() * 0.04;
     fleetEvents.push(
-      crash(3000 + Math.round(r() * 1000)),
-      spotImdsFirst(5000 + Math.round(r() * 1000)),
-      redeliver(4500, 3),
-      redeliver(6500, 3),
-      spotDrainerFirst(8000 + Math.round(r() * 1000)),
-      redeliver(10_000, 3),
-      rebalance(11_000 + Math.round(r() * 1000)),
-      redeliver(13_000, 3),
-      crash(14_000 + Math.round(r() * 1000)),
+      crash(0.12 + jitter()),
+      redeliver(0.16, 3),
+      spotImdsFirst(0.2 + jitter()),
+      redeliver(0.3, 3),
+      spotDrainerFirst(0.35 + jitter()),
+      redeliver(0.45, 3),
+      rebalance(0.5 + jitter()),
+      redeliver(0.6, 3),
+      crash(0.65 + jitter()),
     );
-    await Promise.all([...submissions, ...poisonSends, ...fleetEvents]);
+    await Promise.all([submitting, ...poisonSends, ...fleetEvents]);
     note('all submissions and faults done');
 
     // Settle: every job terminal, or the deadline.
@@ -381,12 +417,16 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   const parkedBodies = new Set<string>();
   for (const url of [high, normal, dlq, parking]) {
     for (let i = 0; i < 20; i++) {
-      const a = (await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }))).Attributes ?? {};
+      const a = (await sqs.client.send(new GetQueueAttributesCommand({
+        QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }))).Attributes ?? {};
       if (Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0) === 0) break;
       await sleep(500);
     }
     for (let i = 0; i < 100; i++) {
-      const got = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 600 }));
+      const got = await sqs.client.send(new ReceiveMessageCommand({
+        QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 600,
+      }));
       const messages = got.Messages ?? [];
       if (messages.length === 0) break;
       for (const m of messages) {
@@ -410,7 +450,10 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     }
     jobs.push({
       jobId: job.jobId,
-      record: rec && { status: rec.status, attempt: rec.attempt, resultRef: rec.resultRef, ...(rec.result !== undefined ? { result: JSON.stringify(rec.result) } : {}) },
+      record: rec && {
+        status: rec.status, attempt: rec.attempt, resultRef: rec.resultRef,
+        ...(rec.result !== undefined ? { result: JSON.stringify(rec.result) } : {}),
+      },
       resultObject,
       messages: left.get(job.jobId) ?? 0,
     });

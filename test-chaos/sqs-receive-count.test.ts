@@ -14,7 +14,12 @@ let sqs: ChaosSqs;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function queue(client: ChaosSqs['client'], attributes: Record<string, string> = {}): Promise<string> {
-  return (await client.send(new CreateQueueCommand({ QueueName: `q-${Math.random().toString(36).slice(2)}`, Attributes: { VisibilityTimeout: '1', ...attributes } }))).QueueUrl!;
+  const QueueName = `q-${Math.random().toString(36).slice(2)}`;
+  return (await client.send(new CreateQueueCommand({ QueueName, Attributes: { VisibilityTimeout: '1', ...attributes } }))).QueueUrl!;
+}
+
+function heartbeat(client: ChaosSqs['client'], url: string, handle: string) {
+  return client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: handle, VisibilityTimeout: 1 }));
 }
 
 async function receive(client: ChaosSqs['client'], url: string) {
@@ -29,7 +34,7 @@ test('GIVEN the unpatched server THEN heartbeats inflate the receive count (the 
     const url = await queue(plain.client);
     await plain.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
     const m = (await receive(plain.client, url))!;
-    for (let i = 0; i < 3; i++) await plain.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 1 }));
+    for (let i = 0; i < 3; i++) await heartbeat(plain.client, url, m.ReceiptHandle!);
     await sleep(1100);
     expect((await receive(plain.client, url))!.Attributes!.ApproximateReceiveCount).toBe('5');
   } finally {
@@ -46,8 +51,9 @@ describe('corrected', () => {
     await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
     const m = (await receive(sqs.client, url))!;
     expect(m.Attributes!.ApproximateReceiveCount).toBe('1');
-    for (let i = 0; i < 2; i++) await sqs.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 1 }));
-    await sqs.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: [{ Id: 'a', ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 1 }] }));
+    for (let i = 0; i < 2; i++) await heartbeat(sqs.client, url, m.ReceiptHandle!);
+    const Entries = [{ Id: 'a', ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 1 }];
+    await sqs.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries }));
     await sleep(1100);
     expect((await receive(sqs.client, url))!.Attributes!.ApproximateReceiveCount).toBe('2');
   });
@@ -58,7 +64,7 @@ describe('corrected', () => {
     const url = await queue(sqs.client, { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 2 }) });
     await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
     const m = (await receive(sqs.client, url))!;
-    for (let i = 0; i < 3; i++) await sqs.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 1 }));
+    for (let i = 0; i < 3; i++) await heartbeat(sqs.client, url, m.ReceiptHandle!);
     await sleep(1100);
     const again = await receive(sqs.client, url);
     expect(again?.Attributes?.ApproximateReceiveCount).toBe('2');

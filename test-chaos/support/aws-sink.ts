@@ -6,6 +6,9 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 
+const QUERY_OK = '<Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">'
+  + '<ResponseMetadata><RequestId>sink</RequestId></ResponseMetadata></Response>';
+
 export interface AwsSink {
   readonly endpoint: string;
   close(): Promise<void>;
@@ -18,8 +21,7 @@ export async function startAwsSink(): Promise<AwsSink> {
       if (req.headers['x-amz-target']) {
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}');
       } else {
-        res.writeHead(200, { 'content-type': 'text/xml' })
-          .end('<Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><ResponseMetadata><RequestId>sink</RequestId></ResponseMetadata></Response>');
+        res.writeHead(200, { 'content-type': 'text/xml' }).end(QUERY_OK);
       }
     });
   });

@@ -41,7 +41,8 @@ export class WorkerProcess {
   static async start(o: WorkerProcessOptions): Promise<WorkerProcess> {
     const imds = await startImdsStub({ instanceId: o.instanceId });
     const path = join(mkdtempSync(join(tmpdir(), 'chaos-config-')), 'worker.json');
-    writeFileSync(path, JSON.stringify({ ...o.config, imdsEndpoint: imds.endpoint, modelServer: { ...o.config.modelServer, baseUrl: o.modelBaseUrl } }));
+    const modelServer = { ...o.config.modelServer, baseUrl: o.modelBaseUrl };
+    writeFileSync(path, JSON.stringify({ ...o.config, imdsEndpoint: imds.endpoint, modelServer }));
     const child = spawn(process.execPath, [o.bundle, path], { env: { PATH: process.env.PATH ?? '', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     return new WorkerProcess(o.instanceId, imds, child, o.logs);
   }
@@ -72,7 +73,8 @@ export class WorkerProcess {
         let o: { time?: string; message?: string; jobId?: unknown };
         try { o = JSON.parse(text); } catch { continue; }
         if (typeof o.message !== 'string') continue;
-        logs.push({ instanceId, time: Date.parse(o.time ?? '') || Date.now(), message: o.message, ...(typeof o.jobId === 'string' ? { jobId: o.jobId } : {}) });
+        const time = Date.parse(o.time ?? '') || Date.now();
+        logs.push({ instanceId, time, message: o.message, ...(typeof o.jobId === 'string' ? { jobId: o.jobId } : {}) });
         if (o.message === 'worker ready') resolveReady();
       }
     });

@@ -16,6 +16,7 @@ interface Entry {
   readonly jobId?: string;
   readonly instanceId: string;
   readonly fault: CallFault;
+  readonly durationMs: number;
   readonly call: ModelCall;
 }
 
@@ -35,7 +36,7 @@ export class ModelLedger {
       if (jobId) this.perJob.set(jobId, nth + 1);
       const { fault, durationMs } = jobId ? this.plan(jobId, nth) : { fault: 'ok' as const, durationMs: 10 };
       const id = `c${this.entries.length + 1}`;
-      this.entries.push({ id, jobId, instanceId, fault, call });
+      this.entries.push({ id, jobId, instanceId, fault, durationMs, call });
       if (fault === 'error') return { status: 500, delayMs: durationMs, errorMessage: 'chaos: scripted model error' };
       if (fault === 'timeout') return { until: new Promise((r) => setTimeout(r, this.holdMs).unref()) };
       return { delayMs: durationMs, content: outputOf(id) };
@@ -47,6 +48,12 @@ export class ModelLedger {
   /** Model calls not yet ended on an instance (a kill chosen now is mid-job). */
   openOn(instanceId: string): number {
     return this.entries.filter((e) => e.instanceId === instanceId && e.call.endedAt === undefined).length;
+  }
+
+  /** Calls not yet ended, with the time their plan has left to run. */
+  openCalls(now = Date.now()): { jobId?: string; instanceId: string; remainingMs: number }[] {
+    return this.entries.filter((e) => e.call.endedAt === undefined)
+      .map((e) => ({ jobId: e.jobId, instanceId: e.instanceId, remainingMs: e.call.startedAt + e.durationMs - now }));
   }
 
   evidence(): CallEvidence[] {
