@@ -20,6 +20,11 @@ interface Entry {
   readonly call: ModelCall;
 }
 
+/** A wait that does not keep the process alive once everything else has closed (the run ends mid-call). */
+function after(ms: number): Promise<void> {
+  return new Promise((r) => { setTimeout(r, ms).unref(); });
+}
+
 export class ModelLedger {
   private readonly entries: Entry[] = [];
   private readonly servers: FakeModelServer[] = [];
@@ -37,9 +42,9 @@ export class ModelLedger {
       const { fault, durationMs } = jobId ? this.plan(jobId, nth) : { fault: 'ok' as const, durationMs: 10 };
       const id = `c${this.entries.length + 1}`;
       this.entries.push({ id, jobId, instanceId, fault, durationMs, call });
-      if (fault === 'error') return { status: 500, delayMs: durationMs, errorMessage: 'chaos: scripted model error' };
-      if (fault === 'timeout') return { until: new Promise((r) => setTimeout(r, this.holdMs).unref()) };
-      return { delayMs: durationMs, content: outputOf(id) };
+      if (fault === 'error') return { status: 500, until: after(durationMs), errorMessage: 'chaos: scripted model error' };
+      if (fault === 'timeout') return { until: after(this.holdMs) };
+      return { until: after(durationMs), content: outputOf(id) };
     });
     this.servers.push(server);
     return server;
