@@ -6,8 +6,8 @@
  * (per job, by seed), jobs whose every call fails, permanent bad payloads, duplicate sends, poison bodies (work
  * queues and DLQ), SIGKILL mid-job, a spot
  * notice seen first through IMDS with the drainer's event arriving late, a spot event reaching the drainer
- * before the worker's IMDS poll, a rebalance (drain tag), and redeliveries while the holder is alive
- * (visibility set to 0 through the record's receipt handle). Killed and reclaimed instances are replaced, as
+ * before the worker's IMDS poll, a rebalance (drain tag), redeliveries while the holder is alive (visibility
+ * set to 0 through the record's receipt handle) and dead letters of jobs whose holder is alive. Killed and reclaimed instances are replaced, as
  * the Auto Scaling group would. Every wait is bounded in count and time.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -209,7 +209,9 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   };
 
   let stopRetry = false;
-  const stats = { deadLetters: 0, retryHandlerErrors: 0, redeliveriesForced: 0, duplicatesSent: 0, poisonSent: 0, submitErrors: 0 };
+  const stats = {
+    liveDeadLetters: 0, deadLetters: 0, retryHandlerErrors: 0, redeliveriesForced: 0, duplicatesSent: 0, poisonSent: 0, submitErrors: 0,
+  };
   const retryLoop = (async () => {
     for (let round = 0; !stopRetry && round < 1000; round++) {
       const got = await sqs.client.send(new ReceiveMessageCommand({
@@ -373,6 +375,21 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       const ids = chosen.map((j) => j.jobId).join(' ');
       note(`redelivery while the holder is alive: ${chosen.length} of ${running.length} running jobs made visible ${ids}`);
     };
+    /**
+     * Dead letters of jobs whose holder is alive: what SQS does to a duplicate copy a worker left in flight as
+     * 'held' maxReceiveCount times. The retry handler gets them while the original run goes on.
+     */
+    const deadLetterLive = async (progressAt: number, count: number) => {
+      await when(progressAt);
+      const running = ((await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [])
+        .filter((i) => i.status === 'RUNNING' && !targeted.has(String(i.instanceId))) as JobRecord[];
+      const chosen = running.sort((a, b) => a.jobId.localeCompare(b.jobId)).filter(() => r() < 0.5).slice(0, count);
+      for (const job of chosen) {
+        await sqs.client.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: serializeJobMessage(messageFromRecord(job)) }));
+        stats.liveDeadLetters++;
+      }
+      note(`dead letters of running jobs (holders alive): ${chosen.map((j) => j.jobId).join(' ')}`);
+    };
     // Each fault at a seeded point of the run's progress (fraction of the jobs started).
     const jitter = () => r() * 0.04;
     fleetEvents.push(
@@ -382,6 +399,7 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
       redeliver(0.3, 3),
       spotDrainerFirst(0.35 + jitter()),
       redeliver(0.45, 3),
+      deadLetterLive(0.4, 2),
       rebalance(0.5 + jitter()),
       redeliver(0.6, 3),
       crash(0.65 + jitter()),
