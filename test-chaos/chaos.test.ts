@@ -32,7 +32,7 @@ let s3: LocalServer<S3Client>;
 let sink: AwsSink;
 let servers: Servers;
 const summaries: string[] = [];
-const evidences: ScenarioResult['evidence'][] = [];
+const evidences: { seed: number; evidence: ScenarioResult['evidence'] }[] = [];
 const fired: Record<string, Partial<Record<CheckName, number>>> = {};
 
 beforeAll(async () => {
@@ -44,7 +44,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([sqs?.close(), ddb?.close(), s3?.close(), sink?.close()]);
   const known = [...KNOWN_FAILING.keys()];
-  const all = evidences.length > 0 ? callsByCause({ ...evidences[0], calls: evidences.flatMap((e) => e.calls) }) : undefined;
+  // Job ids are per seed: key them by seed so the table over all seeds never merges two runs' jobs.
+  const calls = evidences.flatMap(({ seed, evidence }) => evidence.calls.map((c) => ({ ...c, jobId: c.jobId && `${seed}:${c.jobId}` })));
+  const all = evidences.length > 0
+    ? callsByCause({ ...evidences[0].evidence, calls, instances: evidences.flatMap((e) => e.evidence.instances) }) : undefined;
   if (all) {
     mkdirSync(OUT, { recursive: true });
     const summary = { seeds: SEEDS, jobs: JOBS, fired, knownFailing: known, callsByCause: { ...all, perJob: undefined } };
@@ -83,7 +86,7 @@ describe.each(SEEDS)('seed %i', (seed) => {
     result = await runScenario(servers, seed, JOBS);
     checks = runChecks(result.evidence);
     const causes = callsByCause(result.evidence);
-    evidences.push(result.evidence);
+    evidences.push({ seed, evidence: result.evidence });
     fired[seed] = Object.fromEntries(CHECKS.map((c) => [c, checks[c].length]));
     summaries.push(report(seed, result, checks, causes));
     mkdirSync(OUT, { recursive: true });

@@ -14,8 +14,14 @@ export function rng(seed: number): Rng {
 
 /** A PRNG for one item of a seed's plan (job n, call k), independent of how many draws other items made. */
 export function rngFor(seed: number, ...keys: number[]): Rng {
-  let h = seed >>> 0;
-  for (const k of keys) h = Math.imul(h ^ (k + 0x9e3779b9), 0x85ebca6b) >>> 0;
+  // murmur3-style mixing after each key, so (seed, n) pairs never collide by a plain XOR
+  const mix = (x: number) => {
+    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+    return (x ^ (x >>> 16)) >>> 0;
+  };
+  let h = mix(seed ^ 0x9e3779b9);
+  for (const k of keys) h = mix(h ^ mix(k + 0x632be5ab));
   return rng(h);
 }
 
