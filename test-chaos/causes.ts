@@ -1,8 +1,8 @@
 /**
  * Model calls per job by cause — what the faults cost in GPU work. Each call after a job's first is charged to
  * what ended the call before it: a model error or timeout (retry), its instance being interrupted (rerun after
- * interruption) or killed (rerun after kill), or nothing at all (a duplicate: the earlier call answered or was
- * still running).
+ * interruption) or killed (rerun after kill) — while it ran, or after it answered but before its run's SUCCEEDED
+ * write — or nothing at all (a duplicate: the earlier call answered or was still running, its holder alive).
  */
 import { callsByJob, instances, stoppedFromOutside } from './detectors';
 import { CallEvidence, Evidence, InstanceEvidence } from './evidence';
@@ -34,10 +34,13 @@ const zero = (): CallsByCause => ({ first: 0, retry: 0, interruption: 0, kill: 0
 export function causeOf(previous: CallEvidence | undefined, call: CallEvidence, holder: InstanceEvidence | undefined): Cause {
   if (!previous) return 'first';
   const end = Math.min(previous.endedAt ?? Infinity, call.startedAt);
-  const during = (t: number | undefined) => t !== undefined && t >= previous.startedAt && t <= end;
-  if (during(holder?.killedAt)) return 'kill';
-  if (during(holder?.interruptedAt)) return 'interruption';
+  const within = (t: number | undefined, to: number) => t !== undefined && t >= previous.startedAt && t <= to;
+  if (within(holder?.killedAt, end)) return 'kill';
+  if (within(holder?.interruptedAt, end)) return 'interruption';
   if (previous.fault !== 'ok' && !stoppedFromOutside(previous, holder)) return 'retry';
+  // The call answered, but its holder died or was reclaimed before the SUCCEEDED write: the answer was lost with it.
+  if (within(holder?.killedAt, call.startedAt)) return 'kill';
+  if (within(holder?.interruptedAt, call.startedAt)) return 'interruption';
   return 'duplicate';
 }
 

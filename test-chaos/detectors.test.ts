@@ -127,4 +127,11 @@ test('model calls are charged to their cause', () => {
   // c5 after c3 answered, and c6 after c5 answered: duplicates; c7 after B was killed under c6; c8 after A was interrupted under c7
   expect(r.perJob[J2]).toEqual({ first: 1, retry: 0, interruption: 1, kill: 1, duplicate: 2 });
   expect(r.totals.first).toBe(2);
+  // A call that answered, whose holder was killed before its SUCCEEDED write: the rerun is charged to the kill.
+  const lostAnswer = callsByCause({
+    ...e,
+    calls: [...e.calls, { id: 'c9', jobId: J2, instanceId: A, startedAt: T + 20_000, endedAt: T + 20_100, fault: 'ok', end: 'answered' }],
+    instances: [{ instanceId: A, killedAt: T + 1000 }, { instanceId: B }],
+  });
+  expect(lostAnswer.perJob[J2].kill).toBe(1);
 });
