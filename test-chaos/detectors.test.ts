@@ -101,6 +101,10 @@ test('attempts-within-budget fires for a record past maxAttempts and for more fa
   expect(fired({ ...e, calls: [...e.calls, ...failures] })).toEqual({ 'attempts-within-budget': 1 });
   // a failure-scripted call cut short by a kill is not a failed attempt
   expect(fired({ ...e, calls: [...e.calls, ...failures], instances: [{ instanceId: A, killedAt: T + 40_050 }, { instanceId: B }] })).toEqual({});
+  // nor one whose job the drainer took meanwhile (the interruption window overlaps the call)
+  expect(fired({
+    ...e, calls: [...e.calls, ...failures], instances: [{ instanceId: A, interruptedAt: T + 39_000, drainerDoneAt: T + 40_050 }, { instanceId: B }],
+  })).toEqual({});
 });
 
 test('no-start-after-drain fires for a start past the allowance after the drainer finished or the worker logged its notice', () => {

@@ -212,7 +212,13 @@ export function drainedAt(e: Evidence): Map<string, number> {
 /** The call ended because its instance was killed or interrupted while it ran. */
 export function stoppedFromOutside(c: CallEvidence, i: InstanceEvidence | undefined): boolean {
   const end = c.endedAt ?? Infinity;
-  return [i?.killedAt, i?.interruptedAt].some((t) => t !== undefined && t >= c.startedAt && t <= end);
+  if (i?.killedAt !== undefined && i.killedAt >= c.startedAt && i.killedAt <= end) return true;
+  // An interruption is a window: from the notice (or the drainer's event) until the drainer is done. A call that
+  // overlaps it may have lost its job to the requeue before it failed: the interruption, not the failure, ended it.
+  if (i?.interruptedAt === undefined) return false;
+  const from = i.interruptedAt;
+  const to = Math.max(from, i.drainerDoneAt ?? from);
+  return from <= end && to >= c.startedAt;
 }
 
 export function instances(e: Evidence): Map<string, InstanceEvidence> {
