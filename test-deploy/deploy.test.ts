@@ -20,6 +20,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { FakeModelServer, startFakeModelServer } from '../test/support/fake-model-server';
 import { ImdsStub, startImdsStub } from '../test/support/imds-stub';
 import { readStacks, StackArtifact, synth } from './support/cloud-assembly';
+import { ASSEMBLY_ENV } from './support/global-setup';
 import { DeployedStack, deployStack } from './support/deploy-stack';
 import { DeployedFunction, functionIds, runtimeModules, startFunction } from './support/lambda-host';
 import { MotoServer, requireTool, startMoto } from './support/moto-server';
@@ -142,12 +143,8 @@ beforeAll(async () => {
   requireTool('aws', 'the deploy test drives CloudFormation through the AWS CLI (awscli), preinstalled with Python 3.11 on these machines');
   requireTool('python3', 'moto needs Python 3');
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-burst-deploy-'));
-  const [out, server] = await Promise.all([
-    Promise.resolve().then(() => synth(REPO, path.join(work, 'cdk.out'))),
-    startMoto(),
-  ]);
-  moto = server;
-  const stacks = readStacks(out);
+  moto = await startMoto();
+  const stacks = readStacks(process.env[ASSEMBLY_ENV] ?? synth(REPO, path.join(work, 'cdk.out')));
   artifact = stacks.find((s) => s.stackName === STACK)!;
   if (!artifact) throw new Error(`the assembly has no stack ${STACK} (found ${stacks.map((s) => s.stackName).join(', ')})`);
   const adapted = adaptForMoto(artifact.template);

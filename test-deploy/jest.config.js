@@ -8,5 +8,8 @@ module.exports = {
   roots: ['<rootDir>/test-deploy'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }] },
+  // The example app is synthesized once for both test files.
+  globalSetup: '<rootDir>/test-deploy/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test-deploy/support/global-teardown.ts',
   testTimeout: 120000,
 };
