@@ -269,7 +269,9 @@ describe('the example app deployed into moto', () => {
     expect(view).toMatchObject({ jobId, status: 'SUCCEEDED', workload: WORKLOAD });
     expect(view.tokensIn).toBeGreaterThan(0);
     expect(view.tokensOut).toBeGreaterThan(0);
-    expect(view.costUsd).toBeGreaterThanOrEqual(0);
+    // Priced from the table the user data's price step wrote into the config.
+    expect(view.gpuSeconds).toBeGreaterThan(0);
+    expect(view.costUsd).toBeGreaterThan(0);
   });
 
   test('the worker\'s metrics are in the deployed account\'s CloudWatch', async () => {
@@ -318,11 +320,12 @@ describe('the example app deployed into moto', () => {
     // The drainer bundle gets the EventBridge warning for the same instance: the job is already back, nothing doubles.
     const drainer = await fn('realtimeagentDrainerFunction');
     const instanceId = (await group(WORKLOAD)).Instances![0].InstanceId!;
-    await drainer.invoke({
+    const summary = await drainer.invoke({
       version: '0', id: 'deploy-test-warning', 'detail-type': 'EC2 Spot Instance Interruption Warning', source: 'aws.ec2',
       account: deployed.account, region: REGION, time: new Date().toISOString(),
       resources: [`arn:aws:ec2:${REGION}a:instance/${instanceId}`], detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
     });
+    expect(summary).toMatchObject({ outcome: 'drained', kind: 'spot-interruption', instanceId, requeued: 0, failures: 0 });
     expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 1 });
   });
 

@@ -45,7 +45,7 @@ export interface CfnTemplate {
 
 /** `cdk synth` of the app in `appDir` (its cdk.json) into `outdir`; returns the outdir. */
 export function synth(appDir: string, outdir: string): string {
-  execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', outdir], {
+  execFileSync('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir], {
     cwd: appDir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', CDK_DISABLE_CLI_TELEMETRY: 'true' },

@@ -5,6 +5,7 @@
  * calls go through the preinstalled AWS CLI (no extra npm dependency); the assets through the SDK's S3 client.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,6 +63,8 @@ export interface DeployedStack {
   /** Logical id → physical id, as moto reports them (DescribeStackResources). */
   readonly physicalIds: Readonly<Record<string, string>>;
   readonly outputs: Readonly<Record<string, string>>;
+  /** Object key → base64 SHA-256 of what was uploaded (Lambda reports CodeSha256 the same way). */
+  readonly publishedSha256: Readonly<Record<string, string>>;
   /** The template moto deployed (the synthesized one after the documented workarounds). */
   readonly template: CfnTemplate;
 }
@@ -85,13 +88,16 @@ export async function deployStack(opts: {
         if (!/BucketAlready(OwnedByYou|Exists)/.test(String(e?.name))) throw e;
       });
     }
+    const publishedSha256: Record<string, string> = {};
     for (const a of stack.assets) {
       let file = a.sourcePath;
       if (a.packaging === 'zip') {
         file = path.join(work, `${a.id}.zip`);
         zipDirectory(a.sourcePath, file);
       }
-      await s3.send(new PutObjectCommand({ Bucket: resolve(a.bucketName), Key: a.objectKey, Body: fs.readFileSync(file) }));
+      const body = fs.readFileSync(file);
+      publishedSha256[a.objectKey] = createHash('sha256').update(body).digest('base64');
+      await s3.send(new PutObjectCommand({ Bucket: resolve(a.bucketName), Key: a.objectKey, Body: body }));
     }
     // The bootstrap stack's version parameter (the template's CheckBootstrapVersion rule reads it).
     if (stack.bootstrapVersionParameter) {
@@ -126,6 +132,7 @@ export async function deployStack(opts: {
       physicalIds: Object.fromEntries(resources.map((r) => [r.LogicalResourceId, r.PhysicalResourceId])),
       outputs: Object.fromEntries((described.Outputs ?? []).map((o: any) => [o.OutputKey, o.OutputValue])),
       template: opts.template,
+      publishedSha256,
     };
   } finally {
     s3.destroy();

@@ -62,7 +62,12 @@ export async function startFunction(opts: {
   const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
   lambda.destroy();
   const deployedEnv = config.Environment?.Variables ?? {};
-  const codeDir = assetForKey(artifact, resource.Properties.Code.S3Key).sourcePath;
+  const s3Key = resource.Properties.Code.S3Key;
+  const codeDir = assetForKey(artifact, s3Key).sourcePath;
+  // The code moto holds for the function is the zip published from this asset directory.
+  if (config.CodeSha256 !== deployed.publishedSha256[s3Key]) {
+    throw new Error(`${logicalId}: deployed CodeSha256 ${config.CodeSha256} is not that of the published ${s3Key} (${deployed.publishedSha256[s3Key]})`);
+  }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     ...Object.fromEntries(Object.entries(deployedEnv).map(([k, v]) => [k, opts.rewrite(v)])),
