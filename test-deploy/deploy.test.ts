@@ -245,7 +245,10 @@ describe('the example app deployed into moto', () => {
     const written = JSON.parse(fs.readFileSync(laid.config, 'utf8'));
     // What the user data wrote, as moto resolved it: the deployed table, group and queues; the price step filled prices.
     expect(written).toMatchObject({ workload: WORKLOAD, jobTable: tableName(), autoScalingGroupName: g.AutoScalingGroupName });
-    expect(Object.keys(written.hourlyPriceUsd).length).toBeGreaterThan(0);
+    expect(Object.keys(written.hourlyPriceUsd)).toEqual(expect.arrayContaining(overrides));
+    const deployedQueues = resourcesOfType('AWS::SQS::Queue').map(([id]) => deployed.physicalIds[id]);
+    expect(written.queues.map((q: { priority: string }) => q.priority)).toEqual(['high', 'normal']);
+    for (const q of [...written.queues, { url: written.parkingQueueUrl }]) expect(deployedQueues).toContain(q.url);
     // Test-only settings on top (what the instance has and the test host does not): IMDS and the model server
     // are local stubs, short polls keep the test quick, and the SQS host workaround.
     const config = JSON.parse(rewrite(JSON.stringify(written)));
@@ -275,7 +278,7 @@ describe('the example app deployed into moto', () => {
   });
 
   test('the worker\'s metrics are in the deployed account\'s CloudWatch', async () => {
-    const namespace = userData && JSON.parse(userData.files[WORKER_CONFIG]).metricNamespace;
+    const namespace = JSON.parse(userData.files[WORKER_CONFIG]).metricNamespace as string;
     const succeeded = await eventually('JobsSucceeded in CloudWatch', async () => {
       const listed = await cloudwatch.send(new ListMetricsCommand({ Namespace: namespace, MetricName: 'JobsSucceeded' }));
       return (listed.Metrics?.length ?? 0) > 0 ? listed.Metrics! : undefined;
@@ -295,6 +298,9 @@ describe('the example app deployed into moto', () => {
   });
 
   test('a spot notice (IMDS) requeues the job in flight: QUEUED again, interruptions 1, its message back in the queue', async () => {
+    // Idle after the first job: the worker lifts scale-in protection (after its short idle grace).
+    await eventually('no scale-in protection on the idle instance', async () =>
+      ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn === false ? true : undefined), 15_000);
     const gate = model!.gate();
     model!.script((call) => (call.raw.includes('long job') ? { until: gate.until } : undefined));
     const submit = await fn('ApiSubmitFunction');
@@ -305,6 +311,9 @@ describe('the example app deployed into moto', () => {
     const second = JSON.parse(response.body).jobId as string;
     await worker!.waitFor((l) => l.message === 'job started' && l.jobId === second);
     expect(await record(second)).toMatchObject({ status: 'RUNNING' });
+    // While it works, the worker protects its instance from scale-in in the deployed group.
+    await eventually('scale-in protection on the busy instance', async () =>
+      ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn ? true : undefined), 10_000);
 
     imds!.setInterruption();
     await worker!.waitFor((l) => l.message === 'in-flight jobs requeued');
