@@ -54,6 +54,37 @@ let imds: ImdsStub | undefined;
 let model: FakeModelServer | undefined;
 let worker: WorkerProcess | undefined;
 let userData: UserData;
+/** The laid-out instance: the bundle and the config as the user data wrote it (before test-only settings). */
+let instanceFiles: { bundle: string; config: string; written: Record<string, any> };
+let workers = 0;
+
+/**
+ * Start the worker bundle with the user data's config plus the test-only settings (what the instance has and the
+ * test host does not): IMDS and the model server are local stubs, short polls keep the test quick, and the
+ * SQS host workaround. Each start writes its own config file (a fresh IMDS stub per start).
+ */
+function startAgent(imdsEndpoint: string): WorkerProcess {
+  const config = JSON.parse(rewrite(JSON.stringify(instanceFiles.written)));
+  Object.assign(config, { imdsEndpoint, pollWaitSeconds: 1, imdsPollSeconds: 0.2, metricsFlushSeconds: 1, shutdownGraceSeconds: 2 });
+  config.modelServer = { ...config.modelServer, baseUrl: model!.baseUrl };
+  workers += 1;
+  const file = `${instanceFiles.config}.${workers}.json`;
+  fs.writeFileSync(file, JSON.stringify(config));
+  return runWorker(instanceFiles.bundle, file, moto.endpoint, REGION);
+}
+
+function queueUrl(submit: DeployedFunction, priority: string): string {
+  const queues = JSON.parse(rewrite(submit.deployedEnv.AI_BURST_API_CONFIG)).workloads[WORKLOAD].queues as Array<{ priority: string; url: string }>;
+  return queues.find((q) => q.priority === priority)!.url;
+}
+
+function spotWarning(instanceId: string) {
+  return {
+    version: '0', id: `deploy-test-${Date.now()}`, 'detail-type': 'EC2 Spot Instance Interruption Warning', source: 'aws.ec2',
+    account: deployed.account, region: REGION, time: new Date().toISOString(),
+    resources: [`arn:aws:ec2:${REGION}a:instance/${instanceId}`], detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
+  };
+}
 let sqs: SQSClient;
 let dynamo: DynamoDBDocumentClient;
 let autoscaling: AutoScalingClient;
@@ -206,10 +237,8 @@ describe('the example app deployed into moto', () => {
     expect(jobId).toMatch(new RegExp(`^${WORKLOAD}\\.`));
 
     expect(await record(jobId)).toMatchObject({ jobId, status: 'QUEUED', workload: WORKLOAD, priority: 'high', attempt: 1 });
-    const queues = JSON.parse(rewrite(submit.deployedEnv.AI_BURST_API_CONFIG)).workloads[WORKLOAD].queues as Array<{ priority: string; url: string }>;
-    const high = queues.find((q) => q.priority === 'high')!;
     // A peek that leaves the message visible for the worker.
-    const peek = await sqs.send(new ReceiveMessageCommand({ QueueUrl: high.url, MaxNumberOfMessages: 1, VisibilityTimeout: 0 }));
+    const peek = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl(submit, 'high'), MaxNumberOfMessages: 1, VisibilityTimeout: 0 }));
     expect(peek.Messages?.map((m) => JSON.parse(m.Body!).jobId)).toEqual([jobId]);
     // The fleet was at zero: the submit bundle woke the CapacityManager (moto logged the Invoke it cannot run).
     const manager = await fn('realtimeagentFleetCapacityManagerFunction');
@@ -249,14 +278,9 @@ describe('the example app deployed into moto', () => {
     const deployedQueues = resourcesOfType('AWS::SQS::Queue').map(([id]) => deployed.physicalIds[id]);
     expect(written.queues.map((q: { priority: string }) => q.priority)).toEqual(['high', 'normal']);
     for (const q of [...written.queues, { url: written.parkingQueueUrl }]) expect(deployedQueues).toContain(q.url);
-    // Test-only settings on top (what the instance has and the test host does not): IMDS and the model server
-    // are local stubs, short polls keep the test quick, and the SQS host workaround.
-    const config = JSON.parse(rewrite(JSON.stringify(written)));
-    Object.assign(config, { imdsEndpoint: imds.endpoint, pollWaitSeconds: 1, imdsPollSeconds: 0.2, metricsFlushSeconds: 1, shutdownGraceSeconds: 2 });
-    config.modelServer = { ...config.modelServer, baseUrl: model.baseUrl };
-    fs.writeFileSync(laid.config, JSON.stringify(config));
+    instanceFiles = { ...laid, written };
 
-    worker = runWorker(laid.bundle, laid.config, moto.endpoint, REGION);
+    worker = startAgent(imds.endpoint);
     const ready = await worker.waitFor((l) => l.message === 'worker ready');
     expect(ready).toMatchObject({ instanceId: instance.InstanceId });
     await worker.waitFor((l) => l.message === 'job succeeded' && l.jobId === jobId);
@@ -297,6 +321,8 @@ describe('the example app deployed into moto', () => {
     expect(stats.Datapoints?.reduce((s, d) => s + (d.Sum ?? 0), 0)).toBe(1);
   });
 
+  let second: string;
+
   test('a spot notice (IMDS) requeues the job in flight: QUEUED again, interruptions 1, its message back in the queue', async () => {
     // Idle after the first job: the worker lifts scale-in protection (after its short idle grace).
     await eventually('no scale-in protection on the idle instance', async () =>
@@ -308,7 +334,7 @@ describe('the example app deployed into moto', () => {
       body: { workload: WORKLOAD, agent: 'support-bot', priority: 'normal', payload: { messages: [{ role: 'user', content: 'long job' }] } },
     }));
     expect(response.statusCode).toBe(202);
-    const second = JSON.parse(response.body).jobId as string;
+    second = JSON.parse(response.body).jobId as string;
     await worker!.waitFor((l) => l.message === 'job started' && l.jobId === second);
     expect(await record(second)).toMatchObject({ status: 'RUNNING' });
     // While it works, the worker protects its instance from scale-in in the deployed group.
@@ -319,30 +345,64 @@ describe('the example app deployed into moto', () => {
     await worker!.waitFor((l) => l.message === 'in-flight jobs requeued');
     gate.release();
     expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 1, attempt: 1 });
-    const queues = JSON.parse(rewrite(submit.deployedEnv.AI_BURST_API_CONFIG)).workloads[WORKLOAD].queues as Array<{ priority: string; url: string }>;
-    const normal = queues.find((q) => q.priority === 'normal')!;
-    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: normal.url, AttributeNames: ['ApproximateNumberOfMessages'] }));
-    expect(Number(attrs.Attributes?.ApproximateNumberOfMessages)).toBe(1);
-    const peek = await sqs.send(new ReceiveMessageCommand({ QueueUrl: normal.url, MaxNumberOfMessages: 1, VisibilityTimeout: 0 }));
-    expect(JSON.parse(peek.Messages![0].Body!)).toMatchObject({ jobId: second, interruptions: 1 });
+    await expectOneMessage(queueUrl(submit, 'normal'), { jobId: second, interruptions: 1 });
 
-    // The drainer bundle gets the EventBridge warning for the same instance: the job is already back, nothing doubles.
+    // The EventBridge warning for the same instance reaches the drainer bundle: the job is already back, nothing doubles.
     const drainer = await fn('realtimeagentDrainerFunction');
     const instanceId = (await group(WORKLOAD)).Instances![0].InstanceId!;
-    const summary = await drainer.invoke({
-      version: '0', id: 'deploy-test-warning', 'detail-type': 'EC2 Spot Instance Interruption Warning', source: 'aws.ec2',
-      account: deployed.account, region: REGION, time: new Date().toISOString(),
-      resources: [`arn:aws:ec2:${REGION}a:instance/${instanceId}`], detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
-    });
+    const summary = await drainer.invoke(spotWarning(instanceId));
     expect(summary).toMatchObject({ outcome: 'drained', kind: 'spot-interruption', instanceId, requeued: 0, failures: 0 });
     expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 1 });
   });
 
-  test('SIGTERM: the worker stops cleanly and exits 0', async () => {
-    worker!.kill('SIGTERM');
-    const { code, signal } = await worker!.exited;
+  async function expectOneMessage(url: string, body: Record<string, unknown>): Promise<void> {
+    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect(Number(attrs.Attributes?.ApproximateNumberOfMessages)).toBe(1);
+    const peek = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1, VisibilityTimeout: 0 }));
+    expect(JSON.parse(peek.Messages![0].Body!)).toMatchObject(body);
+  }
+
+  async function stopWithSigterm(w: WorkerProcess): Promise<void> {
+    w.kill('SIGTERM');
+    const { code, signal } = await w.exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
-    expect(worker!.logs.some((l) => l.message === 'worker stopped')).toBe(true);
+    expect(w.logs.some((l) => l.message === 'worker stopped')).toBe(true);
+  }
+
+  test('SIGTERM (systemd stopping the reclaimed instance): the worker stops cleanly and exits 0', async () => {
+    await stopWithSigterm(worker!);
+    worker = undefined;
+  });
+
+  test('the spot warning for an instance whose worker died mid-job: the drainer bundle requeues what the record says it held', async () => {
+    const gate = model!.gate();
+    model!.script((call) => (call.raw.includes('long job') ? { until: gate.until } : undefined));
+    // The same instance, without the spot notice of the stub before (a worker restarted by systemd, say).
+    const { instanceId, instanceType } = imds!;
+    await imds!.close();
+    imds = await startImdsStub({ instanceId, instanceType });
+    worker = startAgent(imds.endpoint);
+    await worker.waitFor((l) => l.message === 'job started' && l.jobId === second);
+    worker.kill('SIGKILL');
+    await worker.exited;
+    worker = undefined;
+    gate.release();
+    expect(await record(second)).toMatchObject({ status: 'RUNNING', instanceId });
+
+    const drainer = await fn('realtimeagentDrainerFunction');
+    const summary = await drainer.invoke(spotWarning(instanceId));
+    expect(summary).toMatchObject({ outcome: 'drained', instanceId, requeued: 1, failures: 0 });
+    expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 2, attempt: 1 });
+    const submit = await fn('ApiSubmitFunction');
+    await expectOneMessage(queueUrl(submit, 'normal'), { jobId: second, interruptions: 2 });
+  });
+
+  test('a new worker runs the twice-interrupted job to SUCCEEDED on its first attempt, then SIGTERM exits 0', async () => {
+    model!.script(undefined);
+    worker = startAgent(imds!.endpoint);
+    await worker.waitFor((l) => l.message === 'job succeeded' && l.jobId === second);
+    expect(await record(second)).toMatchObject({ status: 'SUCCEEDED', interruptions: 2, attempt: 1 });
+    await stopWithSigterm(worker);
     worker = undefined;
   });
 });
