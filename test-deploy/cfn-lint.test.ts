@@ -96,7 +96,9 @@ test('cfn-lint: zero errors in every template (known spec lag ignored by rule an
     const run = await promisify(execFile)('cfn-lint', ['--format', 'json', '--regions', regionOf(stack), '--', stack.templatePath], {
       maxBuffer: 64 * 1024 * 1024,
     }).catch((e: { stdout?: string; code?: number; stderr?: string }) => {
-      if (e.stdout === undefined || !e.stdout.trim().startsWith('[')) throw new Error(`cfn-lint failed on ${stack.templatePath} (exit ${e.code}): ${e.stderr}`);
+      if (e.stdout === undefined || !e.stdout.trim().startsWith('[')) {
+        throw new Error(`cfn-lint failed on ${stack.templatePath} (exit ${e.code}): ${e.stderr}`);
+      }
       return { stdout: e.stdout };
     });
     const matches = JSON.parse(run.stdout) as LintMatch[];
@@ -107,7 +109,8 @@ test('cfn-lint: zero errors in every template (known spec lag ignored by rule an
     const ignored = matches.filter((m) => m.Level === 'Error' && isSpecLag(m, stack));
     const failing = matches.filter((m) => m.Level === 'Error' && !isSpecLag(m, stack));
     const warnings = matches.filter((m) => m.Level === 'Warning');
-    errors.push(...failing.map((m) => `${app} ${stack.stackName}: ${m.Rule.Id} at ${m.Location.Path.join('/')} (line ${m.Location.Start.LineNumber}): ${m.Message}`));
+    errors.push(...failing.map((m) =>
+      `${app} ${stack.stackName}: ${m.Rule.Id} at ${m.Location.Path.join('/')} (line ${m.Location.Start.LineNumber}): ${m.Message}`));
     process.stdout.write(`cfn-lint ${app} ${stack.stackName} (${regionOf(stack)}): ${failing.length} errors, ${ignored.length} ignored as spec lag, `
       + `${warnings.length} warnings${warnings.length ? ` (${[...new Set(warnings.map((w) => w.Rule.Id))].join(', ')})` : ''}\n`);
   }

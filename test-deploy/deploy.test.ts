@@ -158,7 +158,10 @@ function apiEvent(method: string, resource: string, pathValue: string, opts: { b
       requestId: `deploy-test-${now}`,
       requestTimeEpoch: now,
       protocol: 'HTTP/1.1',
-      identity: { sourceIp: '127.0.0.1', userAgent: 'deploy-test', caller: 'AIDAEXAMPLE', user: 'AIDAEXAMPLE', userArn: `arn:aws:iam::${deployed.account}:user/deploy-test` },
+      identity: {
+        sourceIp: '127.0.0.1', userAgent: 'deploy-test', caller: 'AIDAEXAMPLE', user: 'AIDAEXAMPLE',
+        userArn: `arn:aws:iam::${deployed.account}:user/deploy-test`,
+      },
       authorizer: null,
     },
   };
@@ -166,7 +169,9 @@ function apiEvent(method: string, resource: string, pathValue: string, opts: { b
 
 async function fn(fragment: string): Promise<DeployedFunction> {
   const id = only(functionIds(deployed, fragment), `Lambda function with "${fragment}" in its logical id`);
-  functions[id] ??= await startFunction({ runtimeNodePath: runtimeModules(path.join(work, 'lambda-runtime'), REPO), endpoint: moto.endpoint, deployed, artifact, logicalId: id, rewrite });
+  functions[id] ??= await startFunction({
+    runtimeNodePath: runtimeModules(path.join(work, 'lambda-runtime'), REPO), endpoint: moto.endpoint, deployed, artifact, logicalId: id, rewrite,
+  });
   return functions[id];
 }
 
@@ -212,7 +217,8 @@ describe('the example app deployed into moto', () => {
     expect(notCreated.every((t) => MOTO_SKIPPED_TYPES.includes(t))).toBe(true);
     const counts = notCreated.reduce<Record<string, number>>((m, t) => ({ ...m, [t]: (m[t] ?? 0) + 1 }), {});
     process.stdout.write(`deployed ${created.length} of ${Object.keys(deployed.template.Resources).length} resources; moto skipped: `
-      + `${Object.entries(counts).map(([t, n]) => `${t} ×${n}`).join(', ')}\nworkarounds:\n${workarounds.map((w) => `- ${w.what} (${w.changed.length})`).join('\n')}\n`);
+      + `${Object.entries(counts).map(([t, n]) => `${t} ×${n}`).join(', ')}\n`
+      + `workarounds:\n${workarounds.map((w) => `- ${w.what} (${w.changed.length})`).join('\n')}\n`);
   });
 
   test('the deployed groups start empty, spot-only, and their functions name them', async () => {

@@ -78,7 +78,8 @@ export async function deployStack(opts: {
   const { endpoint, region, stack } = opts;
   const cli = awsCli(endpoint, region);
   const account: string = cli(['sts', 'get-caller-identity']).Account;
-  const resolve = (s: string) => s.replace(/\$\{AWS::AccountId\}/g, account).replace(/\$\{AWS::Region\}/g, region).replace(/\$\{AWS::Partition\}/g, 'aws');
+  const resolve = (s: string) => s.replace(/\$\{AWS::AccountId\}/g, account).replace(/\$\{AWS::Region\}/g, region)
+    .replace(/\$\{AWS::Partition\}/g, 'aws');
   const s3 = new S3Client({ region, endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-burst-publish-'));
   try {

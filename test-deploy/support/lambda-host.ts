@@ -66,7 +66,8 @@ export async function startFunction(opts: {
   const codeDir = assetForKey(artifact, s3Key).sourcePath;
   // The code moto holds for the function is the zip published from this asset directory.
   if (config.CodeSha256 !== deployed.publishedSha256[s3Key]) {
-    throw new Error(`${logicalId}: deployed CodeSha256 ${config.CodeSha256} is not that of the published ${s3Key} (${deployed.publishedSha256[s3Key]})`);
+    throw new Error(`${logicalId}: deployed CodeSha256 ${config.CodeSha256} is not that of the published ${s3Key} `
+      + `(${deployed.publishedSha256[s3Key]})`);
   }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -90,7 +91,8 @@ export async function startFunction(opts: {
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`${logicalId}: the function's code failed to load (exit ${code})\n${output.join('\n')}`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`${logicalId}: the function's code failed to load (exit ${code})\n${output.join('\n')}`));
     child.once('exit', onExit);
     child.once('message', () => { child.off('exit', onExit); resolve(); });
   });

@@ -50,7 +50,8 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: num
 }
 
 export async function startMoto(): Promise<MotoServer> {
-  requireTool('moto_server', 'the deploy test needs moto 5.x with its server extra (pip install "moto[server]"), preinstalled with Python 3.11 on these machines');
+  requireTool('moto_server',
+    'the deploy test needs moto 5.x with its server extra (pip install "moto[server]"), preinstalled with Python 3.11 on these machines');
   let lastError: unknown;
   // A port found free can be taken before moto binds it: try a few.
   for (let attempt = 0; attempt < 3; attempt += 1) {
