@@ -37,6 +37,9 @@ export function causeOf(previous: CallEvidence | undefined, call: CallEvidence, 
   const within = (t: number | undefined, to: number) => t !== undefined && t >= previous.startedAt && t <= to;
   if (within(holder?.killedAt, end)) return 'kill';
   if (within(holder?.interruptedAt, end)) return 'interruption';
+  // Started just after a notice its worker had not yet polled (IMDS every few seconds), then requeued by it.
+  if (holder?.interruptedAt !== undefined && holder.interruptedAt <= previous.startedAt && previous.end !== 'answered' &&
+    (holder.drainerDoneAt ?? holder.killedAt ?? Infinity) >= previous.startedAt) return 'interruption';
   if (previous.fault !== 'ok' && !stoppedFromOutside(previous, holder)) return 'retry';
   // The call answered, but its holder died or was reclaimed before the SUCCEEDED write: the answer was lost with it.
   if (within(holder?.killedAt, call.startedAt)) return 'kill';

@@ -138,4 +138,15 @@ test('model calls are charged to their cause', () => {
     instances: [{ instanceId: A, killedAt: T + 1000 }, { instanceId: B }],
   });
   expect(lostAnswer.perJob[J2].kill).toBe(1);
+  // A call started just after its instance's notice (before the worker polled it), aborted by the requeue: an interruption.
+  const afterNotice = callsByCause({
+    ...e,
+    calls: [
+      ...e.calls.filter((c) => c.jobId !== J2),
+      { id: 'c20', jobId: J2, instanceId: A, startedAt: T + 100, endedAt: T + 400, fault: 'ok', end: 'aborted' },
+      { id: 'c21', jobId: J2, instanceId: B, startedAt: T + 1000, endedAt: T + 1100, fault: 'ok', end: 'answered' },
+    ],
+    instances: [{ instanceId: A, interruptedAt: T + 50, drainerDoneAt: T + 3000 }, { instanceId: B }],
+  });
+  expect(afterNotice.perJob[J2]).toMatchObject({ interruption: 1, duplicate: 0 });
 });
