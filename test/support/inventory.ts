@@ -47,7 +47,7 @@ function substituteIds(expression: string, byId: (id: string) => string | undefi
 }
 
 /** One dashboard metric array entry, as text: `Namespace/Name{dims} stat/period@region` or the expression. */
-function widgetLines(metrics: any[]): string[] {
+function widgetLines(metrics: any[], shown: (options: Record<string, any>) => boolean): string[] {
   const entries = metrics.map((entry: any[]) => {
     const options = (typeof entry[entry.length - 1] === 'object' ? entry[entry.length - 1] : {}) as Record<string, any>;
     const parts = typeof entry[entry.length - 1] === 'object' ? entry.slice(0, -1) : entry;
@@ -69,7 +69,7 @@ function widgetLines(metrics: any[]): string[] {
     for (let i = 0; i < dims.length; i += 2) pairs.push(`${dims[i]}=${dims[i + 1]}`);
     return `${ns}/${name}{${pairs.join(',')}} ${e.options.stat ?? ''}/${e.options.period ?? ''}${where}`;
   };
-  return entries.filter((e) => e.options.visible !== false).map((e) => `${e.options.label ?? ''} = ${render(e)}`);
+  return entries.filter((e) => e.options.visible !== false && shown(e.options)).map((e) => `${e.options.label ?? ''} = ${render(e)}`);
 }
 
 /** Each widget of each dashboard: `type title`, its lines (left, then right) and its annotations. */
@@ -78,10 +78,8 @@ export function widgetInventory(template: Template): Array<Record<string, unknow
     const p = w.properties;
     return {
       widget: `${w.type} ${w.width}x${w.height} ${p.title ?? (p.markdown as string | undefined)?.split('\n')[0] ?? ''}`,
-      ...(p.metrics ? { metrics: widgetLines(p.metrics.filter((m: any[]) => (m[m.length - 1] as any)?.yAxis !== 'right')) } : {}),
-      ...(p.metrics?.some((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right')
-        ? { right: widgetLines(p.metrics.filter((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right')) }
-        : {}),
+      ...(p.metrics ? { metrics: widgetLines(p.metrics, (o) => o.yAxis !== 'right') } : {}),
+      ...(p.metrics?.some((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right') ? { right: widgetLines(p.metrics, (o) => o.yAxis === 'right') } : {}),
       ...(p.alarms ? { alarms: (p.alarms as string[]).length } : {}),
       ...(p.annotations ? { annotations: p.annotations } : {}),
       ...(p.stacked ? { stacked: true } : {}),
