@@ -321,7 +321,7 @@ export class AiObservability extends Construct {
     const scope = fleet ?? new Construct(this, `Workload-${w.name}`);
 
     const oldestJobAge = new cloudwatch.Alarm(scope, 'OldestJobAgeAlarm', {
-      metric: queue.metricOldestJobAge(undefined, { period: MINUTE }),
+      metric: queue.metricOldestJobAge({ period: MINUTE }),
       threshold: w.slo.toSeconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
@@ -515,14 +515,14 @@ export class AiObservability extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: title('queue depth per priority (waiting + running)'),
-        left: w.queue.priorities.map((p) => withLabel(prefixIds(w.queue.metricBacklog(p), `${idSafe(p)}_`), p)),
+        left: w.queue.priorities.map((p) => w.queue.metricBacklog({ priority: p, label: p })),
         stacked: true,
         leftYAxis: { label: 'jobs', min: 0, showUnits: false },
         width: 6,
       }),
       new cloudwatch.GraphWidget({
         title: title('oldest waiting job (s)'),
-        left: w.queue.priorities.map((p) => w.queue.metricOldestJobAge(p, { label: p })),
+        left: w.queue.priorities.map((p) => w.queue.metricOldestJobAge({ priority: p, label: p })),
         leftAnnotations: [{ value: w.slo.toSeconds(), label: 'SLO', color: cloudwatch.Color.RED }],
         leftYAxis: { label: 's', min: 0, showUnits: false },
         width: 6,
@@ -534,7 +534,7 @@ export class AiObservability extends Construct {
           groupMetric('GroupInServiceInstances', 'in service'),
           m(MetricNames.DESIRED_CAPACITY, { statistic: 'Maximum', label: 'desired (CapacityManager)' }),
         ],
-        right: [withLabel(w.queue.metricBacklog(), 'backlog')],
+        right: [w.queue.metricBacklog({ label: 'backlog' })],
         leftYAxis: { label: 'instances', min: 0, showUnits: false },
         rightYAxis: { label: 'jobs', min: 0, showUnits: false },
         width: 6,
@@ -697,36 +697,6 @@ export class AiObservability extends Construct {
     return `SEARCH('{${CW_AGENT_NAMESPACE},${AgentDimensions.AUTO_SCALING_GROUP_NAME},${AgentDimensions.INSTANCE_ID}} ` +
       `MetricName="${metricName}" ${AgentDimensions.AUTO_SCALING_GROUP_NAME}="${asgName}"', 'Average', 60)`;
   }
-}
-
-/** A string usable inside a metric-math id. */
-function idSafe(x: string): string {
-  return x.replace(/[^A-Za-z0-9_]/g, '_');
-}
-
-/**
- * The same math expression with every id of its `usingMetrics` prefixed, so expressions built by another
- * construct with the same ids (JobQueue's `v0`, `f0` per priority) can share one graph.
- */
-function prefixIds(metric: cloudwatch.IMetric, prefix: string): cloudwatch.IMetric {
-  const math = metric.toMetricConfig().mathExpression;
-  if (!math) return metric;
-  const ids = Object.keys(math.usingMetrics);
-  const usingMetrics = Object.fromEntries(ids.map((id) => [`${prefix}${id}`, prefixIds(math.usingMetrics[id], prefix)]));
-  const expression = ids.reduce((e, id) => e.replace(new RegExp(`\\b${id}\\b`, 'g'), `${prefix}${id}`), math.expression);
-  const rendering = metric.toMetricConfig().renderingProperties ?? {};
-  return new cloudwatch.MathExpression({
-    expression,
-    usingMetrics,
-    period: Duration.seconds(math.period),
-    label: rendering.label as string | undefined,
-  });
-}
-
-/** The metric with a graph label, for any IMetric that can be re-labelled (Metric, MathExpression). */
-function withLabel(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetric {
-  const m = metric as cloudwatch.IMetric & { with?: (o: { label: string }) => cloudwatch.IMetric };
-  return typeof m.with === 'function' ? m.with({ label }) : metric;
 }
 
 function validateProps(props: AiObservabilityProps, stackRegion: string): void {

@@ -110,7 +110,8 @@ describe('AiObservability: the dashboard', () => {
   test('queue depth is drawn per priority, oldest job age against the SLO line', () => {
     const depth = widget('batch · queue depth per priority (waiting + running)').properties.metrics;
     expect(depth.filter((m: any) => m[0].expression).map((m: any) => [m[0].label, m[0].expression])).toEqual([
-      ['urgent', 'urgent_v0 + urgent_f0'], ['normal', 'normal_v0 + normal_f0'], ['backfill', 'backfill_v0 + backfill_f0'],
+      ['urgent', 'batch_urgent_waiting + batch_urgent_running'], ['normal', 'batch_normal_waiting + batch_normal_running'],
+      ['backfill', 'batch_backfill_waiting + batch_backfill_running'],
     ]);
     const age = widget('batch · oldest waiting job (s)').properties;
     expect(age.metrics.map((m: any) => m[1])).toEqual(Array(3).fill('ApproximateAgeOfOldestMessage'));
@@ -124,7 +125,11 @@ describe('AiObservability: the dashboard', () => {
       ['AWS/AutoScaling', 'GroupInServiceInstances', 'AutoScalingGroupName', 'realtime-asg'],
       ['AiBurst', 'DesiredCapacity', 'Workload', 'realtime'],
     ]);
-    expect(metrics[3][0]).toMatchObject({ label: 'backlog', expression: 'v0 + f0 + v1 + f1', yAxis: 'right' });
+    expect(metrics[3][0]).toMatchObject({
+      label: 'backlog',
+      expression: 'realtime_high_waiting + realtime_high_running + realtime_normal_waiting + realtime_normal_running',
+      yAxis: 'right',
+    });
   });
 
   test('top agents by spend and GPU-hours come from SORT(SEARCH(…)) over the time range, as bars', () => {
@@ -173,7 +178,7 @@ describe('AiObservability: the alarms', () => {
 
   test('oldest job age over the SLO for 3 minutes (max over priorities); an idle queue is not a breach', () => {
     const { props } = alarm(template, 'WorkloadrealtimeOldestJobAge');
-    expect(expression(props)).toBe('MAX([a0, a1])');
+    expect(expression(props)).toBe('MAX([realtime_high_age, realtime_normal_age])');
     expect(stats(props)).toEqual(['AWS/SQS/ApproximateAgeOfOldestMessage', 'AWS/SQS/ApproximateAgeOfOldestMessage']);
     expect(props).toMatchObject({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 3, TreatMissingData: 'notBreaching' });
     expect(props.AlarmDescription).toMatch(/under-provisioned.*desired > in service/);
