@@ -75,16 +75,13 @@ function widgetLines(metrics: any[], shown: (options: Record<string, any>) => bo
 /** Each widget of each dashboard: `type title`, its lines (left, then right) and its annotations. */
 export function widgetInventory(template: Template): Array<Record<string, unknown>> {
   return dashboardBodiesWithRefs(template).flatMap((body) => body.widgets.map((w: any) => {
-    const p = w.properties;
+    const { metrics, alarms, title, ...rest } = w.properties;
     return {
-      widget: `${w.type} ${w.width}x${w.height} ${p.title ?? (p.markdown as string | undefined)?.split('\n')[0] ?? ''}`,
-      ...(p.metrics ? { metrics: widgetLines(p.metrics, (o) => o.yAxis !== 'right') } : {}),
-      ...(p.metrics?.some((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right') ? { right: widgetLines(p.metrics, (o) => o.yAxis === 'right') } : {}),
-      ...(p.alarms ? { alarms: (p.alarms as string[]).length } : {}),
-      ...(p.annotations ? { annotations: p.annotations } : {}),
-      ...(p.stacked ? { stacked: true } : {}),
-      ...(p.view && p.view !== 'timeSeries' ? { view: p.view } : {}),
-      ...(p.yAxis ? { yAxis: p.yAxis } : {}),
+      widget: `${w.type} ${w.width}x${w.height} at ${w.x},${w.y} ${title ?? (rest.markdown as string | undefined)?.split('\n')[0] ?? ''}`,
+      ...(metrics ? { metrics: widgetLines(metrics, (o) => o.yAxis !== 'right') } : {}),
+      ...(metrics?.some((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right') ? { right: widgetLines(metrics, (o) => o.yAxis === 'right') } : {}),
+      ...(alarms ? { alarms: (alarms as string[]).map((a) => String(a).replace(/^arn:.*:alarm:/, '')) } : {}),
+      ...rest,
     };
   }));
 }
