@@ -4,6 +4,8 @@ export * from './store/job-store';
 export * from './drill/interruption-drill';
 export * from './observability/cost-reporter';
 export * from './observability/ai-observability';
+export * from './observability/ai-observability-props';
+export * from './observability/metric-options';
 export * from './observability/fleet-alarms';
 export * from './observability/cloudwatch-agent-config';
 export * from './compute/scaling-policy';
