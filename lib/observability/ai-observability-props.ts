@@ -69,6 +69,11 @@ export interface ObservedWorkload {
    * @default - the stack's region
    */
   readonly metricsRegion?: string;
+  /**
+   * Value of the `ai-burst:cost-center` tag on this workload's alarms.
+   * @default - the AiObservability's `costCenter`
+   */
+  readonly costCenter?: string;
 }
 
 export interface AiObservabilityProps {

@@ -150,6 +150,7 @@ export class AiObservability extends Construct {
   private workloadAlarmsFor(w: Resolved, props: AiObservabilityProps): WorkloadAlarms {
     const name = w.metrics.workload;
     const scopeId = `Workload-${name}`;
+    const costCenter = w.props.costCenter ?? props.costCenter;
     const fleet = w.metrics.fleetRegion === undefined
       ? new FleetAlarms(this, scopeId, {
         workload: name,
@@ -161,12 +162,12 @@ export class AiObservability extends Construct {
         dailyBudgetUsd: w.props.dailyBudgetUsd,
         costReporter: props.costReporter,
         metricNamespace: this.metricNamespace,
-        costCenter: props.costCenter,
+        costCenter,
       })
       : undefined;
     const scope = fleet ?? new Construct(this, scopeId);
     const queue = createQueueAlarms(scope, { queue: w.props.queue, oldestJobAgeSlo: w.slo });
-    applyCostTags(scope, name, props.costCenter);
+    applyCostTags(scope, name, costCenter);
     return {
       oldestJobAge: queue.oldestJobAge,
       fleetIdle: fleet?.fleetIdle,

@@ -85,3 +85,21 @@ describe('JobStore fails on invalid input', () => {
     expect(() => store.grantWriteResults(role, 'Bad Name')).toThrow(/JobStore: workload "Bad Name" is invalid/);
   });
 });
+
+describe('JobStore cost tags', () => {
+  test('GIVEN a cost center THEN the table and both buckets carry it and the _shared workload tag', () => {
+    const { stack } = testStack();
+    new JobStore(stack, 'Store', { costCenter: 'research' });
+    const template = Template.fromStack(stack);
+    const tags = Match.arrayWith([{ Key: 'ai-burst:cost-center', Value: 'research' }, { Key: 'ai-burst:workload', Value: '_shared' }]);
+    template.hasResourceProperties('AWS::DynamoDB::Table', { Tags: tags });
+    template.resourcePropertiesCountIs('AWS::S3::Bucket', { Tags: tags }, 2);
+  });
+
+  test('GIVEN no cost center THEN only the _shared workload tag', () => {
+    const { stack } = testStack();
+    new JobStore(stack, 'Store');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::DynamoDB::Table', { Tags: [{ Key: 'ai-burst:workload', Value: '_shared' }] });
+  });
+});
