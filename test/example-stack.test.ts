@@ -25,30 +25,39 @@ describe('cost allocation tags', () => {
   const workloads: Record<string, string> = { 'realtime-agent': 'agents', 'doc-analysis': 'research' };
   // Synthesize first: the tags are applied by an aspect at synthesis.
   const templates = new Map(stacksOf(app).map((s) => [s, Template.fromStack(s).toJSON().Resources]));
-  const taggable = stacksOf(app).flatMap((s) => s.node.findAll()
-    .filter((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === s && (TagManager.isTaggable(c) || TagManager.isTaggableV2(c)))
-    .map((c) => ({ stack: s, resource: c, id: s.getLogicalId(c), tags: (TagManager.of(c)?.tagValues() ?? {}) as Record<string, string> })));
+  const taggable = stacksOf(app).flatMap((s) =>
+    s.node
+      .findAll()
+      .filter((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === s && (TagManager.isTaggable(c) || TagManager.isTaggableV2(c)))
+      .map((c) => ({ stack: s, resource: c, id: s.getLogicalId(c), tags: (TagManager.of(c)?.tagValues() ?? {}) as Record<string, string> })),
+  );
 
   test('every resource whose CloudFormation type takes Tags carries ai-burst:workload and ai-burst:cost-center', () => {
     expect(taggable.length).toBeGreaterThan(50);
-    const untagged = taggable.filter((t) => !t.tags[Tags.WORKLOAD] || !t.tags[Tags.COST_CENTER]).map((t) => `${t.id} (${t.resource.cfnResourceType})`);
+    const untagged = taggable
+      .filter((t) => !t.tags[Tags.WORKLOAD] || !t.tags[Tags.COST_CENTER])
+      .map((t) => `${t.id} (${t.resource.cfnResourceType})`);
     expect(untagged).toEqual([]);
   });
 
   test('the tags reach the template: each taggable resource names both keys in its properties', () => {
-    const missing = taggable.filter((t) => {
-      const text = JSON.stringify(templates.get(t.stack)[t.id].Properties ?? {});
-      return !text.includes(`"${Tags.WORKLOAD}"`) || !text.includes(`"${Tags.COST_CENTER}"`);
-    }).map((t) => `${t.id} (${t.resource.cfnResourceType})`);
+    const missing = taggable
+      .filter((t) => {
+        const text = JSON.stringify(templates.get(t.stack)[t.id].Properties ?? {});
+        return !text.includes(`"${Tags.WORKLOAD}"`) || !text.includes(`"${Tags.COST_CENTER}"`);
+      })
+      .map((t) => `${t.id} (${t.resource.cfnResourceType})`);
     expect(missing).toEqual([]);
   });
 
-  test('a workload\'s resources carry its name and cost center, shared ones _shared and the platform\'s', () => {
-    const wrong = taggable.filter((t) => {
-      const workload = t.tags[Tags.WORKLOAD];
-      const expected = workload === SHARED_WORKLOAD_TAG_VALUE ? 'ai-platform' : workloads[workload];
-      return t.tags[Tags.COST_CENTER] !== expected;
-    }).map((t) => `${t.id}: ${t.tags[Tags.WORKLOAD]} / ${t.tags[Tags.COST_CENTER]}`);
+  test("a workload's resources carry its name and cost center, shared ones _shared and the platform's", () => {
+    const wrong = taggable
+      .filter((t) => {
+        const workload = t.tags[Tags.WORKLOAD];
+        const expected = workload === SHARED_WORKLOAD_TAG_VALUE ? 'ai-platform' : workloads[workload];
+        return t.tags[Tags.COST_CENTER] !== expected;
+      })
+      .map((t) => `${t.id}: ${t.tags[Tags.WORKLOAD]} / ${t.tags[Tags.COST_CENTER]}`);
     expect(wrong).toEqual([]);
   });
 

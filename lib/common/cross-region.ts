@@ -22,8 +22,10 @@ export function queueUrlFrom(scope: Construct, queue: sqs.IQueue): string {
   const region = remoteRegionOf(scope, queue);
   if (region === undefined) return queue.queueUrl;
   if (Token.isUnresolved(queue.env.account)) {
-    throw new Error(`JobQueue: queue ${queue.node.path} is used from region ${Stack.of(scope).region} but its account is not known at synth; ` +
-      'give its stack an explicit env: { account, region }');
+    throw new Error(
+      `JobQueue: queue ${queue.node.path} is used from region ${Stack.of(scope).region} but its account is not known at synth; ` +
+        'give its stack an explicit env: { account, region }',
+    );
   }
   return `https://sqs.${region}.${Stack.of(scope).urlSuffix}/${queue.env.account}/${queue.queueName}`;
 }

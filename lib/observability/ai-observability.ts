@@ -151,20 +151,21 @@ export class AiObservability extends Construct {
     const name = w.metrics.workload;
     const scopeId = `Workload-${name}`;
     const costCenter = w.props.costCenter ?? props.costCenter;
-    const fleet = w.metrics.fleetRegion === undefined
-      ? new FleetAlarms(this, scopeId, {
-        workload: name,
-        autoScalingGroupName: w.metrics.autoScalingGroupName,
-        jobQueue: w.props.queue,
-        capacityManagerFunction: w.props.capacityManagerFunction,
-        idleFleetAlarmAfter: w.idleAfter,
-        failureRatioThreshold: w.props.failureRatioThreshold,
-        dailyBudgetUsd: w.props.dailyBudgetUsd,
-        costReporter: props.costReporter,
-        metricNamespace: this.metricNamespace,
-        costCenter,
-      })
-      : undefined;
+    const fleet =
+      w.metrics.fleetRegion === undefined
+        ? new FleetAlarms(this, scopeId, {
+            workload: name,
+            autoScalingGroupName: w.metrics.autoScalingGroupName,
+            jobQueue: w.props.queue,
+            capacityManagerFunction: w.props.capacityManagerFunction,
+            idleFleetAlarmAfter: w.idleAfter,
+            failureRatioThreshold: w.props.failureRatioThreshold,
+            dailyBudgetUsd: w.props.dailyBudgetUsd,
+            costReporter: props.costReporter,
+            metricNamespace: this.metricNamespace,
+            costCenter,
+          })
+        : undefined;
     const scope = fleet ?? new Construct(this, scopeId);
     const queue = createQueueAlarms(scope, { queue: w.props.queue, oldestJobAgeSlo: w.slo });
     applyCostTags(scope, name, costCenter);

@@ -299,22 +299,25 @@ export class JobQueue extends JobQueueBase {
       visibilityTimeout: Duration.minutes(5),
       deadLetterQueue: { queue: this.parkingQueue, maxReceiveCount: DLQ_MAX_RECEIVE_COUNT },
     });
-    const lastStop = 'This is the parking queue (the last stop for jobs whose retry budget is spent, itself the DLQ of the ' +
+    const lastStop =
+      'This is the parking queue (the last stop for jobs whose retry budget is spent, itself the DLQ of the ' +
       'dead-letter queue); it has no DLQ of its own by design.';
     acknowledgeNag(this.parkingQueue, 'AwsSolutions-SQS3', lastStop);
     acknowledgeNag(this.parkingQueue, 'Serverless-SQSRedrivePolicy', lastStop);
 
-    this.queues = this.priorities.map((priority) => new sqs.Queue(this, `Queue-${priority}`, {
-      ...common,
-      retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      visibilityTimeout: this.visibilityTimeout,
-      receiveMessageWaitTime: Duration.seconds(20),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
-    }));
+    this.queues = this.priorities.map(
+      (priority) =>
+        new sqs.Queue(this, `Queue-${priority}`, {
+          ...common,
+          retentionPeriod: props.retentionPeriod ?? Duration.days(4),
+          visibilityTimeout: this.visibilityTimeout,
+          receiveMessageWaitTime: Duration.seconds(20),
+          deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
+        }),
+    );
 
     applyCostTags(this, props.workload, props.costCenter);
   }
-
 }
 
 /** Queues created outside this library, with the grants and metrics of `JobQueueBase`. */
@@ -348,21 +351,33 @@ const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 const CONSUME = ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 
 function validateProps(props: JobQueueProps): void {
-  validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN,
-    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+  validatePattern(
+    NAME,
+    'workload',
+    props.workload,
+    WORKLOAD_NAME_PATTERN,
+    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+  );
   if (props.priorities !== undefined) validatePriorities(props.priorities);
   validateDuration(NAME, 'jobTimeout', props.jobTimeout, Duration.minutes(1), Duration.seconds(SQS_MAX_VISIBILITY_SECONDS));
   if (props.maxReceiveCount === 1) {
-    throw new Error(`${NAME}: maxReceiveCount must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ` +
-      'agent crash dead-letters a job that never failed; use 2 or more and let the RetryHandler budget attempts');
+    throw new Error(
+      `${NAME}: maxReceiveCount must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ` +
+        'agent crash dead-letters a job that never failed; use 2 or more and let the RetryHandler budget attempts',
+    );
   }
   validateInteger(NAME, 'maxReceiveCount', props.maxReceiveCount, 2, 1000);
   validateDuration(NAME, 'retentionPeriod', props.retentionPeriod, Duration.minutes(1), Duration.days(13));
 }
 
 function validateAttributes(attrs: JobQueueAttributes): void {
-  validatePattern(NAME, 'workload', attrs.workload, WORKLOAD_NAME_PATTERN,
-    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+  validatePattern(
+    NAME,
+    'workload',
+    attrs.workload,
+    WORKLOAD_NAME_PATTERN,
+    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+  );
   validatePriorities(attrs.priorities);
   if (attrs.queues.length !== attrs.priorities.length) {
     throw new Error(`${NAME}: queues must list one queue per priority (got ${attrs.queues.length} queues for ${attrs.priorities.length} priorities)`);

@@ -107,9 +107,7 @@ export class JobStore extends Construct implements IJobStore {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'job-data/',
-      lifecycleRules: [
-        { expiration: this.retention, abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
+      lifecycleRules: [{ expiration: this.retention, abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       removalPolicy,
     });
     applyCostTags(this, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
@@ -126,8 +124,7 @@ export class JobStore extends Construct implements IJobStore {
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy,
     });
-    acknowledgeNag(logs, 'AwsSolutions-S1',
-      'This bucket receives the data bucket\'s server access logs; logging it to itself would loop.');
+    acknowledgeNag(logs, 'AwsSolutions-S1', "This bucket receives the data bucket's server access logs; logging it to itself would loop.");
     return logs;
   }
 

@@ -12,14 +12,18 @@ const INDEX = path.join(ROOT, 'lib', 'index.ts');
 
 const program = ts.createProgram([INDEX], { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, noEmit: true });
 const checker = program.getTypeChecker();
-const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(INDEX)!)!)
+const exported = checker
+  .getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(INDEX)!)!)
   .map((s) => ({ name: s.name, target: s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s }));
 const exportedTargets = new Set(exported.map((e) => e.target));
 const inLib = (file: string) => path.relative(ROOT, file).startsWith(`lib${path.sep}`);
 
 function isPrivate(node: ts.Node): boolean {
   const flags = ts.getCombinedModifierFlags(node as ts.Declaration);
-  return (flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 || ((node as ts.NamedDeclaration).name?.kind === ts.SyntaxKind.PrivateIdentifier);
+  return (
+    (flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 ||
+    (node as ts.NamedDeclaration).name?.kind === ts.SyntaxKind.PrivateIdentifier
+  );
 }
 
 /** Library types named by the public parts of `decl` that the entry point does not export. */
@@ -58,10 +62,12 @@ test('lib/index.ts re-exports by name only', () => {
 });
 
 test('nothing from lib/common or a private/ folder is public', () => {
-  const leaked = exported.filter((e) => {
-    const file = path.relative(ROOT, e.target.declarations![0].getSourceFile().fileName);
-    return file.startsWith(path.join('lib', 'common')) || file.split(path.sep).includes('private');
-  }).map((e) => e.name);
+  const leaked = exported
+    .filter((e) => {
+      const file = path.relative(ROOT, e.target.declarations![0].getSourceFile().fileName);
+      return file.startsWith(path.join('lib', 'common')) || file.split(path.sep).includes('private');
+    })
+    .map((e) => e.name);
   expect(leaked).toEqual([]);
 });
 

@@ -40,8 +40,9 @@ describe('JobQueue defaults', () => {
     const policies = template.findResources('AWS::SQS::QueuePolicy');
     const protectedQueues = new Set<string>();
     for (const p of Object.values(policies)) {
-      const denies = p.Properties.PolicyDocument.Statement.filter((s: any) =>
-        s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+      const denies = p.Properties.PolicyDocument.Statement.filter(
+        (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+      );
       if (denies.length > 0) for (const q of p.Properties.Queues) protectedQueues.add(q.Ref);
     }
     expect([...protectedQueues].sort()).toEqual([...ids].sort());
@@ -60,7 +61,7 @@ describe('JobQueue defaults', () => {
     expect(queues[dlqId].Properties.RedrivePolicy.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [parkingId, 'Arn'] });
   });
 
-  test('DLQ and parking retention is longer than the work queues\'', () => {
+  test("DLQ and parking retention is longer than the work queues'", () => {
     const work = Math.max(...workIds.map((id) => queues[id].Properties.MessageRetentionPeriod));
     expect(work).toBe(4 * 86400);
     expect(queues[dlqId].Properties.MessageRetentionPeriod).toBeGreaterThan(work);
@@ -77,10 +78,12 @@ describe('JobQueue defaults', () => {
 
   test('cost tags on every queue', () => {
     for (const q of Object.values(queues)) {
-      expect(q.Properties.Tags).toEqual(expect.arrayContaining([
-        { Key: 'ai-burst:workload', Value: 'agents' },
-        { Key: 'ai-burst:cost-center', Value: 'research' },
-      ]));
+      expect(q.Properties.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'ai-burst:workload', Value: 'agents' },
+          { Key: 'ai-burst:cost-center', Value: 'research' },
+        ]),
+      );
     }
   });
 
@@ -123,8 +126,7 @@ describe('JobQueue grants', () => {
     return Template.fromStack(stack);
   }
   function actions(template: Template): string[] {
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
     return statements.flatMap((s: any) => [s.Action].flat());
   }
 
@@ -144,13 +146,17 @@ describe('JobQueue grants', () => {
   test('grantRedrive can start message move tasks on parking and DLQ only', () => {
     const t = grantTemplate((q, r) => q.grantRedrive(r));
     t.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Action: ['sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask'],
-        Resource: [
-          { 'Fn::GetAtt': [Match.stringLikeRegexp('ParkingQueue'), 'Arn'] },
-          { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] },
-        ],
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask'],
+            Resource: [
+              { 'Fn::GetAtt': [Match.stringLikeRegexp('ParkingQueue'), 'Arn'] },
+              { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] },
+            ],
+          }),
+        ]),
+      },
     });
   });
 
@@ -161,14 +167,20 @@ describe('JobQueue grants', () => {
   });
 
   test('no grant uses a wildcard action or resource, also with a KMS key', () => {
-    for (const withKey of [false, true]) for (const grant of [(q: JobQueue, r: iam.Role) => q.grantSubmit(r), (q: JobQueue, r: iam.Role) => q.grantConsume(r), (q: JobQueue, r: iam.Role) => q.grantRedrive(r)]) {
-      const statements = Object.values(grantTemplate(grant, withKey).findResources('AWS::IAM::Policy'))
-        .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
-      for (const s of statements) {
-        expect([s.Action].flat().some((x: string) => x.includes('*'))).toBe(false);
-        expect([s.Resource].flat()).not.toContain('*');
+    for (const withKey of [false, true])
+      for (const grant of [
+        (q: JobQueue, r: iam.Role) => q.grantSubmit(r),
+        (q: JobQueue, r: iam.Role) => q.grantConsume(r),
+        (q: JobQueue, r: iam.Role) => q.grantRedrive(r),
+      ]) {
+        const statements = Object.values(grantTemplate(grant, withKey).findResources('AWS::IAM::Policy')).flatMap(
+          (p: any) => p.Properties.PolicyDocument.Statement,
+        );
+        for (const s of statements) {
+          expect([s.Action].flat().some((x: string) => x.includes('*'))).toBe(false);
+          expect([s.Resource].flat()).not.toContain('*');
+        }
       }
-    }
   });
 });
 
@@ -180,8 +192,12 @@ describe('JobQueue metrics', () => {
     const high = queue.metricBacklog({ priority: 'high' }).toMetricConfig().mathExpression!;
     expect(high.expression).toBe('agents_high_waiting + agents_high_running');
     const names = Object.values(all.usingMetrics).map((m) => m.toMetricConfig().metricStat!.metricName);
-    expect(names).toEqual(['ApproximateNumberOfMessagesVisible', 'ApproximateNumberOfMessagesNotVisible',
-      'ApproximateNumberOfMessagesVisible', 'ApproximateNumberOfMessagesNotVisible']);
+    expect(names).toEqual([
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateNumberOfMessagesNotVisible',
+    ]);
     for (const m of Object.values(all.usingMetrics)) expect(m.toMetricConfig().metricStat!.statistic).toBe('Maximum');
   });
   test('metric options follow the CDK metricXxx(props?) rule: priority, period and label in one object', () => {
@@ -230,8 +246,8 @@ describe('JobQueue.fromJobQueueAttributes: bring your own queues', () => {
     const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     return { stack, jobQueue, role };
   }
-  const statements = (stack: any) => Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
-    .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+  const statements = (stack: any) =>
+    Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 
   test('GIVEN imported queues WHEN granting consume THEN the role gets the same actions a JobQueue grants, on those queues', () => {
     const { stack, jobQueue, role } = imported({}, true);
@@ -249,12 +265,18 @@ describe('JobQueue.fromJobQueueAttributes: bring your own queues', () => {
     expect(jobQueue.visibilityTimeout.toMinutes()).toBe(15);
     expect(jobQueue.maxReceiveCount).toBe(5);
     expect(jobQueue.queueFor('normal').queueName).toBe('agents-normal');
-    expect(jobQueue.metricBacklog().toMetricConfig().mathExpression!.expression).toBe('agents_high_waiting + agents_high_running + agents_normal_waiting + agents_normal_running');
+    expect(jobQueue.metricBacklog().toMetricConfig().mathExpression!.expression).toBe(
+      'agents_high_waiting + agents_high_running + agents_normal_waiting + agents_normal_running',
+    );
     expect(jobQueue.metricParkedJobs().toMetricConfig().metricStat!.dimensions).toEqual([{ name: 'QueueName', value: 'agents-parked' }]);
   });
 
   test.each<[string, Partial<JobQueueAttributes>, RegExp]>([
-    ['fewer queues than priorities', { priorities: ['high', 'normal', 'low'] }, /queues must list one queue per priority \(got 2 queues for 3 priorities\)/],
+    [
+      'fewer queues than priorities',
+      { priorities: ['high', 'normal', 'low'] },
+      /queues must list one queue per priority \(got 2 queues for 3 priorities\)/,
+    ],
     ['a bad workload name', { workload: 'Agents' }, /JobQueue: workload "Agents" is invalid/],
     ['maxReceiveCount 1', { maxReceiveCount: 1 }, /maxReceiveCount must be an integer between 2 and 1000 \(got 1\)/],
     ['a 13 h visibility timeout', { visibilityTimeout: Duration.hours(13) }, /visibilityTimeout must be between 1 minute and 12 hours/],

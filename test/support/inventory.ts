@@ -20,7 +20,11 @@ export function stacksOf(scope: IConstruct): Stack[] {
 export function resourceInventory(template: Template): Record<string, string> {
   const resources = template.toJSON().Resources as Record<string, { Type: string }>;
   const shown = (id: string) => (resources[id].Type === 'AWS::ApiGateway::Deployment' ? id.replace(/[0-9a-f]{32}$/, '[CONFIG-HASH]') : id);
-  return Object.fromEntries(Object.keys(resources).sort().map((id) => [shown(id), resources[id].Type]));
+  return Object.fromEntries(
+    Object.keys(resources)
+      .sort()
+      .map((id) => [shown(id), resources[id].Type]),
+  );
 }
 
 /** A CloudFormation intrinsic as short text: `@Id`, `@Id.Attr`, else `@TOKEN`. */
@@ -74,16 +78,20 @@ function widgetLines(metrics: any[], shown: (options: Record<string, any>) => bo
 
 /** Each widget of each dashboard: `type title`, its lines (left, then right) and its annotations. */
 export function widgetInventory(template: Template): Array<Record<string, unknown>> {
-  return dashboardBodiesWithRefs(template).flatMap((body) => body.widgets.map((w: any) => {
-    const { metrics, alarms, title, ...rest } = w.properties;
-    return {
-      widget: `${w.type} ${w.width}x${w.height} at ${w.x},${w.y} ${title ?? (rest.markdown as string | undefined)?.split('\n')[0] ?? ''}`,
-      ...(metrics ? { metrics: widgetLines(metrics, (o) => o.yAxis !== 'right') } : {}),
-      ...(metrics?.some((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right') ? { right: widgetLines(metrics, (o) => o.yAxis === 'right') } : {}),
-      ...(alarms ? { alarms: (alarms as string[]).map((a) => String(a).replace(/^arn:.*:alarm:/, '')) } : {}),
-      ...rest,
-    };
-  }));
+  return dashboardBodiesWithRefs(template).flatMap((body) =>
+    body.widgets.map((w: any) => {
+      const { metrics, alarms, title, ...rest } = w.properties;
+      return {
+        widget: `${w.type} ${w.width}x${w.height} at ${w.x},${w.y} ${title ?? (rest.markdown as string | undefined)?.split('\n')[0] ?? ''}`,
+        ...(metrics ? { metrics: widgetLines(metrics, (o) => o.yAxis !== 'right') } : {}),
+        ...(metrics?.some((m: any[]) => (m[m.length - 1] as any)?.yAxis === 'right')
+          ? { right: widgetLines(metrics, (o) => o.yAxis === 'right') }
+          : {}),
+        ...(alarms ? { alarms: (alarms as string[]).map((a) => String(a).replace(/^arn:.*:alarm:/, '')) } : {}),
+        ...rest,
+      };
+    }),
+  );
 }
 
 /** An alarm's metric as text (math ids replaced by what they read). */
@@ -105,13 +113,22 @@ function alarmMetric(props: any): string {
 /** Alarm logical id → what it reads and when it fires. */
 export function alarmInventory(template: Template): Record<string, Record<string, unknown>> {
   const alarms = template.findResources('AWS::CloudWatch::Alarm');
-  return Object.fromEntries(Object.keys(alarms).sort().map((id) => {
-    const p = alarms[id].Properties;
-    return [id, {
-      metric: alarmMetric(p),
-      when: `${p.ComparisonOperator} ${p.Threshold} in ${p.DatapointsToAlarm ?? p.EvaluationPeriods}/${p.EvaluationPeriods}, missing ${p.TreatMissingData}`,
-      actions: `alarm ${(p.AlarmActions ?? []).length}, ok ${(p.OKActions ?? []).length}`,
-      description: p.AlarmDescription,
-    }];
-  }));
+  return Object.fromEntries(
+    Object.keys(alarms)
+      .sort()
+      .map((id) => {
+        const p = alarms[id].Properties;
+        return [
+          id,
+          {
+            metric: alarmMetric(p),
+            when:
+              `${p.ComparisonOperator} ${p.Threshold} in ${p.DatapointsToAlarm ?? p.EvaluationPeriods}/${p.EvaluationPeriods}, ` +
+              `missing ${p.TreatMissingData}`,
+            actions: `alarm ${(p.AlarmActions ?? []).length}, ok ${(p.OKActions ?? []).length}`,
+            description: p.AlarmDescription,
+          },
+        ];
+      }),
+  );
 }

@@ -25,7 +25,8 @@ export class PlatformSection {
   private header(): cloudwatch.IWidget {
     const names = this.props.workloads.map((w) => `\`${w.workload}\``).join(', ');
     return new cloudwatch.TextWidget({
-      markdown: `# AI burst platform\nSpend, top agents and alarms for ${names}. ` +
+      markdown:
+        `# AI burst platform\nSpend, top agents and alarms for ${names}. ` +
         'A section per workload follows. Spend comes from the CostReporter (live spot price × running instances, ' +
         `every minute)${this.props.hasCostReporter ? '' : ' — none is attached to this dashboard'}.`,
       width: FULL_WIDTH,
@@ -51,12 +52,15 @@ export class PlatformSection {
     const search = searchExpression(this.props.namespace, MetricNames.SPEND_USD, [Dimensions.AGENT, Dimensions.WORKLOAD], {}, 'Sum');
     return new cloudwatch.GraphWidget({
       title: 'Platform · top agents by spend (USD, time range)',
-      left: regions.map((region) => new cloudwatch.MathExpression({
-        expression: `SORT(${search}, SUM, DESC, 10)`,
-        label: region === undefined ? 'USD' : `USD (${region})`,
-        period: Duration.hours(1),
-        ...(region !== undefined ? { searchRegion: region } : {}),
-      })),
+      left: regions.map(
+        (region) =>
+          new cloudwatch.MathExpression({
+            expression: `SORT(${search}, SUM, DESC, 10)`,
+            label: region === undefined ? 'USD' : `USD (${region})`,
+            period: Duration.hours(1),
+            ...(region !== undefined ? { searchRegion: region } : {}),
+          }),
+      ),
       view: cloudwatch.GraphWidgetView.BAR,
       setPeriodToTimeRange: true,
       width: 8,

@@ -31,7 +31,8 @@ export function createQueueAlarms(scope: Construct, props: QueueAlarmsProps): Qu
     datapointsToAlarm: 3,
     // SQS stops reporting an idle queue (and reports late for up to 15 min when it wakes): no data = no waiting job.
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription: `${tag} A job has waited longer than the ${props.oldestJobAgeSlo.toHumanString()} SLO for 3 minutes: the fleet is ` +
+    alarmDescription:
+      `${tag} A job has waited longer than the ${props.oldestJobAgeSlo.toHumanString()} SLO for 3 minutes: the fleet is ` +
       'under-provisioned or not consuming. Check the fleet widget: desired > in service means capacity is not ' +
       'arriving (spot capacity in these AZs/types; widen the instance types or AZs); desired = 0 means the ' +
       'CapacityManager is not scaling (see its errors alarm and logs); in service but idle GPUs means the workers ' +
@@ -45,9 +46,10 @@ export function createQueueAlarms(scope: Construct, props: QueueAlarmsProps): Qu
     evaluationPeriods: 15,
     datapointsToAlarm: 15,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription: `${tag} Jobs have sat visible on the dead-letter queue for 15 minutes: the RetryHandler is not ` +
+    alarmDescription:
+      `${tag} Jobs have sat visible on the dead-letter queue for 15 minutes: the RetryHandler is not ` +
       'draining it (it normally moves each failed job back with backoff or parks it within a minute). Check the ' +
-      'RetryHandler\'s errors and logs and its event source mapping; the jobs are safe on the DLQ for 14 days.',
+      "RetryHandler's errors and logs and its event source mapping; the jobs are safe on the DLQ for 14 days.",
   });
 
   const parkedJobs = new cloudwatch.Alarm(scope, 'ParkedJobsAlarm', {
@@ -56,7 +58,8 @@ export function createQueueAlarms(scope: Construct, props: QueueAlarmsProps): Qu
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     evaluationPeriods: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription: `${tag} Jobs are parked: their retry budget is spent and nothing will run them again. Read ` +
+    alarmDescription:
+      `${tag} Jobs are parked: their retry budget is spent and nothing will run them again. Read ` +
       'their lastError on the parking queue or the job records (status FAILED), fix the cause (bad input, model ' +
       'error, timeout too short), then redrive them (grantRedrive / StartMessageMoveTask) or delete them. ' +
       'Parked jobs expire after 14 days.',

@@ -9,7 +9,9 @@ const NAME = 'AiObservability';
 
 export function validateAiObservabilityProps(props: AiObservabilityProps, stackRegion: string): void {
   if (!Array.isArray(props.workloads) || props.workloads.length < 1 || props.workloads.length > 25) {
-    throw new Error(`${NAME}: workloads must list 1 to 25 workloads (got ${props.workloads?.length ?? 0}); split larger platforms over several dashboards`);
+    throw new Error(
+      `${NAME}: workloads must list 1 to 25 workloads (got ${props.workloads?.length ?? 0}); split larger platforms over several dashboards`,
+    );
   }
   const names = props.workloads.map((w) => w.queue.workload);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -27,8 +29,16 @@ export function validateAiObservabilityProps(props: AiObservabilityProps, stackR
       validatePattern(NAME, `${at}.metricsRegion`, w.metricsRegion, /^[a-z]{2}(-[a-z]+)+-\d+$/, 'use a region name such as us-west-2');
     }
     if (w.agents !== undefined) {
-      if (w.agents.length > 10) throw new Error(`${NAME}: ${at}.agents lists at most 10 agents (got ${w.agents.length}); the top agents come from SEARCH anyway`);
-      for (const a of w.agents) validatePattern(NAME, `${at}.agents`, a, AGENT_NAME_PATTERN, 'use letters, digits, . _ -, starting with a letter or digit, up to 64 characters');
+      if (w.agents.length > 10)
+        throw new Error(`${NAME}: ${at}.agents lists at most 10 agents (got ${w.agents.length}); the top agents come from SEARCH anyway`);
+      for (const a of w.agents)
+        validatePattern(
+          NAME,
+          `${at}.agents`,
+          a,
+          AGENT_NAME_PATTERN,
+          'use letters, digits, . _ -, starting with a letter or digit, up to 64 characters',
+        );
       const dupAgent = w.agents.find((a, i) => w.agents!.indexOf(a) !== i);
       if (dupAgent) throw new Error(`${NAME}: ${at}.agents lists ${JSON.stringify(dupAgent)} twice`);
     }
@@ -37,12 +47,16 @@ export function validateAiObservabilityProps(props: AiObservabilityProps, stackR
   // Workloads whose fleet side publishes in this region: the ones a platform-wide alarm and the cost reporter cover.
   const here = props.workloads.filter((w) => w.metricsRegion === undefined || w.metricsRegion === stackRegion).map((w) => w.queue.workload);
   if (props.dailyBudgetUsd !== undefined && here.length > 10) {
-    throw new Error(`${NAME}: dailyBudgetUsd covers at most 10 workloads (an alarm reads at most 10 metrics; got ` +
-      `${here.length}); set dailyBudgetUsd per workload instead`);
+    throw new Error(
+      `${NAME}: dailyBudgetUsd covers at most 10 workloads (an alarm reads at most 10 metrics; got ` +
+        `${here.length}); set dailyBudgetUsd per workload instead`,
+    );
   }
   if (props.dailyBudgetUsd !== undefined && here.length === 0) {
-    throw new Error(`${NAME}: dailyBudgetUsd covers the workloads whose metrics are in this stack's region (${stackRegion}), and every ` +
-      'workload has another metricsRegion (an alarm reads one region); set dailyBudgetUsd per workload on its FleetAlarms instead');
+    throw new Error(
+      `${NAME}: dailyBudgetUsd covers the workloads whose metrics are in this stack's region (${stackRegion}), and every ` +
+        'workload has another metricsRegion (an alarm reads one region); set dailyBudgetUsd per workload on its FleetAlarms instead',
+    );
   }
   if (props.alarmTopic && props.createAlarmTopic) throw new Error(`${NAME}: give alarmTopic or createAlarmTopic, not both`);
   if (props.alarmTopicKey && !props.createAlarmTopic) throw new Error(`${NAME}: alarmTopicKey is only used with createAlarmTopic: true`);
@@ -52,8 +66,10 @@ export function validateAiObservabilityProps(props: AiObservabilityProps, stackR
   validateNamespace(NAME, props.metricNamespace);
   if (props.costReporter) {
     if (props.metricNamespace !== undefined && props.metricNamespace !== props.costReporter.metricNamespace) {
-      throw new Error(`${NAME}: metricNamespace ${JSON.stringify(props.metricNamespace)} differs from the cost reporter's ` +
-        `${JSON.stringify(props.costReporter.metricNamespace)}; the dashboard would read spend where none is published`);
+      throw new Error(
+        `${NAME}: metricNamespace ${JSON.stringify(props.metricNamespace)} differs from the cost reporter's ` +
+          `${JSON.stringify(props.costReporter.metricNamespace)}; the dashboard would read spend where none is published`,
+      );
     }
     const missing = here.filter((n) => !props.costReporter!.workloads.includes(n));
     if (missing.length > 0) {

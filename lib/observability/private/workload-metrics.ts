@@ -94,7 +94,14 @@ export class WorkloadMetrics {
 
   /** SEARCH over this workload's metric `metricName` with the dimension set `schema` (plus `Workload`). */
   public search(metricName: MetricName, by: string, statistic: string, periodSeconds?: number): string {
-    return searchExpression(this.namespace, metricName, [by, Dimensions.WORKLOAD], { [Dimensions.WORKLOAD]: this.workload }, statistic, periodSeconds);
+    return searchExpression(
+      this.namespace,
+      metricName,
+      [by, Dimensions.WORKLOAD],
+      { [Dimensions.WORKLOAD]: this.workload },
+      statistic,
+      periodSeconds,
+    );
   }
 
   /** A SEARCH (or any math without inputs) as a line, evaluated in the fleet's region. */
@@ -130,7 +137,9 @@ export class WorkloadMetrics {
 
   /** GPU metric per instance of the group (the agent's `AutoScalingGroupName`+`InstanceId` roll-up). */
   public searchGpuPerInstance(metricName: string): string {
-    return `SEARCH('{${CW_AGENT_NAMESPACE},${AgentDimensions.AUTO_SCALING_GROUP_NAME},${AgentDimensions.INSTANCE_ID}} ` +
-      `MetricName="${metricName}" ${AgentDimensions.AUTO_SCALING_GROUP_NAME}="${this.autoScalingGroupName}"', 'Average', 60)`;
+    return (
+      `SEARCH('{${CW_AGENT_NAMESPACE},${AgentDimensions.AUTO_SCALING_GROUP_NAME},${AgentDimensions.INSTANCE_ID}} ` +
+      `MetricName="${metricName}" ${AgentDimensions.AUTO_SCALING_GROUP_NAME}="${this.autoScalingGroupName}"', 'Average', 60)`
+    );
   }
 }

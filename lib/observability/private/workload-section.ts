@@ -50,7 +50,8 @@ export class WorkloadSection {
   private header(): cloudwatch.IWidget {
     const region = this.m.fleetRegion;
     return new cloudwatch.TextWidget({
-      markdown: `## Workload \`${this.m.workload}\`\nTokens and cost · latency · queue and fleet · reliability · agents · GPUs and ` +
+      markdown:
+        `## Workload \`${this.m.workload}\`\nTokens and cost · latency · queue and fleet · reliability · agents · GPUs and ` +
         `the interruption tax. Oldest-job SLO ${this.props.oldestJobAgeSlo.toHumanString()}; ` +
         (region === undefined
           ? `fleet-idle alarm after ${this.props.idleFleetAlarmAfter.toHumanString()}.`
@@ -198,7 +199,11 @@ export class WorkloadSection {
   // Agents
 
   private topAgentsBySpend(): cloudwatch.IWidget {
-    return this.topAgents('top agents by spend (USD, time range)', `SORT(${this.m.search(MetricNames.SPEND_USD, Dimensions.AGENT, 'Sum')}, SUM, DESC, 10)`, 'USD');
+    return this.topAgents(
+      'top agents by spend (USD, time range)',
+      `SORT(${this.m.search(MetricNames.SPEND_USD, Dimensions.AGENT, 'Sum')}, SUM, DESC, 10)`,
+      'USD',
+    );
   }
 
   private topAgentsByGpuHours(): cloudwatch.IWidget {
@@ -238,7 +243,13 @@ export class WorkloadSection {
       left: [
         this.m.gpu(GpuAgentMetrics.UTILIZATION_GPU, 'GPU busy (avg)'),
         this.m.gpu(GpuAgentMetrics.UTILIZATION_MEMORY, 'memory bandwidth busy (avg)'),
-        new cloudwatch.MathExpression({ expression: '100 * used / total', usingMetrics: { used, total }, period: MINUTE, label: 'memory used', ...this.m.evaluatedIn() }),
+        new cloudwatch.MathExpression({
+          expression: '100 * used / total',
+          usingMetrics: { used, total },
+          period: MINUTE,
+          label: 'memory used',
+          ...this.m.evaluatedIn(),
+        }),
         this.m.expression(this.m.searchGpuPerInstance(GpuAgentMetrics.UTILIZATION_GPU), 'GPU busy per instance', MINUTE),
       ],
       leftYAxis: Axes.PERCENT,
@@ -248,9 +259,14 @@ export class WorkloadSection {
 
   private interruptionTax(): cloudwatch.IWidget {
     const fiveMinutes = (name: MetricName) => this.m.metric(name, { period: FIVE_MINUTES });
-    const hours = (id: string, name: MetricName, label: string) => new cloudwatch.MathExpression({
-      expression: `${id} / 3600`, usingMetrics: { [id]: fiveMinutes(name) }, period: FIVE_MINUTES, label, ...this.m.evaluatedIn(),
-    });
+    const hours = (id: string, name: MetricName, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `${id} / 3600`,
+        usingMetrics: { [id]: fiveMinutes(name) },
+        period: FIVE_MINUTES,
+        label,
+        ...this.m.evaluatedIn(),
+      });
     const tax = '(FILL(i2, 0) + FILL(b2, 0) + FILL(d2, 0))';
     return new cloudwatch.GraphWidget({
       title: this.title('interruption tax (GPU-hours per 5 min)'),
@@ -260,18 +276,20 @@ export class WorkloadSection {
         hours('d', MetricNames.IDLE_GPU_SECONDS, 'idle'),
       ],
       stacked: true,
-      right: [new cloudwatch.MathExpression({
-        expression: `100 * ${tax} / (FILL(i2, 0) + FILL(b2, 0) + FILL(d2, 0) + FILL(g2, 0))`,
-        usingMetrics: {
-          i2: fiveMinutes(MetricNames.INTERRUPTED_GPU_SECONDS),
-          b2: fiveMinutes(MetricNames.BOOT_GPU_SECONDS),
-          d2: fiveMinutes(MetricNames.IDLE_GPU_SECONDS),
-          g2: fiveMinutes(MetricNames.GPU_SECONDS),
-        },
-        period: FIVE_MINUTES,
-        label: 'tax share of GPU time (%)',
-        ...this.m.evaluatedIn(),
-      })],
+      right: [
+        new cloudwatch.MathExpression({
+          expression: `100 * ${tax} / (FILL(i2, 0) + FILL(b2, 0) + FILL(d2, 0) + FILL(g2, 0))`,
+          usingMetrics: {
+            i2: fiveMinutes(MetricNames.INTERRUPTED_GPU_SECONDS),
+            b2: fiveMinutes(MetricNames.BOOT_GPU_SECONDS),
+            d2: fiveMinutes(MetricNames.IDLE_GPU_SECONDS),
+            g2: fiveMinutes(MetricNames.GPU_SECONDS),
+          },
+          period: FIVE_MINUTES,
+          label: 'tax share of GPU time (%)',
+          ...this.m.evaluatedIn(),
+        }),
+      ],
       leftYAxis: Axes.GPU_HOURS,
       rightYAxis: Axes.PERCENT,
       width: 12,
