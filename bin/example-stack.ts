@@ -1,7 +1,7 @@
-import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { AiBurstPlatform, ModelServer } from '../lib';
+import { AiBurstPlatform, Tags as CostTags, ModelServer, SHARED_WORKLOAD_TAG_VALUE } from '../lib';
 
 export interface AiBurstExampleStackProps extends StackProps {
   /** Add the FIS spot-interruption drill to every workload. @default true */
@@ -33,6 +33,9 @@ export class AiBurstExampleStack extends Stack {
       },
     });
     this.vpc.addFlowLog('FlowLog', { trafficType: ec2.FlowLogTrafficType.REJECT });
+    // The VPC is the app's, shared by every workload: tag it as the platform tags its shared resources.
+    Tags.of(this.vpc).add(CostTags.WORKLOAD, SHARED_WORKLOAD_TAG_VALUE);
+    Tags.of(this.vpc).add(CostTags.COST_CENTER, 'ai-platform');
 
     this.platform = new AiBurstPlatform(this, 'AiBurst', {
       vpc: this.vpc,

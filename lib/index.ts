@@ -1,19 +1,60 @@
-export * from './contracts';
-export * from './queue/job-queue';
-export * from './store/job-store';
-export * from './drill/interruption-drill';
-export * from './observability/cost-reporter';
-export * from './observability/ai-observability';
-export * from './observability/fleet-alarms';
-export * from './observability/cloudwatch-agent-config';
-export * from './compute/scaling-policy';
-export * from './compute/model-server';
-export * from './compute/capacity-manager';
-export * from './compute/fleet-scaling';
-export * from './compute/gpu-fleet';
-export * from './cost';
-export * from './orchestration/interruption-drainer';
-export * from './orchestration/retry-handler';
-export * from './api/job-api';
-export * from './api/job-api-authorization';
-export * from './platform';
+// The construct package's public surface, by name: constructs, their props and interfaces, and the contract
+// values a CDK app wires (tags, metric names, event names). Helpers stay in their modules or under private/.
+// The run-time contracts, the cost model and the simulator are imported by path (the tools' side).
+
+// Platform
+export { AiBurstPlatform, type AiBurstPlatformProps, type AiBurstWorkload, type AiBurstWorkloadOptions } from './platform';
+
+// Layer 1: API and job store
+export { JobApi, type JobApiProps, type JobApiUsagePlanOptions, type JobApiWorkload } from './api/job-api';
+export { CognitoAuthorization, type CognitoAuthorizationOptions, JobApiAuthorization } from './api/job-api-authorization';
+export { type IJobStore, JobStore, type JobStoreProps } from './store/job-store';
+
+// Layer 2: compute
+export { DEFAULT_GPU_INSTANCE_TYPES, DLAMI_SSM_PARAMETER, GpuFleet, type GpuFleetProps } from './compute/gpu-fleet';
+export { CapacityManager, type CapacityManagerProps, type ScalingPolicyOptions } from './compute/capacity-manager';
+export {
+  type CapacityManagerScalingOptions,
+  FleetScaling,
+  type FleetScalingBinding,
+  type ScalableGpuFleet,
+  type TargetTrackingScalingOptions,
+} from './compute/fleet-scaling';
+export {
+  type CommandsModelServerOptions,
+  type ContainerModelServerOptions,
+  ModelServer,
+  type ModelServerBaseOptions,
+  type ModelServerConfig,
+  type VllmModelServerOptions,
+} from './compute/model-server';
+export { type ResolvedScalingPolicy, type ScalingPolicy } from './compute/scaling-policy';
+
+// Layer 3: queues and orchestration
+export { type IJobQueue, JobQueue, type JobQueueAttributes, JobQueueBase, type JobQueueMetricOptions, type JobQueueProps } from './queue/job-queue';
+export { InterruptionDrainer, type InterruptionDrainerProps } from './orchestration/interruption-drainer';
+export { RetryHandler, type RetryHandlerProps } from './orchestration/retry-handler';
+export { InterruptionDrill, type InterruptionDrillProps } from './drill/interruption-drill';
+
+// Layer 4: observability
+export { AiObservability } from './observability/ai-observability';
+export { type AiObservabilityProps, type ObservedWorkload, type WorkloadAlarms } from './observability/ai-observability-props';
+export { type WorkloadMetricOptions } from './observability/metric-options';
+export { FleetAlarms, type FleetAlarmsProps } from './observability/fleet-alarms';
+export { CostReporter, type CostReporterProps } from './observability/cost-reporter';
+export {
+  AgentDimensions,
+  type CloudWatchAgentConfig,
+  type CloudWatchAgentConfigOptions,
+  cloudWatchAgentConfig,
+  cloudWatchAgentConfigJson,
+  CW_AGENT_NAMESPACE,
+  GPU_AGENT_DIMENSION_SETS,
+  type GpuAgentMetricName,
+  GpuAgentMetrics,
+} from './observability/cloudwatch-agent-config';
+
+// Contracts a CDK app wires: cost tags, metric names and dimensions, the events the library publishes
+export { EVENT_SOURCE, EventDetailTypes, type JobFailedDetail, SHARED_WORKLOAD_TAG_VALUE, Tags } from './contracts/tags';
+export { type DimensionName, Dimensions, METRIC_NAMESPACE, type MetricName, MetricNames, type PriceSource, PriceSources } from './contracts/metrics';
+export type { ModelServerKind, WorkerModelServerConfig } from './contracts/worker-config';

@@ -199,6 +199,7 @@ export class AiBurstPlatform extends Construct {
       encryptionKey: props.encryptionKey,
       retention: props.jobRetention,
       removalPolicy: props.removalPolicy,
+      costCenter: props.costCenter,
     }));
 
     const built: Record<string, Omit<AiBurstWorkload, 'drill'>> = {};
@@ -305,6 +306,7 @@ export class AiBurstPlatform extends Construct {
         oldestJobAgeSlo: oldestJobAlarmAfter(w),
         dailyBudgetUsd: w.dailyBudgetUsd,
         agents: w.agents,
+        costCenter: w.costCenter ?? props.costCenter,
       })),
       costReporter: this.costReporter,
       dailyBudgetUsd: props.dailyBudgetUsd,

@@ -1,17 +1,73 @@
-import { App } from 'aws-cdk-lib';
+import { App, CfnResource, Stack, TagManager } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AiBurstExampleStack } from '../bin/example-stack';
+import { SHARED_WORKLOAD_TAG_VALUE, Tags } from '../lib';
+import { resourceInventory, stacksOf } from './support/inventory';
 import { expectNagClean } from './support/stacks';
 
-// One synth for the file; the nag plugin stays off this app so the snapshot is the plain template.
+// One synth for the file; the nag plugin stays off this app so the inventory is the plain template's.
 const app = new App();
 const stack = new AiBurstExampleStack(app, 'AiBurstExample');
-const template = Template.fromStack(stack);
 
-test('example stack matches its snapshot (asset hashes masked)', () => {
-  expect(template.toJSON()).toMatchSnapshot();
+test('every stack of the example app keeps its logical ids and their types (inventory snapshot)', () => {
+  // A changed logical id replaces the resource on the next deploy (a new table, queue or bucket): this
+  // snapshot makes such drift a visible diff. What the resources hold is asserted by the construct tests.
+  const inventory = Object.fromEntries(stacksOf(app).map((s) => [s.stackName, resourceInventory(Template.fromStack(s))]));
+  expect(Object.keys(inventory)).toEqual(['AiBurstExample']);
+  expect(inventory).toMatchSnapshot();
 });
 
 test('example stack has zero unacknowledged cdk-nag findings, each acknowledgement proven', () => {
   expectNagClean(stack);
+});
+
+describe('cost allocation tags', () => {
+  const workloads: Record<string, string> = { 'realtime-agent': 'agents', 'doc-analysis': 'research' };
+  // Synthesize first: the tags are applied by an aspect at synthesis.
+  const templates = new Map(stacksOf(app).map((s) => [s, Template.fromStack(s).toJSON().Resources]));
+  const taggable = stacksOf(app).flatMap((s) =>
+    s.node
+      .findAll()
+      .filter((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === s && (TagManager.isTaggable(c) || TagManager.isTaggableV2(c)))
+      .map((c) => ({ stack: s, resource: c, id: s.getLogicalId(c), tags: (TagManager.of(c)?.tagValues() ?? {}) as Record<string, string> })),
+  );
+
+  test('every resource whose CloudFormation type takes Tags carries ai-burst:workload and ai-burst:cost-center', () => {
+    expect(taggable.length).toBeGreaterThan(50);
+    const untagged = taggable
+      .filter((t) => !t.tags[Tags.WORKLOAD] || !t.tags[Tags.COST_CENTER])
+      .map((t) => `${t.id} (${t.resource.cfnResourceType})`);
+    expect(untagged).toEqual([]);
+  });
+
+  test('the tags reach the template: each taggable resource names both keys in its properties', () => {
+    const missing = taggable
+      .filter((t) => {
+        const text = JSON.stringify(templates.get(t.stack)[t.id].Properties ?? {});
+        return !text.includes(`"${Tags.WORKLOAD}"`) || !text.includes(`"${Tags.COST_CENTER}"`);
+      })
+      .map((t) => `${t.id} (${t.resource.cfnResourceType})`);
+    expect(missing).toEqual([]);
+  });
+
+  test("a workload's resources carry its name and cost center, shared ones _shared and the platform's", () => {
+    const wrong = taggable
+      .filter((t) => {
+        const workload = t.tags[Tags.WORKLOAD];
+        const expected = workload === SHARED_WORKLOAD_TAG_VALUE ? 'ai-platform' : workloads[workload];
+        return t.tags[Tags.COST_CENTER] !== expected;
+      })
+      .map((t) => `${t.id}: ${t.tags[Tags.WORKLOAD]} / ${t.tags[Tags.COST_CENTER]}`);
+    expect(wrong).toEqual([]);
+  });
+
+  test.each([
+    ['the job table', 'AWS::DynamoDB::Table'],
+    ['the buckets', 'AWS::S3::Bucket'],
+    ['the dashboard', 'AWS::CloudWatch::Dashboard'],
+  ])('%s are tagged _shared', (_what, type) => {
+    const found = taggable.filter((t) => t.resource.cfnResourceType === type);
+    expect(found.length).toBeGreaterThan(0);
+    for (const t of found) expect(t.tags).toMatchObject({ [Tags.WORKLOAD]: SHARED_WORKLOAD_TAG_VALUE, [Tags.COST_CENTER]: 'ai-platform' });
+  });
 });

@@ -14,7 +14,8 @@ import { handlerEntry } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
-import { IJobQueue, queueUrlFrom, remoteRegionOf } from '../queue/job-queue';
+import { queueUrlFrom, remoteRegionOf } from '../common/cross-region';
+import { IJobQueue } from '../queue/job-queue';
 import { BUSY_HISTORY_TAG, DEFAULT_EXPECTED_BOOT_SECONDS, ResolvedScalingPolicy, resolveScalingPolicy, ScalingPolicy } from './scaling-policy';
 
 /** The scaling policy in construct terms (Durations); see `decideCapacity` for how each is used. */

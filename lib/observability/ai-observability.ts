@@ -1,227 +1,74 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
-import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import {
-  AGENT_NAME_PATTERN,
-  Dimensions,
-  METRIC_NAMESPACE,
-  MetricName,
-  MetricNames,
-  PriceSources,
-  SHARED_WORKLOAD_TAG_VALUE,
-} from '../contracts';
+import { METRIC_NAMESPACE, MetricName, SHARED_WORKLOAD_TAG_VALUE } from '../contracts';
 import { applyCostTags } from '../common/tags';
-import { validateDuration, validatePattern, validateRange } from '../common/validate';
-import { IJobQueue } from '../queue/job-queue';
-import { AgentDimensions, CW_AGENT_NAMESPACE, GpuAgentMetrics } from './cloudwatch-agent-config';
-import { CostReporter } from './cost-reporter';
+import { AiObservabilityProps, ObservedWorkload, WorkloadAlarms } from './ai-observability-props';
 import { FleetAlarms } from './fleet-alarms';
+import { WorkloadMetricOptions } from './metric-options';
 import { createAlarmTopic } from './private/alarm-topic';
-import { failureRatio, libraryMetric } from './private/metrics';
-import { validateNamespace } from './private/validate';
+import { createPlatformBudgetAlarm } from './private/platform-budget-alarm';
+import { PlatformSection } from './private/platform-section';
+import { createQueueAlarms } from './private/queue-alarms';
+import { validateAiObservabilityProps } from './private/validate-ai-observability';
+import { WorkloadMetrics } from './private/workload-metrics';
+import { WorkloadSection } from './private/workload-section';
 
-/** One workload's section of the dashboard and its alarms. */
-export interface ObservedWorkload {
-  /** The workload's queues; its `workload` names the section, the metrics' `Workload` dimension and the tags. */
-  readonly queue: IJobQueue;
-  /**
-   * The workload's GPU fleet (its group metrics collection must be on: GroupDesiredCapacity,
-   * GroupInServiceInstances). Give this or `autoScalingGroupName`.
-   * @default - `autoScalingGroupName`
-   */
-  readonly autoScalingGroup?: autoscaling.IAutoScalingGroup;
-  /**
-   * Name of the workload's Auto Scaling group, when no construct is at hand.
-   * @default - `autoScalingGroup.autoScalingGroupName`
-   */
-  readonly autoScalingGroupName?: string;
-  /**
-   * The CapacityManager's function: alarms when its runs fail.
-   * @default - no CapacityManager errors alarm
-   */
-  readonly capacityManagerFunction?: lambda.IFunction;
-  /**
-   * Oldest waiting job older than this for 3 minutes in a row means the fleet is under-provisioned or stuck
-   * (1 minute to 1 day).
-   * @default Duration.minutes(15)
-   */
-  readonly oldestJobAgeSlo?: Duration;
-  /**
-   * Instances in service with no job in flight for this long is a cost leak (5 minutes to 1 day). Keep it
-   * longer than the CapacityManager's idle window, or every normal scale-in pages someone.
-   * @default Duration.minutes(30)
-   */
-  readonly idleFleetAlarmAfter?: Duration;
-  /**
-   * Share of finished jobs that failed, over 5-minute windows, above which the failure alarm fires
-   * (0.01 to 1).
-   * @default 0.1
-   */
-  readonly failureRatioThreshold?: number;
-  /**
-   * Daily budget of this workload in USD: the alarm fires when the last 30 minutes' spend rate, projected
-   * over 24 hours, exceeds it (0.01 to 10,000,000).
-   * @default - no workload budget alarm
-   */
-  readonly dailyBudgetUsd?: number;
-  /**
-   * Agents to draw their own cost-per-successful-job line for (up to 10). The top agents by spend and by
-   * GPU-hours are found with SEARCH whatever this lists.
-   * @default - the workload's cost per successful job only
-   */
-  readonly agents?: string[];
-  /**
-   * Region where the workload's fleet side publishes its metrics: the worker's and the CapacityManager's,
-   * the group's (AWS/AutoScaling), the GPU metrics (CWAgent) and — from a CostReporter in that region —
-   * SpendUsd. Set it when the GPU layer runs in another region than this stack: the widgets read those
-   * metrics there (queue metrics, JobsSubmitted, JobsRetried and JobsParked stay in this region). An alarm
-   * reads only its own region, so this construct then creates the workload's queue alarms only; create its
-   * fleet-side alarms (fleet idle, failure ratio, budget, spend data missing, CapacityManager errors) in the
-   * fleet's region with `FleetAlarms`. Such a workload needs no coverage by `costReporter` and is outside
-   * the platform `dailyBudgetUsd`.
-   * @default - the stack's region
-   */
-  readonly metricsRegion?: string;
-}
-
-export interface AiObservabilityProps {
-  /** The workloads, one dashboard section and one alarm set each (1 to 25). */
-  readonly workloads: ObservedWorkload[];
-  /**
-   * Name of the CloudWatch dashboard (letters, digits, `-` and `_`, up to 255).
-   * @default - generated by CloudFormation
-   */
-  readonly dashboardName?: string;
-  /**
-   * Namespace the library's metrics are published to (must match the producers').
-   * @default - the cost reporter's, else METRIC_NAMESPACE ('AiBurst')
-   */
-  readonly metricNamespace?: string;
-  /**
-   * The platform's CostReporter: adds a spend-data-missing alarm per workload (the reporter publishes 0
-   * when nothing runs, so silence means it is down), and routes the reporter's errors alarm to the topic.
-   * Every observed workload must be one the reporter covers, except those with another `metricsRegion`.
-   * @default - no spend-data-missing alarms
-   */
-  readonly costReporter?: CostReporter;
-  /**
-   * Daily budget of the whole platform in USD (0.01 to 10,000,000); at most 10 workloads (the metric-math
-   * limit of one alarm). Covers the workloads whose metrics are in this stack's region only (an alarm reads
-   * one region): give a workload of another `metricsRegion` its own budget on its `FleetAlarms`.
-   * @default - no platform budget alarm
-   */
-  readonly dailyBudgetUsd?: number;
-  /**
-   * Topic every alarm notifies (on ALARM and back to OK).
-   * @default - none, unless `createAlarmTopic`
-   */
-  readonly alarmTopic?: sns.ITopic;
-  /**
-   * Create an encrypted, TLS-only topic for the alarms (exposed as `alarmTopic`; subscribe to it).
-   * @default false
-   */
-  readonly createAlarmTopic?: boolean;
-  /**
-   * Key for the created topic; CloudWatch is granted use of it.
-   * @default - a new customer-managed key with rotation
-   */
-  readonly alarmTopicKey?: kms.IKey;
-  /**
-   * Time range the dashboard opens with.
-   * @default Duration.hours(3)
-   */
-  readonly defaultInterval?: Duration;
-  /**
-   * Value of the `ai-burst:cost-center` tag.
-   * @default - no cost-center tag
-   */
-  readonly costCenter?: string;
-}
-
-/**
- * The alarms of one workload. The fleet-side ones (`fleetIdle`, `failureRatio`, `spendOverBudget`,
- * `spendDataMissing`, `capacityManagerErrors`) are absent for a workload of another `metricsRegion`.
- */
-export interface WorkloadAlarms {
-  readonly oldestJobAge: cloudwatch.Alarm;
-  readonly fleetIdle?: cloudwatch.Alarm;
-  readonly deadLetters: cloudwatch.Alarm;
-  readonly parkedJobs: cloudwatch.Alarm;
-  readonly failureRatio?: cloudwatch.Alarm;
-  readonly spendOverBudget?: cloudwatch.Alarm;
-  readonly spendDataMissing?: cloudwatch.Alarm;
-  readonly capacityManagerErrors?: cloudwatch.Alarm;
-}
-
-const NAME = 'AiObservability';
-const MINUTE = Duration.minutes(1);
-const FIVE_MINUTES = Duration.minutes(5);
-const FULL = 24;
-
+/** One observed workload with its defaults applied. */
 interface Resolved {
-  readonly name: string;
-  readonly queue: IJobQueue;
-  readonly asgName: string;
   readonly props: ObservedWorkload;
+  readonly metrics: WorkloadMetrics;
   readonly slo: Duration;
   readonly idleAfter: Duration;
-  /** Region of the fleet-side metrics when it is not this stack's. */
-  readonly region?: string;
 }
-
-/** Library metrics published on the home side (API, RetryHandler): read in the stack's region whatever metricsRegion says. */
-const HOME_SIDE_METRICS: ReadonlySet<MetricName> = new Set([MetricNames.JOBS_SUBMITTED, MetricNames.JOBS_RETRIED, MetricNames.JOBS_PARKED]);
 
 /**
  * One CloudWatch dashboard for the platform, a section per workload, and the alarms that say when to act,
- * built as metrics → alarms → widgets from the contract's metric names and the constructs' `metricXxx()`.
- * Every alarm treats missing data on purpose and its description says what it means and what to do.
+ * built as metrics → alarms → widgets from the contract's metric names and the constructs' `metricXxx()`:
+ * a metric factory per workload, alarm factories (this construct's queue alarms, `FleetAlarms` for the
+ * fleet side) and dashboard sections. Every alarm treats missing data on purpose and its description says
+ * what it means and what to do.
  */
 export class AiObservability extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** Every alarm this construct created, plus the cost reporter's errors alarm when one is given. */
-  public readonly alarms: readonly cloudwatch.IAlarm[];
+  public readonly alarms: cloudwatch.IAlarm[];
   /** Alarms by workload name. */
-  public readonly workloadAlarms: Readonly<Record<string, WorkloadAlarms>>;
+  public readonly workloadAlarms: Record<string, WorkloadAlarms>;
   /** Platform spend projected over a day above `dailyBudgetUsd`. */
   public readonly spendOverBudgetAlarm?: cloudwatch.Alarm;
   public readonly alarmTopic?: sns.ITopic;
   public readonly metricNamespace: string;
-  /** metricsRegion of the workloads read in another region than this stack's. */
-  private readonly fleetRegions: Readonly<Record<string, string>>;
+  private readonly metricsByWorkload: Record<string, WorkloadMetrics> = {};
 
   constructor(scope: Construct, id: string, props: AiObservabilityProps) {
     super(scope, id);
-    validateProps(props, Stack.of(this).region);
+    const region = Stack.of(this).region;
+    validateAiObservabilityProps(props, region);
     this.metricNamespace = props.metricNamespace ?? props.costReporter?.metricNamespace ?? METRIC_NAMESPACE;
-    const workloads: Resolved[] = props.workloads.map((w) => ({
-      name: w.queue.workload,
-      queue: w.queue,
-      asgName: w.autoScalingGroupName ?? w.autoScalingGroup!.autoScalingGroupName,
-      props: w,
-      slo: w.oldestJobAgeSlo ?? Duration.minutes(15),
-      idleAfter: w.idleFleetAlarmAfter ?? Duration.minutes(30),
-      region: w.metricsRegion !== undefined && w.metricsRegion !== Stack.of(this).region ? w.metricsRegion : undefined,
-    }));
-    this.fleetRegions = Object.fromEntries(workloads.filter((w) => w.region !== undefined).map((w) => [w.name, w.region!]));
+    const workloads: Resolved[] = props.workloads.map((w) => {
+      const fleetRegion = w.metricsRegion !== undefined && w.metricsRegion !== region ? w.metricsRegion : undefined;
+      const asgName = w.autoScalingGroupName ?? w.autoScalingGroup!.autoScalingGroupName;
+      const metrics = new WorkloadMetrics(this.metricNamespace, w.queue.workload, asgName, fleetRegion);
+      this.metricsByWorkload[w.queue.workload] = metrics;
+      return { props: w, metrics, slo: w.oldestJobAgeSlo ?? Duration.minutes(15), idleAfter: w.idleFleetAlarmAfter ?? Duration.minutes(30) };
+    });
 
     this.alarmTopic = props.alarmTopic ?? (props.createAlarmTopic ? createAlarmTopic(this, props.alarmTopicKey, props.costCenter) : undefined);
 
     // metrics → alarms
     const all: cloudwatch.IAlarm[] = [];
-    const byWorkload: Record<string, WorkloadAlarms> = {};
+    this.workloadAlarms = {};
     for (const w of workloads) {
-      byWorkload[w.name] = this.workloadAlarmsFor(w, w.region === undefined ? props.costReporter : undefined, props.costCenter);
-      all.push(...Object.values(byWorkload[w.name]).filter((a): a is cloudwatch.Alarm => a !== undefined));
-      applyCostTags(this.node.findChild(`Workload-${w.name}`), w.name, props.costCenter);
+      const alarms = this.workloadAlarmsFor(w, props);
+      this.workloadAlarms[w.metrics.workload] = alarms;
+      all.push(...alarmsOf(alarms));
     }
+    const home = workloads.filter((w) => w.metrics.fleetRegion === undefined).map((w) => w.metrics);
     if (props.dailyBudgetUsd !== undefined) {
-      this.spendOverBudgetAlarm = this.platformBudgetAlarm(workloads.filter((w) => w.region === undefined), props.dailyBudgetUsd);
+      this.spendOverBudgetAlarm = createPlatformBudgetAlarm(this, home, props.dailyBudgetUsd);
       all.push(this.spendOverBudgetAlarm);
     }
     if (props.costReporter) all.push(props.costReporter.errorsAlarm);
@@ -233,7 +80,6 @@ export class AiObservability extends Construct {
       }
     }
     this.alarms = all;
-    this.workloadAlarms = byWorkload;
 
     // → widgets
     this.dashboard = new cloudwatch.Dashboard(this, 'Resource', {
@@ -241,545 +87,102 @@ export class AiObservability extends Construct {
       defaultInterval: props.defaultInterval ?? Duration.hours(3),
       periodOverride: cloudwatch.PeriodOverride.AUTO,
     });
-    this.addPlatformSection(workloads, props);
-    for (const w of workloads) this.addWorkloadSection(w, byWorkload[w.name]);
+    const platform = new PlatformSection({
+      namespace: this.metricNamespace,
+      workloads: workloads.map((w) => w.metrics),
+      alarms: this.alarms,
+      dailyBudgetUsd: props.dailyBudgetUsd,
+      hasCostReporter: props.costReporter !== undefined,
+    });
+    for (const row of platform.rows()) this.dashboard.addWidgets(...row);
+    for (const w of workloads) {
+      const section = new WorkloadSection({
+        metrics: w.metrics,
+        queue: w.props.queue,
+        oldestJobAgeSlo: w.slo,
+        idleFleetAlarmAfter: w.idleAfter,
+        failureRatioThreshold: w.props.failureRatioThreshold ?? 0.1,
+        dailyBudgetUsd: w.props.dailyBudgetUsd,
+        agents: w.props.agents ?? [],
+        alarms: alarmsOf(this.workloadAlarms[w.metrics.workload]),
+      });
+      for (const row of section.rows()) this.dashboard.addWidgets(...row);
+    }
 
+    // The dashboard and the platform alarm serve every workload; each workload's alarms carry its own name.
+    applyCostTags(this.dashboard, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
     if (this.spendOverBudgetAlarm) applyCostTags(this.spendOverBudgetAlarm, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
   }
 
-  // ---------------------------------------------------------------- metrics
-
   /**
-   * A library metric of one workload (dimension set `Workload`, plus `extra`). Read in the workload's
+   * A library metric of one workload (dimension set `Workload`, plus `extraDimensions`). Read in the workload's
    * `metricsRegion` when the fleet side publishes it (dashboards only: an alarm reads its own region).
    */
-  public metric(metricName: MetricName, workload: string, props: cloudwatch.MetricOptions & { extraDimensions?: Record<string, string> } = {}): cloudwatch.Metric {
-    const region = HOME_SIDE_METRICS.has(metricName) ? undefined : this.fleetRegions[workload];
-    return libraryMetric(this.metricNamespace, metricName, workload, { ...(region !== undefined ? { region } : {}), ...props });
-  }
-
-  /** The math-expression options that evaluate a workload's fleet-side metrics in its `metricsRegion`. */
-  private evaluatedIn(workload: string): { searchRegion?: string } {
-    const region = this.fleetRegions[workload];
-    return region !== undefined ? { searchRegion: region } : {};
+  public metric(metricName: MetricName, workload: string, props: WorkloadMetricOptions = {}): cloudwatch.Metric {
+    return this.metricsOf(workload).metric(metricName, props);
   }
 
   /** USD per 1M tokens (in + out) of one workload, per `period`: spend ÷ tokens × 10⁶. */
   public metricCostPerMillionTokens(workload: string, period = Duration.minutes(15)): cloudwatch.MathExpression {
-    return new cloudwatch.MathExpression({
-      expression: '1000000 * spend / (tin + tout)',
-      usingMetrics: {
-        spend: this.metric(MetricNames.SPEND_USD, workload, { period }),
-        tin: this.metric(MetricNames.TOKENS_IN, workload, { period }),
-        tout: this.metric(MetricNames.TOKENS_OUT, workload, { period }),
-      },
-      period,
-      label: 'USD per 1M tokens',
-      ...this.evaluatedIn(workload),
-    });
+    return this.metricsOf(workload).costPerMillionTokens(period);
   }
 
   /** Failed ÷ finished jobs of one workload (0 to 1), per `period`; 0 when nothing finished. */
-  public metricFailureRatio(workload: string, period = FIVE_MINUTES): cloudwatch.MathExpression {
-    return failureRatio(this.metricNamespace, workload, period, this.fleetRegions[workload]);
+  public metricFailureRatio(workload: string, period = Duration.minutes(5)): cloudwatch.MathExpression {
+    return this.metricsOf(workload).failureRatio(period);
   }
 
   /** Spend rate of one workload in USD per hour, from SpendUsd summed over `period`. */
-  public metricSpendRatePerHour(workload: string, period = FIVE_MINUTES, priceSource?: string): cloudwatch.MathExpression {
-    // Ids are unique per workload and source, so several rates can share one graph.
-    const id = ['spend', workload, priceSource ?? 'all'].join('_').replace(/[^A-Za-z0-9_]/g, '_');
-    return new cloudwatch.MathExpression({
-      expression: `FILL(${id}, 0) * ${3600 / period.toSeconds()}`,
-      usingMetrics: { [id]: this.metric(MetricNames.SPEND_USD, workload, { period, ...(priceSource ? { extraDimensions: { [Dimensions.PRICE_SOURCE]: priceSource } } : {}) }) },
-      period,
-      label: priceSource ? `USD/h priced from ${priceSource}` : 'USD/h',
-      ...this.evaluatedIn(workload),
-    });
+  public metricSpendRatePerHour(workload: string, period = Duration.minutes(5), priceSource?: string): cloudwatch.MathExpression {
+    return this.metricsOf(workload).spendRatePerHour(period, priceSource);
   }
 
-  // ---------------------------------------------------------------- alarms
+  /** The metric factory of an observed workload; a workload not observed gets metrics of this stack's region. */
+  private metricsOf(workload: string): WorkloadMetrics {
+    return this.metricsByWorkload[workload] ?? new WorkloadMetrics(this.metricNamespace, workload, '');
+  }
 
-  private workloadAlarmsFor(w: Resolved, costReporter: CostReporter | undefined, costCenter: string | undefined): WorkloadAlarms {
-    const tag = `[ai-burst:${w.name}]`;
-    const queue = w.queue;
-    // A workload read in its own region: its fleet alarms are this section's scope (one definition, the same
-    // construct paths as ever). Read in another region: they belong in that region (FleetAlarms there).
-    const fleet = w.region === undefined
-      ? new FleetAlarms(this, `Workload-${w.name}`, {
-        workload: w.name,
-        autoScalingGroupName: w.asgName,
-        jobQueue: queue,
-        capacityManagerFunction: w.props.capacityManagerFunction,
-        idleFleetAlarmAfter: w.idleAfter,
-        failureRatioThreshold: w.props.failureRatioThreshold,
-        dailyBudgetUsd: w.props.dailyBudgetUsd,
-        costReporter,
-        metricNamespace: this.metricNamespace,
-        costCenter,
-      })
-      : undefined;
-    const scope = fleet ?? new Construct(this, `Workload-${w.name}`);
-
-    const oldestJobAge = new cloudwatch.Alarm(scope, 'OldestJobAgeAlarm', {
-      metric: queue.metricOldestJobAge(undefined, { period: MINUTE }),
-      threshold: w.slo.toSeconds(),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
-      // SQS stops reporting an idle queue (and reports late for up to 15 min when it wakes): no data = no waiting job.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${tag} A job has waited longer than the ${w.slo.toHumanString()} SLO for 3 minutes: the fleet is ` +
-        'under-provisioned or not consuming. Check the fleet widget: desired > in service means capacity is not ' +
-        'arriving (spot capacity in these AZs/types; widen the instance types or AZs); desired = 0 means the ' +
-        'CapacityManager is not scaling (see its errors alarm and logs); in service but idle GPUs means the workers ' +
-        'are not pulling (worker logs on the instances).',
-    });
-
-    const deadLetters = new cloudwatch.Alarm(scope, 'DeadLettersAlarm', {
-      metric: queue.metricDeadLetters({ period: MINUTE }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 15,
-      datapointsToAlarm: 15,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${tag} Jobs have sat visible on the dead-letter queue for 15 minutes: the RetryHandler is not ` +
-        'draining it (it normally moves each failed job back with backoff or parks it within a minute). Check the ' +
-        'RetryHandler\'s errors and logs and its event source mapping; the jobs are safe on the DLQ for 14 days.',
-    });
-
-    const parkedJobs = new cloudwatch.Alarm(scope, 'ParkedJobsAlarm', {
-      metric: queue.metricParkedJobs({ period: MINUTE }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${tag} Jobs are parked: their retry budget is spent and nothing will run them again. Read ` +
-        'their lastError on the parking queue or the job records (status FAILED), fix the cause (bad input, model ' +
-        'error, timeout too short), then redrive them (grantRedrive / StartMessageMoveTask) or delete them. ' +
-        'Parked jobs expire after 14 days.',
-    });
-
+  /**
+   * The workload's alarms in its scope `Workload-<name>`: the fleet side from a `FleetAlarms` of that id (one
+   * definition, the construct paths they always had), the queue side beside them. A workload read in another
+   * region has no fleet alarms here (they belong in that region, on a `FleetAlarms` there).
+   */
+  private workloadAlarmsFor(w: Resolved, props: AiObservabilityProps): WorkloadAlarms {
+    const name = w.metrics.workload;
+    const scopeId = `Workload-${name}`;
+    const costCenter = w.props.costCenter ?? props.costCenter;
+    const fleet =
+      w.metrics.fleetRegion === undefined
+        ? new FleetAlarms(this, scopeId, {
+            workload: name,
+            autoScalingGroupName: w.metrics.autoScalingGroupName,
+            jobQueue: w.props.queue,
+            capacityManagerFunction: w.props.capacityManagerFunction,
+            idleFleetAlarmAfter: w.idleAfter,
+            failureRatioThreshold: w.props.failureRatioThreshold,
+            dailyBudgetUsd: w.props.dailyBudgetUsd,
+            costReporter: props.costReporter,
+            metricNamespace: this.metricNamespace,
+            costCenter,
+          })
+        : undefined;
+    const scope = fleet ?? new Construct(this, scopeId);
+    const queue = createQueueAlarms(scope, { queue: w.props.queue, oldestJobAgeSlo: w.slo });
+    applyCostTags(scope, name, costCenter);
     return {
-      oldestJobAge,
+      oldestJobAge: queue.oldestJobAge,
       fleetIdle: fleet?.fleetIdle,
-      deadLetters,
-      parkedJobs,
+      deadLetters: queue.deadLetters,
+      parkedJobs: queue.parkedJobs,
       failureRatio: fleet?.failureRatio,
       spendOverBudget: fleet?.spendOverBudget,
       spendDataMissing: fleet?.spendDataMissing,
       capacityManagerErrors: fleet?.capacityManagerErrors,
     };
   }
-
-  private platformBudgetAlarm(workloads: Resolved[], budget: number): cloudwatch.Alarm {
-    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    workloads.forEach((w, i) => { usingMetrics[`s${i}`] = this.metric(MetricNames.SPEND_USD, w.name, { period: Duration.minutes(15) }); });
-    const sum = Object.keys(usingMetrics).map((k) => `FILL(${k}, 0)`).join(' + ');
-    return new cloudwatch.Alarm(this, 'SpendOverBudgetAlarm', {
-      metric: new cloudwatch.MathExpression({ expression: `(${sum}) * 96`, usingMetrics, period: Duration.minutes(15), label: 'platform spend projected over 24 h (USD)' }),
-      threshold: budget,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `[ai-burst] The platform's spend over the last 30 minutes, projected over 24 hours, exceeds the ` +
-        `daily budget of ${budget} USD. The dashboard's "spend by workload" shows which workload; its section's "top ` +
-        'agents by spend" shows who. Lower fleet maximums, pause the heaviest agents, or raise the budget.',
-    });
-  }
-
-  // ---------------------------------------------------------------- widgets
-
-  private search(metricName: string, schema: readonly string[], filters: Record<string, string>, statistic: string, period?: number): string {
-    const terms = [`MetricName="${metricName}"`, ...Object.entries(filters).map(([k, v]) => `${k}="${v}"`)].join(' ');
-    const ns = /^[A-Za-z0-9]+$/.test(this.metricNamespace) ? this.metricNamespace : `"${this.metricNamespace}"`;
-    return `SEARCH('{${[ns, ...schema].join(',')}} ${terms}', '${statistic}'${period ? `, ${period}` : ''})`;
-  }
-
-  private addPlatformSection(workloads: Resolved[], props: AiObservabilityProps): void {
-    const spendRates = workloads.map((w) => this.metricSpendRatePerHour(w.name, Duration.minutes(5)).with({ label: w.name }));
-    this.dashboard.addWidgets(new cloudwatch.TextWidget({
-      markdown: `# AI burst platform\nSpend, top agents and alarms for ${workloads.map((w) => `\`${w.name}\``).join(', ')}. ` +
-        'A section per workload follows. Spend comes from the CostReporter (live spot price × running instances, ' +
-        `every minute)${props.costReporter ? '' : ' — none is attached to this dashboard'}.`,
-      width: FULL,
-      height: 2,
-    }));
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Platform · spend by workload (USD/h)',
-        left: spendRates,
-        stacked: true,
-        width: 8,
-        leftYAxis: { label: 'USD/h', min: 0, showUnits: false },
-        ...(props.dailyBudgetUsd !== undefined
-          ? { leftAnnotations: [{ value: props.dailyBudgetUsd / 24, label: 'daily budget ÷ 24' }] }
-          : {}),
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Platform · top agents by spend (USD, time range)',
-        // One SEARCH per region spend is published in: this stack's, and each other metricsRegion.
-        left: [undefined, ...new Set(Object.values(this.fleetRegions))].map((region) => new cloudwatch.MathExpression({
-          expression: `SORT(${this.search(MetricNames.SPEND_USD, [Dimensions.AGENT, Dimensions.WORKLOAD], {}, 'Sum')}, SUM, DESC, 10)`,
-          label: region === undefined ? 'USD' : `USD (${region})`,
-          period: Duration.hours(1),
-          ...(region !== undefined ? { searchRegion: region } : {}),
-        })),
-        view: cloudwatch.GraphWidgetView.BAR,
-        setPeriodToTimeRange: true,
-        width: 8,
-      }),
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Platform · alarms',
-        alarms: [...this.alarms],
-        width: 8,
-        height: 6,
-        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
-      }),
-    );
-  }
-
-  private addWorkloadSection(w: Resolved, alarms: WorkloadAlarms): void {
-    const n = w.name;
-    // Fleet-side metrics (worker, CapacityManager, group, GPU agent, SpendUsd) are read in the fleet's region.
-    const ev = this.evaluatedIn(n);
-    const fleetRegion = w.region !== undefined ? { region: w.region } : {};
-    const title = (t: string) => `${n} · ${t}`;
-    const m = (name: MetricName, props: cloudwatch.MetricOptions & { extraDimensions?: Record<string, string> } = {}) => this.metric(name, n, props);
-    const wl = { [Dimensions.WORKLOAD]: n };
-    const byModel = [Dimensions.MODEL, Dimensions.WORKLOAD];
-    const byAgent = [Dimensions.AGENT, Dimensions.WORKLOAD];
-    const percentiles = (metricName: string) => ['p50', 'p90', 'p99'].map((p) => new cloudwatch.MathExpression({
-      expression: this.search(metricName, byModel, wl, p, 60),
-      label: p,
-      period: MINUTE,
-      ...ev,
-    }));
-
-    this.dashboard.addWidgets(new cloudwatch.TextWidget({
-      markdown: `## Workload \`${n}\`\nTokens and cost · latency · queue and fleet · reliability · agents · GPUs and ` +
-        `the interruption tax. Oldest-job SLO ${w.slo.toHumanString()}; ` +
-        (w.region === undefined
-          ? `fleet-idle alarm after ${w.idleAfter.toHumanString()}.`
-          : `the GPU layer runs in ${w.region}: its fleet metrics are read there, its fleet alarms live there.`),
-      width: FULL,
-      height: 2,
-    }));
-
-    // Tokens and cost
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: title('tokens in/out per model'),
-        left: [
-          new cloudwatch.MathExpression({ expression: this.search(MetricNames.TOKENS_IN, byModel, wl, 'Sum', 60), label: 'in', period: MINUTE, ...ev }),
-          new cloudwatch.MathExpression({ expression: this.search(MetricNames.TOKENS_OUT, byModel, wl, 'Sum', 60), label: 'out', period: MINUTE, ...ev }),
-        ],
-        leftYAxis: { label: 'tokens/min', min: 0, showUnits: false },
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('cost per 1M tokens (USD)'),
-        left: [this.metricCostPerMillionTokens(n)],
-        leftYAxis: { label: 'USD', min: 0, showUnits: false },
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('spend rate (USD/h)'),
-        left: [this.metricSpendRatePerHour(n), this.metricSpendRatePerHour(n, FIVE_MINUTES, PriceSources.SNAPSHOT)],
-        leftYAxis: { label: 'USD/h', min: 0, showUnits: false },
-        ...(w.props.dailyBudgetUsd !== undefined ? { leftAnnotations: [{ value: w.props.dailyBudgetUsd / 24, label: 'daily budget ÷ 24' }] } : {}),
-        width: 8,
-      }),
-    );
-
-    // Latency
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: title('inference latency p50/p90/p99 per model'),
-        left: percentiles(MetricNames.INFERENCE_LATENCY),
-        leftYAxis: { label: 'ms', min: 0, showUnits: false },
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('time to first token p50/p90/p99 per model'),
-        left: percentiles(MetricNames.TIME_TO_FIRST_TOKEN),
-        leftYAxis: { label: 'ms', min: 0, showUnits: false },
-        width: 12,
-      }),
-    );
-
-    // Queue and fleet
-    const groupMetric = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: 'AWS/AutoScaling', metricName, dimensionsMap: { AutoScalingGroupName: w.asgName }, statistic: 'Maximum', period: MINUTE, label, ...fleetRegion,
-    });
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: title('queue depth per priority (waiting + running)'),
-        left: w.queue.priorities.map((p) => withLabel(prefixIds(w.queue.metricBacklog(p), `${idSafe(p)}_`), p)),
-        stacked: true,
-        leftYAxis: { label: 'jobs', min: 0, showUnits: false },
-        width: 6,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('oldest waiting job (s)'),
-        left: w.queue.priorities.map((p) => w.queue.metricOldestJobAge(p, { label: p })),
-        leftAnnotations: [{ value: w.slo.toSeconds(), label: 'SLO', color: cloudwatch.Color.RED }],
-        leftYAxis: { label: 's', min: 0, showUnits: false },
-        width: 6,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('fleet desired / in service vs backlog'),
-        left: [
-          groupMetric('GroupDesiredCapacity', 'desired (group)'),
-          groupMetric('GroupInServiceInstances', 'in service'),
-          m(MetricNames.DESIRED_CAPACITY, { statistic: 'Maximum', label: 'desired (CapacityManager)' }),
-        ],
-        right: [withLabel(w.queue.metricBacklog(), 'backlog')],
-        leftYAxis: { label: 'instances', min: 0, showUnits: false },
-        rightYAxis: { label: 'jobs', min: 0, showUnits: false },
-        width: 6,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('backlog per instance'),
-        left: [m(MetricNames.BACKLOG_PER_INSTANCE, { statistic: 'Average', label: 'BacklogPerInstance' })],
-        leftYAxis: { label: 'jobs/instance', min: 0, showUnits: false },
-        width: 6,
-      }),
-    );
-
-    // Reliability
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: title('interruptions, requeues, retries, parked'),
-        left: [
-          m(MetricNames.JOBS_INTERRUPTED, { label: 'interrupted' }),
-          m(MetricNames.JOBS_REQUEUED, { label: 'requeued' }),
-          m(MetricNames.JOBS_RETRIED, { label: 'retried' }),
-          m(MetricNames.JOBS_PARKED, { label: 'parked' }),
-        ],
-        right: [w.queue.metricDeadLetters({ label: 'on DLQ' }), w.queue.metricParkedJobs({ label: 'on parking queue' })],
-        leftYAxis: { label: 'jobs/min', min: 0, showUnits: false },
-        rightYAxis: { label: 'jobs', min: 0, showUnits: false },
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('jobs submitted / succeeded / failed'),
-        left: [
-          m(MetricNames.JOBS_SUBMITTED, { label: 'submitted' }),
-          m(MetricNames.JOBS_SUCCEEDED, { label: 'succeeded' }),
-          m(MetricNames.JOBS_FAILED, { label: 'failed' }),
-        ],
-        right: [this.metricFailureRatio(n).with({ label: 'failure ratio' })],
-        rightAnnotations: [{ value: w.props.failureRatioThreshold ?? 0.1, label: 'alarm', color: cloudwatch.Color.RED }],
-        leftYAxis: { label: 'jobs/min', min: 0, showUnits: false },
-        rightYAxis: { min: 0, max: 1, showUnits: false },
-        width: 8,
-      }),
-      new cloudwatch.AlarmStatusWidget({
-        title: title('alarms'),
-        alarms: Object.values(alarms).filter((a): a is cloudwatch.Alarm => a !== undefined),
-        width: 8,
-        height: 6,
-      }),
-    );
-
-    // Agents
-    const agents = w.props.agents ?? [];
-    const perAgentCost = agents.map((agent, i) => new cloudwatch.MathExpression({
-      expression: `s${i} / j${i}`,
-      usingMetrics: {
-        [`s${i}`]: m(MetricNames.SPEND_USD, { period: Duration.hours(1), extraDimensions: { [Dimensions.AGENT]: agent } }),
-        [`j${i}`]: m(MetricNames.JOBS_SUCCEEDED, { period: Duration.hours(1), extraDimensions: { [Dimensions.AGENT]: agent } }),
-      },
-      period: Duration.hours(1),
-      label: agent,
-      ...ev,
-    }));
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: title('top agents by spend (USD, time range)'),
-        left: [new cloudwatch.MathExpression({
-          expression: `SORT(${this.search(MetricNames.SPEND_USD, byAgent, wl, 'Sum')}, SUM, DESC, 10)`,
-          label: 'USD',
-          period: Duration.hours(1),
-          ...ev,
-        })],
-        view: cloudwatch.GraphWidgetView.BAR,
-        setPeriodToTimeRange: true,
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('top agents by GPU-hours (time range)'),
-        left: [new cloudwatch.MathExpression({
-          expression: `SORT(${this.search(MetricNames.GPU_SECONDS, byAgent, wl, 'Sum')}, SUM, DESC, 10) / 3600`,
-          label: 'GPU-h',
-          period: Duration.hours(1),
-          ...ev,
-        })],
-        view: cloudwatch.GraphWidgetView.BAR,
-        setPeriodToTimeRange: true,
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('cost per successful job (USD)'),
-        left: [
-          new cloudwatch.MathExpression({
-            expression: 'spend / ok',
-            usingMetrics: { spend: m(MetricNames.SPEND_USD, { period: Duration.hours(1) }), ok: m(MetricNames.JOBS_SUCCEEDED, { period: Duration.hours(1) }) },
-            period: Duration.hours(1),
-            label: `${n} (all agents)`,
-            ...ev,
-          }),
-          ...perAgentCost,
-        ],
-        leftYAxis: { label: 'USD/job', min: 0, showUnits: false },
-        width: 8,
-      }),
-    );
-
-    // GPUs and the interruption tax
-    const gpu = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: CW_AGENT_NAMESPACE, metricName, dimensionsMap: { [Dimensions.WORKLOAD]: n }, statistic: 'Average', period: MINUTE, label, ...fleetRegion,
-    });
-    const hours = (name: MetricName) => m(name, { period: FIVE_MINUTES });
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: title('GPU utilization and memory (%)'),
-        left: [
-          gpu(GpuAgentMetrics.UTILIZATION_GPU, 'GPU busy (avg)'),
-          gpu(GpuAgentMetrics.UTILIZATION_MEMORY, 'memory bandwidth busy (avg)'),
-          new cloudwatch.MathExpression({
-            expression: '100 * used / total',
-            usingMetrics: { used: gpu(GpuAgentMetrics.MEMORY_USED, 'used'), total: gpu(GpuAgentMetrics.MEMORY_TOTAL, 'total') },
-            period: MINUTE,
-            label: 'memory used',
-            ...ev,
-          }),
-          new cloudwatch.MathExpression({
-            expression: this.searchAgent(GpuAgentMetrics.UTILIZATION_GPU, w.asgName),
-            label: 'GPU busy per instance',
-            period: MINUTE,
-            ...ev,
-          }),
-        ],
-        leftYAxis: { label: '%', min: 0, max: 100, showUnits: false },
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: title('interruption tax (GPU-hours per 5 min)'),
-        left: [
-          new cloudwatch.MathExpression({ expression: 'i / 3600', usingMetrics: { i: hours(MetricNames.INTERRUPTED_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'lost to interruptions', ...ev }),
-          new cloudwatch.MathExpression({ expression: 'b / 3600', usingMetrics: { b: hours(MetricNames.BOOT_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'booting', ...ev }),
-          new cloudwatch.MathExpression({ expression: 'd / 3600', usingMetrics: { d: hours(MetricNames.IDLE_GPU_SECONDS) }, period: FIVE_MINUTES, label: 'idle', ...ev }),
-        ],
-        stacked: true,
-        right: [new cloudwatch.MathExpression({
-          expression: '100 * (FILL(i2, 0) + FILL(b2, 0) + FILL(d2, 0)) / (FILL(i2, 0) + FILL(b2, 0) + FILL(d2, 0) + FILL(g2, 0))',
-          usingMetrics: {
-            i2: hours(MetricNames.INTERRUPTED_GPU_SECONDS),
-            b2: hours(MetricNames.BOOT_GPU_SECONDS),
-            d2: hours(MetricNames.IDLE_GPU_SECONDS),
-            g2: hours(MetricNames.GPU_SECONDS),
-          },
-          period: FIVE_MINUTES,
-          label: 'tax share of GPU time (%)',
-          ...ev,
-        })],
-        leftYAxis: { label: 'GPU-h', min: 0, showUnits: false },
-        rightYAxis: { label: '%', min: 0, max: 100, showUnits: false },
-        width: 12,
-      }),
-    );
-  }
-
-  /** GPU metric per instance of one group (the agent's `AutoScalingGroupName`+`InstanceId` roll-up). */
-  private searchAgent(metricName: string, asgName: string): string {
-    return `SEARCH('{${CW_AGENT_NAMESPACE},${AgentDimensions.AUTO_SCALING_GROUP_NAME},${AgentDimensions.INSTANCE_ID}} ` +
-      `MetricName="${metricName}" ${AgentDimensions.AUTO_SCALING_GROUP_NAME}="${asgName}"', 'Average', 60)`;
-  }
 }
 
-/** A string usable inside a metric-math id. */
-function idSafe(x: string): string {
-  return x.replace(/[^A-Za-z0-9_]/g, '_');
-}
-
-/**
- * The same math expression with every id of its `usingMetrics` prefixed, so expressions built by another
- * construct with the same ids (JobQueue's `v0`, `f0` per priority) can share one graph.
- */
-function prefixIds(metric: cloudwatch.IMetric, prefix: string): cloudwatch.IMetric {
-  const math = metric.toMetricConfig().mathExpression;
-  if (!math) return metric;
-  const ids = Object.keys(math.usingMetrics);
-  const usingMetrics = Object.fromEntries(ids.map((id) => [`${prefix}${id}`, prefixIds(math.usingMetrics[id], prefix)]));
-  const expression = ids.reduce((e, id) => e.replace(new RegExp(`\\b${id}\\b`, 'g'), `${prefix}${id}`), math.expression);
-  const rendering = metric.toMetricConfig().renderingProperties ?? {};
-  return new cloudwatch.MathExpression({
-    expression,
-    usingMetrics,
-    period: Duration.seconds(math.period),
-    label: rendering.label as string | undefined,
-  });
-}
-
-/** The metric with a graph label, for any IMetric that can be re-labelled (Metric, MathExpression). */
-function withLabel(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetric {
-  const m = metric as cloudwatch.IMetric & { with?: (o: { label: string }) => cloudwatch.IMetric };
-  return typeof m.with === 'function' ? m.with({ label }) : metric;
-}
-
-function validateProps(props: AiObservabilityProps, stackRegion: string): void {
-  if (!Array.isArray(props.workloads) || props.workloads.length < 1 || props.workloads.length > 25) {
-    throw new Error(`${NAME}: workloads must list 1 to 25 workloads (got ${props.workloads?.length ?? 0}); split larger platforms over several dashboards`);
-  }
-  const names = props.workloads.map((w) => w.queue.workload);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new Error(`${NAME}: workload ${JSON.stringify(dup)} is listed twice`);
-  for (const w of props.workloads) {
-    const at = `workloads[${JSON.stringify(w.queue.workload)}]`;
-    if ((w.autoScalingGroup === undefined) === (w.autoScalingGroupName === undefined)) {
-      throw new Error(`${NAME}: ${at} needs exactly one of autoScalingGroup and autoScalingGroupName`);
-    }
-    validateDuration(NAME, `${at}.oldestJobAgeSlo`, w.oldestJobAgeSlo, Duration.minutes(1), Duration.days(1));
-    validateDuration(NAME, `${at}.idleFleetAlarmAfter`, w.idleFleetAlarmAfter, Duration.minutes(5), Duration.days(1));
-    validateRange(NAME, `${at}.failureRatioThreshold`, w.failureRatioThreshold, 0.01, 1);
-    validateRange(NAME, `${at}.dailyBudgetUsd`, w.dailyBudgetUsd, 0.01, 10_000_000, ' USD');
-    if (w.metricsRegion !== undefined && !Token.isUnresolved(w.metricsRegion)) {
-      validatePattern(NAME, `${at}.metricsRegion`, w.metricsRegion, /^[a-z]{2}(-[a-z]+)+-\d+$/, 'use a region name such as us-west-2');
-    }
-    if (w.agents !== undefined) {
-      if (w.agents.length > 10) throw new Error(`${NAME}: ${at}.agents lists at most 10 agents (got ${w.agents.length}); the top agents come from SEARCH anyway`);
-      for (const a of w.agents) validatePattern(NAME, `${at}.agents`, a, AGENT_NAME_PATTERN, 'use letters, digits, . _ -, starting with a letter or digit, up to 64 characters');
-      const dupAgent = w.agents.find((a, i) => w.agents!.indexOf(a) !== i);
-      if (dupAgent) throw new Error(`${NAME}: ${at}.agents lists ${JSON.stringify(dupAgent)} twice`);
-    }
-  }
-  validateRange(NAME, 'dailyBudgetUsd', props.dailyBudgetUsd, 0.01, 10_000_000, ' USD');
-  // Workloads whose fleet side publishes in this region: the ones a platform-wide alarm and the cost reporter cover.
-  const here = props.workloads.filter((w) => w.metricsRegion === undefined || w.metricsRegion === stackRegion).map((w) => w.queue.workload);
-  if (props.dailyBudgetUsd !== undefined && here.length > 10) {
-    throw new Error(`${NAME}: dailyBudgetUsd covers at most 10 workloads (an alarm reads at most 10 metrics; got ` +
-      `${here.length}); set dailyBudgetUsd per workload instead`);
-  }
-  if (props.dailyBudgetUsd !== undefined && here.length === 0) {
-    throw new Error(`${NAME}: dailyBudgetUsd covers the workloads whose metrics are in this stack's region (${stackRegion}), and every ` +
-      'workload has another metricsRegion (an alarm reads one region); set dailyBudgetUsd per workload on its FleetAlarms instead');
-  }
-  if (props.alarmTopic && props.createAlarmTopic) throw new Error(`${NAME}: give alarmTopic or createAlarmTopic, not both`);
-  if (props.alarmTopicKey && !props.createAlarmTopic) throw new Error(`${NAME}: alarmTopicKey is only used with createAlarmTopic: true`);
-  if (props.dashboardName !== undefined) {
-    validatePattern(NAME, 'dashboardName', props.dashboardName, /^[A-Za-z0-9_-]{1,255}$/, 'use letters, digits, - and _, up to 255 characters');
-  }
-  validateNamespace(NAME, props.metricNamespace);
-  if (props.costReporter) {
-    if (props.metricNamespace !== undefined && props.metricNamespace !== props.costReporter.metricNamespace) {
-      throw new Error(`${NAME}: metricNamespace ${JSON.stringify(props.metricNamespace)} differs from the cost reporter's ` +
-        `${JSON.stringify(props.costReporter.metricNamespace)}; the dashboard would read spend where none is published`);
-    }
-    const missing = here.filter((n) => !props.costReporter!.workloads.includes(n));
-    if (missing.length > 0) {
-      throw new Error(`${NAME}: the cost reporter does not cover ${missing.map((x) => JSON.stringify(x)).join(', ')}; add them to its workloads`);
-    }
-  }
+/** A workload's alarms in a fixed order (the order of `WorkloadAlarms`' fields). */
+function alarmsOf(alarms: WorkloadAlarms): cloudwatch.Alarm[] {
+  return Object.values(alarms).filter((a): a is cloudwatch.Alarm => a !== undefined);
 }

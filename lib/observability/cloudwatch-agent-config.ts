@@ -91,8 +91,10 @@ export interface CloudWatchAgentConfig {
 export function cloudWatchAgentConfig(options: CloudWatchAgentConfigOptions): CloudWatchAgentConfig {
   const { workload } = options;
   if (typeof workload !== 'string' || !WORKLOAD_NAME_PATTERN.test(workload)) {
-    throw new Error(`cloudWatchAgentConfig: workload ${JSON.stringify(workload)} is invalid: use lower-case letters, ` +
-      'digits and dashes, starting with a letter, up to 32 characters');
+    throw new Error(
+      `cloudWatchAgentConfig: workload ${JSON.stringify(workload)} is invalid: use lower-case letters, ` +
+        'digits and dashes, starting with a letter, up to 32 characters',
+    );
   }
   const interval = options.intervalSeconds ?? 60;
   if (!Number.isInteger(interval) || interval < 10 || interval > 300) {

@@ -67,26 +67,35 @@ export class CostReporter extends Construct {
       description: 'ai-burst CostReporter: read fleet instances and spot prices, publish SpendUsd',
     });
     this.logGroup.grantWrite(this.role);
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ReadFleetsAndSpotPrices',
-      actions: ['ec2:DescribeInstances', 'ec2:DescribeSpotPriceHistory'],
-      resources: ['*'],
-    }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ReadGpuSecondsByAgent',
-      actions: ['cloudwatch:ListMetrics', 'cloudwatch:GetMetricData'],
-      resources: ['*'],
-    }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'PublishSpendInLibraryNamespaceOnly',
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': this.metricNamespace } },
-    }));
-    acknowledgeNag(this.role, 'AwsSolutions-IAM5[Resource::*]',
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadFleetsAndSpotPrices',
+        actions: ['ec2:DescribeInstances', 'ec2:DescribeSpotPriceHistory'],
+        resources: ['*'],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadGpuSecondsByAgent',
+        actions: ['cloudwatch:ListMetrics', 'cloudwatch:GetMetricData'],
+        resources: ['*'],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishSpendInLibraryNamespaceOnly',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': this.metricNamespace } },
+      }),
+    );
+    acknowledgeNag(
+      this.role,
+      'AwsSolutions-IAM5[Resource::*]',
       'ec2:DescribeInstances, ec2:DescribeSpotPriceHistory, cloudwatch:ListMetrics and cloudwatch:GetMetricData support ' +
-      'no resource-level permissions, so they can only be granted on "*"; cloudwatch:PutMetricData is confined to the ' +
-      'library namespace by the cloudwatch:namespace condition. No wildcard actions.');
+        'no resource-level permissions, so they can only be granted on "*"; cloudwatch:PutMetricData is confined to the ' +
+        'library namespace by the cloudwatch:namespace condition. No wildcard actions.',
+    );
 
     const fn = new NodejsFunction(this, 'Resource', {
       entry: handlerEntry('cost-reporter'),
@@ -123,14 +132,16 @@ export class CostReporter extends Construct {
       datapointsToAlarm: 3,
       // No invocation → no Errors datapoint; silence is caught by AiObservability's spend-data-missing alarm.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'ai-burst CostReporter runs failed in 3 of the last 5 minutes, so SpendUsd is missing or ' +
+      alarmDescription:
+        'ai-burst CostReporter runs failed in 3 of the last 5 minutes, so SpendUsd is missing or ' +
         'under-reported and the budget alarm is blind. Open the function\'s logs (JSON lines "spend reported"): an ' +
         'AccessDenied names the missing permission; a throttle on DescribeInstances clears itself. Spend of failed ' +
         'minutes is not back-filled.',
     });
 
-    const acks = 'Scheduled every minute by EventBridge with no payload worth keeping: a failed tick is replaced by the ' +
-      'next one a minute later, and failures are alarmed by the construct\'s own Errors alarm. Retrying or ' +
+    const acks =
+      'Scheduled every minute by EventBridge with no payload worth keeping: a failed tick is replaced by the ' +
+      "next one a minute later, and failures are alarmed by the construct's own Errors alarm. Retrying or " +
       'dead-lettering a tick would risk publishing the same minute twice.';
     acknowledgeNag(fn, 'Serverless-LambdaDLQ', acks);
     acknowledgeNag(fn, 'Serverless-LambdaAsyncFailureDestination', acks);
@@ -170,10 +181,15 @@ function validateProps(props: CostReporterProps): void {
     throw new Error(`${NAME}: workloads must list 1 to 100 names (got ${props.workloads?.length ?? 0})`);
   }
   for (const w of props.workloads) {
-    validatePattern(NAME, 'workloads', w, WORKLOAD_NAME_PATTERN, 'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+    validatePattern(
+      NAME,
+      'workloads',
+      w,
+      WORKLOAD_NAME_PATTERN,
+      'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+    );
   }
   const dup = props.workloads.find((w, i) => props.workloads.indexOf(w) !== i);
   if (dup) throw new Error(`${NAME}: workloads lists ${JSON.stringify(dup)} twice`);
   validateNamespace(NAME, props.metricNamespace);
 }
-

@@ -110,7 +110,7 @@ export class FleetAlarms extends Construct {
     this.workload = props.workload;
     this.metricNamespace = props.metricNamespace ?? props.costReporter?.metricNamespace ?? METRIC_NAMESPACE;
     const tag = `[ai-burst:${props.workload}]`;
-    const metric = (name: typeof MetricNames[keyof typeof MetricNames], options: cloudwatch.MetricOptions = {}) =>
+    const metric = (name: (typeof MetricNames)[keyof typeof MetricNames], options: cloudwatch.MetricOptions = {}) =>
       libraryMetric(this.metricNamespace, name, props.workload, options);
 
     const inService = new cloudwatch.Metric({
@@ -121,9 +121,10 @@ export class FleetAlarms extends Construct {
       period: MINUTE,
     });
     const idleMinutes = Math.round((props.idleFleetAlarmAfter ?? Duration.minutes(30)).toMinutes({ integral: false }));
-    const idleDescription = `${tag} GPU instances have been in service with no job in flight for ${idleMinutes} minutes: you ` +
+    const idleDescription =
+      `${tag} GPU instances have been in service with no job in flight for ${idleMinutes} minutes: you ` +
       'pay for idle GPUs. If the queues are empty, scale-in is not happening: check the CapacityManager (errors ' +
-      'alarm, logs: its idle window and minimum capacity) or the group\'s minimum size. If jobs are waiting, the ' +
+      "alarm, logs: its idle window and minimum capacity) or the group's minimum size. If jobs are waiting, the " +
       'workers are not pulling: check the worker and model-server logs on an instance.';
     let idle: cloudwatch.MathExpression;
     if (props.jobQueue) {
@@ -155,8 +156,10 @@ export class FleetAlarms extends Construct {
       datapointsToAlarm: idleMinutes,
       // Missing queue, backlog or group data is filled with 0 in the expression; a fully missing minute means neither exists.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: props.jobQueue ? idleDescription : idleDescription.replace('no job in flight', 'no job waiting or in flight') +
-        ' (Read from the CapacityManager\'s BacklogPerInstance: the queues are in another region.)',
+      alarmDescription: props.jobQueue
+        ? idleDescription
+        : idleDescription.replace('no job in flight', 'no job waiting or in flight') +
+          " (Read from the CapacityManager's BacklogPerInstance: the queues are in another region.)",
     });
 
     const threshold = props.failureRatioThreshold ?? 0.1;
@@ -168,8 +171,9 @@ export class FleetAlarms extends Construct {
       datapointsToAlarm: 2,
       // No job finished in a window = nothing failed.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${tag} More than ${Math.round(threshold * 100)} % of finished ` +
-        'jobs failed in 2 of the last 3 five-minute windows. Look at the jobs widget and the job records\' error ' +
+      alarmDescription:
+        `${tag} More than ${Math.round(threshold * 100)} % of finished ` +
+        "jobs failed in 2 of the last 3 five-minute windows. Look at the jobs widget and the job records' error " +
         'field: one agent failing (bad prompts, oversized input) or all failing (model server down, out of GPU ' +
         'memory, wrong model name). Failures are retried with backoff and then parked.',
     });
@@ -188,9 +192,10 @@ export class FleetAlarms extends Construct {
         datapointsToAlarm: 2,
         // Silence is the spend-data-missing alarm's to report, not a budget breach.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${tag} Spend over the last 30 minutes, projected over 24 hours, exceeds the daily budget ` +
+        alarmDescription:
+          `${tag} Spend over the last 30 minutes, projected over 24 hours, exceeds the daily budget ` +
           `of ${props.dailyBudgetUsd} USD. See "top agents by spend" for who is spending and the fleet widget for how ` +
-          'many instances run; lower the fleet\'s maximum capacity, pause the heaviest agent, or raise the budget.',
+          "many instances run; lower the fleet's maximum capacity, pause the heaviest agent, or raise the budget.",
       });
     }
 
@@ -203,8 +208,9 @@ export class FleetAlarms extends Construct {
         datapointsToAlarm: 5,
         // The CostReporter publishes 0 when nothing runs, so no data at all means it is not running.
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        alarmDescription: `${tag} No SpendUsd for 5 minutes: the CostReporter is not running or no longer covers this ` +
-          'workload, so spend and the budget alarms are blind. Check the CostReporter\'s errors alarm, its schedule ' +
+        alarmDescription:
+          `${tag} No SpendUsd for 5 minutes: the CostReporter is not running or no longer covers this ` +
+          "workload, so spend and the budget alarms are blind. Check the CostReporter's errors alarm, its schedule " +
           'rule (enabled?) and its AI_BURST_WORKLOADS variable.',
       });
     }
@@ -218,16 +224,18 @@ export class FleetAlarms extends Construct {
         datapointsToAlarm: 3,
         // Lambda reports Errors only for invocations; no invocation is not an error.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${tag} The CapacityManager failed in 3 of the last 5 minutes, so the fleet is not being ` +
+        alarmDescription:
+          `${tag} The CapacityManager failed in 3 of the last 5 minutes, so the fleet is not being ` +
           'scaled: jobs may wait (scale-out) or instances idle (scale-in). Open its logs: they name the failing call ' +
           '(GetQueueAttributes, DescribeAutoScalingGroups, SetDesiredCapacity); an AccessDenied means a missing grant ' +
-          '(fix the role), a throttle clears itself. Until it recovers, set the group\'s desired capacity by hand if jobs wait.',
+          "(fix the role), a throttle clears itself. Until it recovers, set the group's desired capacity by hand if jobs wait.",
       });
     }
 
     this.alarmTopic = props.alarmTopic ?? (props.createAlarmTopic ? createAlarmTopic(this, props.alarmTopicKey, props.costCenter) : undefined);
-    const all = [this.fleetIdle, this.failureRatio, this.spendOverBudget, this.spendDataMissing, this.capacityManagerErrors]
-      .filter((a): a is cloudwatch.Alarm => a !== undefined);
+    const all = [this.fleetIdle, this.failureRatio, this.spendOverBudget, this.spendDataMissing, this.capacityManagerErrors].filter(
+      (a): a is cloudwatch.Alarm => a !== undefined,
+    );
     if (this.alarmTopic) {
       if (props.costReporter) all.push(props.costReporter.errorsAlarm);
       const action = new cwActions.SnsAction(this.alarmTopic);
@@ -242,7 +250,13 @@ export class FleetAlarms extends Construct {
 }
 
 function validateProps(self: Construct, props: FleetAlarmsProps): void {
-  validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN, 'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+  validatePattern(
+    NAME,
+    'workload',
+    props.workload,
+    WORKLOAD_NAME_PATTERN,
+    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+  );
   validateDuration(NAME, 'idleFleetAlarmAfter', props.idleFleetAlarmAfter, Duration.minutes(5), Duration.days(1));
   validateRange(NAME, 'failureRatioThreshold', props.failureRatioThreshold, 0.01, 1);
   validateRange(NAME, 'dailyBudgetUsd', props.dailyBudgetUsd, 0.01, 10_000_000, ' USD');
@@ -257,15 +271,19 @@ function validateProps(self: Construct, props: FleetAlarmsProps): void {
   if (props.jobQueue) {
     const there = Stack.of(props.jobQueue.queues[0]).region;
     if (known(here) && known(there) && here !== there) {
-      throw new Error(`${NAME}: jobQueue is in region ${there} but the alarms are in ${here}; an alarm reads only its own region's ` +
-        'metrics: leave jobQueue unset (the fleet-idle alarm then reads the CapacityManager\'s backlog)');
+      throw new Error(
+        `${NAME}: jobQueue is in region ${there} but the alarms are in ${here}; an alarm reads only its own region's ` +
+          "metrics: leave jobQueue unset (the fleet-idle alarm then reads the CapacityManager's backlog)",
+      );
     }
   }
   if (props.costReporter && !props.costReporter.workloads.includes(props.workload)) {
     throw new Error(`${NAME}: the cost reporter does not cover ${JSON.stringify(props.workload)}; add it to its workloads`);
   }
   if (props.costReporter && props.metricNamespace !== undefined && props.metricNamespace !== props.costReporter.metricNamespace) {
-    throw new Error(`${NAME}: metricNamespace ${JSON.stringify(props.metricNamespace)} differs from the cost reporter's ` +
-      `${JSON.stringify(props.costReporter.metricNamespace)}`);
+    throw new Error(
+      `${NAME}: metricNamespace ${JSON.stringify(props.metricNamespace)} differs from the cost reporter's ` +
+        `${JSON.stringify(props.costReporter.metricNamespace)}`,
+    );
   }
 }

@@ -15,7 +15,8 @@ import { acknowledgeNag, nagArn } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration } from '../common/validate';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn } from '../compute/capacity-manager';
-import { IJobQueue, remoteRegionOf } from '../queue/job-queue';
+import { remoteRegionOf } from '../common/cross-region';
+import { IJobQueue } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { createHandlerFunction } from './handler-function';
 

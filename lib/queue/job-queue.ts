@@ -1,22 +1,34 @@
-import { Duration, IResource, PhysicalName, Stack, Token } from 'aws-cdk-lib';
+import { Duration, PhysicalName, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { DEFAULT_PRIORITIES, PRIORITY_NAME_PATTERN, SQS_MAX_VISIBILITY_SECONDS, WORKLOAD_NAME_PATTERN } from '../contracts';
 import { combineGrants, grantKey, KeyUse } from '../common/grants';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { propError, validateDuration, validateInteger, validatePattern } from '../common/validate';
 
-/** The queue set of one workload, as the other layers need it (bring your own by implementing this). */
-export interface IJobQueue {
+/** Options of the queue-depth metrics: the CDK `metricXxx(props?)` options plus one priority. */
+export interface JobQueueMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * Read this priority's queue only.
+   * @default - every priority's queue
+   */
+  readonly priority?: string;
+}
+
+/**
+ * The queue set of one workload, as the other layers need it. Bring your own queues with
+ * `JobQueue.fromJobQueueAttributes()`, or extend `JobQueueBase`, which implements the grants and metrics.
+ */
+export interface IJobQueue extends IConstruct {
   readonly workload: string;
   /** Priorities, highest first. */
-  readonly priorities: readonly string[];
+  readonly priorities: string[];
   /** Work queues in priority order (same order as `priorities`). */
-  readonly queues: readonly sqs.IQueue[];
+  readonly queues: sqs.IQueue[];
   readonly deadLetterQueue: sqs.IQueue;
   /** Jobs whose retry budget is spent, kept for inspection and redrive. */
   readonly parkingQueue: sqs.IQueue;
@@ -30,10 +42,44 @@ export interface IJobQueue {
   grantSubmit(grantee: iam.IGrantable): iam.Grant;
   grantConsume(grantee: iam.IGrantable): iam.Grant;
   grantRedrive(grantee: iam.IGrantable): iam.Grant;
-  metricBacklog(priority?: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
-  metricOldestJobAge(priority?: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  metricBacklog(props?: JobQueueMetricOptions): cloudwatch.IMetric;
+  metricOldestJobAge(props?: JobQueueMetricOptions): cloudwatch.IMetric;
   metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
   metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+}
+
+/** Queues created outside this library, for `JobQueue.fromJobQueueAttributes()`. */
+export interface JobQueueAttributes {
+  /** Workload name: lower-case letters, digits and dashes, up to 32 characters. */
+  readonly workload: string;
+  /** Priority names, highest first, one per queue of `queues` (1 to 5). */
+  readonly priorities: string[];
+  /** Work queues in priority order. Their redrive policy should send to `deadLetterQueue`. */
+  readonly queues: sqs.IQueue[];
+  /** Where SQS moves a job after `maxReceiveCount` receives; the RetryHandler consumes it. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Jobs whose retry budget is spent. */
+  readonly parkingQueue: sqs.IQueue;
+  /**
+   * The customer-managed key of the queues, so grants include its use.
+   * @default - the queues use SSE-SQS (no key grants)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Longest a single job may run (1 minute to 12 hours).
+   * @default Duration.hours(1)
+   */
+  readonly jobTimeout?: Duration;
+  /**
+   * The work queues' visibility timeout (the lease of one receive; 1 minute to 12 hours).
+   * @default - the job timeout, at most 15 minutes (what `JobQueue` configures)
+   */
+  readonly visibilityTimeout?: Duration;
+  /**
+   * The `maxReceiveCount` of the work queues' redrive policy (2 to 1000).
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
 }
 
 export interface JobQueueProps {
@@ -82,65 +128,22 @@ const DLQ_RETENTION = Duration.days(14);
 const DLQ_MAX_RECEIVE_COUNT = 10;
 
 /**
- * One SQS queue per priority for a workload, with a shared dead-letter queue (consumed by the
- * RetryHandler) and a parking queue for jobs whose retry budget is spent. Encrypted and TLS-only.
+ * The grants and metrics of a workload's queue set, for `JobQueue` and for queues brought by the user
+ * (`JobQueue.fromJobQueueAttributes()` or a subclass): subclasses set the queues, this class implements
+ * the rest of `IJobQueue`.
  */
-export class JobQueue extends Construct implements IJobQueue {
-  public readonly workload: string;
-  public readonly priorities: readonly string[];
-  public readonly queues: readonly sqs.Queue[];
-  public readonly deadLetterQueue: sqs.Queue;
-  public readonly parkingQueue: sqs.Queue;
-  public readonly encryptionKey?: kms.IKey;
-  public readonly jobTimeout: Duration;
-  public readonly visibilityTimeout: Duration;
-  public readonly maxReceiveCount: number;
+export abstract class JobQueueBase extends Construct implements IJobQueue {
+  public abstract readonly workload: string;
+  public abstract readonly priorities: string[];
+  public abstract readonly queues: sqs.IQueue[];
+  public abstract readonly deadLetterQueue: sqs.IQueue;
+  public abstract readonly parkingQueue: sqs.IQueue;
+  public abstract readonly encryptionKey?: kms.IKey;
+  public abstract readonly jobTimeout: Duration;
+  public abstract readonly visibilityTimeout: Duration;
+  public abstract readonly maxReceiveCount: number;
 
-  constructor(scope: Construct, id: string, props: JobQueueProps) {
-    super(scope, id);
-    validateProps(props);
-    this.workload = props.workload;
-    this.priorities = [...(props.priorities ?? DEFAULT_PRIORITIES)];
-    this.jobTimeout = props.jobTimeout ?? Duration.hours(1);
-    this.visibilityTimeout = Duration.seconds(Math.min(this.jobTimeout.toSeconds(), MAX_LEASE.toSeconds()));
-    this.maxReceiveCount = props.maxReceiveCount ?? 5;
-    this.encryptionKey = props.encryptionKey;
-
-    const encryption = this.encryptionKey
-      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: this.encryptionKey }
-      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    // Named by CDK only when a stack of another region uses them (a GPU layer placed away from its
-    // platform): the name, ARN and URL are then literals there, since CloudFormation cannot reference
-    // across regions. In one region CloudFormation names them, as before.
-    const common = { ...encryption, enforceSSL: true, queueName: PhysicalName.GENERATE_IF_NEEDED };
-
-    // The parking queue is also the DLQ of the DLQ: if the RetryHandler itself keeps failing on a
-    // message, SQS parks it rather than let it expire, so nothing is lost.
-    this.parkingQueue = new sqs.Queue(this, 'ParkingQueue', { ...common, retentionPeriod: DLQ_RETENTION });
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      ...common,
-      retentionPeriod: DLQ_RETENTION,
-      // ≥ 6 × the RetryHandler's timeout, as AWS advises for Lambda event sources.
-      visibilityTimeout: Duration.minutes(5),
-      deadLetterQueue: { queue: this.parkingQueue, maxReceiveCount: DLQ_MAX_RECEIVE_COUNT },
-    });
-    const lastStop = 'This is the parking queue (the last stop for jobs whose retry budget is spent, itself the DLQ of the ' +
-      'dead-letter queue); it has no DLQ of its own by design.';
-    acknowledgeNag(this.parkingQueue, 'AwsSolutions-SQS3', lastStop);
-    acknowledgeNag(this.parkingQueue, 'Serverless-SQSRedrivePolicy', lastStop);
-
-    this.queues = this.priorities.map((priority) => new sqs.Queue(this, `Queue-${priority}`, {
-      ...common,
-      retentionPeriod: props.retentionPeriod ?? Duration.days(4),
-      visibilityTimeout: this.visibilityTimeout,
-      receiveMessageWaitTime: Duration.seconds(20),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
-    }));
-
-    applyCostTags(this, props.workload, props.costCenter);
-  }
-
-  public queueFor(priority: string): sqs.Queue {
+  public queueFor(priority: string): sqs.IQueue {
     const index = this.priorities.indexOf(priority);
     if (index < 0) throw new Error(`${NAME}: unknown priority ${JSON.stringify(priority)}; this workload has ${this.priorities.join(', ')}`);
     return this.queues[index];
@@ -191,36 +194,41 @@ export class JobQueue extends Construct implements IJobQueue {
     ]);
   }
 
-  /** Jobs waiting or running (visible + in flight), Maximum per minute; one priority or all. */
-  public metricBacklog(priority?: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    const queues = priority === undefined ? this.queues : [this.queueFor(priority)];
+  /**
+   * Jobs waiting or running (visible + in flight), Maximum per minute; one priority or all. The math ids
+   * name the workload and priority, so backlogs of several queues and workloads can share one graph.
+   */
+  public metricBacklog(props: JobQueueMetricOptions = {}): cloudwatch.IMetric {
+    const { priority, label, ...options } = props;
     const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    queues.forEach((q, i) => {
-      usingMetrics[`v${i}`] = q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', ...props });
-      usingMetrics[`f${i}`] = q.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', ...props });
-    });
+    for (const p of priority === undefined ? this.priorities : [priority]) {
+      const q = this.queueFor(p);
+      usingMetrics[this.mathId(p, 'waiting')] = q.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', ...options });
+      usingMetrics[this.mathId(p, 'running')] = q.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', ...options });
+    }
     return new cloudwatch.MathExpression({
       expression: Object.keys(usingMetrics).join(' + '),
       usingMetrics,
-      label: `${this.workload} backlog${priority ? ` (${priority})` : ''}`,
-      period: props?.period ?? Duration.minutes(1),
+      label: label ?? `${this.workload} backlog${priority ? ` (${priority})` : ''}`,
+      period: options.period ?? Duration.minutes(1),
     });
   }
 
   /** Age of the oldest waiting job in seconds, Maximum; one priority or the oldest over all. */
-  public metricOldestJobAge(priority?: string, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+  public metricOldestJobAge(props: JobQueueMetricOptions = {}): cloudwatch.IMetric {
+    const { priority, label, ...options } = props;
     if (priority !== undefined) {
-      return this.queueFor(priority).metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
+      return this.queueFor(priority).metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: Duration.minutes(1), label, ...options });
     }
     const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    this.queues.forEach((q, i) => {
-      usingMetrics[`a${i}`] = q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', ...props });
-    });
+    for (const p of this.priorities) {
+      usingMetrics[this.mathId(p, 'age')] = this.queueFor(p).metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', ...options });
+    }
     return new cloudwatch.MathExpression({
       expression: `MAX([${Object.keys(usingMetrics).join(', ')}])`,
       usingMetrics,
-      label: `${this.workload} oldest job age`,
-      period: props?.period ?? Duration.minutes(1),
+      label: label ?? `${this.workload} oldest job age`,
+      period: options.period ?? Duration.minutes(1),
     });
   }
 
@@ -233,32 +241,110 @@ export class JobQueue extends Construct implements IJobQueue {
   public metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.parkingQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
-}
 
-/**
- * The region of `resource` when both it and `scope` have a known region and they differ (a GPU layer
- * placed in another region than its platform's queues and job store); `undefined` otherwise.
- */
-export function remoteRegionOf(scope: Construct, resource: IResource): string | undefined {
-  const here = Stack.of(scope).region;
-  const there = resource.env.region;
-  if (Token.isUnresolved(here) || Token.isUnresolved(there) || here === there) return undefined;
-  return there;
-}
-
-/**
- * A queue's URL as `scope` can use it: the queue's own reference in its region; from another region,
- * where CloudFormation cannot reference it, the URL built from its literal region, account and name
- * (`https://sqs.<region>.<url suffix>/<account>/<name>`, the form SQS returns).
- */
-export function queueUrlFrom(scope: Construct, queue: sqs.IQueue): string {
-  const region = remoteRegionOf(scope, queue);
-  if (region === undefined) return queue.queueUrl;
-  if (Token.isUnresolved(queue.env.account)) {
-    throw new Error(`${NAME}: queue ${queue.node.path} is used from region ${Stack.of(scope).region} but its account is not known at synth; ` +
-      'give its stack an explicit env: { account, region }');
+  /** A metric-math id unique to this workload and priority (ids must match `^[a-z][A-Za-z0-9_]*$`). */
+  private mathId(priority: string, what: string): string {
+    return `${this.workload}_${priority}_${what}`.replace(/[^A-Za-z0-9_]/g, '_');
   }
-  return `https://sqs.${region}.${Stack.of(scope).urlSuffix}/${queue.env.account}/${queue.queueName}`;
+}
+
+/**
+ * One SQS queue per priority for a workload, with a shared dead-letter queue (consumed by the
+ * RetryHandler) and a parking queue for jobs whose retry budget is spent. Encrypted and TLS-only.
+ */
+export class JobQueue extends JobQueueBase {
+  /**
+   * A workload's queue set made elsewhere (another stack, another tool), with this library's grants and
+   * metrics. The queues keep their own settings: give the attributes that match them.
+   */
+  public static fromJobQueueAttributes(scope: Construct, id: string, attrs: JobQueueAttributes): IJobQueue {
+    return new ImportedJobQueue(scope, id, attrs);
+  }
+
+  public readonly workload: string;
+  public readonly priorities: string[];
+  public readonly queues: sqs.IQueue[];
+  public readonly deadLetterQueue: sqs.IQueue;
+  public readonly parkingQueue: sqs.IQueue;
+  public readonly encryptionKey?: kms.IKey;
+  public readonly jobTimeout: Duration;
+  public readonly visibilityTimeout: Duration;
+  public readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: JobQueueProps) {
+    super(scope, id);
+    validateProps(props);
+    this.workload = props.workload;
+    this.priorities = [...(props.priorities ?? DEFAULT_PRIORITIES)];
+    this.jobTimeout = props.jobTimeout ?? Duration.hours(1);
+    this.visibilityTimeout = Duration.seconds(Math.min(this.jobTimeout.toSeconds(), MAX_LEASE.toSeconds()));
+    this.maxReceiveCount = props.maxReceiveCount ?? 5;
+    this.encryptionKey = props.encryptionKey;
+
+    const encryption = this.encryptionKey
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: this.encryptionKey }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+    // Named by CDK only when a stack of another region uses them (a GPU layer placed away from its
+    // platform): the name, ARN and URL are then literals there, since CloudFormation cannot reference
+    // across regions. In one region CloudFormation names them, as before.
+    const common = { ...encryption, enforceSSL: true, queueName: PhysicalName.GENERATE_IF_NEEDED };
+
+    // The parking queue is also the DLQ of the DLQ: if the RetryHandler itself keeps failing on a
+    // message, SQS parks it rather than let it expire, so nothing is lost.
+    this.parkingQueue = new sqs.Queue(this, 'ParkingQueue', { ...common, retentionPeriod: DLQ_RETENTION });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      ...common,
+      retentionPeriod: DLQ_RETENTION,
+      // ≥ 6 × the RetryHandler's timeout, as AWS advises for Lambda event sources.
+      visibilityTimeout: Duration.minutes(5),
+      deadLetterQueue: { queue: this.parkingQueue, maxReceiveCount: DLQ_MAX_RECEIVE_COUNT },
+    });
+    const lastStop =
+      'This is the parking queue (the last stop for jobs whose retry budget is spent, itself the DLQ of the ' +
+      'dead-letter queue); it has no DLQ of its own by design.';
+    acknowledgeNag(this.parkingQueue, 'AwsSolutions-SQS3', lastStop);
+    acknowledgeNag(this.parkingQueue, 'Serverless-SQSRedrivePolicy', lastStop);
+
+    this.queues = this.priorities.map(
+      (priority) =>
+        new sqs.Queue(this, `Queue-${priority}`, {
+          ...common,
+          retentionPeriod: props.retentionPeriod ?? Duration.days(4),
+          visibilityTimeout: this.visibilityTimeout,
+          receiveMessageWaitTime: Duration.seconds(20),
+          deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
+        }),
+    );
+
+    applyCostTags(this, props.workload, props.costCenter);
+  }
+}
+
+/** Queues created outside this library, with the grants and metrics of `JobQueueBase`. */
+class ImportedJobQueue extends JobQueueBase {
+  public readonly workload: string;
+  public readonly priorities: string[];
+  public readonly queues: sqs.IQueue[];
+  public readonly deadLetterQueue: sqs.IQueue;
+  public readonly parkingQueue: sqs.IQueue;
+  public readonly encryptionKey?: kms.IKey;
+  public readonly jobTimeout: Duration;
+  public readonly visibilityTimeout: Duration;
+  public readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, attrs: JobQueueAttributes) {
+    super(scope, id);
+    validateAttributes(attrs);
+    this.workload = attrs.workload;
+    this.priorities = [...attrs.priorities];
+    this.queues = [...attrs.queues];
+    this.deadLetterQueue = attrs.deadLetterQueue;
+    this.parkingQueue = attrs.parkingQueue;
+    this.encryptionKey = attrs.encryptionKey;
+    this.jobTimeout = attrs.jobTimeout ?? Duration.hours(1);
+    this.visibilityTimeout = attrs.visibilityTimeout ?? Duration.seconds(Math.min(this.jobTimeout.toSeconds(), MAX_LEASE.toSeconds()));
+    this.maxReceiveCount = attrs.maxReceiveCount ?? 5;
+  }
 }
 
 const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
@@ -267,16 +353,7 @@ const CONSUME = ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:Delet
 function validateProps(props: JobQueueProps): void {
   validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN,
     'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
-  if (props.priorities !== undefined) {
-    if (props.priorities.length < 1 || props.priorities.length > 5) {
-      throw propError(NAME, 'priorities', `must list 1 to 5 names (got ${props.priorities.length})`);
-    }
-    for (const p of props.priorities) {
-      validatePattern(NAME, 'priorities', p, PRIORITY_NAME_PATTERN, 'use lower-case letters, digits and dashes, up to 16 characters');
-    }
-    const dup = props.priorities.find((p, i) => props.priorities!.indexOf(p) !== i);
-    if (dup) throw propError(NAME, 'priorities', `lists ${JSON.stringify(dup)} twice`);
-  }
+  if (props.priorities !== undefined) validatePriorities(props.priorities);
   validateDuration(NAME, 'jobTimeout', props.jobTimeout, Duration.minutes(1), Duration.seconds(SQS_MAX_VISIBILITY_SECONDS));
   if (props.maxReceiveCount === 1) {
     throw propError(NAME, 'maxReceiveCount', 'must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ' +
@@ -284,4 +361,32 @@ function validateProps(props: JobQueueProps): void {
   }
   validateInteger(NAME, 'maxReceiveCount', props.maxReceiveCount, 2, 1000);
   validateDuration(NAME, 'retentionPeriod', props.retentionPeriod, Duration.minutes(1), Duration.days(13));
+}
+
+function validateAttributes(attrs: JobQueueAttributes): void {
+  validatePattern(
+    NAME,
+    'workload',
+    attrs.workload,
+    WORKLOAD_NAME_PATTERN,
+    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+  );
+  validatePriorities(attrs.priorities);
+  if (attrs.queues.length !== attrs.priorities.length) {
+    throw new Error(`${NAME}: queues must list one queue per priority (got ${attrs.queues.length} queues for ${attrs.priorities.length} priorities)`);
+  }
+  validateDuration(NAME, 'jobTimeout', attrs.jobTimeout, Duration.minutes(1), Duration.seconds(SQS_MAX_VISIBILITY_SECONDS));
+  validateDuration(NAME, 'visibilityTimeout', attrs.visibilityTimeout, Duration.minutes(1), Duration.seconds(SQS_MAX_VISIBILITY_SECONDS));
+  validateInteger(NAME, 'maxReceiveCount', attrs.maxReceiveCount, 2, 1000);
+}
+
+function validatePriorities(priorities: string[]): void {
+  if (priorities.length < 1 || priorities.length > 5) {
+    throw propError(NAME, 'priorities', `must list 1 to 5 names (got ${priorities.length})`);
+  }
+  for (const p of priorities) {
+    validatePattern(NAME, 'priorities', p, PRIORITY_NAME_PATTERN, 'use lower-case letters, digits and dashes, up to 16 characters');
+  }
+  const dup = priorities.find((p, i) => priorities.indexOf(p) !== i);
+  if (dup) throw propError(NAME, 'priorities', `lists ${JSON.stringify(dup)} twice`);
 }

@@ -4,9 +4,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { JOB_TABLE_INSTANCE_INDEX, WORKLOAD_NAME_PATTERN } from '../contracts';
+import { JOB_TABLE_INSTANCE_INDEX, SHARED_WORKLOAD_TAG_VALUE, WORKLOAD_NAME_PATTERN } from '../contracts';
 import { combineGrants, grantKey, grantObjectPrefix } from '../common/grants';
 import { acknowledgeNag } from '../common/nag';
+import { applyCostTags } from '../common/tags';
 import { validateDuration, validatePattern } from '../common/validate';
 
 /** Job records and job data (payloads, results), shared by every workload of a platform. */
@@ -47,6 +48,12 @@ export interface JobStoreProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Value of the `ai-burst:cost-center` tag on the table and the buckets (their `ai-burst:workload` tag is
+   * `_shared`: every workload of the platform uses them).
+   * @default - no cost-center tag
+   */
+  readonly costCenter?: string;
 }
 
 const NAME = 'JobStore';
@@ -100,11 +107,10 @@ export class JobStore extends Construct implements IJobStore {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'job-data/',
-      lifecycleRules: [
-        { expiration: this.retention, abortIncompleteMultipartUploadAfter: Duration.days(1) },
-      ],
+      lifecycleRules: [{ expiration: this.retention, abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       removalPolicy,
     });
+    applyCostTags(this, SHARED_WORKLOAD_TAG_VALUE, props.costCenter);
   }
 
   private createAccessLogsBucket(removalPolicy: RemovalPolicy): s3.Bucket {
@@ -118,8 +124,7 @@ export class JobStore extends Construct implements IJobStore {
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy,
     });
-    acknowledgeNag(logs, 'AwsSolutions-S1',
-      'This bucket receives the data bucket\'s server access logs; logging it to itself would loop.');
+    acknowledgeNag(logs, 'AwsSolutions-S1', "This bucket receives the data bucket's server access logs; logging it to itself would loop.");
     return logs;
   }
 

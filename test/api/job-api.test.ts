@@ -5,7 +5,8 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { EnvNames, JobApi, JobApiAuthorization, JobQueue, JobStore } from '../../lib';
+import { JobApi, JobApiAuthorization, JobQueue, JobStore } from '../../lib';
+import { EnvNames } from '../../lib/contracts';
 import { policyStatements } from '../support/nag';
 import { expectNagClean, testStack } from '../support/stacks';
 

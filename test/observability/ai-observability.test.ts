@@ -22,7 +22,13 @@ function platform(overrides: Partial<AiObservabilityProps> = {}, workloadOverrid
         capacityManagerFunction: lambda.Function.fromFunctionName(stack, 'Cm', 'realtime-capacity-manager'),
         ...workloadOverrides,
       },
-      { queue: batch, autoScalingGroupName: 'batch-asg', oldestJobAgeSlo: Duration.hours(1), idleFleetAlarmAfter: Duration.minutes(10), failureRatioThreshold: 0.25 },
+      {
+        queue: batch,
+        autoScalingGroupName: 'batch-asg',
+        oldestJobAgeSlo: Duration.hours(1),
+        idleFleetAlarmAfter: Duration.minutes(10),
+        failureRatioThreshold: 0.25,
+      },
     ],
     costReporter,
     dailyBudgetUsd: 200,
@@ -73,12 +79,23 @@ describe('AiObservability: the dashboard', () => {
   });
 
   const SECTION = [
-    'tokens in/out per model', 'cost per 1M tokens (USD)', 'spend rate (USD/h)',
-    'inference latency p50/p90/p99 per model', 'time to first token p50/p90/p99 per model',
-    'queue depth per priority (waiting + running)', 'oldest waiting job (s)', 'fleet desired / in service vs backlog', 'backlog per instance',
-    'interruptions, requeues, retries, parked', 'jobs submitted / succeeded / failed', 'alarms',
-    'top agents by spend (USD, time range)', 'top agents by GPU-hours (time range)', 'cost per successful job (USD)',
-    'GPU utilization and memory (%)', 'interruption tax (GPU-hours per 5 min)',
+    'tokens in/out per model',
+    'cost per 1M tokens (USD)',
+    'spend rate (USD/h)',
+    'inference latency p50/p90/p99 per model',
+    'time to first token p50/p90/p99 per model',
+    'queue depth per priority (waiting + running)',
+    'oldest waiting job (s)',
+    'fleet desired / in service vs backlog',
+    'backlog per instance',
+    'interruptions, requeues, retries, parked',
+    'jobs submitted / succeeded / failed',
+    'alarms',
+    'top agents by spend (USD, time range)',
+    'top agents by GPU-hours (time range)',
+    'cost per successful job (USD)',
+    'GPU utilization and memory (%)',
+    'interruption tax (GPU-hours per 5 min)',
   ];
   test.each(['realtime', 'batch'])('the %s section has every widget of the issue', (w) => {
     const section = titles.filter((t) => t.startsWith(`${w} · `)).map((t) => t.slice(w.length + 3));
@@ -86,7 +103,9 @@ describe('AiObservability: the dashboard', () => {
   });
 
   test('the platform header shows spend by workload, top agents across workloads and every alarm', () => {
-    expect(titles).toEqual(expect.arrayContaining(['Platform · spend by workload (USD/h)', 'Platform · top agents by spend (USD, time range)', 'Platform · alarms']));
+    expect(titles).toEqual(
+      expect.arrayContaining(['Platform · spend by workload (USD/h)', 'Platform · top agents by spend (USD, time range)', 'Platform · alarms']),
+    );
     expect(widget('Platform · alarms').properties.alarms).toHaveLength(16);
     expect(widget('Platform · spend by workload (USD/h)').properties.annotations.horizontal[0].value).toBeCloseTo(200 / 24);
   });
@@ -95,22 +114,30 @@ describe('AiObservability: the dashboard', () => {
     const metrics = widget('realtime · cost per 1M tokens (USD)').properties.metrics;
     expect(metrics[0][0].expression).toBe('1000000 * spend / (tin + tout)');
     expect(metrics.slice(1).map((m: any) => [m[1], m[m.length - 1].id, m[m.length - 1].stat])).toEqual([
-      ['SpendUsd', 'spend', 'Sum'], ['TokensIn', 'tin', 'Sum'], ['TokensOut', 'tout', 'Sum'],
+      ['SpendUsd', 'spend', 'Sum'],
+      ['TokensIn', 'tin', 'Sum'],
+      ['TokensOut', 'tout', 'Sum'],
     ]);
   });
 
   test('latency and TTFT show p50, p90 and p99 of every model found by SEARCH', () => {
-    for (const [title, name] of [['inference latency p50/p90/p99 per model', 'InferenceLatency'], ['time to first token p50/p90/p99 per model', 'TimeToFirstToken']]) {
+    for (const [title, name] of [
+      ['inference latency p50/p90/p99 per model', 'InferenceLatency'],
+      ['time to first token p50/p90/p99 per model', 'TimeToFirstToken'],
+    ]) {
       const metrics = widget(`realtime · ${title}`).properties.metrics;
-      expect(metrics.map((m: any) => m[0].expression)).toEqual(['p50', 'p90', 'p99'].map((p) =>
-        `SEARCH('{AiBurst,Model,Workload} MetricName="${name}" Workload="realtime"', '${p}', 60)`));
+      expect(metrics.map((m: any) => m[0].expression)).toEqual(
+        ['p50', 'p90', 'p99'].map((p) => `SEARCH('{AiBurst,Model,Workload} MetricName="${name}" Workload="realtime"', '${p}', 60)`),
+      );
     }
   });
 
   test('queue depth is drawn per priority, oldest job age against the SLO line', () => {
     const depth = widget('batch · queue depth per priority (waiting + running)').properties.metrics;
     expect(depth.filter((m: any) => m[0].expression).map((m: any) => [m[0].label, m[0].expression])).toEqual([
-      ['urgent', 'urgent_v0 + urgent_f0'], ['normal', 'normal_v0 + normal_f0'], ['backfill', 'backfill_v0 + backfill_f0'],
+      ['urgent', 'batch_urgent_waiting + batch_urgent_running'],
+      ['normal', 'batch_normal_waiting + batch_normal_running'],
+      ['backfill', 'batch_backfill_waiting + batch_backfill_running'],
     ]);
     const age = widget('batch · oldest waiting job (s)').properties;
     expect(age.metrics.map((m: any) => m[1])).toEqual(Array(3).fill('ApproximateAgeOfOldestMessage'));
@@ -124,23 +151,39 @@ describe('AiObservability: the dashboard', () => {
       ['AWS/AutoScaling', 'GroupInServiceInstances', 'AutoScalingGroupName', 'realtime-asg'],
       ['AiBurst', 'DesiredCapacity', 'Workload', 'realtime'],
     ]);
-    expect(metrics[3][0]).toMatchObject({ label: 'backlog', expression: 'v0 + f0 + v1 + f1', yAxis: 'right' });
+    expect(metrics[3][0]).toMatchObject({
+      label: 'backlog',
+      expression: 'realtime_high_waiting + realtime_high_running + realtime_normal_waiting + realtime_normal_running',
+      yAxis: 'right',
+    });
   });
 
   test('top agents by spend and GPU-hours come from SORT(SEARCH(…)) over the time range, as bars', () => {
     const spend = widget('realtime · top agents by spend (USD, time range)').properties;
     expect(spend).toMatchObject({ view: 'bar', setPeriodToTimeRange: true });
-    expect(spend.metrics[0][0].expression).toBe(`SORT(SEARCH('{AiBurst,Agent,Workload} MetricName="SpendUsd" Workload="realtime"', 'Sum'), SUM, DESC, 10)`);
+    expect(spend.metrics[0][0].expression).toBe(
+      `SORT(SEARCH('{AiBurst,Agent,Workload} MetricName="SpendUsd" Workload="realtime"', 'Sum'), SUM, DESC, 10)`,
+    );
     const gpu = widget('realtime · top agents by GPU-hours (time range)').properties;
-    expect(gpu.metrics[0][0].expression).toBe(`SORT(SEARCH('{AiBurst,Agent,Workload} MetricName="GpuSeconds" Workload="realtime"', 'Sum'), SUM, DESC, 10) / 3600`);
+    expect(gpu.metrics[0][0].expression).toBe(
+      `SORT(SEARCH('{AiBurst,Agent,Workload} MetricName="GpuSeconds" Workload="realtime"', 'Sum'), SUM, DESC, 10) / 3600`,
+    );
   });
 
   test('cost per successful job for the workload and for each named agent', () => {
     const metrics = widget('realtime · cost per successful job (USD)').properties.metrics;
     const lines = metrics.filter((m: any) => m[0].expression).map((m: any) => [m[0].label, m[0].expression]);
-    expect(lines).toEqual([['realtime (all agents)', 'spend / ok'], ['summarizer', 's0 / j0'], ['triage', 's1 / j1']]);
-    expect(metrics.filter((m: any) => typeof m[0] === 'string' && m.includes('Agent')).map((m: any) => m.slice(1, 4)))
-      .toEqual([['SpendUsd', 'Agent', 'summarizer'], ['JobsSucceeded', 'Agent', 'summarizer'], ['SpendUsd', 'Agent', 'triage'], ['JobsSucceeded', 'Agent', 'triage']]);
+    expect(lines).toEqual([
+      ['realtime (all agents)', 'spend / ok'],
+      ['summarizer', 's0 / j0'],
+      ['triage', 's1 / j1'],
+    ]);
+    expect(metrics.filter((m: any) => typeof m[0] === 'string' && m.includes('Agent')).map((m: any) => m.slice(1, 4))).toEqual([
+      ['SpendUsd', 'Agent', 'summarizer'],
+      ['JobsSucceeded', 'Agent', 'summarizer'],
+      ['SpendUsd', 'Agent', 'triage'],
+      ['JobsSucceeded', 'Agent', 'triage'],
+    ]);
   });
 
   test('GPU utilization and memory come from the CloudWatch agent, per workload and per instance', () => {
@@ -154,7 +197,8 @@ describe('AiObservability: the dashboard', () => {
     ]);
     expect(metrics.map((m: any) => m[0].expression).filter(Boolean)).toEqual([
       '100 * used / total',
-      `SEARCH('{CWAgent,AutoScalingGroupName,InstanceId} MetricName="nvidia_smi_utilization_gpu" AutoScalingGroupName="realtime-asg"', 'Average', 60)`,
+      `SEARCH('{CWAgent,AutoScalingGroupName,InstanceId} MetricName="nvidia_smi_utilization_gpu" ` +
+        `AutoScalingGroupName="realtime-asg"', 'Average', 60)`,
     ]);
   });
 
@@ -162,8 +206,12 @@ describe('AiObservability: the dashboard', () => {
     const metrics = widget('realtime · interruption tax (GPU-hours per 5 min)').properties.metrics;
     const names = metrics.filter((m: any) => typeof m[0] === 'string').map((m: any) => m[1]);
     expect(new Set(names)).toEqual(new Set(['InterruptedGpuSeconds', 'BootGpuSeconds', 'IdleGpuSeconds', 'GpuSeconds']));
-    expect(metrics.filter((m: any) => m[0].expression).map((m: any) => m[0].label))
-      .toEqual(['lost to interruptions', 'booting', 'idle', 'tax share of GPU time (%)']);
+    expect(metrics.filter((m: any) => m[0].expression).map((m: any) => m[0].label)).toEqual([
+      'lost to interruptions',
+      'booting',
+      'idle',
+      'tax share of GPU time (%)',
+    ]);
   });
 });
 
@@ -173,9 +221,15 @@ describe('AiObservability: the alarms', () => {
 
   test('oldest job age over the SLO for 3 minutes (max over priorities); an idle queue is not a breach', () => {
     const { props } = alarm(template, 'WorkloadrealtimeOldestJobAge');
-    expect(expression(props)).toBe('MAX([a0, a1])');
+    expect(expression(props)).toBe('MAX([realtime_high_age, realtime_normal_age])');
     expect(stats(props)).toEqual(['AWS/SQS/ApproximateAgeOfOldestMessage', 'AWS/SQS/ApproximateAgeOfOldestMessage']);
-    expect(props).toMatchObject({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 3, TreatMissingData: 'notBreaching' });
+    expect(props).toMatchObject({
+      Threshold: 900,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
     expect(props.AlarmDescription).toMatch(/under-provisioned.*desired > in service/);
     expect(alarm(template, 'WorkloadbatchOldestJobAge').props.Threshold).toBe(3600);
   });
@@ -184,17 +238,37 @@ describe('AiObservability: the alarms', () => {
     const { props } = alarm(template, 'WorkloadbatchFleetIdle');
     expect(expression(props)).toBe('IF(FILL(inservice, 0) > 0 AND (FILL(f0, 0) + FILL(f1, 0) + FILL(f2, 0)) == 0, 1, 0)');
     expect(stats(props)).toEqual(['AWS/AutoScaling/GroupInServiceInstances', ...Array(3).fill('AWS/SQS/ApproximateNumberOfMessagesNotVisible')]);
-    expect(props).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 10, DatapointsToAlarm: 10, TreatMissingData: 'notBreaching' });
+    expect(props).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 10,
+      DatapointsToAlarm: 10,
+      TreatMissingData: 'notBreaching',
+    });
     expect(props.AlarmDescription).toMatch(/pay for idle GPUs/);
     expect(alarm(template, 'WorkloadrealtimeFleetIdle').props.EvaluationPeriods).toBe(30);
   });
 
   test('dead-letter queue not drained for 15 minutes, and any parked job', () => {
     const dlq = alarm(template, 'WorkloadrealtimeDeadLetters').props;
-    expect(dlq).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1, EvaluationPeriods: 15, DatapointsToAlarm: 15, TreatMissingData: 'notBreaching' });
+    expect(dlq).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Threshold: 1,
+      EvaluationPeriods: 15,
+      DatapointsToAlarm: 15,
+      TreatMissingData: 'notBreaching',
+    });
     expect(dlq.Dimensions[0].Value['Fn::GetAtt'][0]).toMatch(/RealtimeDeadLetterQueue/);
     const parked = alarm(template, 'WorkloadrealtimeParkedJobs').props;
-    expect(parked).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+    expect(parked).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
     expect(parked.Dimensions[0].Value['Fn::GetAtt'][0]).toMatch(/RealtimeParkingQueue/);
     expect(parked.AlarmDescription).toMatch(/redrive/);
   });
@@ -213,7 +287,13 @@ describe('AiObservability: the alarms', () => {
     expect(expression(w)).toBe('FILL(s, 0) * 96');
     expect(stats(w)).toEqual(['AiBurst/SpendUsd']);
     expect(w.Metrics.find((m: any) => m.MetricStat).MetricStat.Period).toBe(900);
-    expect(w).toMatchObject({ Threshold: 50, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching' });
+    expect(w).toMatchObject({
+      Threshold: 50,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+    });
     const p = alarm(template, 'ObsSpendOverBudget').props;
     expect(expression(p)).toBe('(FILL(s0, 0) + FILL(s1, 0)) * 96');
     expect(p.Threshold).toBe(200);
@@ -222,14 +302,30 @@ describe('AiObservability: the alarms', () => {
 
   test('spend data missing for 5 minutes is a breach: the reporter publishes 0 when nothing runs', () => {
     const { props } = alarm(template, 'WorkloadbatchSpendDataMissing');
-    expect(props).toMatchObject({ Namespace: 'AiBurst', MetricName: 'SpendUsd', Statistic: 'SampleCount', Dimensions: [{ Name: 'Workload', Value: 'batch' }],
-      Threshold: 1, ComparisonOperator: 'LessThanThreshold', EvaluationPeriods: 5, TreatMissingData: 'breaching' });
+    expect(props).toMatchObject({
+      Namespace: 'AiBurst',
+      MetricName: 'SpendUsd',
+      Statistic: 'SampleCount',
+      Dimensions: [{ Name: 'Workload', Value: 'batch' }],
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 5,
+      TreatMissingData: 'breaching',
+    });
   });
 
   test('CapacityManager errors in 3 of 5 minutes', () => {
     const { props } = alarm(template, 'WorkloadrealtimeCapacityManagerErrors');
-    expect(props).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum', Period: 60,
-      Threshold: 1, EvaluationPeriods: 5, DatapointsToAlarm: 3, TreatMissingData: 'notBreaching' });
+    expect(props).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
     expect(props.Dimensions).toHaveLength(1);
     expect(props.Dimensions[0].Name).toBe('FunctionName');
     expect(JSON.stringify(props.Dimensions[0].Value)).toContain('function:realtime-capacity-manager');
@@ -259,29 +355,55 @@ describe('AiObservability: the alarms', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AlarmTopicKey'), 'Arn'] } });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({
-        Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
-      })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+          }),
+        ]),
+      },
     });
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-      Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish',
-      Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
-    })]) } });
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-      Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-    })]) } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
   });
 
   test('cost tags: workload alarms carry their workload, shared resources the shared value', () => {
-    expect(alarm(template, 'WorkloadbatchParkedJobs').props.Tags).toEqual(expect.arrayContaining([
-      { Key: 'ai-burst:workload', Value: 'batch' }, { Key: 'ai-burst:cost-center', Value: 'research' },
-    ]));
+    expect(alarm(template, 'WorkloadbatchParkedJobs').props.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'ai-burst:workload', Value: 'batch' },
+        { Key: 'ai-burst:cost-center', Value: 'research' },
+      ]),
+    );
     expect(alarm(template, 'ObsSpendOverBudget').props.Tags).toEqual(expect.arrayContaining([{ Key: 'ai-burst:workload', Value: '_shared' }]));
     for (const type of ['AWS::SNS::Topic', 'AWS::KMS::Key']) {
-      expect(Object.values(template.findResources(type))[0].Properties.Tags).toEqual(expect.arrayContaining([
-        { Key: 'ai-burst:workload', Value: '_shared' }, { Key: 'ai-burst:cost-center', Value: 'research' },
-      ]));
+      expect(Object.values(template.findResources(type))[0].Properties.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'ai-burst:workload', Value: '_shared' },
+          { Key: 'ai-burst:cost-center', Value: 'research' },
+        ]),
+      );
     }
   });
 
@@ -322,23 +444,43 @@ describe('AiObservability options', () => {
 describe('AiObservability fails on invalid props', () => {
   function build(props: Partial<AiObservabilityProps>, workload: Partial<ObservedWorkload> = {}, queues = ['a']) {
     const { stack } = testStack();
-    const workloads = queues.map((name, i) => ({ queue: new JobQueue(stack, `Q${i}`, { workload: name }), autoScalingGroupName: `${name}-asg`, ...workload }));
+    const workloads = queues.map((name, i) => ({
+      queue: new JobQueue(stack, `Q${i}`, { workload: name }),
+      autoScalingGroupName: `${name}-asg`,
+      ...workload,
+    }));
     return new AiObservability(stack, 'Obs', { workloads, ...props });
   }
   const eleven = Array.from({ length: 11 }, (_, i) => `w${i}`);
 
   test.each<[string, () => unknown, RegExp]>([
     ['no workloads', () => build({ workloads: [] }), /AiObservability: workloads must list 1 to 25 workloads \(got 0\)/],
-    ['no group', () => build({}, { autoScalingGroupName: undefined }), /workloads\["a"\] needs exactly one of autoScalingGroup and autoScalingGroupName/],
+    [
+      'no group',
+      () => build({}, { autoScalingGroupName: undefined }),
+      /workloads\["a"\] needs exactly one of autoScalingGroup and autoScalingGroupName/,
+    ],
     ['a workload twice', () => build({}, {}, ['a', 'a']), /AiObservability: workload "a" is listed twice/],
-    ['an SLO under a minute', () => build({}, { oldestJobAgeSlo: Duration.seconds(30) }), /oldestJobAgeSlo must be between 1 minute and 1 day \(got 30 seconds\)/],
-    ['an idle alarm under 5 minutes', () => build({}, { idleFleetAlarmAfter: Duration.minutes(2) }), /idleFleetAlarmAfter must be between 5 minutes and 1 day \(got 2 minutes\)/],
+    [
+      'an SLO under a minute',
+      () => build({}, { oldestJobAgeSlo: Duration.seconds(30) }),
+      /oldestJobAgeSlo must be between 1 minute and 1 day \(got 30 seconds\)/,
+    ],
+    [
+      'an idle alarm under 5 minutes',
+      () => build({}, { idleFleetAlarmAfter: Duration.minutes(2) }),
+      /idleFleetAlarmAfter must be between 5 minutes and 1 day \(got 2 minutes\)/,
+    ],
     ['a failure ratio over 1', () => build({}, { failureRatioThreshold: 1.5 }), /failureRatioThreshold must be between 0.01 and 1 \(got 1.5\)/],
     ['a zero budget', () => build({}, { dailyBudgetUsd: 0 }), /dailyBudgetUsd must be between 0.01 and 10000000 USD \(got 0 USD\)/],
     ['eleven named agents', () => build({}, { agents: eleven }), /agents lists at most 10 agents \(got 11\)/],
     ['a bad agent name', () => build({}, { agents: ['-x'] }), /agents "-x" is invalid/],
     ['a platform budget over 11 workloads', () => build({ dailyBudgetUsd: 10 }, {}, eleven), /dailyBudgetUsd covers at most 10 workloads .*got 11/],
-    ['a topic and createAlarmTopic', () => build({ createAlarmTopic: true, alarmTopic: {} as sns.ITopic }), /give alarmTopic or createAlarmTopic, not both/],
+    [
+      'a topic and createAlarmTopic',
+      () => build({ createAlarmTopic: true, alarmTopic: {} as sns.ITopic }),
+      /give alarmTopic or createAlarmTopic, not both/,
+    ],
     ['a topic key without createAlarmTopic', () => build({ alarmTopicKey: {} as never }), /alarmTopicKey is only used with createAlarmTopic: true/],
     ['a bad dashboard name', () => build({ dashboardName: 'my dashboard' }), /dashboardName "my dashboard" is invalid/],
     ['an AWS/ namespace', () => build({ metricNamespace: 'AWS/Foo' }), /metricNamespace "AWS\/Foo" is invalid/],
@@ -350,10 +492,12 @@ describe('AiObservability fails on invalid props', () => {
     const { stack } = testStack();
     const queue = new JobQueue(stack, 'Q', { workload: 'solo' });
     const costReporter = new CostReporter(stack, 'Cost', { workloads: ['other'] });
-    expect(() => new AiObservability(stack, 'Obs', { workloads: [{ queue, autoScalingGroupName: 'g' }], costReporter }))
-      .toThrow(/the cost reporter does not cover "solo"; add them to its workloads/);
+    expect(() => new AiObservability(stack, 'Obs', { workloads: [{ queue, autoScalingGroupName: 'g' }], costReporter })).toThrow(
+      /the cost reporter does not cover "solo"; add them to its workloads/,
+    );
     const covering = new CostReporter(stack, 'Cost2', { workloads: ['solo'] });
-    expect(() => new AiObservability(stack, 'Obs2', { workloads: [{ queue, autoScalingGroupName: 'g' }], costReporter: covering, metricNamespace: 'X' }))
-      .toThrow(/metricNamespace "X" differs from the cost reporter's "AiBurst"/);
+    expect(
+      () => new AiObservability(stack, 'Obs2', { workloads: [{ queue, autoScalingGroupName: 'g' }], costReporter: covering, metricNamespace: 'X' }),
+    ).toThrow(/metricNamespace "X" differs from the cost reporter's "AiBurst"/);
   });
 });

@@ -223,7 +223,7 @@ describe('a GPU layer in another region', () => {
       expect(search.length).toBeGreaterThanOrEqual(9);
       for (const r of search) expect(options(r).region).toBe(AWAY);
       expect(expressions.find((r) => options(r).label === 'failure ratio')![0]).toMatchObject({ region: AWAY });
-      expect(expressions.filter((r) => /_v0|_f0/.test(String(options(r).expression))).every((r) => options(r).region === undefined)).toBe(true);
+      expect(expressions.filter((r) => /_waiting|_running/.test(String(options(r).expression))).every((r) => options(r).region === undefined)).toBe(true);
     });
 
     test('the same-region workload\'s widgets carry no region; the platform\'s spend reads each region', () => {

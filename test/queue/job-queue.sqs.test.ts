@@ -9,8 +9,12 @@ import { LocalServer, startSqs, uniqueName } from '../support/local-aws';
 import { testStack } from '../support/stacks';
 
 let sqs: LocalServer<SQSClient>;
-beforeAll(async () => { sqs = await startSqs(); });
-afterAll(async () => { await sqs.close(); });
+beforeAll(async () => {
+  sqs = await startSqs();
+});
+afterAll(async () => {
+  await sqs.close();
+});
 
 /** The synthesized work-queue and DLQ properties, as CreateQueue attributes. */
 function synthesizedSettings() {
@@ -38,10 +42,12 @@ test('a job that is never deleted is dead-lettered after maxReceiveCount receive
   const c = sqs.client;
   const dlq = await c.send(new CreateQueueCommand({ QueueName: uniqueName('dlq'), Attributes: settings.dlq }));
   const dlqArn = (await c.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn;
-  const work = await c.send(new CreateQueueCommand({
-    QueueName: uniqueName('work'),
-    Attributes: { ...settings.work, RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }) },
-  }));
+  const work = await c.send(
+    new CreateQueueCommand({
+      QueueName: uniqueName('work'),
+      Attributes: { ...settings.work, RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }) },
+    }),
+  );
   await c.send(new SendMessageCommand({ QueueUrl: work.QueueUrl, MessageBody: '{"job":1}' }));
 
   // Each receive with a zero lease makes the message visible again at once, like a crashed consumer.

@@ -2,11 +2,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Dimensions, MetricName, MetricNames } from '../../contracts';
-
-export type LibraryMetricOptions = cloudwatch.MetricOptions & { extraDimensions?: Record<string, string> };
+import { WorkloadMetricOptions } from '../metric-options';
 
 /** A library metric of one workload (dimension set `Workload`, plus `extraDimensions`), Sum per minute by default. */
-export function libraryMetric(namespace: string, metricName: MetricName, workload: string, props: LibraryMetricOptions = {}): cloudwatch.Metric {
+export function libraryMetric(namespace: string, metricName: MetricName, workload: string, props: WorkloadMetricOptions = {}): cloudwatch.Metric {
   const { extraDimensions, ...options } = props;
   return new cloudwatch.Metric({
     namespace,
@@ -33,4 +32,18 @@ export function failureRatio(namespace: string, workload: string, period: Durati
     label: 'failure ratio',
     ...(region !== undefined ? { searchRegion: region } : {}),
   });
+}
+
+/** A SEARCH expression over the library's namespace: `metricName` with `schema`'s dimensions, filtered by `filters`. */
+export function searchExpression(
+  namespace: string,
+  metricName: string,
+  schema: readonly string[],
+  filters: Record<string, string>,
+  statistic: string,
+  periodSeconds?: number,
+): string {
+  const terms = [`MetricName="${metricName}"`, ...Object.entries(filters).map(([k, v]) => `${k}="${v}"`)].join(' ');
+  const ns = /^[A-Za-z0-9]+$/.test(namespace) ? namespace : `"${namespace}"`;
+  return `SEARCH('{${[ns, ...schema].join(',')}} ${terms}', '${statistic}'${periodSeconds ? `, ${periodSeconds}` : ''})`;
 }
