@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, GetMetricStatisticsCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -78,10 +78,15 @@ function queueUrl(submit: DeployedFunction, priority: string): string {
   return queues.find((q) => q.priority === priority)!.url;
 }
 
-function spotWarning(instanceId: string) {
+/**
+ * The EventBridge warning for `instanceId`, issued `ageMs` ago. The realtime workload expects 20 s jobs, so at a fresh
+ * warning the notice rule would keep a just-started job running; a warning issued 110 s ago (reclaim in 10 s) leaves
+ * no job time to finish, so the drainer requeues it.
+ */
+function spotWarning(instanceId: string, ageMs = 0) {
   return {
     version: '0', id: `deploy-test-${Date.now()}`, 'detail-type': 'EC2 Spot Instance Interruption Warning', source: 'aws.ec2',
-    account: deployed.account, region: REGION, time: new Date().toISOString(),
+    account: deployed.account, region: REGION, time: new Date(Date.now() - ageMs).toISOString(),
     resources: [`arn:aws:ec2:${REGION}a:instance/${instanceId}`], detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
   };
 }
@@ -347,8 +352,11 @@ describe('the example app deployed into moto', () => {
     await eventually('scale-in protection on the busy instance', async () =>
       ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn ? true : undefined), 10_000);
 
-    imds!.setInterruption();
-    await worker!.waitFor((l) => l.message === 'in-flight jobs requeued');
+    // The deployed config carries the workload's expected job duration (20 s): a reclaim 25 s out leaves the job no time
+    // to finish before the reclaim less the 20 s margin, so the notice rule requeues it at once.
+    expect(instanceFiles.written.expectedJobSeconds).toBe(20);
+    imds!.setInterruption({ action: 'terminate', time: new Date(Date.now() + 25_000).toISOString() });
+    await worker!.waitFor((l) => l.message === 'spot notice handled');
     gate.release();
     expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 1, attempt: 1 });
     await expectOneMessage(queueUrl(submit, 'normal'), { jobId: second, interruptions: 1 });
@@ -380,32 +388,55 @@ describe('the example app deployed into moto', () => {
     worker = undefined;
   });
 
-  test('the spot warning for an instance whose worker died mid-job: the drainer bundle requeues what the record says it held', async () => {
-    const gate = model!.gate();
-    model!.script((call) => (call.raw.includes('long job') ? { until: gate.until } : undefined));
-    // The same instance, without the spot notice of the stub before (a worker restarted by systemd, say).
+  test('a worker restarted on the interrupted instance never restarts the job it lost there', async () => {
     const { instanceId, instanceType } = imds!;
     await imds!.close();
     imds = await startImdsStub({ instanceId, instanceType });
+    worker = startAgent(imds.endpoint);
+    await worker.waitFor((l) => l.message === 'job was interrupted on this instance: handed back' && l.jobId === second);
+    await stopWithSigterm(worker);
+    worker = undefined;
+    expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 1, interruptedOn: instanceId });
+  });
+
+  /** Another instance of the deployed group (moto launches it on SetDesiredCapacity). */
+  async function newInstance(): Promise<{ instanceId: string; instanceType: string }> {
+    const g = await group(WORKLOAD);
+    const before = new Set(g.Instances!.map((i) => i.InstanceId!));
+    await autoscaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: g.AutoScalingGroupName!, DesiredCapacity: before.size + 1 }));
+    const fresh = await eventually('a new instance in the deployed group', async () =>
+      (await group(WORKLOAD)).Instances!.find((i) => !before.has(i.InstanceId!)), 15_000);
+    return { instanceId: fresh.InstanceId!, instanceType: imds!.instanceType };
+  }
+
+  test('the spot warning for an instance whose worker died mid-job: the drainer bundle requeues what the record says it held', async () => {
+    const gate = model!.gate();
+    model!.script((call) => (call.raw.includes('long job') ? { until: gate.until } : undefined));
+    const other = await newInstance();
+    await imds!.close();
+    imds = await startImdsStub(other);
     worker = startAgent(imds.endpoint);
     await worker.waitFor((l) => l.message === 'job started' && l.jobId === second);
     worker.kill('SIGKILL');
     await worker.exited;
     worker = undefined;
     gate.release();
-    expect(await record(second)).toMatchObject({ status: 'RUNNING', instanceId });
+    expect(await record(second)).toMatchObject({ status: 'RUNNING', instanceId: other.instanceId });
 
     const drainer = await fn('realtimeagentDrainerFunction');
-    const summary = await drainer.invoke(spotWarning(instanceId));
-    expect(summary).toMatchObject({ outcome: 'drained', instanceId, requeued: 1, failures: 0 });
-    expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 2, attempt: 1 });
+    const summary = await drainer.invoke(spotWarning(other.instanceId, 110_000));
+    expect(summary).toMatchObject({ outcome: 'drained', instanceId: other.instanceId, requeued: 1, kept: 0, failures: 0 });
+    expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 2, attempt: 1, interruptedOn: other.instanceId });
     const submit = await fn('ApiSubmitFunction');
     await expectOneMessage(queueUrl(submit, 'normal'), { jobId: second, interruptions: 2 });
   });
 
-  test('a new worker runs the twice-interrupted job to SUCCEEDED on its first attempt, then SIGTERM exits 0', async () => {
+  test('a worker on a third instance runs the twice-interrupted job to SUCCEEDED on its first attempt, then SIGTERM exits 0', async () => {
     model!.script(undefined);
-    worker = startAgent(imds!.endpoint);
+    const third = await newInstance();
+    await imds!.close();
+    imds = await startImdsStub(third);
+    worker = startAgent(imds.endpoint);
     await worker.waitFor((l) => l.message === 'job succeeded' && l.jobId === second);
     expect(await record(second)).toMatchObject({ status: 'SUCCEEDED', interruptions: 2, attempt: 1 });
     await stopWithSigterm(worker);

@@ -239,6 +239,7 @@ async function notStarted(ctx: JobContext, job: JobMessage, start: { reason: Not
       // anything else) again. An unchanged copy goes back for another instance (a fresh message: no receive counted).
       await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: ctx.received.message.Body ?? '' }));
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.logger.warn('job was interrupted on this instance: handed back', { jobId: job.jobId });
       d.finished({ jobId: job.jobId, outcome: 'skipped-interrupted-here' });
       d.taken(job.jobId, start.record);
       return;
