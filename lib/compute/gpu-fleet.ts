@@ -130,8 +130,9 @@ export interface GpuFleetProps {
    */
   readonly gpuMetrics?: boolean;
   /**
-   * Entry file of the worker agent, bundled with esbuild at synth.
-   * @default - this package's worker/index.ts (or dist/worker/index.js when installed)
+   * The worker agent to run: one JavaScript file with all its dependencies bundled in, uploaded as is (no
+   * bundling at synth).
+   * @default - the worker this package ships, prebuilt (assets/worker/index.js)
    */
   readonly workerEntry?: string;
   /**

@@ -8,7 +8,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Dimensions, EnvNames, METRIC_NAMESPACE, MetricNames, PriceSource, SHARED_WORKLOAD_TAG_VALUE, WORKLOAD_NAME_PATTERN } from '../contracts';
-import { handlerEntry } from '../common/handler';
+import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { validatePattern } from '../common/validate';
@@ -89,7 +89,8 @@ export class CostReporter extends Construct {
       'library namespace by the cloudwatch:namespace condition. No wildcard actions.');
 
     const fn = new NodejsFunction(this, 'Resource', {
-      entry: handlerEntry('cost-reporter'),
+      code: handlerCode('cost-reporter'),
+      handler: HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
