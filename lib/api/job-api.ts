@@ -180,7 +180,7 @@ export class JobApi extends Construct {
   public readonly usagePlan?: apigateway.UsagePlan;
   public readonly webAclAssociation?: wafv2.CfnWebACLAssociation;
   /** Workload names served, in the order given. */
-  public readonly workloads: readonly string[];
+  public readonly workloads: string[];
   /** `https://…/<stage>/` */
   public readonly url: string;
   private readonly stageName: string;

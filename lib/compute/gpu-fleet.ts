@@ -176,7 +176,7 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
   public readonly terminationHook: autoscaling.LifecycleHook;
   public readonly terminationHookName = TERMINATION_HOOK_NAME;
   public readonly terminationHookHeartbeat: Duration;
-  public readonly instanceTypes: readonly string[];
+  public readonly instanceTypes: string[];
   public readonly jobsPerInstance: number;
   public readonly modelServer: ModelServerConfig;
   /** The bundled worker agent the instances download at boot. */

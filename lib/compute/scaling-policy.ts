@@ -45,7 +45,7 @@ export interface PriorityBacklog {
 /** The live queue state of one workload. */
 export interface QueueState {
   /** One entry per priority queue (order does not matter for capacity). */
-  readonly queues: readonly PriorityBacklog[];
+  readonly queues: PriorityBacklog[];
 }
 
 /**
@@ -89,7 +89,7 @@ export interface FleetState {
    */
   readonly busy: number;
   /** The history from the previous decision. @default - unknown: current capacity treated as busy now */
-  readonly busyHistory?: readonly BusyLevel[];
+  readonly busyHistory?: BusyLevel[];
 }
 
 /** Policy inputs (all plain numbers so they travel as JSON in the Lambda's environment). */
@@ -135,7 +135,7 @@ export interface CapacityDecision {
   /** Backlog ÷ current instances (in service + pending), or the backlog itself at 0 instances. */
   readonly backlogPerInstance: number;
   /** History to pass to the next call (persist it). */
-  readonly busyHistory: readonly BusyLevel[];
+  readonly busyHistory: BusyLevel[];
 }
 
 export const DEFAULT_EXPECTED_BOOT_SECONDS = 180;

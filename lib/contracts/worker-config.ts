@@ -39,7 +39,7 @@ export interface WorkerConfig {
   readonly dataRegion?: string;
   readonly workload: string;
   /** Work queues, highest priority first. */
-  readonly queues: readonly WorkerQueueConfig[];
+  readonly queues: WorkerQueueConfig[];
   readonly parkingQueueUrl: string;
   readonly jobTable: string;
   readonly payloadBucket?: string;
@@ -57,7 +57,7 @@ export interface WorkerConfig {
   /** Retry budget: attempts before a failing job is parked. */
   readonly maxAttempts: number;
   /** Per-instance-type hourly price used to turn GPU-seconds into `costUsd` (the pricing snapshot's spot price). */
-  readonly hourlyPriceUsd: Readonly<Record<string, number>>;
+  readonly hourlyPriceUsd: Record<string, number>;
   /** IMDS base URL; only tests change it. @default http://169.254.169.254 */
   readonly imdsEndpoint?: string;
   /** Longest wait of one receive round when every queue is empty (1 to 20; split between the queues). @default 20 */

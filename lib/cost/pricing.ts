@@ -31,7 +31,7 @@ export interface PriceSnapshot {
   /** Fraction off on-demand for a 1-year and a 3-year commitment (0.35 = 35 % off). */
   readonly commitmentDiscount: { readonly oneYear: number; readonly threeYear: number };
   /** region → instance type → price. */
-  readonly regions: Readonly<Record<string, Readonly<Record<string, InstancePrice>>>>;
+  readonly regions: Record<string, Record<string, InstancePrice>>;
 }
 
 /** Typical spot discount on GPU types (DESIGN: 30–70 %, ≈50 % typical). */

@@ -185,9 +185,9 @@ const HOME_SIDE_METRICS: ReadonlySet<MetricName> = new Set([MetricNames.JOBS_SUB
 export class AiObservability extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** Every alarm this construct created, plus the cost reporter's errors alarm when one is given. */
-  public readonly alarms: readonly cloudwatch.IAlarm[];
+  public readonly alarms: cloudwatch.IAlarm[];
   /** Alarms by workload name. */
-  public readonly workloadAlarms: Readonly<Record<string, WorkloadAlarms>>;
+  public readonly workloadAlarms: Record<string, WorkloadAlarms>;
   /** Platform spend projected over a day above `dailyBudgetUsd`. */
   public readonly spendOverBudgetAlarm?: cloudwatch.Alarm;
   public readonly alarmTopic?: sns.ITopic;

@@ -52,7 +52,7 @@ export class CostReporter extends Construct {
   public readonly schedule: events.Rule;
   /** Runs failed in 3 of the last 5 minutes. */
   public readonly errorsAlarm: cloudwatch.Alarm;
-  public readonly workloads: readonly string[];
+  public readonly workloads: string[];
   public readonly metricNamespace: string;
 
   constructor(scope: Construct, id: string, props: CostReporterProps) {

@@ -14,9 +14,9 @@ import { validateDuration, validateInteger, validatePattern } from '../common/va
 export interface IJobQueue {
   readonly workload: string;
   /** Priorities, highest first. */
-  readonly priorities: readonly string[];
+  readonly priorities: string[];
   /** Work queues in priority order (same order as `priorities`). */
-  readonly queues: readonly sqs.IQueue[];
+  readonly queues: sqs.IQueue[];
   readonly deadLetterQueue: sqs.IQueue;
   /** Jobs whose retry budget is spent, kept for inspection and redrive. */
   readonly parkingQueue: sqs.IQueue;
@@ -87,8 +87,8 @@ const DLQ_MAX_RECEIVE_COUNT = 10;
  */
 export class JobQueue extends Construct implements IJobQueue {
   public readonly workload: string;
-  public readonly priorities: readonly string[];
-  public readonly queues: readonly sqs.Queue[];
+  public readonly priorities: string[];
+  public readonly queues: sqs.Queue[];
   public readonly deadLetterQueue: sqs.Queue;
   public readonly parkingQueue: sqs.Queue;
   public readonly encryptionKey?: kms.IKey;

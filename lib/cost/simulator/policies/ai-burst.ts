@@ -38,7 +38,7 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
   const o = setup.options;
   const scaling = aiBurstScalingPolicy(setup, overrides);
   const tuned = Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(',');
-  let history: readonly BusyLevel[] | undefined;
+  let history: BusyLevel[] | undefined;
   let lastProbe = -Infinity;
 
   const evaluate = (ctx: PolicyContext, why: string): void => {
