@@ -27,6 +27,12 @@ export interface WorkerQueueConfig {
   readonly url: string;
 }
 
+/** Base and cap, in seconds, of a failed job's retry backoff. */
+export interface WorkerRetryBackoff {
+  readonly baseSeconds: number;
+  readonly maxSeconds: number;
+}
+
 export interface WorkerConfig {
   readonly v: number;
   /** The instance's region: Auto Scaling, CloudWatch metrics (and IMDS, which is local anyway). */
@@ -67,7 +73,7 @@ export interface WorkerConfig {
   /** Receive rounds a lower-priority queue may be passed over while higher ones serve before it is polled first. @default 5 */
   readonly starvationLimit?: number;
   /** Backoff of a failed job's retry (full jitter; over 900 s served by re-delaying). @default 10 s base, 3600 s cap */
-  readonly retryBackoff?: { readonly baseSeconds: number; readonly maxSeconds: number };
+  readonly retryBackoff?: WorkerRetryBackoff;
   /** On SIGTERM: how long running jobs may finish before they are requeued (keep below systemd's TimeoutStopSec). @default 20 */
   readonly shutdownGraceSeconds?: number;
   /** How often buffered metrics are sent with PutMetricData. @default 30 */

@@ -89,6 +89,15 @@ export interface ObservedWorkload {
   readonly metricsRegion?: string;
 }
 
+/** Options of {@link AiObservability.metric}: CloudWatch's metric options plus dimensions beyond `Workload`. */
+export interface WorkloadMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * Dimensions added to `Workload` (e.g. `Agent`, `Model`).
+   * @default - none
+   */
+  readonly extraDimensions?: Record<string, string>;
+}
+
 export interface AiObservabilityProps {
   /** The workloads, one dashboard section and one alarm set each (1 to 25). */
   readonly workloads: ObservedWorkload[];
@@ -253,7 +262,7 @@ export class AiObservability extends Construct {
    * A library metric of one workload (dimension set `Workload`, plus `extra`). Read in the workload's
    * `metricsRegion` when the fleet side publishes it (dashboards only: an alarm reads its own region).
    */
-  public metric(metricName: MetricName, workload: string, props: cloudwatch.MetricOptions & { extraDimensions?: Record<string, string> } = {}): cloudwatch.Metric {
+  public metric(metricName: MetricName, workload: string, props: WorkloadMetricOptions = {}): cloudwatch.Metric {
     const region = HOME_SIDE_METRICS.has(metricName) ? undefined : this.fleetRegions[workload];
     return libraryMetric(this.metricNamespace, metricName, workload, { ...(region !== undefined ? { region } : {}), ...props });
   }

@@ -39,6 +39,20 @@ export interface CostReporterProps {
 
 const NAME = 'CostReporter';
 
+/** Options of {@link CostReporter.metricSpendUsd}. */
+export interface SpendMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * One agent's share.
+   * @default - every agent
+   */
+  readonly agent?: string;
+  /**
+   * Only the part priced from this source (`PriceSources`).
+   * @default - every source
+   */
+  readonly priceSource?: PriceSource;
+}
+
 /**
  * Live spend: every minute a Lambda prices the fleets' running instances (DescribeInstances by the workload
  * tag × DescribeSpotPriceHistory per type and AZ, falling back to the dated price snapshot) and publishes
@@ -144,7 +158,7 @@ export class CostReporter extends Construct {
    * SpendUsd of one workload, USD per period (Sum): the total, or one agent's share, or the part priced
    * from one source (`PriceSources`).
    */
-  public metricSpendUsd(workload: string, options: { agent?: string; priceSource?: PriceSource } & cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  public metricSpendUsd(workload: string, options: SpendMetricOptions = {}): cloudwatch.Metric {
     const { agent, priceSource, ...metricOptions } = options;
     return new cloudwatch.Metric({
       namespace: this.metricNamespace,
