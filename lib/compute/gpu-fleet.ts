@@ -16,7 +16,7 @@ import { cloudWatchAgentConfigJson, CW_AGENT_NAMESPACE } from '../observability/
 import { IJobQueue, queueUrlFrom, remoteRegionOf } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn, CapacityManager } from './capacity-manager';
-import { FleetScaling, ScalableGpuFleet } from './fleet-scaling';
+import { FleetScaling, IScalableGpuFleet } from './fleet-scaling';
 import { ModelServer, ModelServerConfig } from './model-server';
 import { renderUserData } from './user-data';
 import { defaultWorkerEntry, workerAsset } from './worker-bundle';
@@ -152,7 +152,7 @@ export interface GpuFleetProps {
  * lowering the desired capacity only removes idle instances; a terminate lifecycle hook gives the
  * drainer time to hand back the jobs of an instance that goes anyway.
  */
-export class GpuFleet extends Construct implements ScalableGpuFleet {
+export class GpuFleet extends Construct implements IScalableGpuFleet {
   public readonly workload: string;
   public readonly jobQueue: IJobQueue;
   public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
