@@ -88,9 +88,9 @@ const DLQ_MAX_RECEIVE_COUNT = 10;
 export class JobQueue extends Construct implements IJobQueue {
   public readonly workload: string;
   public readonly priorities: string[];
-  public readonly queues: sqs.Queue[];
-  public readonly deadLetterQueue: sqs.Queue;
-  public readonly parkingQueue: sqs.Queue;
+  public readonly queues: sqs.IQueue[];
+  public readonly deadLetterQueue: sqs.IQueue;
+  public readonly parkingQueue: sqs.IQueue;
   public readonly encryptionKey?: kms.IKey;
   public readonly jobTimeout: Duration;
   public readonly visibilityTimeout: Duration;
@@ -140,7 +140,7 @@ export class JobQueue extends Construct implements IJobQueue {
     applyCostTags(this, props.workload, props.costCenter);
   }
 
-  public queueFor(priority: string): sqs.Queue {
+  public queueFor(priority: string): sqs.IQueue {
     const index = this.priorities.indexOf(priority);
     if (index < 0) throw new Error(`${NAME}: unknown priority ${JSON.stringify(priority)}; this workload has ${this.priorities.join(', ')}`);
     return this.queues[index];
@@ -225,12 +225,12 @@ export class JobQueue extends Construct implements IJobQueue {
   }
 
   /** Jobs waiting on the dead-letter queue for the RetryHandler, Maximum per minute. */
-  public metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
 
   /** Jobs parked after their retry budget was spent, Maximum per minute. */
-  public metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.parkingQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
 }

@@ -187,8 +187,8 @@ describe('JobQueue metrics', () => {
     expect(queue.metricOldestJobAge('normal').toMetricConfig().metricStat!.metricName).toBe('ApproximateAgeOfOldestMessage');
   });
   test('dead letters and parked jobs read their own queues', () => {
-    expect(queue.metricDeadLetters().metricName).toBe('ApproximateNumberOfMessagesVisible');
-    expect(queue.metricParkedJobs().metricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(queue.metricDeadLetters().toMetricConfig().metricStat!.metricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(queue.metricParkedJobs().toMetricConfig().metricStat!.metricName).toBe('ApproximateNumberOfMessagesVisible');
   });
 });
 
