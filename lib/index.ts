@@ -11,7 +11,7 @@ export * from './compute/model-server';
 export * from './compute/capacity-manager';
 export * from './compute/fleet-scaling';
 export * from './compute/gpu-fleet';
-export * from './cost';
+export * from './cost/pricing';
 export * from './orchestration/interruption-drainer';
 export * from './orchestration/retry-handler';
 export * from './api/job-api';
