@@ -1,17 +1,23 @@
 /**
- * Cost benchmark: the standard trace set through every policy (one table), ai-burst's goals judged on
- * it (met / not met with the numbers), the same goals over 5 seeds, and a small sensitivity table of
- * ai-burst's ScalingPolicy settings. Pure simulation: no network, bounded (well under a minute).
+ * Cost benchmark: the standard trace set through every policy (one table, with where the billed
+ * GPU-seconds went: busy, lost to interruptions, boot, idle), ai-burst's goals judged on it (met / not met
+ * with the numbers), the same goals over 5 seeds, the notice rule against the old requeue-everything on
+ * the stress trace, rebalance recommendations, and a small sensitivity table of ai-burst's ScalingPolicy
+ * settings. Pure simulation: no network, bounded (well under a minute).
  */
 import { performance } from 'node:perf_hooks';
 import { checkGoals, GoalCheck } from '../lib/cost/simulator/goals';
 import { aiBurstPolicy, POLICY_NAMES } from '../lib/cost/simulator/policies';
+import { SimulationOptions } from '../lib/cost/simulator/options';
 import { simulate, SimulationResult } from '../lib/cost/simulator/simulate';
 import { standardTraces, STRESS_SETTINGS, StandardTrace } from '../lib/cost/simulator/standard-traces';
 
 const MAX_INSTANCES = 32;
 const TRACE_SEED = 42;
 const SEEDS = [1, 2, 3, 4, 5];
+/** Seeds of the notice and rebalance comparisons (interruptions are rare events: one seed is noise). */
+const NOTICE_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const REBALANCES_PER_HOUR = 0.3;
 
 function run(t: StandardTrace, seed: number, custom: Parameters<typeof simulate>[3] = []): SimulationResult {
   return simulate(t.trace, POLICY_NAMES, { maxInstances: MAX_INSTANCES, seed, ...(t.stress ? STRESS_SETTINGS : {}) }, custom);
@@ -30,16 +36,19 @@ export default async function costBench(): Promise<string> {
     `Command: \`npm run bench -- cost\`. g5.xlarge, us-east-1, max ${MAX_INSTANCES} instances, boot lognormal median 180 s / p95 480 s, ` +
       `0.02 interruptions per instance-hour (stress: ${STRESS_SETTINGS.interruptionsPerHour}, ${STRESS_SETTINGS.missedNoticeShare * 100} % notices missed), ` +
       `wait SLO 300 s, simulation seed 1, trace seed ${TRACE_SEED}, prices of ${results[0].snapshotDate}. ` +
-      'Waste = billed instance-seconds − GPU-seconds of completed jobs (boot, idle, lost and duplicate work).',
+      'Waste = billed instance-seconds − GPU-seconds of completed jobs (boot, idle, lost and duplicate work). ' +
+      'Billed = busy + interrupted (partial runs thrown away: reclaimed, requeued at a notice or drain timeout, scaled in under) + ' +
+      'boot (launch → ready) + idle (ready without a job, and billing padding).',
     '',
-    '| trace | jobs | policy | cost USD | vs static | p95 wait s | lost | unfinished | waste GPU-s |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
+    '| trace | jobs | policy | cost USD | vs static | p95 wait s | lost | unfinished | waste GPU-s | interrupted GPU-s | boot GPU-s | idle GPU-s |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   traces.forEach((t, i) => {
     for (const r of results[i].runs) {
       out.push(
         `| ${t.name} | ${t.trace.length} | ${r.policy} | ${r.costUsd.toFixed(2)} | ${r.costVsStaticOnDemand.toFixed(3)} | ${n(r.p95WaitS)} | ` +
-          `${r.jobsLost} | ${r.jobsUnfinished} | ${r.wastedGpuSeconds.toFixed(0)} |`,
+          `${r.jobsLost} | ${r.jobsUnfinished} | ${r.wastedGpuSeconds.toFixed(0)} | ${r.interruptedGpuSeconds.toFixed(0)} | ` +
+          `${r.bootGpuSeconds.toFixed(0)} | ${r.idleGpuSeconds.toFixed(0)} |`,
       );
     }
   });
@@ -65,6 +74,27 @@ export default async function costBench(): Promise<string> {
     out.push(`| ${goal} | ${cells.join(' | ')} |`);
   }
 
+  out.push('', ...noticeSection(traces.find((t) => t.stress)!));
+
+  out.push(
+    '',
+    '### CapacityManager busy-history tag writes (ai-burst, seed 1)',
+    '',
+    'Old: the tag was written whenever the history changed. Now: only on a material change (a level added or expired, or a ' +
+      'level\'s time moved ≥ 30 s), at most once per 60 s; decisions come from the history carried between evaluations, so ' +
+      'they are the same.',
+    '',
+    '| trace | evaluations | simulated h | tag writes before (every change) | tag writes now | writes per simulated h |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
+  traces.forEach((t, i) => {
+    const d = results[i].details[results[i].runs.findIndex((r) => r.policy === 'ai-burst')];
+    const st = d.policyStats;
+    const hours = d.endS / 3600;
+    const perHour = (st.historyTagWrites / hours).toFixed(1);
+    out.push(`| ${t.name} | ${st.evaluations} | ${hours.toFixed(1)} | ${st.historyChanges} | ${st.historyTagWrites} | ${perHour} |`);
+  });
+
   const variants = [{ targetBacklogPerInstance: 1 }, { idleWindowSeconds: 90 }, { idleWindowSeconds: 600 }];
   out.push(
     '',
@@ -83,4 +113,77 @@ export default async function costBench(): Promise<string> {
 
   out.push('', `_${traces.length} traces × ${POLICY_NAMES.length} policies × ${SEEDS.length} seeds + sensitivity in ${((performance.now() - t0) / 1000).toFixed(1)} s_`);
   return out.join('\n');
+}
+
+/** ai-burst on one trace over NOTICE_SEEDS with extra options: sums of the engine's counts. */
+function aiBurstOverSeeds(t: StandardTrace, extra: SimulationOptions) {
+  const sum = {
+    cost: 0, p95: 0, interruptions: 0, requeued: 0, kept: 0, keptFinished: 0, drainRequeued: 0, replacements: 0,
+    interrupted: 0, boot: 0, idle: 0, lost: 0, dup: 0,
+  };
+  for (const seed of NOTICE_SEEDS) {
+    const r = simulate(t.trace, ['ai-burst'], { maxInstances: MAX_INSTANCES, seed, ...(t.stress ? STRESS_SETTINGS : {}), ...extra });
+    const d = r.details[0];
+    const run = r.runs[0];
+    sum.cost += d.costUsd;
+    sum.p95 += run.p95WaitS ?? 0;
+    sum.interruptions += d.interruptions;
+    sum.requeued += d.requeuedAtNotice;
+    sum.kept += d.noticeKept;
+    sum.keptFinished += d.noticeKeptFinished;
+    sum.drainRequeued += d.requeuedAtDrainTimeout;
+    sum.replacements += d.replacements;
+    sum.interrupted += d.interruptedGpuSeconds;
+    sum.boot += d.bootGpuSeconds;
+    sum.idle += d.idleGpuSeconds;
+    sum.lost += d.jobsLost;
+    sum.dup += d.duplicateCompletions;
+  }
+  return sum;
+}
+
+/** The notice rule (lib/contracts/notice.ts) against the old requeue-everything, and rebalance recommendations. */
+function noticeSection(t: StandardTrace): string[] {
+  const k = NOTICE_SEEDS.length;
+  const out = [
+    `### Spot notices on \`${t.name}\`: requeue everything (old) vs the notice rule ` +
+      `(ai-burst, sums over seeds ${NOTICE_SEEDS[0]}–${NOTICE_SEEDS[k - 1]})`,
+    '',
+    'Old: every running job is requeued at the notice. Rule: a job expected to end before the reclaim less ' +
+      'NOTICE_FINISH_MARGIN_SECONDS keeps running, every other one is requeued at once; a kept job still running at that ' +
+      'deadline is requeued then. "fleet estimate" = the worker knows only the fleet\'s expected job duration (the trace\'s ' +
+      'mean, the default); "job\'s own length" = a worker that knows each job\'s length (streaming progress), the best any rule can do.',
+    '',
+    '| notice behaviour | cost USD | mean p95 wait s | interruptions | requeued at notice | kept / kept & finished | ' +
+      'interrupted GPU-s | boot GPU-s | idle GPU-s | lost | duplicates |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const rows: [string, SimulationOptions][] = [
+    ['requeue everything (old)', { noticeRule: 'requeue-all' }],
+    ['rule, fleet estimate (default)', {}],
+    ['rule, job\'s own length', { noticeEstimate: 'job' }],
+  ];
+  for (const [label, extra] of rows) {
+    const s = aiBurstOverSeeds(t, extra);
+    out.push(
+      `| ${label} | ${s.cost.toFixed(2)} | ${(s.p95 / k).toFixed(0)} | ${s.interruptions} | ${s.requeued} | ${s.kept} / ${s.keptFinished} | ` +
+        `${s.interrupted.toFixed(0)} | ${s.boot.toFixed(0)} | ${s.idle.toFixed(0)} | ${s.lost} | ${s.dup} |`,
+    );
+  }
+  out.push(
+    '',
+    `### Rebalance recommendations on \`${t.name}\` (ai-burst, Capacity Rebalancing, drain timeout 120 s, sums over the same seeds)`,
+    '',
+    '| rebalances per instance-hour | cost USD | mean p95 wait s | replacements | requeued at drain timeout | ' +
+      'interrupted GPU-s | boot GPU-s | idle GPU-s | lost |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const rate of [0, REBALANCES_PER_HOUR]) {
+    const s = aiBurstOverSeeds(t, { rebalancesPerHour: rate });
+    out.push(
+      `| ${rate} | ${s.cost.toFixed(2)} | ${(s.p95 / k).toFixed(0)} | ${s.replacements} | ${s.drainRequeued} | ${s.interrupted.toFixed(0)} | ` +
+        `${s.boot.toFixed(0)} | ${s.idle.toFixed(0)} | ${s.lost} |`,
+    );
+  }
+  return out;
 }

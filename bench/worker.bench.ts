@@ -118,10 +118,13 @@ export default async function workerBench(): Promise<string> {
       const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
       for (const m of r.Messages ?? []) {
         const job = JSON.parse(m.Body!) as JobMessage;
-        await records.start(job.jobId, { instanceId: 'i-bare', queueUrl: url, receiptHandle: m.ReceiptHandle!, receiveCount: 1 });
+        const started = await records.start(job.jobId, {
+          instanceId: 'i-bare', runId: m.MessageId!, queueUrl: url, receiptHandle: m.ReceiptHandle!, leaseSeconds: 300, maxAttempts: 3,
+        });
+        const holder = started.started ? started.holder : '';
         const res = await fetch(`${model.baseUrl}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(job.payload), headers: { 'content-type': 'application/json' } });
         const out = await res.json() as { usage: { prompt_tokens: number; completion_tokens: number } };
-        await records.succeed(job.jobId, m.ReceiptHandle!, { tokensIn: out.usage.prompt_tokens, tokensOut: out.usage.completion_tokens, result: out });
+        await records.succeed(job.jobId, holder, { tokensIn: out.usage.prompt_tokens, tokensOut: out.usage.completion_tokens, result: out });
         await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
         done += 1;
       }
@@ -159,13 +162,15 @@ export default async function workerBench(): Promise<string> {
   async function sequentialRequeueMs(): Promise<number> {
     const url = await queue();
     await enqueue(url, REQUEUE_JOBS);
-    const held: { jobId: string; queueUrl: string; receiptHandle: string }[] = [];
+    const held: { jobId: string; queueUrl: string; receiptHandle: string; holder: string }[] = [];
     while (held.length < REQUEUE_JOBS) {
       const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
       for (const m of r.Messages ?? []) {
         const jobId = (JSON.parse(m.Body!) as JobMessage).jobId;
-        await records.start(jobId, { instanceId: 'i-seq', queueUrl: url, receiptHandle: m.ReceiptHandle!, receiveCount: 1 });
-        held.push({ jobId, queueUrl: url, receiptHandle: m.ReceiptHandle! });
+        const started = await records.start(jobId, {
+          instanceId: 'i-seq', runId: m.MessageId!, queueUrl: url, receiptHandle: m.ReceiptHandle!, leaseSeconds: 300, maxAttempts: 3,
+        });
+        held.push({ jobId, queueUrl: url, receiptHandle: m.ReceiptHandle!, holder: started.started ? started.holder : '' });
       }
     }
     const t0 = performance.now();

@@ -3,55 +3,47 @@
  * workload's redrive Lambda (`RetryHandler.redriveFunction`) with the operator's credentials, which need
  * lambda:InvokeFunction on it (`RetryHandler.grantRedrive`).
  */
-import { parseArgs } from 'node:util';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { awsSetupProblem } from './aws-errors';
 import { JOB_ID_PATTERN } from '../lib/contracts';
-import { InputError } from '../lib/cost/errors';
+import { flagList, flagString, parseFlags } from '../lib/cost/cli-args';
+import { InputError, requireInteger } from '../lib/cost/errors';
 
-export const REDRIVE_USAGE = `ai-burst redrive --function-name NAME [--job-ids id,id,…] [--max-jobs N] [--region R]
-      --function-name NAME   the workload's redrive Lambda (RetryHandler.redriveFunction)
-      --job-ids a,b,…        only these parked jobs (default: every parked job)
-      --max-jobs N           at most N jobs this run (1–10000; default: the function's limit)
-      --region R             AWS region of the function (default: the SDK's)
-  Prints the report { redriven, stale, kept, errors, more }; run again while "more" is true.
+export const REDRIVE_USAGE = `Usage: ai-burst redrive --function-name NAME [--job-ids id,id,…] [--max-jobs N] [--region R]
+Send parked jobs back to their priority queues by invoking the workload's redrive Lambda.
+  --function-name NAME   the workload's redrive Lambda (RetryHandler.redriveFunction)
+  --job-ids a,b,…        only these parked jobs (default: every parked job)
+  --max-jobs N           at most N jobs this run (1–10000; default: the function's limit)
+  --region R             AWS region of the function (default: AWS_REGION or your profile's region)
+Needs AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) allowed lambda:InvokeFunction
+on the function (RetryHandler.grantRedrive). Prints the report { redriven, stale, kept, errors, more }; run again
+while "more" is true.
 `;
 
 export async function redriveCommand(argv: string[], lambda?: LambdaClient, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        'function-name': { type: 'string' }, 'job-ids': { type: 'string' }, 'max-jobs': { type: 'string' },
-        region: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
+  const values = parseFlags(argv, { 'function-name': 'string', 'job-ids': 'string', 'max-jobs': 'string', region: 'string' }, 'ai-burst redrive');
   if (values.help) {
     out.write(REDRIVE_USAGE);
     return 0;
   }
-  const functionName = values['function-name'];
+  const functionName = flagString(values['function-name']);
   if (!functionName) throw new InputError('--function-name: required (the RetryHandler\'s redrive function)');
-  const jobIds = values['job-ids']?.split(',').map((s) => s.trim()).filter(Boolean);
+  const jobIds = flagList(values['job-ids']);
   const bad = jobIds?.find((id) => !JOB_ID_PATTERN.test(id));
   if (bad) throw new InputError(`--job-ids: ${JSON.stringify(bad)} is not a job id (<workload>.<uuid>)`);
-  let maxJobs: number | undefined;
-  if (values['max-jobs'] !== undefined) {
-    maxJobs = Number(values['max-jobs']);
-    if (!Number.isInteger(maxJobs) || maxJobs < 1 || maxJobs > 10000) {
-      throw new InputError(`--max-jobs: must be an integer from 1 to 10000 (got ${JSON.stringify(values['max-jobs'])})`);
-    }
+  const maxJobs = values['max-jobs'] === undefined ? undefined : requireInteger(values['max-jobs'], '--max-jobs', 1, 10000);
+  const region = flagString(values.region);
+  const client = lambda ?? new LambdaClient(region ? { region } : {});
+  let r: InvokeCommandOutput;
+  try {
+    r = await client.send(new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'RequestResponse',
+      Payload: Buffer.from(JSON.stringify({ ...(jobIds ? { jobIds } : {}), ...(maxJobs ? { maxJobs } : {}) })),
+    }));
+  } catch (err) {
+    throw await explain(err, functionName, client);
   }
-  const client = lambda ?? new LambdaClient(values.region ? { region: values.region } : {});
-  const r = await client.send(new InvokeCommand({
-    FunctionName: functionName,
-    InvocationType: 'RequestResponse',
-    Payload: Buffer.from(JSON.stringify({ ...(jobIds ? { jobIds } : {}), ...(maxJobs ? { maxJobs } : {}) })),
-  }));
   const body = r.Payload ? Buffer.from(r.Payload).toString('utf8') : '';
   if (r.FunctionError) {
     process.stderr.write(`ai-burst: redrive failed: ${body.slice(0, 500)}\n`);
@@ -59,4 +51,20 @@ export async function redriveCommand(argv: string[], lambda?: LambdaClient, out:
   }
   out.write(`${body}\n`);
   return 0;
+}
+
+/** The invoke's failure as one line saying what to fix; errors that are not the caller's set-up pass through. */
+async function explain(err: unknown, functionName: string, client: LambdaClient): Promise<unknown> {
+  const name = (err as Error)?.name;
+  if (name === 'AccessDeniedException') {
+    return new InputError(`redrive: not allowed to invoke ${JSON.stringify(functionName)} (${name}): your credentials need ` +
+      'lambda:InvokeFunction on it (RetryHandler.grantRedrive)');
+  }
+  if (name === 'ResourceNotFoundException') {
+    const region = await client.config.region().catch(() => 'this region');
+    return new InputError(`redrive: no function ${JSON.stringify(functionName)} in ${region}: check --function-name ` +
+      '(the redriveFunction\'s name, an output of the example app) and --region');
+  }
+  const problem = awsSetupProblem(err, 'lambda:InvokeFunction on the function (RetryHandler.grantRedrive)');
+  return problem ? new InputError(`redrive: ${problem}`) : err;
 }

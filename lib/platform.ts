@@ -20,7 +20,7 @@ import { RetryHandler } from './orchestration/retry-handler';
 import { JobQueue } from './queue/job-queue';
 import { JobStore } from './store/job-store';
 import { applyCostTags } from './common/tags';
-import { validatePattern } from './common/validate';
+import { renamedUnder, validatePattern, withinProps } from './common/validate';
 
 /** One workload of a platform: its own queues, GPU fleet, scheduler, drainer, retry handler and cost tag. */
 export interface AiBurstWorkloadOptions {
@@ -137,6 +137,44 @@ const NAME = 'AiBurstPlatform';
 const MAX_WORKLOADS = 20;
 
 /**
+ * The workload option each nested construct's prop comes from (keyed `Construct.prop` where the same prop
+ * name means something else elsewhere), so a nested error names `workloads["<name>"].<option>`.
+ */
+const WORKLOAD_OPTION_OF: Readonly<Record<string, string>> = {
+  'JobQueue.workload': 'name', 'priorities': 'priorities', 'jobTimeout': 'jobTimeout', 'costCenter': 'costCenter',
+  'GpuFleet.maxCapacity': 'maxInstances', 'instanceTypes': 'instanceTypes', 'modelServer': 'modelServer',
+  'workerConcurrency': 'workerConcurrency', 'CapacityManager.jobsPerInstance': 'workerConcurrency', 'maxAttempts': 'maxAttempts',
+  'queueWaitSlo': 'queueWaitSlo', 'expectedJobDuration': 'expectedJobDuration', 'expectedBootTime': 'expectedBootTime',
+  'vpc': 'vpc', 'dailyBudgetUsd': 'dailyBudgetUsd',
+};
+/** The platform prop each prop of the platform-wide constructs comes from. */
+const PLATFORM_PROP_OF: Readonly<Record<string, string>> = {
+  'JobStore.retention': 'jobRetention', 'JobStore.removalPolicy': 'removalPolicy', 'encryptionKey': 'encryptionKey',
+  'JobApi.defaultDailyBudgetUsd': 'agentDailyBudgetUsd', 'JobApi.authorization': 'apiAuthorization', 'JobApi.webAclArn': 'webAclArn',
+  'JobApi.cloudWatchRole': 'apiCloudWatchRole', 'costCenter': 'costCenter', 'eventBus': 'eventBus',
+  'AiObservability.dailyBudgetUsd': 'dailyBudgetUsd', 'AiObservability.alarmTopic': 'alarmTopic',
+};
+
+/** Build a workload's constructs; their prop errors name `workloads["<name>"].<option>`. */
+function inWorkload<T>(w: AiBurstWorkloadOptions, build: () => T): T {
+  return withinProps(NAME, renamedUnder(`workloads[${JSON.stringify(w.name)}]`, WORKLOAD_OPTION_OF), build);
+}
+
+/** Build a platform-wide construct; its prop errors name the platform prop. */
+function inPlatform<T>(build: () => T): T {
+  return withinProps(NAME, renamedUnder('', PLATFORM_PROP_OF), build);
+}
+
+/**
+ * AiObservability names a workload's props `workloads["<name>"].<prop>` already (the platform's names); its
+ * oldest-job SLO is the platform's queueWaitSlo + expectedBootTime.
+ */
+function observabilityPath(construct: string, prop: string): string {
+  if (prop.startsWith('workloads[')) return prop.replace(/\.oldestJobAgeSlo$/, '.queueWaitSlo + expectedBootTime');
+  return renamedUnder('', PLATFORM_PROP_OF)(construct, prop);
+}
+
+/**
  * Every layer for one or more workloads in one statement: one job API, job table and bucket; per
  * workload its own queues, spot GPU fleet scaled 0→N→0 by its CapacityManager, interruption drainer,
  * retry handler, dashboard section, alarms and cost tags — separate capacity, scaling and cost centers,
@@ -157,14 +195,14 @@ export class AiBurstPlatform extends Construct {
     super(scope, id);
     validateProps(Stack.of(this), props);
 
-    this.jobStore = new JobStore(this, 'JobStore', {
+    this.jobStore = inPlatform(() => new JobStore(this, 'JobStore', {
       encryptionKey: props.encryptionKey,
       retention: props.jobRetention,
       removalPolicy: props.removalPolicy,
-    });
+    }));
 
     const built: Record<string, Omit<AiBurstWorkload, 'drill'>> = {};
-    for (const w of props.workloads) {
+    for (const w of props.workloads) inWorkload(w, () => {
       const costCenter = w.costCenter ?? props.costCenter;
       const maxAttempts = w.maxAttempts ?? 3;
       const jobQueue = new JobQueue(this, `${w.name}-Queue`, {
@@ -189,6 +227,7 @@ export class AiBurstPlatform extends Construct {
         modelServer: w.modelServer,
         workerConcurrency: w.workerConcurrency,
         maxAttempts,
+        expectedJobDuration: w.expectedJobDuration,
         scaling: FleetScaling.capacityManager({
           queueWaitSlo: w.queueWaitSlo ?? Duration.minutes(15),
           expectedJobDuration: w.expectedJobDuration,
@@ -212,9 +251,9 @@ export class AiBurstPlatform extends Construct {
         costCenter,
       });
       built[w.name] = { name: w.name, jobQueue, fleet, drainer, retryHandler };
-    }
+    });
 
-    this.api = new JobApi(this, 'Api', {
+    this.api = inPlatform(() => new JobApi(this, 'Api', {
       store: this.jobStore,
       workloads: props.workloads.map((w) => ({
         queue: built[w.name].jobQueue,
@@ -227,7 +266,7 @@ export class AiBurstPlatform extends Construct {
       cloudWatchRole: props.apiCloudWatchRole,
       defaultDailyBudgetUsd: props.agentDailyBudgetUsd,
       costCenter: props.costCenter,
-    });
+    }));
 
     // A CostReporter prices the instances of its own region: the home one covers the home-region GPU layers,
     // a GPU layer in another region gets its own there, with its fleet-side alarms (an alarm reads one region).
@@ -236,7 +275,7 @@ export class AiBurstPlatform extends Construct {
       ? new CostReporter(this, 'CostReporter', { workloads: homeWorkloads, costCenter: props.costCenter })
       : undefined;
     const away: Record<string, Pick<AiBurstWorkload, 'fleetAlarms' | 'costReporter'>> = {};
-    for (const w of props.workloads.filter((x) => isAway(this, x))) {
+    for (const w of props.workloads.filter((x) => isAway(this, x))) inWorkload(w, () => {
       const computeScope = w.computeScope!;
       const computeId = `${Stack.of(this).stackName}-${w.name}`;
       const costCenter = w.costCenter ?? props.costCenter;
@@ -253,9 +292,9 @@ export class AiBurstPlatform extends Construct {
         costCenter,
       });
       away[w.name] = { fleetAlarms, costReporter };
-    }
+    });
 
-    this.observability = new AiObservability(this, 'Observability', {
+    this.observability = withinProps(NAME, observabilityPath, () => new AiObservability(this, 'Observability', {
       workloads: props.workloads.map((w) => ({
         queue: built[w.name].jobQueue,
         // By name for a placed fleet, so this stack does not depend on the compute stack.
@@ -272,20 +311,20 @@ export class AiBurstPlatform extends Construct {
       alarmTopic: props.alarmTopic,
       createAlarmTopic: props.alarmTopic === undefined,
       costCenter: props.costCenter,
-    });
+    }));
 
     const workloads: Record<string, AiBurstWorkload> = {};
     for (const w of props.workloads) {
       const drillScope = w.computeScope ?? this;
       const drillId = `${w.computeScope ? `${Stack.of(this).stackName}-` : ''}${w.name}-Drill`;
       const drill = props.interruptionDrill
-        ? new InterruptionDrill(drillScope, drillId, {
+        ? inWorkload(w, () => new InterruptionDrill(drillScope, drillId, {
           workload: w.name,
           stopCondition: isAway(this, w)
             ? drainerFailureAlarm(drillScope, `${drillId}Stop`, built[w.name].drainer)
             : this.observability.workloadAlarms[w.name].oldestJobAge,
           costCenter: w.costCenter ?? props.costCenter,
-        })
+        }))
         : undefined;
       workloads[w.name] = { ...built[w.name], drill, ...away[w.name] };
     }
@@ -344,8 +383,8 @@ function validateProps(home: Stack, props: AiBurstPlatformProps): void {
     throw new Error(`${NAME}: workloads must list 1 to ${MAX_WORKLOADS} workloads (got ${props.workloads.length})`);
   }
   const seen = new Set<string>();
-  for (const w of props.workloads) {
-    validatePattern(NAME, 'workloads[].name', w.name, WORKLOAD_NAME_PATTERN,
+  for (const [i, w] of props.workloads.entries()) {
+    validatePattern(NAME, `workloads[${i}].name`, w.name, WORKLOAD_NAME_PATTERN,
       'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
     if (seen.has(w.name)) throw new Error(`${NAME}: workloads lists ${JSON.stringify(w.name)} twice`);
     seen.add(w.name);

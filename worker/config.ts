@@ -88,6 +88,8 @@ export function validateWorkerConfig(raw: unknown, source = 'worker config'): Wo
   check(url(c.parkingQueueUrl), `parkingQueueUrl must be an http(s) URL (got ${show(c.parkingQueueUrl)})`);
   check(int(c.inlineResultMaxBytes, 0, MAX_INLINE_RESULT_BYTES), `inlineResultMaxBytes must be an integer from 0 to ${MAX_INLINE_RESULT_BYTES} (got ${show(c.inlineResultMaxBytes)})`);
   check(int(c.concurrency, 0, 256), `concurrency must be an integer from 0 (one per GPU) to 256 (got ${show(c.concurrency)})`);
+  check(c.expectedJobSeconds === undefined || (typeof c.expectedJobSeconds === 'number' && c.expectedJobSeconds > 0 && c.expectedJobSeconds <= SQS_MAX_VISIBILITY_SECONDS),
+    `expectedJobSeconds must be a number of seconds from 0 (exclusive) to ${SQS_MAX_VISIBILITY_SECONDS} (got ${show(c.expectedJobSeconds)})`);
   check(int(c.jobTimeoutSeconds, 1, SQS_MAX_VISIBILITY_SECONDS), `jobTimeoutSeconds must be an integer from 1 to ${SQS_MAX_VISIBILITY_SECONDS} (got ${show(c.jobTimeoutSeconds)})`);
   check(int(c.visibilityTimeoutSeconds, 1, SQS_MAX_VISIBILITY_SECONDS), `visibilityTimeoutSeconds must be an integer from 1 to ${SQS_MAX_VISIBILITY_SECONDS} (got ${show(c.visibilityTimeoutSeconds)})`);
   check(int(c.maxAttempts, 1, 100), `maxAttempts must be an integer from 1 to 100 (got ${show(c.maxAttempts)})`);

@@ -1,7 +1,8 @@
 /**
- * Keeps a received message invisible while its job runs: ChangeMessageVisibility every third of the
- * visibility timeout, never past SQS's 12-hour cap counted from the receive. A refused handle means the
- * lease is gone (the message was deleted by a requeue, or expired and went to someone else): `onLost`.
+ * Keeps a received message invisible and the job's lease alive while it runs: ChangeMessageVisibility and a
+ * conditional lease renewal in the record every third of the visibility timeout, never past SQS's 12-hour cap
+ * counted from the receive. A refused handle or a refused renewal means the job is no longer ours (requeued,
+ * taken over after an expired lease, cancelled): `onLost`.
  */
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SQS_MAX_VISIBILITY_SECONDS } from '../lib/contracts';
@@ -22,6 +23,7 @@ export interface HeartbeatOptions {
 export class Heartbeat {
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private renewLease?: () => Promise<boolean>;
 
   constructor(private readonly sqs: SQSClient, private readonly queueUrl: string, private readonly receiptHandle: string, private readonly options: HeartbeatOptions) {}
 
@@ -29,6 +31,14 @@ export class Heartbeat {
     const everyMs = Math.max(200, (this.options.visibilityTimeoutSeconds * 1000) / 3);
     this.timer = setInterval(() => void this.beat(), everyMs);
     this.timer.unref?.();
+  }
+
+  /**
+   * From now on each beat also renews the job's lease in its record (set once the job started); `renew` answers
+   * false when the record refused it: the job was requeued, taken over, cancelled or finished elsewhere.
+   */
+  withLease(renew: () => Promise<boolean>): void {
+    this.renewLease = renew;
   }
 
   stop(): void {
@@ -42,6 +52,13 @@ export class Heartbeat {
     if (seconds < 1 || this.stopped) return;
     try {
       await this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: this.receiptHandle, VisibilityTimeout: seconds }));
+      const renew = this.renewLease;
+      if (renew && !this.stopped && !(await renew())) {
+        if (this.stopped) return;
+        this.stop();
+        this.options.onLost('the job record refused the lease renewal');
+        return;
+      }
     } catch (e) {
       if (this.stopped) return;
       const name = (e as Error).name;

@@ -1,4 +1,5 @@
 /** One received message on its way through the agent, and why it was stopped if it was. */
+import { randomUUID } from 'node:crypto';
 import { Message } from '@aws-sdk/client-sqs';
 import { JobMessage, WorkerQueueConfig } from '../lib/contracts';
 
@@ -27,6 +28,14 @@ export class JobContext {
   /** The record went QUEUED → RUNNING for this delivery. */
   started = false;
   startedAt?: number;
+  /** One id per delivery; with the instance it is the lease holder written in the record. */
+  readonly runId = randomUUID();
+  /** The lease holder, once started. */
+  holder?: string;
+  /** When the job is expected to end (epoch ms): the start + the fleet's expected duration, or its progress. */
+  expectedDoneAt?: number;
+  /** Left running through a spot notice because it is expected to end before the reclaim. */
+  keptThroughNotice = false;
   /** Resolved once the runner knows whether it started the job (or will never try). */
   readonly startSettled: Promise<void>;
   requeue?: Promise<RequeueOutcome>;

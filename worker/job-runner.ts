@@ -1,15 +1,18 @@
 /**
  * One message, start to end. The order is the safety argument:
  * parse (malformed → parked, deleted) → notBefore (ahead → sent back with the remaining delay) →
- * QUEUED→RUNNING (finished/cancelled → deleted without a model call; held elsewhere → left alone) →
- * payload → model call under the job deadline → result stored → RUNNING→SUCCEEDED → only then delete.
- * A failure goes through the retry policy before the delete. When the agent stops the job (interruption,
+ * take the lease (QUEUED → RUNNING, or a dead holder's expired lease; finished/cancelled → deleted without a
+ * model call; a live lease elsewhere → the copy waits out the lease, no model call; interrupted on this
+ * instance → handed back) → payload → model call under the job deadline, the lease renewed by the heartbeat →
+ * result stored under this run's own key → RUNNING→SUCCEEDED naming that key, conditional on the lease →
+ * only then delete (a run that lost the job deletes its own object instead). A failure goes through the retry
+ * policy (the record's attempt is the budget) before the delete. When the agent stops the job (interruption,
  * shutdown, lost lease, kill) the runner touches nothing more: the agent requeues it, or someone else owns it.
  */
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
-import { JobMessage, MetricNames, WorkerConfig, parseJobMessage } from '../lib/contracts';
-import { JobRecords } from '../lambda/shared/job-records';
+import { JobMessage, JobRecord, MetricNames, SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, parseJobMessage } from '../lib/contracts';
+import { JobRecords, NotStartedReason } from '../lambda/shared/job-records';
 import { deleteQuietly } from '../lambda/shared/requeue';
 import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../lambda/shared/retry';
 import { GpuEconomics, costUsdOf, gpuSecondsOf } from './cost';
@@ -20,21 +23,26 @@ import { Logger, errorMessage } from './log';
 import { MetricDimensions, MetricsBatcher } from './metrics';
 import { ModelAdapter } from './model/adapter';
 import { ScaleInProtection } from './protection';
-import { readPayload, storeResult } from './storage';
+import { deleteResult, readPayload, storeResult } from './storage';
 
 /** Model dimension value when neither the job, its payload nor the fleet names a model. */
 export const UNNAMED_MODEL = 'default';
 
 export type JobOutcome =
   | 'succeeded' | 'retried' | 'parked' | 'malformed' | 'delayed' | 'handed-back'
-  | 'skipped-finished' | 'skipped-held' | 'lost' | 'stopped' | 'error';
+  | 'skipped-finished' | 'skipped-held' | 'skipped-interrupted-here' | 'lost' | 'stopped' | 'error';
 
 export interface JobStartedEvent {
   readonly jobId: string;
   readonly priority: string;
   readonly receiveCount: number;
+  /** The record's attempt (the budget), not the message's copy. */
   readonly attempt: number;
   readonly interruptions: number;
+  /** The lease holder of this run: `<instanceId>/<runId>`. */
+  readonly holder: string;
+  /** Taken over from a holder whose lease had expired. */
+  readonly takeover: boolean;
 }
 
 export interface JobFinishedEvent {
@@ -61,6 +69,11 @@ export interface RunnerDeps {
   readonly accepting: () => boolean;
   readonly started: (e: JobStartedEvent) => void;
   readonly finished: (e: JobFinishedEvent) => void;
+  /**
+   * The job was taken from this run (refused renewal or write), or refused because this instance was
+   * interrupted while running it: the agent learns what the record says (e.g. `interruptedOn` is this instance).
+   */
+  readonly taken: (jobId: string, record: JobRecord | undefined) => void;
 }
 
 export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
@@ -75,6 +88,8 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     onLost: (reason) => {
       d.logger.warn('lease lost; leaving the job to its new holder', { jobId: ctx.job?.jobId, reason });
       ctx.stop('lease-lost');
+      const jobId = ctx.job?.jobId;
+      if (jobId) void d.records.get(jobId).then((r) => d.taken(jobId, r), () => d.taken(jobId, undefined));
     },
   });
   heartbeat.start();
@@ -111,21 +126,27 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     }
 
     const start = await d.records.start(job.jobId, {
-      instanceId: d.instanceId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle, receiveCount: ctx.receiveCount,
+      instanceId: d.instanceId, runId: ctx.runId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle,
+      leaseSeconds: d.config.visibilityTimeoutSeconds, maxAttempts: d.config.maxAttempts, expectedDurationSeconds: d.config.expectedJobSeconds,
     });
     if (start.started) {
       ctx.started = true;
       ctx.startedAt = d.now();
+      ctx.holder = start.holder;
+      ctx.expectedDoneAt = start.record.expectedDoneAt;
+      const holder = start.holder;
+      heartbeat.withLease(() => d.records.renew(job.jobId, holder, d.config.visibilityTimeoutSeconds, ctx.expectedDoneAt));
     }
     ctx.settleStart();
     if (ctx.killed) return;
     if (!start.started) {
-      await notStarted(ctx, job, start.reason, d);
+      await notStarted(ctx, job, start, d);
       return;
     }
     if (ctx.yielded) return;
-    d.started({ jobId: job.jobId, priority: job.priority, receiveCount: ctx.receiveCount, attempt: job.attempt, interruptions: job.interruptions });
-    d.logger.info('job started', { ...log, attempt: job.attempt, interruptions: job.interruptions, receiveCount: ctx.receiveCount });
+    const { attempt, interruptions } = start.record;
+    d.started({ jobId: job.jobId, priority: job.priority, receiveCount: ctx.receiveCount, attempt, interruptions, holder: start.holder, takeover: start.takeover });
+    d.logger.info('job started', { ...log, attempt, interruptions, receiveCount: ctx.receiveCount, holder: start.holder, takeover: start.takeover });
     await d.protection.busy();
 
     const until = jobDeadline(ctx.startedAt!, ctx.received.receivedAt, d.config.jobTimeoutSeconds);
@@ -136,25 +157,32 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     const dims: MetricDimensions = { workload: job.workload, agent: job.agent, model: model ?? UNNAMED_MODEL };
     ctx.signal.throwIfAborted();
     const calledAt = d.now();
-    const result = await d.model.invoke({ model, input, signal: ctx.signal });
+    // A streamed answer refines the expected end (the notice rule reads it; the heartbeat writes it to the record).
+    const result = await d.model.invoke({ model, input, signal: ctx.signal, onProgress: (end) => { ctx.expectedDoneAt = end; } });
     const latencyMs = d.now() - calledAt;
     clearTimeout(deadline);
     if (ctx.yielded) return;
 
-    const stored = await storeResult(d.s3, d.config.resultBucket, job.jobId, result.output, d.config.inlineResultMaxBytes);
+    const stored = await storeResult(d.s3, d.config.resultBucket, job.jobId, ctx.runId, result.output, d.config.inlineResultMaxBytes);
     if (ctx.killed) return;
     const wallSeconds = (d.now() - ctx.startedAt!) / 1000;
     const gpuSeconds = gpuSecondsOf(wallSeconds, d.economics);
     const costUsd = costUsdOf(gpuSeconds, d.economics);
-    const ok = await d.records.succeed(job.jobId, ctx.receiptHandle, {
+    const ok = await d.records.succeed(job.jobId, ctx.holder!, {
       tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd,
       ...(stored.resultRef !== undefined ? { resultRef: stored.resultRef } : { result: stored.result }),
     });
     if (ctx.killed) return;
     if (!ok) {
-      // Requeued by the drainer or taken over by a redelivery meanwhile: not ours to delete.
-      d.logger.warn('job was no longer held by this delivery; result discarded', log);
+      // Requeued by the drainer or taken over after an expired lease meanwhile: not ours to delete, and our
+      // object (under this run's own key) is nobody's result.
+      if (stored.resultRef !== undefined) {
+        await deleteResult(d.s3, stored.resultRef).catch((e) => d.logger.warn('could not delete the losing run\'s result', { ...log, error: errorMessage(e) }));
+      }
+      d.logger.warn('job was no longer held by this run; result discarded', log);
       d.finished({ jobId: job.jobId, outcome: 'lost' });
+      const record = await d.records.get(job.jobId).catch(() => undefined);
+      d.taken(job.jobId, record);
       return;
     }
     heartbeat.stop();
@@ -167,7 +195,11 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     d.metrics.record(MetricNames.JOB_DURATION, round3(wallSeconds), dims);
     d.metrics.record(MetricNames.GPU_SECONDS, gpuSeconds, dims);
     d.metrics.record(MetricNames.JOBS_SUCCEEDED, 1, dims);
-    d.logger.info('job succeeded', { ...log, tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd, inline: stored.resultRef === undefined });
+    if (ctx.keptThroughNotice) d.metrics.record(MetricNames.JOBS_FINISHED_IN_NOTICE, 1, dims);
+    d.logger.info('job succeeded', {
+      ...log, holder: ctx.holder, tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd,
+      inline: stored.resultRef === undefined, ...(ctx.keptThroughNotice ? { finishedInNotice: true } : {}),
+    });
     d.finished({ jobId: job.jobId, outcome: 'succeeded' });
   } catch (e) {
     if (ctx.yielded) return;
@@ -186,18 +218,40 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
   }
 }
 
-async function notStarted(ctx: JobContext, job: JobMessage, reason: 'missing' | 'finished' | 'held', d: RunnerDeps): Promise<void> {
-  if (reason === 'finished') {
-    // Finished or cancelled already (a duplicate delivery, or cancelled while queued): no model call.
-    await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
-    d.finished({ jobId: job.jobId, outcome: 'skipped-finished' });
-  } else if (reason === 'held') {
-    // Another delivery runs it right now: leave this copy alone; it returns after its lease and is settled then.
-    d.finished({ jobId: job.jobId, outcome: 'skipped-held' });
-  } else {
-    await park(d.retry, job, `no job record for ${job.jobId}`);
-    await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
-    d.finished({ jobId: job.jobId, outcome: 'parked', detail: 'no job record' });
+async function notStarted(ctx: JobContext, job: JobMessage, start: { reason: NotStartedReason; record?: JobRecord; leaseRemainingMs?: number }, d: RunnerDeps): Promise<void> {
+  switch (start.reason) {
+    case 'finished':
+      // Finished or cancelled already (a duplicate delivery, or cancelled while queued): no model call.
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.finished({ jobId: job.jobId, outcome: 'skipped-finished' });
+      return;
+    case 'held': {
+      // A live lease elsewhere: this copy comes back once that lease would have expired, and is settled then
+      // (deleted if the job finished, taken over if its holder died). No model call.
+      const seconds = Math.min(SQS_MAX_VISIBILITY_SECONDS - 60, Math.ceil((start.leaseRemainingMs ?? 0) / 1000) + 1);
+      await d.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: ctx.queueUrl, ReceiptHandle: ctx.receiptHandle, VisibilityTimeout: seconds }))
+        .catch((e) => d.logger.warn('could not defer a copy of a held job; it returns after its visibility timeout', { jobId: job.jobId, error: errorMessage(e) }));
+      d.finished({ jobId: job.jobId, outcome: 'skipped-held', delaySeconds: seconds });
+      return;
+    }
+    case 'interrupted-here':
+      // This instance was interrupted while it ran the job: it is going away, and must not take the job (or
+      // anything else) again. An unchanged copy goes back for another instance (a fresh message: no receive counted).
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: ctx.received.message.Body ?? '' }));
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.finished({ jobId: job.jobId, outcome: 'skipped-interrupted-here' });
+      d.taken(job.jobId, start.record);
+      return;
+    case 'exhausted':
+      // Its holder died with the retry budget spent: park it without another model call.
+      await park(d.retry, { ...job, attempt: start.record?.attempt ?? job.attempt }, `retry budget spent after ${start.record?.attempt ?? job.attempt} attempts (the last holder died)`);
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.finished({ jobId: job.jobId, outcome: 'parked', detail: 'retry budget spent' });
+      return;
+    case 'missing':
+      await park(d.retry, job, `no job record for ${job.jobId}`);
+      await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
+      d.finished({ jobId: job.jobId, outcome: 'parked', detail: 'no job record' });
   }
 }
 
@@ -213,9 +267,9 @@ async function failed(ctx: JobContext, job: JobMessage, e: unknown, d: RunnerDep
   };
   d.metrics.record(MetricNames.JOBS_FAILED, 1, dims);
   d.metrics.record(MetricNames.GPU_SECONDS, gpuSecondsOf((d.now() - ctx.startedAt!) / 1000, d.economics), dims);
-  d.logger.warn('job failed', { jobId: job.jobId, attempt: job.attempt, permanent, error });
+  d.logger.warn('job failed', { jobId: job.jobId, holder: ctx.holder, permanent, error });
   try {
-    const r = await retryOrPark(d.retry, job, { error, permanent, receiptHandle: ctx.receiptHandle });
+    const r = await retryOrPark(d.retry, job, { error, permanent, holder: ctx.holder });
     if (ctx.killed) return;
     if (r.action !== 'already-handled') await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
     if (r.action === 'retried') d.metrics.record(MetricNames.JOBS_RETRIED, 1, { workload: job.workload });

@@ -22,7 +22,9 @@ export function jsonLogger(
   const now = options.now ?? Date.now;
   const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
-    write(JSON.stringify({ time: new Date(now()).toISOString(), level, message, ...options.base, ...fields }, errorReplacer));
+    const time = new Date(now()).toISOString();
+    // The line's own time, level and message win over same-named fields (a spot notice carries a `time`).
+    write(JSON.stringify(Object.assign({ time, level, message }, options.base, fields, { time, level, message }), errorReplacer));
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

@@ -1,5 +1,5 @@
 /** Job inputs read from S3 (`payloadRef`) and results written inline or to S3 (`resultKey`). */
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { resultKey } from '../lib/contracts';
 import { JobError } from './errors';
 
@@ -37,12 +37,24 @@ export interface StoredResult {
   readonly bytes: number;
 }
 
-/** Inline when the JSON is at most `inlineMaxBytes`, else one object at `resultKey(jobId)` (a rerun overwrites it). */
-export async function storeResult(s3: S3Client, bucket: string, jobId: string, output: unknown, inlineMaxBytes: number): Promise<StoredResult> {
+/**
+ * Inline when the JSON is at most `inlineMaxBytes`, else one object at `resultKey(jobId, runId)`: each run has
+ * its own key, so a run that loses the job can never overwrite the object the winner's record names.
+ */
+export async function storeResult(s3: S3Client, bucket: string, jobId: string, runId: string, output: unknown, inlineMaxBytes: number): Promise<StoredResult> {
   const json = JSON.stringify(output ?? null);
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes <= inlineMaxBytes) return { result: output ?? null, bytes };
-  const key = resultKey(jobId);
+  const key = resultKey(jobId, runId);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: json, ContentType: 'application/json' }));
   return { resultRef: `s3://${bucket}/${key}`, bytes };
+}
+
+/**
+ * Delete the object of a run that lost the job (its record names another run's result). Best effort: what a
+ * crash leaves behind expires with the bucket's retention rule.
+ */
+export async function deleteResult(s3: S3Client, resultRef: string): Promise<void> {
+  const { bucket, key } = parseS3Uri(resultRef);
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
 }

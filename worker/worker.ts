@@ -1,7 +1,8 @@
 /**
  * The agent: boot (identity from IMDS, model server health), the receive loop over the priority queues,
  * job slots, and the three ways work stops — drain (rebalance recommendation or draining tag: finish what
- * runs, take nothing new), interruption (spot notice: requeue everything in flight at once) and shutdown
+ * runs, take nothing new), interruption (spot notice: finish what is expected to end before the reclaim,
+ * requeue the rest at once; also when the drainer's requeue shows the instance was interrupted) and shutdown
  * (SIGTERM: a grace period, then requeue the rest) — plus `kill()`, which stops dead with no cleanup, as a
  * crash would.
  *
@@ -15,7 +16,9 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { MetricNames, WorkerConfig } from '../lib/contracts';
+import {
+  JobRecord, LAST_CALL_BEFORE_RECLAIM_SECONDS, MetricNames, SPOT_NOTICE_SECONDS, WorkerConfig, expectedDoneAt, finishesBeforeReclaim,
+} from '../lib/contracts';
 import { JobRecords } from '../lambda/shared/job-records';
 import { requeueInterrupted } from '../lambda/shared/requeue';
 import { RetryDeps } from '../lambda/shared/retry';
@@ -84,6 +87,8 @@ export interface InterruptedEvent {
   readonly noticedAt: number;
   readonly settledAt: number;
   readonly requeued: readonly RequeueOutcome[];
+  /** Jobs left running because they are expected to end before the reclaim. */
+  readonly kept: number;
 }
 
 /** Events the agent emits (tests and benchmarks wait on them; production logs them). */
@@ -184,7 +189,11 @@ class Agent implements Worker {
   private readonly drainReasons = new Set<DrainReason>();
 
   private phase: WorkerPhase = 'booting';
+  /** Taking no new jobs because this instance is being reclaimed (its own notice, or the drainer's requeue). */
   private interrupted = false;
+  /** The IMDS notice has been handled (the drainer's requeue alone does not set it). */
+  private noticed = false;
+  private reclaimTimer?: NodeJS.Timeout;
   private stopping = false;
   private killed = false;
   private identity?: InstanceIdentity;
@@ -365,6 +374,7 @@ class Agent implements Worker {
       accepting: () => this.accepting(),
       started: (e) => this.events.emit('job-started', e),
       finished: (e) => this.events.emit('job-finished', e),
+      taken: (jobId, record) => this.onTaken(jobId, record),
     }).catch((e) => this.logger.error('job runner failed', { error: errorMessage(e) }))
       .finally(() => {
         this.inFlight.delete(ctx);
@@ -409,19 +419,70 @@ class Agent implements Worker {
     }
   }
 
+  /**
+   * A job was taken from this instance, or refused to it, and its record names this instance as interrupted: the
+   * drainer acted on the spot warning before our own IMDS poll. Stop receiving at once; the drainer has decided
+   * for every job it found (requeued, or left to finish within the notice), and our own notice, when it comes,
+   * applies the same rule to what is left.
+   */
+  private onTaken(jobId: string, record: JobRecord | undefined): void {
+    if (this.killed || this.interrupted || record?.interruptedOn !== this.identity?.instanceId) return;
+    this.interrupted = true;
+    this.wake.notify();
+    this.logger.warn('a job of this instance was requeued by the drainer: taking no new jobs', { jobId, inFlight: this.inFlight.size });
+  }
+
+  /**
+   * The spot notice from IMDS: take nothing new; a job expected to end before the reclaim (less a margin) keeps
+   * running (`keepThroughNotice` tells the drainer and the terminate hook), every other job is requeued at once.
+   * Kept jobs still running shortly before the reclaim are requeued then, so none waits for its lease to expire.
+   */
   private async onInterruption(notice: InterruptionNotice): Promise<void> {
-    if (this.interrupted || this.killed) return;
+    if (this.noticed || this.killed) return;
+    this.noticed = true;
     this.interrupted = true;
     const noticedAt = this.now();
+    const parsed = Date.parse(notice.time);
+    const reclaimAt = Number.isFinite(parsed) ? parsed : noticedAt + SPOT_NOTICE_SECONDS * 1000;
     this.wake.notify();
-    this.logger.warn('spot interruption notice: requeueing every in-flight job', { ...notice, inFlight: this.inFlight.size });
+    this.logger.warn('spot interruption notice', { action: notice.action, reclaimAt: new Date(reclaimAt).toISOString(), inFlight: this.inFlight.size });
     this.events.emit('interrupting', { notice, at: noticedAt });
-    const requeued = await this.requeueAll('interrupted');
-    const event: InterruptedEvent = { notice, noticedAt, settledAt: this.now(), requeued };
-    this.logger.warn('in-flight jobs requeued', { count: requeued.filter((r) => r.result === 'requeued').length, ms: event.settledAt - noticedAt });
+    const decisions = await Promise.all([...this.inFlight.keys()].map((ctx) => this.atNotice(ctx, reclaimAt)));
+    const requeued = decisions.filter((d): d is RequeueOutcome => d !== 'kept');
+    const kept = decisions.length - requeued.length;
+    const event: InterruptedEvent = { notice, noticedAt, settledAt: this.now(), requeued, kept };
+    this.logger.warn('spot notice handled', {
+      requeued: requeued.filter((r) => r.result === 'requeued').length, keptToFinish: kept, ms: event.settledAt - noticedAt,
+    });
     this.events.emit('interrupted', event);
+    if (kept > 0) {
+      const lastCall = reclaimAt - LAST_CALL_BEFORE_RECLAIM_SECONDS * 1000 - this.now();
+      this.reclaimTimer = setTimeout(() => {
+        const late = [...this.inFlight.keys()].filter((c) => c.keptThroughNotice);
+        if (late.length > 0) this.logger.warn('jobs kept through the notice are still running: requeueing them', { count: late.length });
+        void Promise.all(late.map((c) => this.requeue(c, 'interrupted')));
+      }, Math.max(0, lastCall));
+      this.reclaimTimer.unref?.();
+    }
     // Report the interruption tax before the instance goes away.
     await this.metrics.flush();
+  }
+
+  /** The notice rule for one in-flight job, once it is known whether it started. */
+  private async atNotice(ctx: JobContext, reclaimAt: number): Promise<RequeueOutcome | 'kept'> {
+    await ctx.startSettled;
+    const job = ctx.job;
+    if (ctx.started && job && ctx.holder && ctx.startedAt !== undefined && !ctx.yielded) {
+      const timing = { startedAtMs: ctx.startedAt, expectedDurationSeconds: this.config.expectedJobSeconds, expectedDoneAtMs: ctx.expectedDoneAt };
+      if (finishesBeforeReclaim(timing, this.now(), reclaimAt)) {
+        ctx.keptThroughNotice = true;
+        await this.records.keepThroughNotice(job.jobId, ctx.holder, reclaimAt).catch((e) =>
+          this.logger.warn('could not mark a job kept through the notice', { jobId: job.jobId, error: errorMessage(e) }));
+        this.logger.info('job kept through the spot notice: expected to end before the reclaim', { jobId: job.jobId, expectedDoneAt: expectedDoneAt(timing) });
+        return 'kept';
+      }
+    }
+    return this.requeue(ctx, 'interrupted');
   }
 
   private requeueAll(reason: StopReason): Promise<RequeueOutcome[]> {
@@ -434,10 +495,12 @@ class Agent implements Worker {
     ctx.requeue ??= (async (): Promise<RequeueOutcome> => {
       await ctx.startSettled;
       const job = ctx.job;
-      if (!ctx.started || !job) return { jobId: job?.jobId, result: 'not-started' };
+      if (!ctx.started || !job || !ctx.holder) return { jobId: job?.jobId, result: 'not-started' };
       const gpuSeconds = gpuSecondsOf((this.now() - (ctx.startedAt ?? this.now())) / 1000, this.econ!);
       try {
-        const result = await requeueInterrupted(this.deps.sqs, this.records, { jobId: job.jobId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle });
+        const result = await requeueInterrupted(this.deps.sqs, this.records, {
+          jobId: job.jobId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle, holder: ctx.holder,
+        });
         if (result === 'requeued') {
           const dims = { workload: job.workload, agent: job.agent, model: ctx.model ?? job.model ?? this.config.modelServer.defaultModel ?? UNNAMED_MODEL };
           this.metrics.record(MetricNames.JOBS_INTERRUPTED, 1, dims);
@@ -504,6 +567,7 @@ class Agent implements Worker {
   }
 
   private finish(reason: string): void {
+    if (this.reclaimTimer) clearTimeout(this.reclaimTimer);
     this.phase = 'stopped';
     this.logger.info('worker stopped', { reason });
     this.events.emit('stopped', { reason });

@@ -1,14 +1,18 @@
 /**
  * One capacity evaluation: live queue attributes + the group's state → decideCapacity → SetDesiredCapacity.
  * SDK clients are injected, so tests run it against local-aws-sqs and a mocked Auto Scaling client.
+ *
+ * The busy history is carried in memory from one evaluation to the next (the caller's HistoryMemory, kept
+ * at module scope by the handler), and the group tag is written only when planBusyHistoryWrite says so:
+ * on a material change, at most once a minute. A cold start decides from the tag.
  */
 import {
   AutoScalingClient, CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, Instance, SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
-  BUSY_HISTORY_TAG, CapacityDecision, decideCapacity, decodeBusyHistory, encodeBusyHistory, FleetState, PriorityBacklog,
-  QueueState, ResolvedScalingPolicy,
+  BUSY_HISTORY_TAG, BusyHistoryCarry, busyHistoryInput, CapacityDecision, decideCapacity, decodeBusyHistory, FleetState,
+  planBusyHistoryWrite, PriorityBacklog, QueueState, ResolvedScalingPolicy,
 } from '../../lib/compute/scaling-policy';
 
 /** What the construct puts in `AI_BURST_SCALING_POLICY`: the resolved policy plus the loop timing. */
@@ -38,6 +42,13 @@ export interface Evaluation {
   readonly fleet: FleetState;
   /** True when SetDesiredCapacity was called. */
   readonly changed: boolean;
+  /** Whether the busy-history tag was written, and why (or why not). */
+  readonly history: { readonly written: boolean; readonly reason: string };
+}
+
+/** What a warm container keeps between evaluations: the busy history and when the tag was last written. */
+export interface HistoryMemory {
+  carry?: BusyHistoryCarry;
 }
 
 /** Parse and check the policy JSON from the environment (fail at cold start, naming the field). */
@@ -98,14 +109,20 @@ export async function readFleetState(autoscaling: AutoScalingClient, name: strin
 
 /**
  * Read, decide, act. Sets the desired capacity only when it changes (HonorCooldown false: the policy is
- * the cooldown), and persists the busy history only when its encoding changes.
+ * the cooldown), and writes the busy-history tag only on a material change, at most once a minute.
+ * @param memory carried between calls (omit it and every call is a cold start that decides from the tag)
  */
-export async function evaluate(clients: ManagerClients, config: ManagerConfig, now: number): Promise<Evaluation> {
-  const [queue, { fleet, historyTag }] = await Promise.all([
+export async function evaluate(clients: ManagerClients, config: ManagerConfig, now: number, memory: HistoryMemory = {}): Promise<Evaluation> {
+  const [queue, read] = await Promise.all([
     readQueueState(clients.sqs, config.queueUrls),
     readFleetState(clients.autoscaling, config.autoScalingGroupName),
   ]);
+  const { historyTag } = read;
+  const fleet: FleetState = { ...read.fleet, busyHistory: busyHistoryInput(memory.carry, historyTag) };
   const decision = decideCapacity(queue, fleet, config.policy, now);
+  const plan = planBusyHistoryWrite(memory.carry, historyTag, decision.busyHistory, now);
+  // Until the tag write succeeds, the next evaluation retries it (the history itself moves on).
+  memory.carry = plan.carryIfWriteFails;
   const changed = decision.desired !== fleet.desired;
   if (changed) {
     await clients.autoscaling.send(new SetDesiredCapacityCommand({
@@ -114,19 +131,19 @@ export async function evaluate(clients: ManagerClients, config: ManagerConfig, n
       HonorCooldown: false,
     }));
   }
-  const encoded = encodeBusyHistory(decision.busyHistory);
-  if (encoded !== historyTag) {
+  if (plan.write) {
     await clients.autoscaling.send(new CreateOrUpdateTagsCommand({
       Tags: [{
         ResourceId: config.autoScalingGroupName,
         ResourceType: 'auto-scaling-group',
         Key: BUSY_HISTORY_TAG,
-        Value: encoded,
+        Value: plan.value,
         PropagateAtLaunch: false,
       }],
     }));
+    memory.carry = plan.carry;
   }
-  return { decision, queue, fleet, changed };
+  return { decision, queue, fleet, changed, history: { written: plan.write, reason: plan.reason } };
 }
 
 export interface LoopOptions {

@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
 import { requireEnv, requireJsonEnv } from '../shared/env';
 import { createManagerClients } from './clients';
-import { evaluate, evaluateLoop, ManagerConfig, parsePolicyConfig } from './evaluate';
+import { evaluate, evaluateLoop, HistoryMemory, ManagerConfig, parsePolicyConfig } from './evaluate';
 
 const logger = new Logger({ serviceName: 'ai-burst-capacity-manager' });
 const config: ManagerConfig = {
@@ -26,10 +26,15 @@ metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: config.workload });
 // Queues in the data region (AI_BURST_DATA_REGION when the fleet is placed in another region), the group here.
 const clients = createManagerClients();
 logger.appendKeys({ workload: config.workload, autoScalingGroupName: config.autoScalingGroupName });
+// The busy history between evaluations of this container (the group tag is only the cold-start copy).
+const memory: HistoryMemory = {};
 
 async function evaluateAndReport(): Promise<void> {
-  const { decision, queue, fleet, changed } = await evaluate(clients, config, Date.now());
-  logger.info(decision.reason, { action: decision.action, desired: decision.desired, previous: fleet.desired, changed, need: decision.need, backlog: decision.backlog, queues: queue.queues, fleet: { ...fleet, busyHistory: undefined } });
+  const { decision, queue, fleet, changed, history } = await evaluate(clients, config, Date.now(), memory);
+  logger.info(decision.reason, {
+    action: decision.action, desired: decision.desired, previous: fleet.desired, changed, need: decision.need, backlog: decision.backlog,
+    queues: queue.queues, fleet: { ...fleet, busyHistory: undefined }, historyTag: history,
+  });
   metrics.addMetric(MetricNames.BACKLOG_PER_INSTANCE, MetricUnit.Count, decision.backlogPerInstance);
   metrics.addMetric(MetricNames.DESIRED_CAPACITY, MetricUnit.Count, decision.desired);
   metrics.publishStoredMetrics();

@@ -1,10 +1,16 @@
 /**
  * What the InterruptionDrainer does with one event, with every client injected (the handler in index.ts
- * only wires them). Spot warning or terminate lifecycle action → the instance's RUNNING jobs of this
- * workload go back to their queues at once through requeueInterrupted (the one implementation the worker
- * shares: record first, then a fresh copy, then delete; exactly one of two racing callers wins), all in
- * parallel; the lifecycle action is completed once nothing of ours is left in flight or the drain timeout
- * passes. Rebalance recommendation → the instance is tagged draining and nothing is requeued.
+ * only wires them).
+ * - Spot warning → the instance is tagged draining (its worker stops taking jobs), and each RUNNING job of
+ *   this workload gets the notice rule (lib/contracts/notice.ts): expected to end before the reclaim → left
+ *   to finish (`reclaimAt` marked in its record); else back to its queue at once through requeueInterrupted
+ *   (the one implementation the worker shares: record first, then a fresh copy, then delete; exactly one of
+ *   two racing callers wins), all in parallel.
+ * - Terminate lifecycle action → tagged draining; if a spot notice marked the jobs, they get until the reclaim;
+ *   otherwise the instance is being replaced (Capacity Rebalancing, a health replacement), not reclaimed, and
+ *   its jobs get until the drain timeout to finish, the hook heartbeated meanwhile. A job whose lease expired
+ *   (its holder died) is requeued at once; what is left at the limit is requeued; then the action completes.
+ * - Rebalance recommendation → the instance is tagged draining and nothing is requeued.
  *
  * Which fleet an instance belongs to: the spot and rebalance events name only the instance. The drainer
  * asks no Describe API (they take no resource-level permissions); instead it acts only on job records of
@@ -15,7 +21,7 @@
 import { AutoScalingClient, CompleteLifecycleActionCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { JobRecord, Tags } from '../../lib/contracts';
+import { JobRecord, SPOT_NOTICE_SECONDS, Tags, finishesBeforeReclaim } from '../../lib/contracts';
 import { JobRecords } from '../shared/job-records';
 import { requeueInterrupted } from '../shared/requeue';
 import { DrainEvent, parseDrainEvent } from './events';
@@ -55,6 +61,10 @@ export interface DrainSummary {
   readonly reason?: string;
   /** Jobs this drainer took off the instance: record RUNNING → QUEUED with interruptions + 1, copy published. */
   readonly requeued: number;
+  /** Jobs left running through the spot notice: expected to end before the reclaim. */
+  readonly kept: number;
+  /** Jobs that finished (or that their worker handed back) while the terminate hook waited. */
+  readonly finishedWhileWaiting: number;
   /** Jobs found running whose requeue another party (the worker) had already won. */
   readonly alreadyHandled: number;
   /** Failed requeue attempts or queries (each retried until the deadline). */
@@ -65,11 +75,16 @@ export interface DrainSummary {
   readonly otherWorkloads: readonly string[];
   readonly heartbeats: number;
   readonly lifecycleCompleted: boolean;
+  /** The instance got the draining tag (its worker takes no new jobs). */
+  readonly taggedDraining?: boolean;
 }
 
 /** Time kept back from the Lambda's remaining time for completing the lifecycle action. */
 const SAFETY_MS = 5_000;
-const EMPTY = { requeued: 0, alreadyHandled: 0, failures: 0, leftInFlight: 0, otherWorkloads: [], heartbeats: 0, lifecycleCompleted: false };
+const EMPTY = {
+  requeued: 0, kept: 0, finishedWhileWaiting: 0, alreadyHandled: 0, failures: 0, leftInFlight: 0, otherWorkloads: [], heartbeats: 0,
+  lifecycleCompleted: false,
+};
 
 /** Handle one event; never throws for an event that is not ours or not understood (it is logged and dropped). */
 export async function handleDrainEvent(deps: DrainDeps, input: unknown, remainingMs?: () => number): Promise<DrainSummary> {
@@ -84,23 +99,32 @@ export async function handleDrainEvent(deps: DrainDeps, input: unknown, remainin
     case 'rebalance':
       return markDraining(deps, event.instanceId, input);
     case 'spot-interruption': {
-      const drained = await drainInstance(deps, event.instanceId, deadline);
-      const touched = drained.requeued + drained.alreadyHandled + drained.leftInFlight;
-      if (touched === 0 && drained.otherWorkloads.length > 0) {
-        return dropped(deps, `instance ${event.instanceId} runs jobs of ${drained.otherWorkloads.join(', ')} only, not ${deps.workload}`, input);
+      const running = await deps.records.runningOn(event.instanceId);
+      const others = [...new Set(running.map((r) => r.workload).filter((w) => w !== deps.workload))];
+      if (running.length > 0 && !running.some((r) => r.workload === deps.workload)) {
+        return dropped(deps, `instance ${event.instanceId} runs jobs of ${others.join(', ')} only, not ${deps.workload}`, input);
       }
+      // Tag first: the worker takes nothing new from its next IMDS poll on, even if it missed the notice.
+      const taggedDraining = running.length > 0 ? await tagDraining(deps, event.instanceId) : false;
+      const reclaimAt = (event.noticeAt ?? now()) + SPOT_NOTICE_SECONDS * 1000;
+      const drained = await drainInstance(deps, event.instanceId, deadline, undefined, reclaimAt);
+      const touched = drained.requeued + drained.kept + drained.alreadyHandled + drained.leftInFlight;
       const reason = touched === 0 ? `no job of ${deps.workload} was running on the instance` : undefined;
-      return report(deps, { ...EMPTY, ...drained, outcome: 'drained', kind: event.kind, instanceId: event.instanceId, reason });
+      return report(deps, { ...EMPTY, ...drained, outcome: 'drained', kind: event.kind, instanceId: event.instanceId, reason, taggedDraining });
     }
     case 'terminate-lifecycle': {
       if (event.groupName !== deps.groupName || event.hookName !== deps.hookName) {
         return dropped(deps, `lifecycle action of group ${event.groupName} / hook ${event.hookName}, not ${deps.groupName} / ${deps.hookName}`, input);
       }
       const heartbeat = heartbeater(deps, event);
+      const taggedDraining = await tagDraining(deps, event.instanceId);
+      const waited = await waitForRunningJobs(deps, event.instanceId, deadline, heartbeat.beat);
       const drained = await drainInstance(deps, event.instanceId, deadline, heartbeat.beat);
       const lifecycleCompleted = await completeLifecycle(deps, event);
       const summary: DrainSummary = {
-        ...EMPTY, ...drained, heartbeats: heartbeat.count(), lifecycleCompleted, outcome: 'drained', kind: event.kind, instanceId: event.instanceId,
+        ...EMPTY, ...drained, requeued: drained.requeued + waited.requeued, alreadyHandled: drained.alreadyHandled + waited.alreadyHandled,
+        failures: drained.failures + waited.failures, finishedWhileWaiting: waited.finished,
+        heartbeats: heartbeat.count(), lifecycleCompleted, outcome: 'drained', kind: event.kind, instanceId: event.instanceId, taggedDraining,
       };
       return report(deps, summary);
     }
@@ -125,6 +149,7 @@ function report(deps: DrainDeps, summary: DrainSummary): DrainSummary {
 
 interface Drained {
   readonly requeued: number;
+  readonly kept: number;
   readonly alreadyHandled: number;
   readonly failures: number;
   readonly leftInFlight: number;
@@ -132,18 +157,22 @@ interface Drained {
 }
 
 /**
- * Requeue every RUNNING job of this workload on the instance, all at once, then look again (jobs the
- * worker started meanwhile) until nothing new is found; failures are retried after a pause until the
- * deadline. A job already handled here is remembered by (jobId, receiptHandle), so a stale read of the
- * eventually consistent index cannot make it count twice.
+ * Requeue every RUNNING job of this workload on the instance, all at once — or, given the spot notice's
+ * `reclaimAt`, only those the notice rule does not keep — then look again (jobs the worker started meanwhile)
+ * until nothing new is found; failures are retried after a pause until the deadline. A job already handled
+ * here is remembered by (jobId, lease holder), so a stale read of the eventually consistent index cannot make
+ * it count twice.
  */
-export async function drainInstance(deps: DrainDeps, instanceId: string, deadline: number, whileWaiting?: () => Promise<void>): Promise<Drained> {
+export async function drainInstance(
+  deps: DrainDeps, instanceId: string, deadline: number, whileWaiting?: () => Promise<void>, reclaimAt?: number,
+): Promise<Drained> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const pause = deps.retryPauseMs ?? 1000;
   const handled = new Set<string>();
   const others = new Set<string>();
   let requeued = 0;
+  let kept = 0;
   let alreadyHandled = 0;
   let failures = 0;
   let pending = 0;
@@ -159,18 +188,20 @@ export async function drainInstance(deps: DrainDeps, instanceId: string, deadlin
       failures++;
       deps.log.warn('query of the instance\'s running jobs failed; retrying', { instanceId, error: String(e) });
     }
-    if (todo && todo.length === 0) return { requeued, alreadyHandled, failures, leftInFlight: 0, otherWorkloads: [...others] };
+    if (todo && todo.length === 0) return { requeued, kept, alreadyHandled, failures, leftInFlight: 0, otherWorkloads: [...others] };
     if (todo) {
       pending = todo.length;
       // The first pass always runs (even with no time left); later ones only before the deadline.
       if (!firstPass && now() >= deadline) break;
       firstPass = false;
-      const results = await Promise.allSettled(todo.map((r) => requeueOne(deps, r)));
+      const at = now();
+      const results = await Promise.allSettled(todo.map((r) => (reclaimAt !== undefined && keeps(r, at, reclaimAt) ? keepOne(deps, r, reclaimAt) : requeueOne(deps, r))));
       let failed = 0;
       results.forEach((result, i) => {
         if (result.status === 'fulfilled') {
           handled.add(key(todo![i]));
           if (result.value === 'requeued') requeued++;
+          else if (result.value === 'kept') kept++;
           else alreadyHandled++;
         } else {
           failed++;
@@ -185,16 +216,74 @@ export async function drainInstance(deps: DrainDeps, instanceId: string, deadlin
     await sleep(pause);
     await whileWaiting?.();
   }
-  return { requeued, alreadyHandled, failures, leftInFlight: pending, otherWorkloads: [...others] };
+  return { requeued, kept, alreadyHandled, failures, leftInFlight: pending, otherWorkloads: [...others] };
+}
+
+/**
+ * The terminate hook's wait: until no job of ours runs on the instance, or the limit — the reclaim when a spot
+ * notice marked the jobs (`reclaimAt`), else the deadline (a replacement: the jobs may finish). A job whose lease
+ * expired meanwhile has a dead holder and is requeued at once.
+ */
+async function waitForRunningJobs(deps: DrainDeps, instanceId: string, deadline: number, beat: () => Promise<void>) {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const pause = deps.retryPauseMs ?? 1000;
+  const seen = new Set<string>();
+  const requeuedHere = new Set<string>();
+  let requeued = 0;
+  let alreadyHandled = 0;
+  let failures = 0;
+  let running: JobRecord[] = [];
+  for (;;) {
+    try {
+      running = (await deps.records.runningOn(instanceId)).filter((r) => r.workload === deps.workload);
+    } catch (e) {
+      failures++;
+      deps.log.warn('query of the instance\'s running jobs failed; retrying', { instanceId, error: String(e) });
+    }
+    for (const r of running) seen.add(r.jobId);
+    if (running.length === 0) break;
+    const at = now();
+    for (const r of running.filter((x) => x.leaseExpiresAt !== undefined && x.leaseExpiresAt < at && !requeuedHere.has(key(x)))) {
+      try {
+        const result = await requeueOne(deps, r);
+        requeuedHere.add(key(r));
+        if (result === 'requeued') requeued++;
+        else alreadyHandled++;
+      } catch (e) {
+        failures++;
+        deps.log.warn('requeue of a dead holder\'s job failed; retrying', { jobId: r.jobId, error: String(e) });
+      }
+    }
+    const reclaims = running.map((r) => r.reclaimAt).filter((t): t is number => t !== undefined);
+    const limit = reclaims.length > 0 ? Math.min(deadline, Math.max(...reclaims)) : deadline;
+    if (now() + pause >= limit) break;
+    await sleep(pause);
+    await beat();
+  }
+  const still = new Set(running.map((r) => r.jobId));
+  const finished = [...seen].filter((id) => !still.has(id) && ![...requeuedHere].some((k) => k.startsWith(`${id}|`))).length;
+  return { requeued, alreadyHandled, failures, finished };
 }
 
 function key(r: JobRecord): string {
-  return `${r.jobId}|${r.receiptHandle ?? ''}`;
+  return `${r.jobId}|${r.leaseHolder ?? r.receiptHandle ?? ''}`;
+}
+
+function keeps(r: JobRecord, nowMs: number, reclaimAt: number): boolean {
+  const startedAtMs = r.startedAt !== undefined ? Date.parse(r.startedAt) : NaN;
+  if (!Number.isFinite(startedAtMs)) return false;
+  return finishesBeforeReclaim({ startedAtMs, expectedDoneAtMs: r.expectedDoneAt }, nowMs, reclaimAt);
+}
+
+async function keepOne(deps: DrainDeps, r: JobRecord, reclaimAt: number): Promise<'kept' | 'already-handled'> {
+  if (!r.leaseHolder) throw new Error(`record ${r.jobId} is RUNNING without a lease holder`);
+  return (await deps.records.keepThroughNotice(r.jobId, r.leaseHolder, reclaimAt)) ? 'kept' : 'already-handled';
 }
 
 async function requeueOne(deps: DrainDeps, r: JobRecord): Promise<'requeued' | 'already-handled'> {
-  if (!r.queueUrl || !r.receiptHandle) throw new Error(`record ${r.jobId} is RUNNING without queueUrl/receiptHandle`);
-  return requeueInterrupted(deps.sqs, deps.records, { jobId: r.jobId, queueUrl: r.queueUrl, receiptHandle: r.receiptHandle });
+  if (!r.queueUrl || !r.receiptHandle || !r.leaseHolder) throw new Error(`record ${r.jobId} is RUNNING without queueUrl/receiptHandle/leaseHolder`);
+  return requeueInterrupted(deps.sqs, deps.records, { jobId: r.jobId, queueUrl: r.queueUrl, receiptHandle: r.receiptHandle, holder: r.leaseHolder });
 }
 
 function heartbeater(deps: DrainDeps, event: Extract<DrainEvent, { kind: 'terminate-lifecycle' }>) {
@@ -250,6 +339,17 @@ function isNoActiveLifecycleAction(e: unknown): boolean {
 /** Errors by which EC2 says "not an instance you may tag" or "no such instance": drop, never retry. */
 const NOT_OURS = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
 
+/** Tag the instance draining (its worker takes no new jobs); false when IAM refuses (not our group's) or EC2 fails. */
+async function tagDraining(deps: DrainDeps, instanceId: string): Promise<boolean> {
+  try {
+    await deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: Tags.DRAINING, Value: 'true' }] }));
+    return true;
+  } catch (e) {
+    deps.log.warn('could not tag the instance draining', { instanceId, error: String(e) });
+    return false;
+  }
+}
+
 async function markDraining(deps: DrainDeps, instanceId: string, input: unknown): Promise<DrainSummary> {
   const running = await deps.records.runningOn(instanceId);
   const otherWorkloads = [...new Set(running.map((r) => r.workload).filter((w) => w !== deps.workload))];
@@ -266,5 +366,5 @@ async function markDraining(deps: DrainDeps, instanceId: string, input: unknown)
     throw e;
   }
   deps.log.info('instance marked draining', { instanceId, tag: Tags.DRAINING });
-  return { ...EMPTY, outcome: 'tagged', kind: 'rebalance', instanceId, otherWorkloads };
+  return { ...EMPTY, outcome: 'tagged', kind: 'rebalance', instanceId, otherWorkloads, taggedDraining: true };
 }

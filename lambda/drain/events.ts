@@ -20,7 +20,8 @@ export const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
 export type DrainEvent =
-  | { readonly kind: 'spot-interruption'; readonly instanceId: string }
+  /** `noticeAt`: the event's time (epoch ms), when EC2 issued the two-minute warning. */
+  | { readonly kind: 'spot-interruption'; readonly instanceId: string; readonly noticeAt?: number }
   | { readonly kind: 'rebalance'; readonly instanceId: string }
   | {
     readonly kind: 'terminate-lifecycle';
@@ -53,7 +54,9 @@ export function parseDrainEvent(input: unknown): ParsedEvent {
   if (source === EventSources.EC2 && (detailType === DetailTypes.SPOT_INTERRUPTION || detailType === DetailTypes.REBALANCE)) {
     const instanceId = str(d, 'instance-id');
     if (!instanceId || !INSTANCE_ID.test(instanceId)) return drop(`${detailType}: detail.instance-id is missing or malformed`);
-    return { ok: true, event: { kind: detailType === DetailTypes.SPOT_INTERRUPTION ? 'spot-interruption' : 'rebalance', instanceId } };
+    if (detailType === DetailTypes.REBALANCE) return { ok: true, event: { kind: 'rebalance', instanceId } };
+    const noticeAt = typeof e.time === 'string' ? Date.parse(e.time) : NaN;
+    return { ok: true, event: { kind: 'spot-interruption', instanceId, ...(Number.isFinite(noticeAt) ? { noticeAt } : {}) } };
   }
 
   if (source === EventSources.AUTOSCALING && detailType === DetailTypes.TERMINATE_LIFECYCLE) {

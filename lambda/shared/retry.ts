@@ -1,10 +1,11 @@
 /**
  * The retry policy, shared by the worker (a model call failed) and the RetryHandler (SQS dead-lettered a
- * job): budget left → the job goes back to its priority queue after an exponential backoff with full
- * jitter and `attempt + 1`; budget spent or a permanent error → FAILED record, message parked.
+ * job whose holder died): budget left → the job goes back to its priority queue after an exponential
+ * backoff with full jitter and `attempt + 1`; budget spent or a permanent error → FAILED record, message
+ * parked. The record's attempt is the budget, never the message's.
  */
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { JobMessage, SQS_MAX_DELAY_SECONDS, serializeJobMessage } from '../../lib/contracts';
+import { JobMessage, JobRecord, SQS_MAX_DELAY_SECONDS, serializeJobMessage } from '../../lib/contracts';
 import { JobRecords } from './job-records';
 
 export interface BackoffPolicy {
@@ -59,29 +60,46 @@ export interface Failure {
   readonly error: string;
   /** Validation errors, missing payloads: retrying cannot help. */
   readonly permanent: boolean;
-  /** The worker's receipt handle when it still holds the job; absent for the RetryHandler. */
-  readonly receiptHandle?: string;
+  /**
+   * The worker's lease holder when its run failed: the record is released only if this run still holds it.
+   * Absent for the RetryHandler, which retries only a job whose holder died (expired lease) — see `retryDead`.
+   */
+  readonly holder?: string;
 }
 
 export type RetryResult = { readonly action: 'retried'; readonly delaySeconds: number } | { readonly action: 'parked'; readonly reason: string } | { readonly action: 'already-handled' };
 
 /**
- * Decide and carry out retry or park for one failed job. The caller deletes the original message (or
- * reports the batch item as done) only after this resolves.
+ * Decide and carry out retry or park for one failed job. The budget is the record's `attempt` (the message's
+ * copy is only a hint: a stale copy cannot push a job past `maxAttempts`): the record moves to QUEUED with
+ * `attempt + 1` only while `attempt < maxAttempts`, in the same conditional write that releases the lease.
+ * The caller deletes the original message (or reports the batch item as done) only after this resolves.
  */
 export async function retryOrPark(deps: RetryDeps, message: JobMessage, failure: Failure): Promise<RetryResult> {
   const now = (deps.now ?? (() => new Date()))();
   const queueUrl = deps.queueUrls[message.priority];
-  const exhausted = message.attempt >= deps.maxAttempts;
-  if (failure.permanent || exhausted || !queueUrl) {
-    const reason = !queueUrl ? `unknown priority ${message.priority}` : failure.permanent
-      ? `permanent error: ${failure.error}` : `retry budget spent after ${message.attempt} attempts: ${failure.error}`;
-    return park(deps, message, reason);
+  if (failure.permanent || !queueUrl) {
+    const reason = !queueUrl ? `unknown priority ${message.priority}` : `permanent error: ${failure.error}`;
+    return park(deps, message, reason, failure.holder);
   }
-  const record = failure.receiptHandle
-    ? await deps.records.release(message.jobId, failure.receiptHandle, { retry: true, error: failure.error })
-    : await deps.records.retry(message.jobId, failure.error);
-  // Lost the job meanwhile (cancelled, finished by a redelivery, requeued by the drainer): nothing to retry.
+  let record: JobRecord | undefined;
+  if (failure.holder !== undefined) {
+    const r = await deps.records.release(message.jobId, failure.holder, { retry: true, error: failure.error, maxAttempts: deps.maxAttempts });
+    if (!r.released && r.reason === 'exhausted') {
+      return park(deps, message, `retry budget spent after ${r.record?.attempt ?? message.attempt} attempts: ${failure.error}`, failure.holder);
+    }
+    record = r.released ? r.record : undefined;
+  } else {
+    record = await deps.records.retryDead(message.jobId, failure.error, deps.maxAttempts);
+    if (!record) {
+      const current = await deps.records.get(message.jobId);
+      const dead = current?.status === 'RUNNING' && (current.leaseExpiresAt === undefined || current.leaseExpiresAt < now.getTime());
+      if (dead && current.attempt >= deps.maxAttempts) {
+        return park(deps, message, `retry budget spent after ${current.attempt} attempts: ${failure.error}`);
+      }
+    }
+  }
+  // Lost the job meanwhile (cancelled, finished, requeued by the drainer, held by a live lease): nothing to retry.
   if (!record) return { action: 'already-handled' };
   const wait = backoffSeconds(record.attempt - 1, deps.backoff, deps.random);
   const next = delayed({ ...message, attempt: record.attempt, interruptions: record.interruptions, lastError: failure.error }, wait, now);
@@ -89,16 +107,21 @@ export async function retryOrPark(deps: RetryDeps, message: JobMessage, failure:
   return { action: 'retried', delaySeconds: wait };
 }
 
-/** Record FAILED with the reason and keep the message on the parking queue for inspection and redrive. */
-export async function park(deps: Pick<RetryDeps, 'sqs' | 'records' | 'parkingQueueUrl' | 'onParked'>, message: JobMessage, reason: string): Promise<RetryResult> {
-  if (!(await deps.records.fail(message.jobId, reason))) {
+/**
+ * Record FAILED with the reason and keep the message on the parking queue for inspection and redrive. With
+ * `holder`, only while that run holds the job; without, only while no live lease holds it.
+ */
+export async function park(
+  deps: Pick<RetryDeps, 'sqs' | 'records' | 'parkingQueueUrl' | 'onParked'>, message: JobMessage, reason: string, holder?: string,
+): Promise<RetryResult> {
+  if (!(await deps.records.fail(message.jobId, reason, holder))) {
     const current = await deps.records.get(message.jobId);
-    // Succeeded or cancelled meanwhile: a duplicate delivery, nothing to park. (FAILED: parking is re-done.)
+    // Succeeded, cancelled or run by a live holder meanwhile: nothing to park. (FAILED: parking is re-done.)
     if (current && current.status !== 'FAILED') return { action: 'already-handled' };
   }
   await deps.sqs.send(new SendMessageCommand({
     QueueUrl: deps.parkingQueueUrl,
-    MessageBody: serializeJobMessage({ ...message, lastError: reason }),
+    MessageBody: serializeJobMessage({ ...message, attempt: Math.max(message.attempt, 1), lastError: reason }),
   }));
   await deps.onParked?.(message, reason);
   return { action: 'parked', reason };

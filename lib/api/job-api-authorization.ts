@@ -1,4 +1,5 @@
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import { propError } from '../common/validate';
 
 /** How callers of a JobApi authenticate. Every method of the API uses the same choice. */
 export abstract class JobApiAuthorization {
@@ -16,6 +17,11 @@ export abstract class JobApiAuthorization {
    * of the scopes) in the Authorization header.
    */
   public static cognito(options: CognitoAuthorizationOptions): JobApiAuthorization {
+    // An authorizer without pools synthesizes ProviderARNs: [], which CloudFormation refuses at deploy.
+    const pools = options.userPools?.length ?? 0;
+    if (pools < 1 || pools > 1000) {
+      throw propError('JobApiAuthorization.cognito', 'userPools', `must list 1 to 1000 user pools (got ${pools})`);
+    }
     return new CognitoAuthorization(options);
   }
 

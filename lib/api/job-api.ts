@@ -24,7 +24,7 @@ import { grantKey } from '../common/grants';
 import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag, nagArn } from '../common/nag';
 import { applyCostTags } from '../common/tags';
-import { validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
+import { PropError, propError, validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
 import { IJobQueue } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { CognitoAuthorization, JobApiAuthorization } from './job-api-authorization';
@@ -132,18 +132,25 @@ export interface JobApiProps {
    */
   readonly metricNamespace?: string;
   /**
-   * Execution log level of the stage (`ERROR` or `INFO`; request and response bodies are never logged).
-   * Execution logs need the account's API Gateway CloudWatch role (once per account and region): set
-   * `cloudWatchRole` or configure it outside this stack.
-   * @default apigateway.MethodLoggingLevel.ERROR
-   */
-  readonly executionLogLevel?: apigateway.MethodLoggingLevel;
-  /**
-   * Create the account-level role API Gateway writes execution logs with (an account/region singleton:
-   * enable it in one stack only).
+   * Create the account-level role API Gateway writes the stage's CloudWatch logs with (an account/region
+   * singleton: enable it in one stack only). Turns on access and execution logs by default.
    * @default false
    */
   readonly cloudWatchRole?: boolean;
+  /**
+   * JSON access logs of the stage in `accessLogGroup`. Like execution logs they need the account's API Gateway
+   * CloudWatch role (once per account and region; without it the stage fails to deploy with "CloudWatch Logs
+   * role ARN must be set in account settings"): set `cloudWatchRole`, or set this when the role is configured
+   * outside this stack.
+   * @default - true with `cloudWatchRole: true`, else false
+   */
+  readonly accessLogs?: boolean;
+  /**
+   * Execution log level of the stage (`OFF`, `ERROR` or `INFO`; request and response bodies are never logged).
+   * Needs the account's API Gateway CloudWatch role, as `accessLogs` does.
+   * @default - `ERROR` with `cloudWatchRole: true`, else `OFF`
+   */
+  readonly executionLogLevel?: apigateway.MethodLoggingLevel;
   /**
    * How long access logs and the Lambdas' logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
@@ -175,7 +182,8 @@ export class JobApi extends Construct {
   public readonly statusFunction: lambda.IFunction;
   public readonly submitRole: iam.Role;
   public readonly statusRole: iam.Role;
-  public readonly accessLogGroup: logs.LogGroup;
+  /** The stage's access logs, when `accessLogs` is on. */
+  public readonly accessLogGroup?: logs.LogGroup;
   public readonly requestValidator: apigateway.RequestValidator;
   public readonly usagePlan?: apigateway.UsagePlan;
   public readonly webAclAssociation?: wafv2.CfnWebACLAssociation;
@@ -274,17 +282,23 @@ export class JobApi extends Construct {
     }
 
     // ---- REST API ----
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention });
+    // Stage logging to CloudWatch needs the account-level role, which a fresh account/region lacks: on only when
+    // this API creates the role or the user says it exists (accessLogs / executionLogLevel).
+    const cloudWatchRole = props.cloudWatchRole ?? false;
+    const executionLogLevel = props.executionLogLevel ?? (cloudWatchRole ? apigateway.MethodLoggingLevel.ERROR : apigateway.MethodLoggingLevel.OFF);
+    this.accessLogGroup = (props.accessLogs ?? cloudWatchRole) ? new logs.LogGroup(this, 'AccessLogs', { retention }) : undefined;
     this.api = new apigateway.RestApi(this, 'Resource', {
       restApiName: Names.uniqueResourceName(this, { maxLength: 128, separator: '-' }),
       description: `cdk-ai-burst job API (${this.workloads.join(', ')})`,
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
-      cloudWatchRole: props.cloudWatchRole ?? false,
+      cloudWatchRole,
       deployOptions: {
         stageName: this.stageName,
-        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
-        accessLogFormat: accessLogFormat(auth),
-        loggingLevel: props.executionLogLevel ?? apigateway.MethodLoggingLevel.ERROR,
+        ...(this.accessLogGroup ? {
+          accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
+          accessLogFormat: accessLogFormat(auth),
+        } : {}),
+        loggingLevel: executionLogLevel,
         dataTraceEnabled: false,
         metricsEnabled: true,
         tracingEnabled: true,
@@ -347,6 +361,17 @@ export class JobApi extends Construct {
         'WAF is optional (prop webAclArn): every method requires IAM SigV4 or Cognito auth, bodies and parameters are ' +
         'validated against a JSON-schema model, and the stage is throttled, so anonymous floods never reach the Lambdas.');
     }
+    const noRole = 'API Gateway writes REST stage logs to CloudWatch only with the account-level CloudWatch role, which a fresh account ' +
+      'and region lack (the stage then fails to deploy), so they are on with cloudWatchRole: true or when the user says the role exists ' +
+      '(accessLogs, executionLogLevel). Without them the stage still publishes metrics and X-Ray traces, and both Lambdas log every request.';
+    if (!this.accessLogGroup) {
+      acknowledgeNag(this.stage, 'AwsSolutions-APIG1', noRole);
+      acknowledgeNag(this.stage, 'Serverless-APIGWAccessLogging', noRole);
+    } else {
+      acknowledgeNag(this.stage, 'Serverless-APIGWStructuredLogging', 'The access log format is one JSON object per line; the rule cannot parse ' +
+        'it because $context.error.messageString, which API Gateway substitutes as a quoted, escaped JSON string, stands unquoted.');
+    }
+    if (executionLogLevel === apigateway.MethodLoggingLevel.OFF) acknowledgeNag(this.stage, 'AwsSolutions-APIG6', noRole);
     if (auth.kind === 'iam') {
       for (const m of this.api.methods) {
         acknowledgeNag(m, 'AwsSolutions-COG4',
@@ -453,14 +478,19 @@ export class JobApi extends Construct {
   }
 }
 
+/**
+ * One JSON object per line. API Gateway substitutes variables verbatim, so a quote in a value breaks the
+ * line: free text comes only pre-quoted (`$context.error.messageString`, JSON-escaped by API Gateway, written
+ * unquoted), every other field holds ids, numbers, ARNs or enums. The User-Agent is client-chosen free text
+ * with no pre-quoted form, so it is left out (a quote in it would break or forge fields of the line).
+ */
 function accessLogFormat(auth: JobApiAuthorization): apigateway.AccessLogFormat {
   const F = apigateway.AccessLogField;
-  return apigateway.AccessLogFormat.custom(JSON.stringify({
+  const json = JSON.stringify({
     requestId: F.contextRequestId(),
     extendedRequestId: F.contextExtendedRequestId(),
     requestTime: F.contextRequestTime(),
     ip: F.contextIdentitySourceIp(),
-    userAgent: F.contextIdentityUserAgent(),
     caller: auth.kind === 'iam' ? F.contextIdentityCaller() : F.contextAuthorizerClaims('sub'),
     user: auth.kind === 'iam' ? F.contextIdentityUserArn() : F.contextAuthorizerClaims('client_id'),
     apiKeyId: F.contextIdentityApiKeyId(),
@@ -472,9 +502,10 @@ function accessLogFormat(auth: JobApiAuthorization): apigateway.AccessLogFormat 
     responseLatencyMs: F.contextResponseLatency(),
     integrationLatencyMs: F.contextIntegrationLatency(),
     errorType: F.contextErrorResponseType(),
-    errorMessage: F.contextErrorMessage(),
+    errorMessage: F.contextErrorMessageString(),
     wafStatus: F.contextWafResponseCode(),
-  }));
+  });
+  return apigateway.AccessLogFormat.custom(json.replace(JSON.stringify(F.contextErrorMessageString()), F.contextErrorMessageString()));
 }
 
 /**
@@ -527,21 +558,23 @@ function checkConfigSize(config: ApiConfig): void {
   const tokens = (json.match(/\$\{Token\[[^\]]*\]\}/g) ?? []);
   const estimate = json.length + tokens.reduce((n, t) => n + 110 - t.length, 0);
   if (estimate > 3500) {
-    throw new Error(`${NAME}: the handlers' configuration would be about ${estimate} bytes, over the 3500 available in Lambda's 4 KB ` +
-      'of environment variables: name fewer agents in dailyBudgetsUsd (use defaultDailyBudgetUsd for the rest) or split the workloads over two APIs');
+    throw new PropError(NAME, (name) => `the handlers' configuration would be about ${estimate} bytes, over the 3500 available in Lambda's 4 KB ` +
+      `of environment variables: name fewer agents in ${name('dailyBudgetsUsd')} (use ${name('defaultDailyBudgetUsd')} for the rest) or split the ` +
+      'workloads over two APIs');
   }
 }
 
 function validateProps(props: JobApiProps): void {
   if (!props.workloads || props.workloads.length < 1 || props.workloads.length > 20) {
-    throw new Error(`${NAME}: workloads must list 1 to 20 workloads (got ${props.workloads?.length ?? 0})`);
+    throw propError(NAME, 'workloads', `must list 1 to 20 workloads (got ${props.workloads?.length ?? 0})`);
   }
   const names = props.workloads.map((w) => w.queue.workload);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new Error(`${NAME}: workloads lists workload ${JSON.stringify(dup)} twice; give each workload once`);
+  if (dup) throw propError(NAME, 'workloads', `lists workload ${JSON.stringify(dup)} twice; give each workload once`);
   for (const w of props.workloads) {
     if (w.queue.priorities.length !== w.queue.queues.length || w.queue.priorities.length === 0) {
-      throw new Error(`${NAME}: workload ${JSON.stringify(w.queue.workload)} has ${w.queue.priorities.length} priorities but ${w.queue.queues.length} queues; they must pair up`);
+      throw propError(NAME, 'workloads', `has workload ${JSON.stringify(w.queue.workload)} with ${w.queue.priorities.length} priorities but ` +
+        `${w.queue.queues.length} queues; they must pair up`);
     }
   }
   validatePattern(NAME, 'stageName', props.stageName, /^[A-Za-z0-9_-]{1,128}$/, 'use letters, digits, dashes and underscores, up to 128 characters');
@@ -559,9 +592,6 @@ function validateProps(props: JobApiProps): void {
     validateRange(NAME, `dailyBudgetsUsd[${JSON.stringify(agent)}]`, limit, 0.01, 1_000_000, ' USD');
   }
   validateRange(NAME, 'defaultDailyBudgetUsd', props.defaultDailyBudgetUsd, 0.01, 1_000_000, ' USD');
-  if (props.executionLogLevel !== undefined && props.executionLogLevel === apigateway.MethodLoggingLevel.OFF) {
-    throw new Error(`${NAME}: executionLogLevel must be ERROR or INFO (got OFF): execution logs are how failed requests are diagnosed`);
-  }
   validatePattern(NAME, 'webAclArn', props.webAclArn, /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/,
     'give the ARN of a REGIONAL-scope AWS WAF v2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)');
 }

@@ -13,7 +13,7 @@ import { EnvNames, METRIC_NAMESPACE, MetricNames, WORKLOAD_NAME_PATTERN } from '
 import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
-import { validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
+import { PropError, propError, validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
 import { IJobQueue, queueUrlFrom, remoteRegionOf } from '../queue/job-queue';
 import { BUSY_HISTORY_TAG, DEFAULT_EXPECTED_BOOT_SECONDS, ResolvedScalingPolicy, resolveScalingPolicy, ScalingPolicy } from './scaling-policy';
 
@@ -111,6 +111,11 @@ export class CapacityManager extends Construct {
     super(scope, id);
     validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN,
       'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+    if (props.workload !== props.jobQueue.workload) {
+      // Its metrics, tags and the wake-ups the API sends name `workload`; the queues it reads are another's.
+      throw new PropError(NAME, (name) => `${name('workload')} ${JSON.stringify(props.workload)} differs from ${name('jobQueue')}.workload ` +
+        `${JSON.stringify(props.jobQueue.workload)}; give the workload of the queues it scales`);
+    }
     this.workload = props.workload;
     this.policy = resolveScalingPolicy(toScalingPolicy(NAME, props, props.jobsPerInstance ?? 1));
     this.evaluationInterval = props.evaluationInterval ?? Duration.seconds(10);
@@ -229,7 +234,7 @@ export function toScalingPolicy(construct: string, o: ScalingPolicyOptions, jobs
   validateInteger(construct, 'jobsPerInstance', jobsPerInstance, 1, 64);
   validateRange(construct, 'targetBacklogPerInstance', o.targetBacklogPerInstance, 0.01, 100000);
   if (o.targetBacklogPerInstance !== undefined && o.targetBacklogPerInstance <= 0) {
-    throw new Error(`${construct}: targetBacklogPerInstance must be > 0 (got ${o.targetBacklogPerInstance})`);
+    throw propError(construct, 'targetBacklogPerInstance', `must be > 0 (got ${o.targetBacklogPerInstance})`);
   }
   positiveDuration(construct, 'queueWaitSlo', o.queueWaitSlo);
   positiveDuration(construct, 'expectedJobDuration', o.expectedJobDuration);
@@ -248,7 +253,7 @@ export function toScalingPolicy(construct: string, o: ScalingPolicyOptions, jobs
 function positiveDuration(construct: string, prop: string, d: Duration | undefined): void {
   if (d === undefined || d.isUnresolved()) return;
   if (d.toMilliseconds() <= 0) {
-    throw new Error(`${construct}: ${prop} must be longer than 0 seconds (got ${d.toHumanString()}); give the time in Duration.seconds(…)`);
+    throw propError(construct, prop, `must be longer than 0 seconds (got ${d.toHumanString()}); give the time in Duration.seconds(…)`);
   }
   validateDuration(construct, prop, d, Duration.seconds(1), Duration.days(1));
 }

@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { METRIC_NAMESPACE, WORKER_CONFIG_VERSION, WorkerConfig } from '../contracts';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
-import { validateDuration, validateInteger } from '../common/validate';
+import { PropError, propError, validateDuration, validateInteger, withinProps } from '../common/validate';
 import { hourlyPrice, isGpuInstanceType, knownRegions } from '../cost/pricing';
 import { cloudWatchAgentConfigJson, CW_AGENT_NAMESPACE } from '../observability/cloudwatch-agent-config';
 import { IJobQueue, queueUrlFrom, remoteRegionOf } from '../queue/job-queue';
@@ -114,6 +114,12 @@ export interface GpuFleetProps {
    */
   readonly scaling?: FleetScaling;
   /**
+   * How long a job is expected to run (1 s to 12 h). At a spot notice the worker and the drainer let a job
+   * expected to end before the reclaim (less 20 s) finish, and requeue the rest at once.
+   * @default - unknown: every running job is requeued at a spot notice
+   */
+  readonly expectedJobDuration?: Duration;
+  /**
    * Topic for the group's launch/terminate notifications.
    * @default - a topic is created, encrypted with a customer-managed key (rotation on), TLS-only
    */
@@ -204,7 +210,8 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     const maxCapacity = props.maxCapacity ?? 4;
     const rootVolumeSize = props.rootVolumeSize ?? Size.gibibytes(150);
     validateProps(this, props, this.instanceTypes, minCapacity, maxCapacity, rootVolumeSize);
-    this.modelServer = (props.modelServer ?? ModelServer.vllm()).bind();
+    // The server's options are checked here; their errors name them under this fleet's `modelServer` prop.
+    this.modelServer = withinProps(NAME, (_c, p) => `modelServer.${p}`, () => (props.modelServer ?? ModelServer.vllm()).bind());
 
     const stack = Stack.of(this);
     // An explicit name, so the instances' user data can carry it without a reference cycle
@@ -249,6 +256,7 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       jobTimeoutSeconds: props.jobQueue.jobTimeout.toSeconds(),
       visibilityTimeoutSeconds: props.jobQueue.visibilityTimeout.toSeconds(),
       maxAttempts: props.maxAttempts ?? 3,
+      ...(props.expectedJobDuration ? { expectedJobSeconds: props.expectedJobDuration.toSeconds() } : {}),
       hourlyPriceUsd: regionKnown ? spotPrices(this.instanceTypes, stack.region) : {},
     };
     userData.addCommands(...renderUserData({
@@ -462,37 +470,42 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
   validateInteger(NAME, 'maxCapacity', max, 1, 1000);
   validateInteger(NAME, 'minCapacity', min, 0, 1000);
   if (!Token.isUnresolved(min) && !Token.isUnresolved(max) && min > max) {
-    throw new Error(`${NAME}: minCapacity (${min}) must not exceed maxCapacity (${max})`);
+    throw new PropError(NAME, (name) => `${name('minCapacity')} (${min}) must not exceed ${name('maxCapacity')} (${max})`);
   }
   if (types.length === 0) {
-    throw new Error(`${NAME}: instanceTypes must list at least one instance type (got none); e.g. ${DEFAULT_GPU_INSTANCE_TYPES.join(', ')}`);
+    throw propError(NAME, 'instanceTypes', `must list at least one instance type (got none); e.g. ${DEFAULT_GPU_INSTANCE_TYPES.join(', ')}`);
   }
   for (const t of types) {
-    if (!INSTANCE_TYPE_PATTERN.test(t)) throw new Error(`${NAME}: instanceTypes has ${JSON.stringify(t)}, which is not an instance type name like g6.xlarge`);
+    if (!INSTANCE_TYPE_PATTERN.test(t)) {
+      throw propError(NAME, 'instanceTypes', `has ${JSON.stringify(t)}, which is not an instance type name like g6.xlarge`);
+    }
     if ((props.requireGpu ?? true) && !isGpuInstanceType(t)) {
-      throw new Error(`${NAME}: instanceTypes has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
-        'use GPU types or set requireGpu: false');
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
+        `use GPU types or set ${name('requireGpu')}: false`);
     }
   }
   const dup = types.find((t, i) => types.indexOf(t) !== i);
-  if (dup) throw new Error(`${NAME}: instanceTypes lists ${JSON.stringify(dup)} twice`);
+  if (dup) throw propError(NAME, 'instanceTypes', `lists ${JSON.stringify(dup)} twice`);
   if (types.length < MIN_RECOMMENDED_TYPES) {
     Annotations.of(scope).addWarningV2('cdk-ai-burst:fewInstanceTypes',
       `${NAME}: only ${types.length} instance type(s); list at least ${MIN_RECOMMENDED_TYPES} so spot has several pools to choose from`);
   }
   for (const [t, w] of Object.entries(props.instanceWeights ?? {})) {
-    if (!types.includes(t)) throw new Error(`${NAME}: instanceWeights names ${JSON.stringify(t)}, which is not in instanceTypes`);
+    if (!types.includes(t)) {
+      throw new PropError(NAME, (name) => `${name('instanceWeights')} names ${JSON.stringify(t)}, which is not in ${name('instanceTypes')}`);
+    }
     validateInteger(NAME, `instanceWeights[${t}]`, w, 1, 999);
   }
   validateInteger(NAME, 'workerConcurrency', props.workerConcurrency, 1, 64);
   validateInteger(NAME, 'maxAttempts', props.maxAttempts, 1, 100);
   validateInteger(NAME, 'inlineResultMaxBytes', props.inlineResultMaxBytes, 1024, 300 * 1024);
   validateDuration(NAME, 'terminationHookHeartbeat', props.terminationHookHeartbeat, Duration.seconds(30), Duration.hours(2));
+  validateDuration(NAME, 'expectedJobDuration', props.expectedJobDuration, Duration.seconds(1), Duration.hours(12));
   if (!root.isUnresolved()) {
     const gib = root.toGibibytes();
     const floor = props.machineImage ? 8 : DLAMI_MIN_ROOT_GIB;
     if (!Number.isInteger(gib) || gib < floor || gib > 16384) {
-      throw new Error(`${NAME}: rootVolumeSize must be a whole number of GiB between ${floor} and 16384 (got ${gib} GiB)` +
+      throw propError(NAME, 'rootVolumeSize', `must be a whole number of GiB between ${floor} and 16384 (got ${gib} GiB)` +
         (props.machineImage ? '' : `; the default GPU AMI's root snapshot is ${DLAMI_MIN_ROOT_GIB} GiB`));
     }
   }

@@ -1,4 +1,5 @@
 import { ModelServerKind, WorkerModelServerConfig } from '../contracts';
+import { propError, validateInteger } from '../common/validate';
 
 /** Options every model server shares. */
 export interface ModelServerBaseOptions {
@@ -84,48 +85,73 @@ export abstract class ModelServer {
     const model = options.model ?? DEFAULT_VLLM_MODEL;
     const port = options.port ?? 8000;
     const args = options.extraArgs ?? ['--max-model-len', '8192', '--gpu-memory-utilization', '0.90'];
-    return new FixedModelServer({
+    const image = options.image ?? DEFAULT_VLLM_IMAGE;
+    return new FixedModelServer('ModelServer.vllm', {
       worker: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}`, healthPath: options.healthPath ?? '/health', defaultModel: model, stream: true },
-      startScript: dockerRun(options.image ?? DEFAULT_VLLM_IMAGE, port, 8000, ['--model', model, ...args], `-v ${MODEL_CACHE_DIR}:/root/.cache/huggingface`),
-    }, port, options.healthPath);
+      startScript: dockerRun(image, port, 8000, ['--model', model, ...args], `-v ${MODEL_CACHE_DIR}:/root/.cache/huggingface`),
+    }, port, options.healthPath, () => validateImage('ModelServer.vllm', image));
   }
 
   /** Any containerized server speaking the OpenAI API or `/invocations`. */
   public static container(options: ContainerModelServerOptions): ModelServer {
+    const name = 'ModelServer.container';
     const port = options.port ?? 8000;
-    return new FixedModelServer({
+    return new FixedModelServer(name, {
       worker: workerModelServer(options, port),
       startScript: dockerRun(options.image, port, options.containerPort ?? port, options.args ?? [], ''),
-    }, port, options.healthPath);
+    }, port, options.healthPath, () => {
+      validateKind(name, options.kind);
+      validateImage(name, options.image);
+      validateInteger(name, 'containerPort', options.containerPort, 1, 65535);
+    });
   }
 
   /** Your own start commands, run in the foreground by a systemd unit. */
   public static commands(options: CommandsModelServerOptions): ModelServer {
-    if (options.commands.length === 0) throw new Error('ModelServer.commands: commands must list at least one line (got none)');
+    const name = 'ModelServer.commands';
+    if (options.commands.length === 0) throw propError(name, 'commands', 'must list at least one line (got none)');
     const port = options.port ?? 8000;
-    return new FixedModelServer({
+    return new FixedModelServer(name, {
       worker: workerModelServer(options, port),
       startScript: [...options.commands],
-    }, port, options.healthPath);
+    }, port, options.healthPath, () => validateKind(name, options.kind));
   }
 
   /** The worker config section and start script; validates the options (throws naming the prop). */
   public abstract bind(): ModelServerConfig;
 }
 
+/**
+ * Checked when a fleet binds the server, so the fleet (and a platform above it) can name the prop by its
+ * path. Each of these, left through, makes the model server unit fail and restart forever at boot.
+ */
 class FixedModelServer extends ModelServer {
-  constructor(private readonly config: ModelServerConfig, private readonly port: number, private readonly healthPath: string | undefined) {
+  constructor(private readonly factory: string, private readonly config: ModelServerConfig, private readonly port: number,
+    private readonly healthPath: string | undefined, private readonly validate: () => void) {
     super();
   }
 
   public bind(): ModelServerConfig {
-    if (!Number.isInteger(this.port) || this.port < 1024 || this.port > 65535) {
-      throw new Error(`ModelServer: port must be an integer between 1024 and 65535 (got ${this.port})`);
-    }
+    validateInteger(this.factory, 'port', this.port, 1024, 65535);
     if (this.healthPath !== undefined && !/^\/[A-Za-z0-9._~\/-]*$/.test(this.healthPath)) {
-      throw new Error(`ModelServer: healthPath ${JSON.stringify(this.healthPath)} must be a URL path starting with /`);
+      throw propError(this.factory, 'healthPath', `${JSON.stringify(this.healthPath)} must be a URL path starting with /`);
     }
+    this.validate();
     return this.config;
+  }
+}
+
+const KINDS: readonly ModelServerKind[] = ['openai', 'invocations'];
+
+function validateKind(factory: string, kind: ModelServerKind): void {
+  if (!KINDS.includes(kind)) {
+    throw propError(factory, 'kind', `must be ${KINDS.map((k) => JSON.stringify(k)).join(' or ')} (got ${JSON.stringify(kind)})`);
+  }
+}
+
+function validateImage(factory: string, image: string): void {
+  if (typeof image !== 'string' || image.trim() === '' || /\s/.test(image)) {
+    throw propError(factory, 'image', `must name a container image, e.g. ${DEFAULT_VLLM_IMAGE} (got ${JSON.stringify(image)})`);
   }
 }
 

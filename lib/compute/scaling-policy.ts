@@ -57,8 +57,10 @@ export interface QueueState {
  * instance has been surplus: level k is idle since `at` of the first entry with `level ≥ k`. A history
  * of these steps (levels descending, times ascending) is what {@link decideCapacity} needs; it returns
  * the updated history, which the caller keeps for the next call:
- * - the CapacityManager Lambda persists it in a tag on the Auto Scaling group ({@link BUSY_HISTORY_TAG},
- *   encoded by {@link encodeBusyHistory}, ≤ 256 characters) — no table, no extra service;
+ * - the CapacityManager Lambda carries it from one evaluation to the next while warm, and persists it in a
+ *   tag on the Auto Scaling group ({@link BUSY_HISTORY_TAG}, encoded by {@link encodeBusyHistory}, ≤ 256
+ *   characters) for cold starts — no table, no extra service; the tag is written only on a material
+ *   change, at most once a minute ({@link planBusyHistoryWrite});
  * - a simulator simply passes the previous decision's `busyHistory` back in.
  * A missing or unreadable history is treated as "every current instance was busy just now": losing the
  * state can only delay a scale-in by one idle window, never cut a busy level. Resolution: one evaluation
@@ -326,4 +328,101 @@ export function decodeBusyHistory(value: string | undefined): BusyLevel[] | unde
     out.push({ level: Number(m[1]), at: Number(m[2]) * 1000 });
   }
   return out;
+}
+
+// ---- persisting the history: the tag is written only on a material change, at most once a minute ----
+
+/**
+ * Fewest seconds between two writes of the busy-history tag (CreateOrUpdateTags; Auto Scaling API
+ * throttling is account-wide, and the CapacityManager evaluates every 10 s).
+ */
+export const BUSY_HISTORY_WRITE_INTERVAL_SECONDS = 60;
+/**
+ * A level's "last needed" time moving by at least this much against the tag is a material change. Under
+ * steady load the held level's time advances at every evaluation; that alone is worth one write a minute
+ * (so a cold start's copy is never more than about a minute old), not six.
+ */
+export const BUSY_HISTORY_DRIFT_SECONDS = 30;
+
+/**
+ * What the CapacityManager carries from one evaluation to the next while its container is warm. The
+ * carried history is the authority (so throttling the tag never changes a decision); the tag is the copy
+ * a cold start or a concurrent invocation reads.
+ */
+export interface BusyHistoryCarry {
+  /** The previous decision's history, at full precision. */
+  readonly history: BusyLevel[];
+  /** The tag value as the carrier last wrote or read it. */
+  readonly tag?: string;
+  /** When the carrier last wrote the tag (epoch ms); unset: not since it started. */
+  readonly writtenAt?: number;
+}
+
+/**
+ * The history to decide with: the carried one while the tag is still what the carrier last wrote or read;
+ * the tag alone without a carry (cold start); both merged (each level held until the later of the two
+ * times — conservative) when someone else wrote the tag meanwhile (a wake in another container).
+ */
+export function busyHistoryInput(carry: BusyHistoryCarry | undefined, tag: string | undefined): BusyLevel[] | undefined {
+  if (!carry) return decodeBusyHistory(tag);
+  if (tag === carry.tag) return carry.history;
+  const stored = decodeBusyHistory(tag);
+  return stored ? [...carry.history, ...stored] : carry.history;
+}
+
+/**
+ * Why `next` differs materially from the history in the tag, or undefined when it does not. Material:
+ * the tag is missing or unreadable; the set of levels differs (a level was added — more capacity was
+ * needed — or one expired — capacity may be released); or some level's time moved by at least
+ * BUSY_HISTORY_DRIFT_SECONDS.
+ */
+export function materialHistoryChange(stored: readonly BusyLevel[] | undefined, next: readonly BusyLevel[]): string | undefined {
+  if (!stored) return 'no readable history in the tag';
+  const levels = (h: readonly BusyLevel[]) => h.map((e) => e.level).join(',');
+  if (levels(stored) !== levels(next)) return `levels [${levels(stored)}] → [${levels(next)}]`;
+  for (let i = 0; i < next.length; i++) {
+    const moved = Math.abs(next[i].at - stored[i].at) / 1000;
+    if (moved >= BUSY_HISTORY_DRIFT_SECONDS) return `level ${next[i].level} last needed ${Math.round(moved)}s later`;
+  }
+  return undefined;
+}
+
+export interface BusyHistoryWrite {
+  /** Write `value` to the tag now. */
+  readonly write: boolean;
+  /** The encoded history of this decision. */
+  readonly value: string;
+  /** For the log: the material change, and why it waits if it does. */
+  readonly reason: string;
+  /** What to carry into the next evaluation once the write (if any) succeeded. */
+  readonly carry: BusyHistoryCarry;
+  /** What to carry if the write failed: the history moves on, the tag is retried at the next evaluation. */
+  readonly carryIfWriteFails: BusyHistoryCarry;
+}
+
+/**
+ * Whether to write the busy-history tag after a decision. Write when the decision's history differs
+ * materially from the tag ({@link materialHistoryChange}) and the carrier's last write is at least
+ * BUSY_HISTORY_WRITE_INTERVAL_SECONDS old (or unknown). A change that must wait is not lost: it is
+ * compared with the tag again at every evaluation, and written at the first one allowed.
+ * @param carry what the previous evaluation carried (undefined at a cold start)
+ * @param tag the tag value read for this evaluation
+ * @param next the history this evaluation's decision returned
+ * @param now epoch milliseconds of this evaluation
+ */
+export function planBusyHistoryWrite(
+  carry: BusyHistoryCarry | undefined, tag: string | undefined, next: BusyLevel[], now: number,
+): BusyHistoryWrite {
+  const value = encodeBusyHistory(next);
+  const change = value === tag ? undefined : materialHistoryChange(decodeBusyHistory(tag), next);
+  const writtenAt = carry?.writtenAt;
+  const sinceMs = writtenAt === undefined ? Infinity : now - writtenAt;
+  const allowed = sinceMs >= BUSY_HISTORY_WRITE_INTERVAL_SECONDS * 1000;
+  const write = change !== undefined && allowed;
+  const unchanged: BusyHistoryCarry = { history: next, tag, writtenAt };
+  let reason: string;
+  if (change === undefined) reason = value === tag ? 'unchanged' : 'no material change';
+  else if (write) reason = change;
+  else reason = `${change}; waits: last write ${Math.round(sinceMs / 1000)}s ago (at most one per ${BUSY_HISTORY_WRITE_INTERVAL_SECONDS}s)`;
+  return { write, value, reason, carry: write ? { history: next, tag: value, writtenAt: now } : unchanged, carryIfWriteFails: unchanged };
 }

@@ -38,8 +38,23 @@ export function workloadOfJobId(jobId: string): string | undefined {
 export function payloadKey(jobId: string): string {
   return `payloads/${workloadOfJobId(jobId) ?? 'unknown'}/${jobId}.json`;
 }
-export function resultKey(jobId: string): string {
-  return `results/${workloadOfJobId(jobId) ?? 'unknown'}/${jobId}.json`;
+/**
+ * Each run writes its result under a key of its own, so a losing run can never overwrite the winner's
+ * object; the SUCCEEDED write names the winning key in `resultRef`.
+ */
+export function resultKey(jobId: string, runId: string): string {
+  return `results/${workloadOfJobId(jobId) ?? 'unknown'}/${jobId}/${runId}.json`;
+}
+
+/** The lease holder of one run: the instance and the run (one per delivery). */
+export function leaseHolderOf(instanceId: string, runId: string): string {
+  return `${instanceId}/${runId}`;
+}
+
+/** The instance part of a lease holder. */
+export function instanceOfHolder(holder: string): string {
+  const slash = holder.indexOf('/');
+  return slash < 0 ? holder : holder.slice(0, slash);
 }
 
 /** Name of the job table's index on `instanceId` (the drainer's "what does this instance hold"). */
@@ -97,6 +112,19 @@ export interface JobRecord {
   readonly instanceId?: string;
   readonly queueUrl?: string;
   readonly receiptHandle?: string;
+  /**
+   * The lease of the run that owns the job while RUNNING: `<instanceId>/<runId>` (one id per delivery) and
+   * its expiry (epoch ms), renewed by every heartbeat. Another delivery may take a RUNNING job over only
+   * once the lease has expired; every write of a run is conditional on its holder.
+   */
+  readonly leaseHolder?: string;
+  readonly leaseExpiresAt?: number;
+  /** When the running job is expected to end (epoch ms): its start + the fleet's expected duration, or its progress. */
+  readonly expectedDoneAt?: number;
+  /** Set by a spot notice on a job left to finish before the reclaim (epoch ms of the reclaim). */
+  readonly reclaimAt?: number;
+  /** The last instance whose interruption requeued the job: that instance never starts it again. */
+  readonly interruptedOn?: string;
   /** Inline input, kept so the drainer can rebuild the message (it never sees the SQS body). */
   readonly payload?: unknown;
   readonly payloadRef?: string;

@@ -24,6 +24,8 @@ export const MetricNames = {
   // worker + drainer
   JOBS_INTERRUPTED: 'JobsInterrupted',
   JOBS_REQUEUED: 'JobsRequeued',
+  /** Jobs left running through a spot notice (expected to end before the reclaim) that did finish. */
+  JOBS_FINISHED_IN_NOTICE: 'JobsFinishedInNotice',
   // retry handler
   JOBS_RETRIED: 'JobsRetried',
   JOBS_PARKED: 'JobsParked',
@@ -106,6 +108,7 @@ export const METRIC_DIMENSION_SETS: Readonly<Record<MetricName, readonly (readon
   [MetricNames.IDLE_GPU_SECONDS]: [W],
   [MetricNames.JOBS_INTERRUPTED]: [W],
   [MetricNames.JOBS_REQUEUED]: [W],
+  [MetricNames.JOBS_FINISHED_IN_NOTICE]: [W],
   [MetricNames.JOBS_RETRIED]: [W],
   [MetricNames.JOBS_PARKED]: [W],
   [MetricNames.JOBS_SUBMITTED]: [W],

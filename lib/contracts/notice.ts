@@ -13,6 +13,12 @@
 /** How long before the reclaim a job kept running must be expected to end (result write, delete, clock skew). */
 export const NOTICE_FINISH_MARGIN_SECONDS = 20;
 
+/**
+ * A job kept through a notice that is still running this long before the reclaim is requeued then (the worker's
+ * last chance to hand it back itself, rather than leave it to its lease).
+ */
+export const LAST_CALL_BEFORE_RECLAIM_SECONDS = NOTICE_FINISH_MARGIN_SECONDS / 2;
+
 /** Seconds between a spot interruption notice and the reclaim (EC2 documents two minutes). */
 export const SPOT_NOTICE_SECONDS = 120;
 

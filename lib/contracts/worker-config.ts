@@ -58,6 +58,11 @@ export interface WorkerConfig {
   /** Jobs run at once on one instance; `0` = one per GPU of the instance type (pricing snapshot; 1 when unknown). */
   readonly concurrency: number;
   readonly jobTimeoutSeconds: number;
+  /**
+   * How long a job is expected to run: at a spot notice a job expected to end before the reclaim (less a
+   * margin) keeps running, the rest are requeued at once. @default - unknown: every job is requeued at a notice
+   */
+  readonly expectedJobSeconds?: number;
   /** The queues' visibility timeout: the heartbeat extends the lease every third of this. */
   readonly visibilityTimeoutSeconds: number;
   /** Retry budget: attempts before a failing job is parked. */

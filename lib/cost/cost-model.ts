@@ -10,10 +10,14 @@
  *   measured types are priced.
  */
 import { InputError, requireNumber } from './errors';
+import { CostModelServer, modelServerCannotRun } from './model-server-fit';
 import { hourlyPrice, instancePrice, knownRegions, Market, MARKETS, PRICE_SNAPSHOT, PriceSnapshot } from './pricing';
 
-/** Instance types priced when none are given: the one-GPU size of each common family. */
-export const DEFAULT_COST_INSTANCE_TYPES: readonly string[] = ['g4dn.xlarge', 'g5.xlarge', 'g6.xlarge', 'g6e.xlarge'];
+/**
+ * Instance types priced when none are given: the one-GPU size of each common family the default vLLM
+ * server runs on (not g4dn: its T4 lacks vLLM V1 support, as for the GpuFleet's defaults).
+ */
+export const DEFAULT_COST_INSTANCE_TYPES: readonly string[] = ['g5.xlarge', 'g6.xlarge', 'g6e.xlarge'];
 
 export interface CostModelInput {
   /** Documents processed per day (documents benchmark). */
@@ -44,6 +48,12 @@ export interface CostModelInput {
    * @default 0.1
    */
   readonly idleOverhead?: number;
+  /**
+   * The fleet's model server: `vllm` (the default `ModelServer.vllm()`) marks types it cannot run on and
+   * never names them cheapest; `custom` (your own container or commands) prices every type alike.
+   * @default 'vllm'
+   */
+  readonly modelServer?: CostModelServer;
   /** @default PRICE_SNAPSHOT */
   readonly snapshot?: PriceSnapshot;
 }
@@ -58,19 +68,33 @@ export interface CostOption {
   /** USD per instance-hour on this market. */
   readonly hourlyUsd: number;
   readonly gpus: number;
+  /** NVIDIA part, e.g. `A10G`. */
+  readonly gpuModel: string;
   /** GPU-hours of work per month on this instance type. */
   readonly gpuHoursPerMonth: number;
+  /** False when the chosen model server cannot run on this type's GPU (see the assumptions for why). */
+  readonly modelServerSupported: boolean;
 }
 
 export interface CostEstimate {
-  /** GPU-hours of work per day (tokens benchmark: on the cheapest option's instance type). */
+  /** Which benchmark the figures come from. */
+  readonly benchmark: 'documents' | 'tokens';
+  /**
+   * GPU-hours of work per day. Documents: the same on every type. Tokens: on the cheapest option's type
+   * (each type differs; see `gpuHoursPerDayByType`).
+   */
   readonly gpuHoursPerDay: number;
+  /** GPU-hours of work per day on each priced instance type. */
+  readonly gpuHoursPerDayByType: Readonly<Record<string, number>>;
   readonly gpuHoursPerMonth: number;
   readonly daysPerMonth: number;
   readonly snapshotDate: string;
   readonly snapshotSource: string;
-  /** Cheapest first. */
+  /** The model server the types were checked against. */
+  readonly modelServer: CostModelServer;
+  /** Cheapest first (types the model server cannot run included, marked `modelServerSupported: false`). */
   readonly options: CostOption[];
+  /** The cheapest option the model server can run. */
   readonly cheapest: CostOption;
   /** Every assumption behind the numbers, one sentence each. */
   readonly assumptions: string[];
@@ -79,6 +103,12 @@ export interface CostEstimate {
 /** Rounds away binary noise (0.1 × 3) without hiding real cents. */
 function clean(x: number): number {
   return Math.round(x * 1e9) / 1e9;
+}
+
+/** A benchmark input that needs its partner: required, naming both flags, when only the partner was given. */
+function partner<T>(value: T | undefined, flag: string, other: string, what: string): T {
+  if (value === undefined) throw new InputError(`${flag}: required with ${other} (${what})`);
+  return value;
 }
 
 function cents(x: number): number {
@@ -96,6 +126,7 @@ export function estimateCost(input: CostModelInput): CostEstimate {
   const regions = input.regions ?? knownRegions(snapshot);
   if (regions.length === 0) throw new InputError('--regions: expected at least one region');
 
+  const modelServer = input.modelServer ?? 'vllm';
   const byDocs = input.docsPerDay !== undefined || input.gpuHoursPerDoc !== undefined;
   const byTokens = input.tokensPerDay !== undefined || input.tokensPerSecond !== undefined;
   if (byDocs === byTokens) {
@@ -109,15 +140,18 @@ export function estimateCost(input: CostModelInput): CostEstimate {
   let types: readonly string[];
   let docsGpuHoursPerDay: number | undefined;
   if (byDocs) {
-    const docs = requireNumber(input.docsPerDay, '--docs-per-day', 0, true);
-    const perDoc = requireNumber(input.gpuHoursPerDoc, '--gpu-hours-per-doc', 0, true);
+    const docsGiven = partner(input.docsPerDay, '--docs-per-day', '--gpu-hours-per-doc', 'documents a day');
+    const perDocGiven = partner(input.gpuHoursPerDoc, '--gpu-hours-per-doc', '--docs-per-day', 'GPU-hours one document takes, e.g. 0.2');
+    const docs = requireNumber(docsGiven, '--docs-per-day', 0, true);
+    const perDoc = requireNumber(perDocGiven, '--gpu-hours-per-doc', 0, true);
     const gpuHoursPerDay = clean(docs * perDoc);
     docsGpuHoursPerDay = gpuHoursPerDay;
     instanceHoursPerDay = (_type, gpus) => gpuHoursPerDay / gpus;
     types = input.instanceTypes ?? DEFAULT_COST_INSTANCE_TYPES;
   } else {
-    const tokens = requireNumber(input.tokensPerDay, '--tokens-per-day', 0, true);
-    const tps = input.tokensPerSecond ?? {};
+    const tokensGiven = partner(input.tokensPerDay, '--tokens-per-day', '--tokens-per-second', 'tokens processed a day');
+    const tokens = requireNumber(tokensGiven, '--tokens-per-day', 0, true);
+    const tps = partner(input.tokensPerSecond, '--tokens-per-second', '--tokens-per-day', 'measured TYPE=TPS pairs, e.g. g5.xlarge=1000');
     for (const [type, v] of Object.entries(tps)) requireNumber(v, `--tokens-per-second ${type}`, 0, true);
     types = input.instanceTypes ?? Object.keys(tps);
     const unmeasured = types.filter((t) => tps[t] === undefined);
@@ -139,11 +173,16 @@ export function estimateCost(input: CostModelInput): CostEstimate {
   }
 
   const options: CostOption[] = [];
+  const gpuHoursPerDayByType: Record<string, number> = {};
+  const cannotRun = new Map<string, string>();
   for (const type of types) {
     for (const region of regions) {
       const row = instancePrice(type, region, snapshot);
       if (!row) continue;
       const instHPerDay = instanceHoursPerDay(type, row.gpus);
+      gpuHoursPerDayByType[type] = clean(instHPerDay * row.gpus);
+      const why = modelServerCannotRun(modelServer, row.gpuModel);
+      if (why) cannotRun.set(`${type} (${row.gpuModel})`, why);
       const instHPerMonth = instHPerDay * daysPerMonth;
       for (const market of markets) {
         const hourly = hourlyPrice(type, region, market, snapshot)!;
@@ -159,7 +198,9 @@ export function estimateCost(input: CostModelInput): CostEstimate {
           billedInstanceHoursPerMonth: clean(billed),
           hourlyUsd: hourly,
           gpus: row.gpus,
+          gpuModel: row.gpuModel,
           gpuHoursPerMonth: clean(instHPerMonth * row.gpus),
+          modelServerSupported: why === undefined,
         });
       }
     }
@@ -171,8 +212,15 @@ export function estimateCost(input: CostModelInput): CostEstimate {
       a.instanceType.localeCompare(b.instanceType) ||
       a.region.localeCompare(b.region),
   );
-  const cheapest = options[0];
-  const gpuHoursPerDay = docsGpuHoursPerDay ?? clean(cheapest.gpuHoursPerMonth / daysPerMonth);
+  const cheapest = options.find((o) => o.modelServerSupported);
+  if (!cheapest) {
+    const reasons = [...cannotRun].map(([t, why]) => `${t}: ${why}`).join('; ');
+    throw new InputError(
+      `--instance-types: no type the vLLM model server can run (${reasons}); ` +
+        'add a supported type, or pass --model-server custom if your own server runs on these',
+    );
+  }
+  const gpuHoursPerDay = docsGpuHoursPerDay ?? gpuHoursPerDayByType[cheapest.instanceType];
 
   const assumptions = [
     `A month is ${daysPerMonth} days.`,
@@ -184,14 +232,18 @@ export function estimateCost(input: CostModelInput): CostEstimate {
     `1y / 3y commitments (${Math.round(snapshot.commitmentDiscount.oneYear * 100)} % / ${Math.round(
       snapshot.commitmentDiscount.threeYear * 100,
     )} % off on-demand) are billed for every hour of enough instances to carry the daily average; bursts above it would need more.`,
+    ...[...cannotRun].map(([t, why]) => `${t} is marked ✗ and never cheapest: ${why}; --model-server custom prices it like any other.`),
     `Prices: snapshot of ${snapshot.date}. ${snapshot.source}`,
   ];
   return {
+    benchmark: byDocs ? 'documents' : 'tokens',
     gpuHoursPerDay,
+    gpuHoursPerDayByType,
     gpuHoursPerMonth: clean(gpuHoursPerDay * daysPerMonth),
     daysPerMonth,
     snapshotDate: snapshot.date,
     snapshotSource: snapshot.source,
+    modelServer,
     options,
     cheapest,
     assumptions,

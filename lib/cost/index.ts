@@ -5,12 +5,14 @@
 export * from './pricing';
 export { estimateCost, DEFAULT_COST_INSTANCE_TYPES } from './cost-model';
 export type { CostModelInput, CostOption, CostEstimate } from './cost-model';
+export { COST_MODEL_SERVERS, modelServerCannotRun } from './model-server-fit';
+export type { CostModelServer } from './model-server-fit';
 export { InputError as CostInputError } from './errors';
 export { simulate, toReport, parsePolicies } from './simulator/simulate';
 export type { PolicyRun, SimulationReport, SimulationResult } from './simulator/simulate';
 export type { SimulationOptions } from './simulator/options';
-export { parseTraceCsv, traceToCsv, TRACE_HEADER } from './simulator/trace';
-export type { Trace, TraceJob } from './simulator/trace';
+export { parseTraceCsv, parseTraceFile, traceToCsv, TRACE_HEADER } from './simulator/trace';
+export type { Trace, TraceJob, TraceSettings } from './simulator/trace';
 export { POLICY_NAMES } from './simulator/policies';
 export type { PolicyName } from './simulator/policies';
 export { standardTraces, STRESS_SETTINGS } from './simulator/standard-traces';

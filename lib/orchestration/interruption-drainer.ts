@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -13,7 +13,7 @@ import { EnvNames, METRIC_NAMESPACE, MetricNames, Tags } from '../contracts';
 import { combineGrants, grantKey } from '../common/grants';
 import { acknowledgeNag, nagArn } from '../common/nag';
 import { applyCostTags } from '../common/tags';
-import { validateDuration } from '../common/validate';
+import { PropError, propError, validateDuration } from '../common/validate';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn } from '../compute/capacity-manager';
 import { IJobQueue, remoteRegionOf } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
@@ -99,16 +99,16 @@ export class InterruptionDrainer extends Construct {
     super(scope, id);
     validateDuration(NAME, 'drainTimeout', props.drainTimeout, Duration.seconds(10), Duration.minutes(14));
     validateDuration(NAME, 'lifecycleHookHeartbeat', props.lifecycleHookHeartbeat, Duration.seconds(30), Duration.hours(2));
-    if (!props.lifecycleHookName) throw new Error(`${NAME}: lifecycleHookName must name the group's terminate lifecycle hook (got an empty string)`);
+    if (!props.lifecycleHookName) throw propError(NAME, 'lifecycleHookName', 'must name the group\'s terminate lifecycle hook (got an empty string)');
     this.workload = props.jobQueue.workload;
     this.drainTimeout = props.drainTimeout ?? Duration.minutes(2);
-    const heartbeat = props.lifecycleHookHeartbeat ?? Duration.minutes(3);
+    const heartbeat = lifecycleHeartbeat(props);
     const groupName = props.autoScalingGroup.autoScalingGroupName;
     this.dataRegion = remoteRegionOf(this, props.jobStore.table);
     const queueRegion = remoteRegionOf(this, props.jobQueue.queues[0]);
     if (queueRegion !== this.dataRegion) {
-      throw new Error(`${NAME}: jobQueue and jobStore must be in one region (got jobQueue in ${queueRegion ?? Stack.of(this).region}, ` +
-        `jobStore in ${this.dataRegion ?? Stack.of(this).region})`);
+      throw new PropError(NAME, (name) => `${name('jobQueue')} and ${name('jobStore')} must be in one region (got jobQueue in ` +
+        `${queueRegion ?? Stack.of(this).region}, jobStore in ${this.dataRegion ?? Stack.of(this).region})`);
     }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -217,4 +217,24 @@ export class InterruptionDrainer extends Construct {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
 
+}
+
+/**
+ * The heartbeat the drainer records against: the prop, checked against the group's hook when the hook is
+ * in this app (a drainer that waits longer than the hook's timeout between heartbeats lets the hook expire
+ * and the instance terminate mid-drain); else the hook's own timeout; else GpuFleet's default.
+ */
+function lifecycleHeartbeat(props: InterruptionDrainerProps): Duration {
+  const hook = props.autoScalingGroup.node.findAll()
+    .find((c): c is autoscaling.CfnLifecycleHook => c instanceof autoscaling.CfnLifecycleHook && c.lifecycleHookName === props.lifecycleHookName);
+  const hookSeconds = hook?.heartbeatTimeout;
+  if (hookSeconds === undefined || Token.isUnresolved(hookSeconds)) return props.lifecycleHookHeartbeat ?? Duration.minutes(3);
+  const given = props.lifecycleHookHeartbeat;
+  if (given === undefined) return Duration.seconds(hookSeconds);
+  if (!given.isUnresolved() && given.toSeconds() > hookSeconds) {
+    throw new PropError(NAME, (name) => `${name('lifecycleHookHeartbeat')} (${given.toHumanString()}) must not exceed the heartbeat timeout of ` +
+      `the group's lifecycle hook ${JSON.stringify(props.lifecycleHookName)} (${Duration.seconds(hookSeconds).toHumanString()}): the hook would ` +
+      'time out between two heartbeats and the instance terminate mid-drain; give the hook\'s timeout (GpuFleet.terminationHookHeartbeat)');
+  }
+  return given;
 }

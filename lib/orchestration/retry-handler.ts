@@ -11,7 +11,7 @@ import { EnvNames, EVENT_SOURCE, METRIC_NAMESPACE, MetricNames } from '../contra
 import { combineGrants, grantKey } from '../common/grants';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
-import { validateDuration, validateInteger } from '../common/validate';
+import { PropError, validateDuration, validateInteger } from '../common/validate';
 import { IJobQueue } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { createHandlerFunction } from './handler-function';
@@ -92,7 +92,8 @@ export class RetryHandler extends Construct {
     const backoffBase = props.backoffBase ?? Duration.seconds(10);
     const backoffMax = props.backoffMax ?? Duration.hours(1);
     if (!backoffBase.isUnresolved() && !backoffMax.isUnresolved() && backoffMax.toSeconds() < backoffBase.toSeconds()) {
-      throw new Error(`${NAME}: backoffMax (${backoffMax.toHumanString()}) must be at least backoffBase (${backoffBase.toHumanString()})`);
+      throw new PropError(NAME, (name) => `${name('backoffMax')} (${backoffMax.toHumanString()}) must be at least ${name('backoffBase')} ` +
+        `(${backoffBase.toHumanString()})`);
     }
     const jobQueue = props.jobQueue;
     this.workload = jobQueue.workload;

@@ -8,7 +8,7 @@ import { DEFAULT_PRIORITIES, PRIORITY_NAME_PATTERN, SQS_MAX_VISIBILITY_SECONDS, 
 import { combineGrants, grantKey, KeyUse } from '../common/grants';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
-import { validateDuration, validateInteger, validatePattern } from '../common/validate';
+import { propError, validateDuration, validateInteger, validatePattern } from '../common/validate';
 
 /** The queue set of one workload, as the other layers need it (bring your own by implementing this). */
 export interface IJobQueue {
@@ -269,17 +269,17 @@ function validateProps(props: JobQueueProps): void {
     'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
   if (props.priorities !== undefined) {
     if (props.priorities.length < 1 || props.priorities.length > 5) {
-      throw new Error(`${NAME}: priorities must list 1 to 5 names (got ${props.priorities.length})`);
+      throw propError(NAME, 'priorities', `must list 1 to 5 names (got ${props.priorities.length})`);
     }
     for (const p of props.priorities) {
       validatePattern(NAME, 'priorities', p, PRIORITY_NAME_PATTERN, 'use lower-case letters, digits and dashes, up to 16 characters');
     }
     const dup = props.priorities.find((p, i) => props.priorities!.indexOf(p) !== i);
-    if (dup) throw new Error(`${NAME}: priorities lists ${JSON.stringify(dup)} twice`);
+    if (dup) throw propError(NAME, 'priorities', `lists ${JSON.stringify(dup)} twice`);
   }
   validateDuration(NAME, 'jobTimeout', props.jobTimeout, Duration.minutes(1), Duration.seconds(SQS_MAX_VISIBILITY_SECONDS));
   if (props.maxReceiveCount === 1) {
-    throw new Error(`${NAME}: maxReceiveCount must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ` +
+    throw propError(NAME, 'maxReceiveCount', 'must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ' +
       'agent crash dead-letters a job that never failed; use 2 or more and let the RetryHandler budget attempts');
   }
   validateInteger(NAME, 'maxReceiveCount', props.maxReceiveCount, 2, 1000);

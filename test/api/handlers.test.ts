@@ -3,6 +3,7 @@
  * DynamoDB (dynalite) and S3 (s3rver); the wake target (Lambda) and the spend source (CloudWatch) through
  * aws-sdk-client-mock.
  */
+import { randomUUID } from 'node:crypto';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -11,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { ApiConfig, JOB_ID_PATTERN, parseJobMessage, resultKey } from '../../lib/contracts';
 import { idempotencyItemKey, IdempotencyStore, requestFingerprint } from '../../lambda/shared/idempotency';
 import { checkSubmitRequest } from '../../lambda/shared/submit-request';
+import { RunningOn } from '../../lambda/shared/job-records';
 import { documentClient } from '../support/job-table';
 import {
   BUCKET, freshConfig, harness, Harness, jobEvent, LocalAws, objectCount, parse, postJob, queueDepth, receiveBodies, startLocalAws, tableItems, totalDepth, WAKE_ARN,
@@ -321,6 +323,10 @@ describe('wake-up', () => {
   });
 });
 
+function startOn(instanceId: string, queueUrl: string, receiptHandle: string): RunningOn {
+  return { instanceId, runId: randomUUID(), queueUrl, receiptHandle, leaseSeconds: 300, maxAttempts: 3 };
+}
+
 describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
   async function submitted(h: Harness) {
     return parse((await h.submit(postJob(job))).body).jobId as string;
@@ -328,9 +334,9 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
 
   async function runAndSucceed(h: Harness, jobId: string, outcome: Record<string, unknown>) {
     const queueUrl = url(h, 'agents', 'normal');
-    const started = await h.client.records.start(jobId, { instanceId: 'i-0abc', queueUrl, receiptHandle: 'rh-1', receiveCount: 1 });
-    expect(started.started).toBe(true);
-    expect(await h.client.records.succeed(jobId, 'rh-1', outcome)).toBe(true);
+    const started = await h.client.records.start(jobId, startOn('i-0abc', queueUrl, 'rh-1'));
+    if (!started.started) throw new Error(started.reason);
+    expect(await h.client.records.succeed(jobId, started.holder, outcome)).toBe(true);
   }
 
   test('status round trip: the record\'s public fields, never the internal ones', async () => {
@@ -341,17 +347,21 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     expect(parse(queued.body)).toMatchObject({ jobId, status: 'QUEUED', attempt: 1, interruptions: 0, agent: 'planner', hasResult: false });
 
     // WHEN a worker holds it
-    await h.client.records.start(jobId, { instanceId: 'i-0abc', queueUrl: url(h, 'agents', 'normal'), receiptHandle: 'secret-handle', receiveCount: 1 });
+    const started = await h.client.records.start(jobId, startOn('i-0abc', url(h, 'agents', 'normal'), 'secret-handle'));
+    const holder = started.started ? started.holder : '';
     const running = await h.status(jobEvent('GET', jobId));
     const view = parse(running.body);
     expect(view).toMatchObject({ status: 'RUNNING', startedAt: expect.any(String) });
-    for (const internal of ['receiptHandle', 'queueUrl', 'instanceId', 'payload', 'payloadRef', 'ttl', 'idempotencyKey', 'resultRef', 'result']) {
+    for (const internal of [
+      'receiptHandle', 'queueUrl', 'instanceId', 'payload', 'payloadRef', 'ttl', 'idempotencyKey', 'resultRef', 'result', 'leaseHolder', 'leaseExpiresAt',
+      'interruptedOn', 'reclaimAt', 'expectedDoneAt',
+    ]) {
       expect(view).not.toHaveProperty(internal);
     }
     expect(running.body).not.toMatch(/secret-handle|i-0abc|127\.0\.0\.1/);
 
     // WHEN it finishes
-    await h.client.records.succeed(jobId, 'secret-handle', { tokensIn: 120, tokensOut: 480, latencyMs: 900, gpuSeconds: 1.5, costUsd: 0.0004, result: { text: 'ok' } });
+    await h.client.records.succeed(jobId, holder, { tokensIn: 120, tokensOut: 480, latencyMs: 900, gpuSeconds: 1.5, costUsd: 0.0004, result: { text: 'ok' } });
     expect(parse((await h.status(jobEvent('GET', jobId))).body)).toMatchObject({
       status: 'SUCCEEDED', tokensIn: 120, tokensOut: 480, latencyMs: 900, gpuSeconds: 1.5, costUsd: 0.0004, hasResult: true, finishedAt: expect.any(String),
     });
@@ -365,13 +375,13 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     expect(parse(notYet.body).error.code).toBe('RESULT_NOT_AVAILABLE');
 
     const content = JSON.stringify({ text: 'the summary', tokens: 480 });
-    await aws.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: resultKey(jobId), Body: content, ContentType: 'application/json' }));
-    await runAndSucceed(h, jobId, { resultRef: `s3://${BUCKET}/${resultKey(jobId)}`, tokensOut: 480 });
+    await aws.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: resultKey(jobId, 'run-1'), Body: content, ContentType: 'application/json' }));
+    await runAndSucceed(h, jobId, { resultRef: `s3://${BUCKET}/${resultKey(jobId, 'run-1')}`, tokensOut: 480 });
 
     const r = await h.status(jobEvent('GET', jobId, true));
     expect(r.statusCode).toBe(200);
     const body = parse(r.body);
-    expect(body).toEqual({ jobId, status: 'SUCCEEDED', resultUrl: expect.stringContaining(resultKey(jobId)), expiresAt: expect.any(String) });
+    expect(body).toEqual({ jobId, status: 'SUCCEEDED', resultUrl: expect.stringContaining(resultKey(jobId, 'run-1')), expiresAt: expect.any(String) });
     expect(body.resultUrl).toMatch(/X-Amz-Expires=60/);
     const fetched = await fetch(body.resultUrl);
     expect(fetched.status).toBe(200);
@@ -402,7 +412,7 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     expect((await h.status(jobEvent('DELETE', jobId))).statusCode).toBe(200);
 
     const runningId = await submitted(h);
-    await h.client.records.start(runningId, { instanceId: 'i-1', queueUrl: url(h, 'agents', 'normal'), receiptHandle: 'rh', receiveCount: 1 });
+    await h.client.records.start(runningId, startOn('i-1', url(h, 'agents', 'normal'), 'rh'));
     const busy = await h.status(jobEvent('DELETE', runningId));
     expect(busy.statusCode).toBe(409);
     expect(parse(busy.body).error).toEqual({ code: 'JOB_NOT_CANCELLABLE', message: expect.stringContaining('is RUNNING') });

@@ -91,22 +91,19 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
     expect(schema.properties.payload).toEqual({ not: { type: 'null' } });
   });
 
-  test('stage: throttled, execution logs without data traces, JSON access logs, X-Ray, metrics', () => {
+  test('stage: throttled, X-Ray, metrics; no CloudWatch stage logging without the account role (a fresh account deploys)', () => {
     t.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
       TracingEnabled: true,
       MethodSettings: [Match.objectLike({
         HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200,
-        LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true,
+        LoggingLevel: 'OFF', DataTraceEnabled: false, MetricsEnabled: true,
       })],
-      AccessLogSetting: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ApiAccessLogs'), 'Arn'] }, Format: Match.anyValue() },
+      AccessLogSetting: Match.absent(),
     });
-    const [stage] = Object.values(t.findResources('AWS::ApiGateway::Stage'));
-    const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
-    expect(format).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.caller', status: '$context.status', errorMessage: '$context.error.message' });
-    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     t.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
     t.resourceCountIs('AWS::ApiGateway::Account', 0); // the account-level role is opt-in
+    expect(api.accessLogGroup).toBeUndefined();
   });
 
   test('API Gateway\'s own errors answer { error: { code, message } } with fixed messages', () => {
@@ -288,11 +285,79 @@ describe('JobApi props are validated at synth', () => {
   test('fails if the upload URL lives longer than an hour', () => expect(make({ uploadUrlExpiry: Duration.hours(2) })).toThrow(/uploadUrlExpiry must be between/));
   test('fails if a budget is not positive', () => expect(make({ dailyBudgetsUsd: { planner: 0 } })).toThrow(/dailyBudgetsUsd\["planner"\] must be between 0.01 and 1000000 USD \(got 0 USD\)/));
   test('fails if a budget names an invalid agent', () => expect(make({ dailyBudgetsUsd: { 'bad agent': 5 } })).toThrow(/dailyBudgetsUsd "bad agent" is invalid/));
-  test('fails if execution logs are turned off', () => expect(make({ executionLogLevel: apigateway.MethodLoggingLevel.OFF })).toThrow(/executionLogLevel must be ERROR or INFO/));
+  test('fails if Cognito authorization lists no user pool (CloudFormation refuses ProviderARNs: [])', () => {
+    expect(() => JobApiAuthorization.cognito({ userPools: [] })).toThrow(/JobApiAuthorization.cognito: userPools must list 1 to 1000 user pools \(got 0\)/);
+  });
   test('fails if the web ACL ARN is not a regional WAF v2 ARN', () => expect(make({ webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/y' })).toThrow(/webAclArn .* is invalid: give the ARN of a REGIONAL-scope/));
   test('fails if the handlers\' configuration would not fit Lambda\'s 4 KB of environment', () => {
     const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`agent-number-${i}`, 10]));
     expect(make({ dailyBudgetsUsd: many })).toThrow(/configuration would be about \d+ bytes, over the 3500 available/);
   });
   test('fails if the stage name is invalid', () => expect(make({ stageName: 'v 1' })).toThrow(/stageName "v 1" is invalid/));
+});
+
+describe('JobApi stage logging and the account-level CloudWatch role', () => {
+  function stageOf(over: Record<string, unknown>) {
+    const { stack, store, agents } = fixture('Logging');
+    new JobApi(stack, 'Api', { store, workloads: [{ queue: agents }], ...over });
+    const t = Template.fromStack(stack);
+    const [stage] = Object.values(t.findResources('AWS::ApiGateway::Stage'));
+    return { t, stack, stage: stage.Properties, level: stage.Properties.MethodSettings[0].LoggingLevel };
+  }
+
+  test('cloudWatchRole: true creates the role and turns on JSON access logs and ERROR execution logs', () => {
+    const { t, stage, level } = stageOf({ cloudWatchRole: true });
+    t.resourceCountIs('AWS::ApiGateway::Account', 1);
+    expect(level).toBe('ERROR');
+    expect(stage.AccessLogSetting).toEqual({ DestinationArn: { 'Fn::GetAtt': [expect.stringMatching(/ApiAccessLogs/), 'Arn'] }, Format: expect.any(String) });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('with the role managed elsewhere, accessLogs and executionLogLevel turn logging on without creating it', () => {
+    const { t, stage, level } = stageOf({ accessLogs: true, executionLogLevel: apigateway.MethodLoggingLevel.INFO });
+    t.resourceCountIs('AWS::ApiGateway::Account', 0);
+    expect(level).toBe('INFO');
+    expect(stage.AccessLogSetting).toBeDefined();
+  });
+
+  test('cloudWatchRole: true with logging explicitly off keeps it off', () => {
+    const { stage, level } = stageOf({ cloudWatchRole: true, accessLogs: false, executionLogLevel: apigateway.MethodLoggingLevel.OFF });
+    expect(level).toBe('OFF');
+    expect(stage.AccessLogSetting).toBeUndefined();
+  });
+
+  test('without stage logging the stack is still cdk-nag clean (APIG1/APIG6 acknowledged with a proof)', () => {
+    const { stack } = stageOf({});
+    expectNagClean(stack);
+  });
+});
+
+describe('the access log format', () => {
+  const { stack, store, agents } = fixture('AccessLogFormat');
+  new JobApi(stack, 'Api', { store, workloads: [{ queue: agents }], cloudWatchRole: true });
+  const [stage] = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::Stage'));
+  const format: string = stage.Properties.AccessLogSetting.Format;
+  /** Variables whose values API Gateway fills from a fixed alphabet (ids, numbers, times, ARNs, enums): never a quote. */
+  const FIXED_SHAPE = new Set(['requestId', 'extendedRequestId', 'requestTime', 'identity.sourceIp', 'identity.caller', 'identity.userArn',
+    'identity.apiKeyId', 'httpMethod', 'resourcePath', 'status', 'protocol', 'responseLength', 'responseLatency', 'integrationLatency',
+    'error.responseType', 'wafResponseCode', 'authorizer.claims.sub', 'authorizer.claims.client_id']);
+
+  /** The line API Gateway writes: `*String` variables are substituted quoted (JSON-escaped), the others verbatim. */
+  function line(value: (variable: string) => string): string {
+    return format.replace(/\$context\.([A-Za-z_.]+)/g, (_m, v: string) => (v.endsWith('String') ? JSON.stringify(value(v)) : value(v)));
+  }
+
+  test('every variable is pre-quoted or of a fixed shape (a free-text value cannot break the line)', () => {
+    const variables = [...format.matchAll(/\$context\.([A-Za-z_.]+)/g)].map((m) => m[1]);
+    expect(variables.length).toBeGreaterThan(10);
+    for (const v of variables) expect(v.endsWith('String') || FIXED_SHAPE.has(v) ? v : `free text: ${v}`).toBe(v);
+  });
+
+  test('the line is valid JSON when the error message holds quotes and backslashes', () => {
+    const message = 'Invalid request body: expected "workload", got \\"x\\"';
+    const parsed = JSON.parse(line((v) => (v.startsWith('error.message') ? message : v === 'status' ? '400' : 'x')));
+    expect(parsed.errorMessage).toBe(message);
+    expect(parsed.status).toBe('400');
+    expect(format).toContain('"errorMessage":$context.error.messageString');
+  });
 });

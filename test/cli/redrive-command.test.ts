@@ -44,9 +44,21 @@ test('a function error exits 1 without printing a report', async () => {
 test.each<[string, string[], RegExp]>([
   ['no function name', [], /--function-name: required/],
   ['a malformed job id', ['--function-name', 'f', '--job-ids', 'nope'], /--job-ids: "nope" is not a job id/],
-  ['max-jobs 0', ['--function-name', 'f', '--max-jobs', '0'], /--max-jobs: must be an integer from 1 to 10000 \(got "0"\)/],
-  ['an unknown flag', ['--function-name', 'f', '--bogus'], /Unknown option '--bogus'/],
+  ['max-jobs 0', ['--function-name', 'f', '--max-jobs', '0'], /--max-jobs: expected an integer from 1 to 10000, got 0/],
+  ['max-jobs in hex', ['--function-name', 'f', '--max-jobs', '0x10'], /--max-jobs: expected a decimal number, got "0x10"/],
+  ['an unknown flag', ['--function-name', 'f', '--bogus'], /unknown flag --bogus/],
+  ['a flag without its value', ['--function-name', '--max-jobs', '3'], /--function-name: missing its value \(found the next flag --max-jobs instead\)/],
 ])('fails with a clear input error on %s, calling nothing', async (_n, argv, message) => {
   await expect(redriveCommand(argv, new LambdaClient({ region: 'us-east-1' }), sink().out)).rejects.toThrow(message);
   expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+});
+
+test.each<[string, Error, RegExp]>([
+  ['access denied', Object.assign(new Error('User is not authorized to perform: lambda:InvokeFunction'), { name: 'AccessDeniedException' }),
+    /redrive: not allowed to invoke "f" .*lambda:InvokeFunction.*grantRedrive/],
+  ['no such function', Object.assign(new Error('Function not found: f'), { name: 'ResourceNotFoundException' }),
+    /redrive: no function "f" in us-east-1: check --function-name.*--region/],
+])('GIVEN %s THEN the message says what to fix', async (_n, error, message) => {
+  lambda.on(InvokeCommand).rejects(error);
+  await expect(redriveCommand(['--function-name', 'f'], new LambdaClient({ region: 'us-east-1' }), sink().out)).rejects.toThrow(message);
 });

@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { evaluate, evaluateLoop, ManagerConfig, parsePolicyConfig } from '../../lambda/capacity-manager/evaluate';
-import { BUSY_HISTORY_TAG, resolveScalingPolicy } from '../../lib/compute/scaling-policy';
+import { evaluate, evaluateLoop, HistoryMemory, ManagerConfig, parsePolicyConfig } from '../../lambda/capacity-manager/evaluate';
+import { BUSY_HISTORY_TAG, decideCapacity, FleetState, resolveScalingPolicy } from '../../lib/compute/scaling-policy';
 import { Dimensions, EnvNames, METRIC_NAMESPACE, MetricNames } from '../../lib/contracts';
 import { clientConfig, LocalServer, startSqs, uniqueName } from '../support/local-aws';
 import { CapturedOutput } from '../support/captured-output';
@@ -137,6 +137,106 @@ test('the history tag is written only when it changes', async () => {
   expect(asgMock.commandCalls(CreateOrUpdateTagsCommand).map((c) => c.args[0].input.Tags![0])).toEqual([
     { ResourceId: GROUP, ResourceType: 'auto-scaling-group', Key: BUSY_HISTORY_TAG, Value: 'v1:', PropagateAtLaunch: false },
   ]);
+});
+
+describe('busy-history tag: written on a material change, at most once a minute', () => {
+  const tagWrites = () => asgMock.commandCalls(CreateOrUpdateTagsCommand).map((c) => c.args[0].input.Tags![0].Value!);
+  const send = async (url: string, n: number) => {
+    for (let i = 0; i < n; i++) await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: `{"i":${i}}` }));
+  };
+
+  test('GIVEN steady load for 10 minutes of 10-s evaluations THEN the tag is written ≤ 11 times, ≥ 60 s apart', async () => {
+    const urls = await queues();
+    fakeGroup({ DesiredCapacity: 0 });
+    await send(urls.normal, 3);
+    const memory: HistoryMemory = {};
+    const writtenAt: number[] = [];
+    const histories = new Set<string>();
+    for (let t = 0; t <= 600; t += 10) {
+      const before = tagWrites().length;
+      const { decision, history } = await evaluate(clients(), config(urls), T0 + t * 1000, memory);
+      histories.add(JSON.stringify(decision.busyHistory));
+      expect(history.written).toBe(tagWrites().length > before);
+      if (history.written) writtenAt.push(t);
+    }
+    // The history moves at every evaluation (level 3 needed now), so the old code wrote 61 times.
+    expect(histories.size).toBe(61);
+    expect(writtenAt.length).toBeLessThanOrEqual(11);
+    for (let i = 1; i < writtenAt.length; i++) expect(writtenAt[i] - writtenAt[i - 1]).toBeGreaterThanOrEqual(60);
+    expect(setCalls()).toEqual([{ AutoScalingGroupName: GROUP, DesiredCapacity: 3, HonorCooldown: false }]);
+    // The tag is never more than a write interval (+ one evaluation) behind.
+    expect(tagWrites().at(-1)).toBe(`v1:3@${T0 / 1000 + writtenAt.at(-1)!}`);
+    expect(600 - writtenAt.at(-1)!).toBeLessThanOrEqual(60);
+  });
+
+  test('GIVEN the last write ≥ 60 s ago WHEN a new level is needed THEN it is written at once; a change within the minute ' +
+    'waits and is written at the first evaluation allowed', async () => {
+    const urls = await queues();
+    fakeGroup({ DesiredCapacity: 2, Instances: instances(2) });
+    const memory: HistoryMemory = {};
+    await evaluate(clients(), config(urls), T0, memory);
+    for (let t = 10; t <= 90; t += 10) expect((await evaluate(clients(), config(urls), T0 + t * 1000, memory)).history.written).toBe(false);
+    expect(tagWrites()).toEqual([`v1:2@${T0 / 1000}`]);
+
+    // WHEN 3 jobs arrive 100 s after the last write THEN level 3 is written at that evaluation.
+    await send(urls.normal, 3);
+    const at100 = await evaluate(clients(), config(urls), T0 + 100_000, memory);
+    expect(at100.history).toEqual({ written: true, reason: 'levels [2] → [3]' });
+    expect(tagWrites().at(-1)).toBe(`v1:3@${T0 / 1000 + 100}`);
+
+    // WHEN 3 more arrive 10 s later THEN the scale-out happens at once but the tag waits until 60 s after the last write.
+    await send(urls.high, 3);
+    const at110 = await evaluate(clients(), config(urls), T0 + 110_000, memory);
+    expect(at110.changed).toBe(true);
+    expect(at110.decision.desired).toBe(6);
+    expect(at110.history.written).toBe(false);
+    expect(at110.history.reason).toMatch(/^levels \[3\] → \[6\]; waits: last write 10s ago/);
+    for (let t = 120; t <= 150; t += 10) expect((await evaluate(clients(), config(urls), T0 + t * 1000, memory)).history.written).toBe(false);
+    const at160 = await evaluate(clients(), config(urls), T0 + 160_000, memory);
+    expect(at160.history.written).toBe(true);
+    expect(tagWrites().at(-1)).toBe(`v1:6@${T0 / 1000 + 160}`);
+    expect(setCalls().map((c) => c.DesiredCapacity)).toEqual([3, 6]);
+  });
+
+  test('GIVEN a failed tag write (throttled) THEN the next evaluation writes it', async () => {
+    const urls = await queues();
+    fakeGroup({ DesiredCapacity: 0 });
+    await send(urls.normal, 1);
+    asgMock.on(CreateOrUpdateTagsCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }));
+    const memory: HistoryMemory = {};
+    await expect(evaluate(clients(), config(urls), T0, memory)).rejects.toThrow('Rate exceeded');
+    const next = await evaluate(clients(), config(urls), T0 + 10_000, memory);
+    expect(next.history.written).toBe(true);
+  });
+
+  test('GIVEN a trace of busy workers THEN the decisions with the throttled tag are those of the history carried exactly', async () => {
+    const urls = await queues();
+    // Busy (scale-in protected) workers at each 10-s evaluation over 20 minutes: bursts, lulls longer and shorter than the window.
+    const busyAt = (i: number) => [0, 2, 5, 5, 4, 1, 0, 0, 3, 0][Math.floor(i / 12) % 10] + (i % 7 === 0 ? 1 : 0);
+    const steps = Array.from({ length: 120 }, (_, i) => ({ now: T0 + i * 10_000 + 137, busy: busyAt(i) }));
+    const group = fakeGroup({ DesiredCapacity: 0 });
+    const memory: HistoryMemory = {};
+    const throttled: number[] = [];
+    for (const step of steps) {
+      group.Instances = instances(Math.max(step.busy, group.DesiredCapacity ?? 0), step.busy);
+      throttled.push((await evaluate(clients(), config(urls), step.now, memory)).decision.desired);
+    }
+
+    // The reference: decideCapacity with each decision's history passed straight to the next (every change kept).
+    let desired = 0;
+    let history: FleetState['busyHistory'] = undefined;
+    const reference = steps.map((step) => {
+      const inService = Math.max(step.busy, desired);
+      const state = { desired, min: 0, max: 10, inService, pending: 0, busy: step.busy, busyHistory: history };
+      const d = decideCapacity({ queues: [] }, state, POLICY, step.now);
+      desired = d.desired;
+      history = d.busyHistory;
+      return d.desired;
+    });
+    expect(throttled).toEqual(reference);
+    expect(new Set(reference).size).toBeGreaterThan(3); // the trace does scale out and in
+    expect(asgMock.commandCalls(CreateOrUpdateTagsCommand).length).toBeLessThan(steps.length / 4);
+  });
 });
 
 test('fails with the group name when the group does not exist', async () => {

@@ -139,6 +139,10 @@ describe('GpuFleet defaults', () => {
     expect(find('sqs:ReceiveMessage')[0].Resource).toHaveLength(2);
     expect(find('dynamodb:PutItem')[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } });
     expect(flatten(find('s3:PutObject')[0].Resource)).toMatch(/\/results\/agents\/\*$/);
+    // A run that lost its job deletes its own result object: delete only under the workload's results prefix.
+    const del = find('s3:DeleteObject');
+    expect(del).toHaveLength(1);
+    expect(flatten(del[0].Resource)).toMatch(/\/results\/agents\/\*$/);
     expect(find('cloudwatch:PutMetricData')[0]).toMatchObject({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': [METRIC_NAMESPACE, 'CWAgent'] } } });
     const protection = find('autoscaling:SetInstanceProtection');
     expect(protection).toHaveLength(1);
@@ -314,10 +318,17 @@ describe('GpuFleet validation', () => {
     ['a root volume below the AMI snapshot', { rootVolumeSize: Size.gibibytes(50) }, /rootVolumeSize must be a whole number of GiB between 75 and 16384 \(got 50 GiB\)/],
     ['concurrency 0', { workerConcurrency: 0 }, /workerConcurrency must be an integer between 1 and 64/],
     ['a heartbeat under 30 s', { terminationHookHeartbeat: Duration.seconds(10) }, /terminationHookHeartbeat must be between/],
+    ['an expected job duration over 12 h', { expectedJobDuration: Duration.hours(13) }, /expectedJobDuration must be between/],
     ['a privileged model server port', { modelServer: ModelServer.vllm({ port: 80 }) }, /port must be an integer between 1024 and 65535 \(got 80\)/],
     ['an evaluation interval over a minute', { scaling: FleetScaling.capacityManager({ evaluationInterval: Duration.minutes(2) }) }, /evaluationInterval must be between/],
   ] as Array<[string, Partial<GpuFleetProps>, RegExp]>)('fails if %s', (_, props, message) => {
     expect(() => construct(props)).toThrow(message);
+  });
+
+  test('expectedJobDuration reaches the worker config (the notice rule reads it)', () => {
+    const fleet = construct({ expectedJobDuration: Duration.seconds(45) });
+    const userData = flatten(Template.fromStack(Stack.of(fleet)).findResources('AWS::EC2::LaunchTemplate'));
+    expect(userData).toMatch(/\\"expectedJobSeconds\\":45,/);
   });
 
   test('non-GPU types are accepted when requireGpu is off', () => {

@@ -1,6 +1,6 @@
 import {
-  BusyLevel, decideCapacity, decodeBusyHistory, deriveTargetBacklog, encodeBusyHistory, FleetState, MAX_BUSY_LEVELS,
-  PriorityBacklog, QueueState, recordBusy, resolveScalingPolicy, ScalingPolicy,
+  BusyLevel, busyHistoryInput, decideCapacity, decodeBusyHistory, deriveTargetBacklog, encodeBusyHistory, FleetState, MAX_BUSY_LEVELS,
+  materialHistoryChange, planBusyHistoryWrite, PriorityBacklog, QueueState, recordBusy, resolveScalingPolicy, ScalingPolicy,
 } from '../../lib/compute/scaling-policy';
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
@@ -177,5 +177,56 @@ describe('busy history', () => {
     }
     // THEN every level k is recorded busy no earlier than it really was
     for (const e of f.busyHistory!) expect(e.at).toBeGreaterThanOrEqual(s((40 - e.level) * 5));
+  });
+});
+
+describe('busy-history tag writes (planBusyHistoryWrite): material changes, at most once a minute', () => {
+  const tagOf = (h: BusyLevel[]) => encodeBusyHistory(h);
+  const h = (...entries: Array<[number, number]>): BusyLevel[] => entries.map(([level, at]) => ({ level, at: s(at) }));
+
+  test.each([
+    { name: 'no tag yet → written', tag: undefined, next: h([2, 0]), write: true, reason: /^no readable history/ },
+    { name: 'unreadable tag → written', tag: 'v9:?', next: h([2, 0]), write: true, reason: /^no readable history/ },
+    { name: 'same encoding → not written', tag: tagOf(h([2, 0])), next: h([2, 0]), write: false, reason: /^unchanged$/ },
+    { name: 'a level moved 29 s → not material', tag: tagOf(h([2, 0])), next: h([2, 29]), write: false, reason: /^no material change$/ },
+    { name: 'a level moved 30 s → written', tag: tagOf(h([2, 0])), next: h([2, 30]), write: true, reason: /^level 2 last needed 30s later$/ },
+    { name: 'a new level → written', tag: tagOf(h([2, 0])), next: h([3, 5]), write: true, reason: /^levels \[2\] → \[3\]$/ },
+    { name: 'a level expired → written', tag: tagOf(h([3, 0], [1, 5])), next: h([1, 5]), write: true, reason: /^levels \[3,1\] → \[1\]$/ },
+  ])('$name (last write 60 s ago)', ({ tag, next, write, reason }) => {
+    const plan = planBusyHistoryWrite({ history: [], tag, writtenAt: s(-60) }, tag, next, T0);
+    expect(plan.write).toBe(write);
+    expect(plan.reason).toMatch(reason);
+    expect(plan.carry.history).toBe(next);
+    expect(plan.carry.writtenAt).toBe(write ? T0 : s(-60));
+  });
+
+  test('GIVEN a new level 59 s after the last write THEN it waits; at 60 s it is written (the tag still differs)', () => {
+    const tag = tagOf(h([2, -59]));
+    const carry = { history: h([2, -59]), tag, writtenAt: s(-59) };
+    const early = planBusyHistoryWrite(carry, tag, h([4, 0]), T0);
+    expect(early).toMatchObject({ write: false, reason: 'levels [2] → [4]; waits: last write 59s ago (at most one per 60s)' });
+    expect(early.carry).toEqual({ history: h([4, 0]), tag, writtenAt: s(-59) });
+    const later = planBusyHistoryWrite(early.carry, tag, h([4, 1]), s(1));
+    expect(later).toMatchObject({ write: true, value: `v1:4@${s(1) / 1000}` });
+    expect(later.carry).toEqual({ history: h([4, 1]), tag: later.value, writtenAt: s(1) });
+    expect(later.carryIfWriteFails).toEqual({ history: h([4, 1]), tag, writtenAt: s(-59) });
+  });
+
+  test('GIVEN no carry (cold start) THEN a material change is written at once', () => {
+    expect(planBusyHistoryWrite(undefined, tagOf(h([2, -5])), h([3, 0]), T0).write).toBe(true);
+  });
+
+  test('busyHistoryInput: the carry while the tag is ours, the tag on a cold start, both merged when someone else wrote it', () => {
+    const carried = h([3, -10], [1, 0]);
+    const ours = tagOf(h([3, -100]));
+    expect(busyHistoryInput({ history: carried, tag: ours }, ours)).toBe(carried);
+    expect(busyHistoryInput(undefined, ours)).toEqual(h([3, -100]));
+    expect(busyHistoryInput({ history: carried, tag: ours }, undefined)).toBe(carried);
+    // A wake in another container wrote level 5 at -20: the merge holds 5 until -20 + window, and keeps the carry's later times.
+    const merged = busyHistoryInput({ history: carried, tag: ours }, tagOf(h([5, -20])));
+    const d = decideCapacity(queue({}), fleet({ desired: 5, inService: 5, busyHistory: merged }), POLICY, T0);
+    expect(d.busyHistory).toEqual(h([5, -20], [3, -10], [1, 0]));
+    expect(d.desired).toBe(5);
+    expect(materialHistoryChange(h([5, -20]), d.busyHistory)).toBe('levels [5] → [5,3,1]');
   });
 });

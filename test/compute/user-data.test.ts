@@ -7,6 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { JobQueue, JobStore } from '../../lib';
 import { FleetScaling } from '../../lib/compute/fleet-scaling';
 import { GpuFleet } from '../../lib/compute/gpu-fleet';
+import { ModelServerKind } from '../../lib/contracts';
 import { ModelServer, shellQuote } from '../../lib/compute/model-server';
 import { InstancePaths, renderUserData } from '../../lib/compute/user-data';
 import { hourlyPrice } from '../../lib/cost/pricing';
@@ -87,6 +88,17 @@ describe('ModelServer', () => {
   test.each([
     ['an empty command list', () => ModelServer.commands({ kind: 'openai', commands: [] }).bind(), /commands must list at least one line/],
     ['a health path without /', () => ModelServer.vllm({ healthPath: 'health' }).bind(), /healthPath "health" must be a URL path starting with \//],
+    // Each of these used to boot an instance whose model server unit failed and restarted forever.
+    ['a container without an image', () => ModelServer.container({ kind: 'openai', image: '' }).bind(),
+      /ModelServer.container: image must name a container image, e.g. vllm\/vllm-openai:v0.11.0 \(got ""\)/],
+    ['a blank container image', () => ModelServer.container({ kind: 'openai', image: '  ' }).bind(), /image must name a container image/],
+    ['a vLLM server with an empty image', () => ModelServer.vllm({ image: '' }).bind(), /ModelServer.vllm: image must name a container image/],
+    ['container port 0', () => ModelServer.container({ kind: 'openai', image: 'x:1', containerPort: 0 }).bind(),
+      /ModelServer.container: containerPort must be an integer between 1 and 65535 \(got 0\)/],
+    ['an unknown container kind', () => ModelServer.container({ kind: 'grpc' as ModelServerKind, image: 'x:1' }).bind(),
+      /ModelServer.container: kind must be "openai" or "invocations" \(got "grpc"\)/],
+    ['an unknown commands kind', () => ModelServer.commands({ kind: 'OpenAI' as ModelServerKind, commands: ['exec x'] }).bind(),
+      /ModelServer.commands: kind must be "openai" or "invocations" \(got "OpenAI"\)/],
   ] as const)('fails if %s', (_, make, message) => {
     expect(make).toThrow(message);
   });

@@ -58,7 +58,7 @@ test('job ids carry their workload; keys are scoped by it', () => {
   expect(id).toBe('doc-analysis.3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f');
   expect(workloadOfJobId(id)).toBe('doc-analysis');
   expect(workloadOfJobId('nope')).toBeUndefined();
-  expect(resultKey(id)).toBe(`results/doc-analysis/${id}.json`);
+  expect(resultKey(id, 'run-1')).toBe(`results/doc-analysis/${id}/run-1.json`);
   expect(payloadKey(id)).toBe(`payloads/doc-analysis/${id}.json`);
 });
 

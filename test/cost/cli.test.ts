@@ -55,7 +55,9 @@ describe('ai-burst CLI (spawned with tsx)', () => {
     const out = JSON.parse(r.stdout);
     expect(out.runs.map((x: { policy: string }) => x.policy)).toEqual(['ai-burst', 'poll-lambda']);
     expect(Object.keys(out.runs[0]).sort()).toEqual(
-      ['policy', 'costUsd', 'costVsStaticOnDemand', 'p50WaitS', 'p95WaitS', 'maxWaitS', 'p95WaitByPriority', 'jobsCompleted', 'jobsUnfinished', 'jobsLost', 'duplicateCompletions', 'interruptions', 'wastedGpuSeconds', 'instanceHours'].sort(),
+      ['policy', 'costUsd', 'costVsStaticOnDemand', 'p50WaitS', 'p95WaitS', 'maxWaitS', 'p95WaitByPriority', 'jobsCompleted', 'jobsUnfinished',
+        'jobsLost', 'duplicateCompletions', 'interruptions', 'wastedGpuSeconds', 'instanceHours',
+        'busyGpuSeconds', 'interruptedGpuSeconds', 'bootGpuSeconds', 'idleGpuSeconds', 'billedGpuSeconds'].sort(),
     );
     expect(Object.keys(out.bounds).sort()).toEqual(['costFloorUsd', 'p95WaitFloorS']);
     expect(readFileSync(join(report, 'summary.md'), 'utf8')).toMatch(/\| ai-burst \|/);
@@ -73,9 +75,9 @@ describe('ai-burst CLI (spawned with tsx)', () => {
     [['simulate', '--trace', '@DIR/bad-row.csv'], /bad-row\.csv line 3: gpu_seconds must be a number > 0, got "-3"/],
     [['simulate', '--trace', '@DIR/ok.csv', '--policies', 'ai-burst,magic'], /--policies: unknown policy "magic"/],
     [['simulate', '--trace', '@DIR/ok.csv', '--instance-type', 'x9.huge'], /--instance-type: unknown instance type "x9.huge"/],
-    [['simulate', '--trace', '@DIR/ok.csv', '--max-instances', 'many'], /--max-instances: expected a number, got "many"/],
-    [['cost', '--docs-per-day', '-5', '--gpu-hours-per-doc', '1'], /--docs-per-day: a value starting with "-"/],
-    [['cost', '--docs-per-day=abc', '--gpu-hours-per-doc', '1'], /--docs-per-day: expected a number, got "abc"/],
+    [['simulate', '--trace', '@DIR/ok.csv', '--max-instances', 'many'], /--max-instances: expected a decimal number, got "many"/],
+    [['cost', '--docs-per-day', '-5', '--gpu-hours-per-doc', '1'], /--docs-per-day: expected a number > 0, got -5/],
+    [['cost', '--docs-per-day=abc', '--gpu-hours-per-doc', '1'], /--docs-per-day: expected a decimal number, got "abc"/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ])('bad input %p → one line on stderr naming the flag or row, exit code 2, no stack trace', (args, message) => {
     const r = run(...args.map((a) => a.replace('@DIR', dir)));

@@ -63,7 +63,9 @@ describe('estimateCost', () => {
     [{}, /either --docs-per-day/],
     [{ docsPerDay: 100, gpuHoursPerDoc: 0.2, tokensPerDay: 5 }, /either --docs-per-day/],
     [{ docsPerDay: -1, gpuHoursPerDoc: 0.2 }, /--docs-per-day: expected a number > 0, got -1/],
-    [{ docsPerDay: 100 }, /--gpu-hours-per-doc: expected a number/],
+    [{ docsPerDay: 100 }, /--gpu-hours-per-doc: required with --docs-per-day/],
+    [{ tokensPerDay: 100 }, /--tokens-per-second: required with --tokens-per-day/],
+    [{ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g4dn.xlarge'] }, /--instance-types: no type the vLLM model server can run/],
     [{ docsPerDay: 100, gpuHoursPerDoc: 0.2, daysPerMonth: 0 }, /--days-per-month/],
     [{ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['m5.large'] }, /--instance-types: unknown instance type "m5.large"/],
     [{ docsPerDay: 100, gpuHoursPerDoc: 0.2, regions: ['mars-1'] }, /--regions: unknown region "mars-1"/],
@@ -71,5 +73,27 @@ describe('estimateCost', () => {
   ])('fails if the input is bad (%p)', (input, message) => {
     expect(() => estimateCost(input)).toThrow(InputError);
     expect(() => estimateCost(input)).toThrow(message);
+  });
+
+  test('GIVEN the defaults THEN no type the default vLLM server cannot run (issue 3: no g4dn, T4 lacks vLLM V1 support)', () => {
+    expect(DEFAULT_COST_INSTANCE_TYPES.filter((t) => t.startsWith('g4dn'))).toEqual([]);
+    const e = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2 });
+    expect(e.options.every((o) => o.modelServerSupported)).toBe(true);
+    expect(e.modelServer).toBe('vllm');
+  });
+
+  test('GIVEN g4dn asked for THEN its rows say the vLLM server cannot run on them and cheapest is the cheapest usable row', () => {
+    const e = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g4dn.xlarge', 'g6.xlarge'], regions: ['us-east-1'] });
+    expect(e.options[0]).toMatchObject({ instanceType: 'g4dn.xlarge', modelServerSupported: false });
+    expect(e.cheapest).toEqual(e.options.find((o) => o.modelServerSupported));
+    expect(e.assumptions.join(' ')).toMatch(/g4dn\.xlarge \(T4\).*vLLM/);
+    const custom = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g4dn.xlarge', 'g6.xlarge'], regions: ['us-east-1'], modelServer: 'custom' });
+    expect(custom.cheapest.instanceType).toBe('g4dn.xlarge');
+  });
+
+  test('GIVEN the documents benchmark THEN every type has the same GPU-hours a day', () => {
+    const e = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g5.xlarge', 'g6.xlarge'] });
+    expect(e.benchmark).toBe('documents');
+    expect(e.gpuHoursPerDayByType).toEqual({ 'g5.xlarge': 20, 'g6.xlarge': 20 });
   });
 });

@@ -4,7 +4,8 @@ import { PolicyRun, SimulationResult } from '../../lib/cost/simulator/simulate';
 function runOf(policy: string, over: Partial<PolicyRun>): PolicyRun {
   return {
     policy, costUsd: 10, costVsStaticOnDemand: 0.1, p50WaitS: 10, p95WaitS: 100, maxWaitS: 200, p95WaitByPriority: {},
-    jobsCompleted: 10, jobsUnfinished: 0, jobsLost: 0, duplicateCompletions: 0, interruptions: 0, wastedGpuSeconds: 1000, instanceHours: 1, ...over,
+    jobsCompleted: 10, jobsUnfinished: 0, jobsLost: 0, duplicateCompletions: 0, interruptions: 0, wastedGpuSeconds: 1000, instanceHours: 1,
+    busyGpuSeconds: 2600, interruptedGpuSeconds: 0, bootGpuSeconds: 600, idleGpuSeconds: 400, billedGpuSeconds: 3600, ...over,
   };
 }
 

@@ -74,7 +74,7 @@ describe('ai-burst cost --live', () => {
 
   test('without credentials it falls back to the snapshot and says so on stderr', async () => {
     await costCommand([...args, '--live'], async () => { throw Object.assign(new Error('Could not load credentials'), { name: 'CredentialsProviderError' }); });
-    expect(String(err.mock.calls[0][0])).toMatch(/--live: could not read spot prices \(CredentialsProviderError: Could not load credentials\); using the snapshot of 2026-/);
+    expect(String(err.mock.calls[0][0])).toMatch(/--live: could not read spot prices \(no AWS credentials found: set AWS_PROFILE .*\); using the snapshot of 2026-/);
     const estimate = JSON.parse(String(out.mock.calls.map((c) => c[0]).join('')));
     expect(estimate.snapshotSource).not.toMatch(/LIVE/);
   });

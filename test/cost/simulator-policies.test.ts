@@ -33,6 +33,18 @@ describe('ai-burst (the real decideCapacity, CapacityManager cadence, wake-on-su
     expect(d[1].reason).toMatch(/^schedule: /);
   });
 
+  test('GIVEN a business day THEN the busy-history tag is written at most once a minute, far less often than it changes', () => {
+    const trace = Array.from({ length: 200 }, (_, i) => ({
+      arrivalS: i * 97 + (i % 5) * 13, gpuSeconds: 60 + ((i * 53) % 400), priority: 'normal', agent: 't',
+    }));
+    const r = simulate(trace, ['ai-burst'], CALM);
+    const { evaluations, historyTagWrites, historyChanges } = r.details[0].policyStats;
+    expect(evaluations).toBeGreaterThan(1000);
+    expect(historyTagWrites).toBeGreaterThan(0);
+    expect(historyTagWrites).toBeLessThanOrEqual(r.details[0].endS / 60 + 1);
+    expect(historyTagWrites * 3).toBeLessThan(historyChanges);
+  });
+
   test('GIVEN spot notices with maxReceiveCount 1 and no retries THEN requeue-at-notice loses nothing while poll-lambda (visibility requeue) loses jobs', () => {
     const opts = { interruptionsPerHour: 3, missedNoticeShare: 0, maxReceiveCount: 1, retryMaxAttempts: 1, seed: 4, maxInstances: 6 };
     const r = simulate(jobs(6, 0, 1800), ['ai-burst', 'poll-lambda'], opts);

@@ -1,6 +1,6 @@
 import { InputError } from '../../lib/cost/errors';
-import { parseTraceCsv, traceToCsv, tracePriorities } from '../../lib/cost/simulator/trace';
-import { agentBursts, standardTraces } from '../../lib/cost/simulator/standard-traces';
+import { parseTraceCsv, parseTraceFile, traceToCsv, tracePriorities } from '../../lib/cost/simulator/trace';
+import { agentBursts, standardTraces, STRESS_SETTINGS } from '../../lib/cost/simulator/standard-traces';
 
 const HEADER = 'arrival_s,gpu_seconds,priority,agent';
 
@@ -49,5 +49,39 @@ describe('standard traces', () => {
     const day = a[2].trace;
     const inHours = day.filter((j) => j.arrivalS >= 9 * 3600 && j.arrivalS < 17 * 3600).length;
     expect(inHours / day.length).toBeGreaterThan(0.8);
+  });
+});
+
+describe('trace settings travel with the CSV', () => {
+  test('GIVEN settings THEN traceToCsv writes them as a first comment line and parseTraceFile reads them back', () => {
+    const csv = traceToCsv(agentBursts(), { interruptionsPerHour: 0.3, missedNoticeShare: 0.05 }, 'bursts');
+    expect(csv.split('\n').slice(0, 3)).toEqual(['# bursts', '# ai-burst simulate --interruptions-per-hour 0.3 --missed-notice-share 0.05', HEADER]);
+    const parsed = parseTraceFile(csv, 't.csv');
+    expect(parsed.settings).toEqual({ interruptionsPerHour: 0.3, missedNoticeShare: 0.05 });
+    expect(parsed.jobs).toEqual(agentBursts());
+    expect(parseTraceCsv(csv)).toEqual(agentBursts());
+  });
+
+  test('GIVEN no settings line THEN no settings', () => {
+    expect(parseTraceFile(`${HEADER}\n0,1,high,a\n`).settings).toEqual({});
+  });
+
+  test('GIVEN the standard set THEN stress carries 0.3 interruptions per instance-hour and the others nothing', () => {
+    const set = standardTraces(1);
+    expect(set.find((t) => t.name === 'stress')!.settings).toEqual(STRESS_SETTINGS);
+    for (const t of set.filter((x) => x.name !== 'stress')) expect(t.settings).toEqual({});
+  });
+
+  test.each([
+    ['# ai-burst simulate --interruptions-per-hour\n', /t\.csv line 1: --interruptions-per-hour: missing its value/],
+    ['# ai-burst simulate --interruptions-per-hour 0x1\n', /t\.csv line 1: --interruptions-per-hour: expected a decimal number, got "0x1"/],
+    ['# ai-burst simulate --missed-notice-share 2\n', /t\.csv line 1: --missed-notice-share: expected a share from 0 to 1, got 2/],
+    ['# note\n# ai-burst simulate --seed 3\n', /t\.csv line 2: unknown flag --seed/],
+  ])('fails if the settings line is bad: %p', (prefix, message) => {
+    expect(() => parseTraceFile(`${prefix}${HEADER}\n0,1,high,a\n`, 't.csv')).toThrow(message);
+  });
+
+  test('GIVEN a hexadecimal cell THEN it is rejected (only decimal numbers)', () => {
+    expect(() => parseTraceCsv(`${HEADER}\n0x10,1,high,a\n`, 't.csv')).toThrow(/line 2: arrival_s must be a number ≥ 0, got "0x10"/);
   });
 });

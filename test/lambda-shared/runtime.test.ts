@@ -1,13 +1,14 @@
 /**
  * The run-time core every consumer shares, against real DynamoDB (dynalite) and SQS (local-aws-sqs)
- * semantics: conditional job transitions, interruption requeue, retry and park.
+ * semantics: conditional job transitions under a lease, interruption requeue, retry and park with the
+ * record's attempt as the budget.
  */
 import { randomUUID } from 'node:crypto';
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand as CreateSqsQueue, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { formatJobId, JobMessage, messageFromRecord, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
-import { JobRecords, NewJob } from '../../lambda/shared/job-records';
+import { JobRecords, NewJob, RunningOn } from '../../lambda/shared/job-records';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import { backoffSeconds, delayed, remainingDelaySeconds, retryOrPark } from '../../lambda/shared/retry';
 import { createJobTable, documentClient } from '../support/job-table';
@@ -16,10 +17,13 @@ import { LocalServer, startDynamo, startSqs, uniqueName } from '../support/local
 let sqs: LocalServer<SQSClient>;
 let ddb: LocalServer<DynamoDBClient>;
 let records: JobRecords;
+/** The records' clock: tests move it past a lease instead of waiting. */
+let clockMs = Date.parse('2026-11-25T08:00:00Z');
+const LEASE = 60;
 
 beforeAll(async () => {
   [sqs, ddb] = await Promise.all([startSqs(), startDynamo()]);
-  records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client));
+  records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client), { clock: () => new Date(clockMs) });
 });
 afterAll(async () => { await Promise.all([sqs.close(), ddb.close()]); });
 
@@ -39,6 +43,10 @@ async function receiveAll(url: string) {
   return r.Messages ?? [];
 }
 
+function on(instanceId: string, url: string, receiptHandle: string, over: Partial<RunningOn> = {}): RunningOn {
+  return { instanceId, runId: randomUUID(), queueUrl: url, receiptHandle, leaseSeconds: LEASE, maxAttempts: 3, ...over };
+}
+
 /** Create a record and a message, receive it, and mark it RUNNING on `instanceId`. */
 async function running(url: string, instanceId = 'i-1') {
   const job = newJob();
@@ -46,9 +54,9 @@ async function running(url: string, instanceId = 'i-1') {
   const record = (await records.get(job.jobId))!;
   await sqs.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: serializeJobMessage(messageFromRecord(record)) }));
   const [m] = await receiveAll(url);
-  const started = await records.start(job.jobId, { instanceId, queueUrl: url, receiptHandle: m.ReceiptHandle!, receiveCount: 1 });
-  expect(started.started).toBe(true);
-  return { job, receiptHandle: m.ReceiptHandle! };
+  const started = await records.start(job.jobId, on(instanceId, url, m.ReceiptHandle!));
+  if (!started.started) throw new Error(`not started: ${started.reason}`);
+  return { job, receiptHandle: m.ReceiptHandle!, holder: started.holder };
 }
 
 describe('JobRecords transitions', () => {
@@ -61,24 +69,84 @@ describe('JobRecords transitions', () => {
 
   test('a finished job cannot be started again nor finished twice', async () => {
     const url = await queue();
-    const { job, receiptHandle } = await running(url);
-    expect(await records.succeed(job.jobId, receiptHandle, { tokensIn: 3, tokensOut: 5, resultRef: 's3://b/k' })).toBe(true);
-    expect(await records.succeed(job.jobId, receiptHandle, { tokensIn: 9 })).toBe(false);
-    const again = await records.start(job.jobId, { instanceId: 'i-2', queueUrl: url, receiptHandle: 'other', receiveCount: 2 });
+    const { job, holder } = await running(url);
+    expect(await records.succeed(job.jobId, holder, { tokensIn: 3, tokensOut: 5, resultRef: 's3://b/k' })).toBe(true);
+    expect(await records.succeed(job.jobId, holder, { tokensIn: 9 })).toBe(false);
+    const again = await records.start(job.jobId, on('i-2', url, 'other'));
     expect(again).toMatchObject({ started: false, reason: 'finished' });
-    expect(await records.get(job.jobId)).toMatchObject({ status: 'SUCCEEDED', tokensIn: 3, tokensOut: 5 });
-    expect((await records.get(job.jobId))!.instanceId).toBeUndefined();
+    const record = (await records.get(job.jobId))!;
+    expect(record).toMatchObject({ status: 'SUCCEEDED', tokensIn: 3, tokensOut: 5 });
+    expect([record.instanceId, record.leaseHolder, record.leaseExpiresAt]).toEqual([undefined, undefined, undefined]);
   });
 
-  test('a fresh copy never steals a running job; a redelivery of the same message takes it over', async () => {
+  test('RUNNING carries the lease: holder <instance>/<run> and an expiry renewed by each heartbeat', async () => {
     const url = await queue();
-    const { job, receiptHandle } = await running(url);
-    expect(await records.start(job.jobId, { instanceId: 'i-2', queueUrl: url, receiptHandle: 'h2', receiveCount: 1 }))
-      .toMatchObject({ started: false, reason: 'held' });
-    expect(await records.start(job.jobId, { instanceId: 'i-2', queueUrl: url, receiptHandle: 'h2', receiveCount: 2 }))
-      .toMatchObject({ started: true, record: { instanceId: 'i-2' } });
-    // The old holder lost the job: its late success is refused.
-    expect(await records.succeed(job.jobId, receiptHandle, {})).toBe(false);
+    const { job, holder } = await running(url, 'i-lease');
+    expect(holder).toMatch(/^i-lease\/[0-9a-f-]{36}$/);
+    expect(await records.get(job.jobId)).toMatchObject({ status: 'RUNNING', leaseHolder: holder, leaseExpiresAt: clockMs + LEASE * 1000 });
+    clockMs += 20_000;
+    expect(await records.renew(job.jobId, holder, LEASE, clockMs + 5000)).toBe(true);
+    expect(await records.get(job.jobId)).toMatchObject({ leaseExpiresAt: clockMs + LEASE * 1000, expectedDoneAt: clockMs + 5000 });
+    expect(await records.renew(job.jobId, 'i-other/run', LEASE)).toBe(false);
+  });
+
+  test('a redelivered copy never takes over a live lease, whatever its receive count; it learns the time left', async () => {
+    const url = await queue();
+    const { job, holder } = await running(url);
+    clockMs += 10_000;
+    const copy = await records.start(job.jobId, on('i-2', url, 'h2'));
+    expect(copy).toMatchObject({ started: false, reason: 'held', leaseRemainingMs: (LEASE - 10) * 1000 });
+    // The holder is unaffected: it renews and finishes.
+    expect(await records.renew(job.jobId, holder, LEASE)).toBe(true);
+    expect(await records.succeed(job.jobId, holder, {})).toBe(true);
+  });
+
+  test('once the lease expired (its holder died) a delivery takes the job over, spending one attempt', async () => {
+    const url = await queue();
+    const { job, holder } = await running(url);
+    clockMs += (LEASE + 1) * 1000;
+    const takeover = await records.start(job.jobId, on('i-2', url, 'h2'));
+    expect(takeover).toMatchObject({ started: true, takeover: true, record: { instanceId: 'i-2', attempt: 2 } });
+    // The dead holder's late writes are refused.
+    expect(await records.succeed(job.jobId, holder, {})).toBe(false);
+    expect(await records.renew(job.jobId, holder, LEASE)).toBe(false);
+  });
+
+  test('two deliveries racing for an expired lease: exactly one takes it over', async () => {
+    const url = await queue();
+    const { job } = await running(url);
+    clockMs += (LEASE + 1) * 1000;
+    const results = await Promise.all([records.start(job.jobId, on('i-2', url, 'a')), records.start(job.jobId, on('i-3', url, 'b'))]);
+    expect(results.filter((r) => r.started)).toHaveLength(1);
+    expect(await records.get(job.jobId)).toMatchObject({ attempt: 2 });
+  });
+
+  test('an expired lease with the budget spent is not taken over: exhausted', async () => {
+    const url = await queue();
+    const { job } = await running(url);
+    clockMs += (LEASE + 1) * 1000;
+    expect(await records.start(job.jobId, on('i-2', url, 'h2', { maxAttempts: 1 }))).toMatchObject({ started: false, reason: 'exhausted' });
+  });
+
+  test('an instance never starts a job it was interrupted on; another instance does', async () => {
+    const url = await queue();
+    const { job, receiptHandle, holder } = await running(url, 'i-spot');
+    expect(await requeueInterrupted(sqs.client, records, { jobId: job.jobId, queueUrl: url, receiptHandle, holder })).toBe('requeued');
+    expect(await records.get(job.jobId)).toMatchObject({ status: 'QUEUED', interruptedOn: 'i-spot', interruptions: 1 });
+    expect(await records.start(job.jobId, on('i-spot', url, 'again'))).toMatchObject({ started: false, reason: 'interrupted-here' });
+    expect(await records.start(job.jobId, on('i-next', url, 'other'))).toMatchObject({ started: true, takeover: false, record: { attempt: 1 } });
+  });
+
+  test('the expected end is start + expected duration, and a notice mark is kept only by the holder', async () => {
+    const url = await queue();
+    const job = newJob();
+    await records.create(job);
+    const started = await records.start(job.jobId, on('i-1', url, 'h', { expectedDurationSeconds: 30 }));
+    expect(started).toMatchObject({ started: true, record: { expectedDoneAt: clockMs + 30_000 } });
+    const holder = (started as { holder: string }).holder;
+    expect(await records.keepThroughNotice(job.jobId, 'i-1/someone-else', clockMs + 120_000)).toBe(false);
+    expect(await records.keepThroughNotice(job.jobId, holder, clockMs + 120_000)).toBe(true);
+    expect(await records.get(job.jobId)).toMatchObject({ reclaimAt: clockMs + 120_000 });
   });
 
   test('cancel only while queued; runningOn lists what an instance holds', async () => {
@@ -96,21 +164,23 @@ describe('JobRecords transitions', () => {
 describe('requeueInterrupted', () => {
   test('puts the job back at once with interruptions + 1, a fresh receive count and its attempt unchanged', async () => {
     const url = await queue();
-    const { job, receiptHandle } = await running(url, 'i-spot');
-    expect(await requeueInterrupted(sqs.client, records, { jobId: job.jobId, queueUrl: url, receiptHandle })).toBe('requeued');
+    const { job, receiptHandle, holder } = await running(url, 'i-spot');
+    expect(await requeueInterrupted(sqs.client, records, { jobId: job.jobId, queueUrl: url, receiptHandle, holder })).toBe('requeued');
     const msgs = await receiveAll(url);
     expect(msgs).toHaveLength(1);
     const parsed = parseJobMessage(msgs[0].Body);
     expect(parsed.ok && parsed.value).toMatchObject({ jobId: job.jobId, interruptions: 1, attempt: 1 });
     expect(msgs[0].Attributes!.ApproximateReceiveCount).toBe('1');
-    expect(await records.get(job.jobId)).toMatchObject({ status: 'QUEUED', interruptions: 1, attempt: 1 });
+    const record = (await records.get(job.jobId))!;
+    expect(record).toMatchObject({ status: 'QUEUED', interruptions: 1, attempt: 1 });
+    expect([record.leaseHolder, record.leaseExpiresAt]).toEqual([undefined, undefined]);
     expect(await records.runningOn('i-spot')).toEqual([]);
   });
 
   test('two racing callers (worker and drainer) publish exactly one copy', async () => {
     const url = await queue();
-    const { job, receiptHandle } = await running(url);
-    const held = { jobId: job.jobId, queueUrl: url, receiptHandle };
+    const { job, receiptHandle, holder } = await running(url);
+    const held = { jobId: job.jobId, queueUrl: url, receiptHandle, holder };
     const results = await Promise.all([requeueInterrupted(sqs.client, records, held), requeueInterrupted(sqs.client, records, held)]);
     expect(results.sort()).toEqual(['already-handled', 'requeued']);
     expect(await receiveAll(url)).toHaveLength(1);
@@ -145,23 +215,38 @@ describe('retry policy', () => {
       sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 2,
       random: () => 0, onParked: async (m: JobMessage) => { parked.push(m.jobId); },
     };
-    const { job, receiptHandle } = await running(url);
+    const { job, holder } = await running(url);
     const message = messageFromRecord((await records.get(job.jobId))!);
-    expect(await retryOrPark(deps, message, { error: 'model 500', permanent: false, receiptHandle })).toEqual({ action: 'retried', delaySeconds: 0 });
+    expect(await retryOrPark(deps, message, { error: 'model 500', permanent: false, holder })).toEqual({ action: 'retried', delaySeconds: 0 });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'QUEUED', attempt: 2, lastError: 'model 500' });
     const [retried] = await receiveAll(url);
     const second = parseJobMessage(retried.Body);
     expect(second.ok && second.value).toMatchObject({ attempt: 2, lastError: 'model 500' });
 
-    await records.start(job.jobId, { instanceId: 'i-1', queueUrl: url, receiptHandle: retried.ReceiptHandle!, receiveCount: 1 });
-    const outcome = await retryOrPark(deps, (second as { value: JobMessage }).value, { error: 'model 500', permanent: false, receiptHandle: retried.ReceiptHandle });
+    const again = await records.start(job.jobId, on('i-1', url, retried.ReceiptHandle!, { maxAttempts: 2 }));
+    const outcome = await retryOrPark(deps, (second as { value: JobMessage }).value, { error: 'model 500', permanent: false, holder: (again as { holder: string }).holder });
     expect(outcome).toMatchObject({ action: 'parked', reason: expect.stringMatching(/retry budget spent after 2 attempts/) });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/budget spent/) });
     expect(await receiveAll(parking)).toHaveLength(1);
     expect(parked).toEqual([job.jobId]);
   });
 
-  test('a permanent error parks at once; a dead-lettered job is retried without a receipt handle', async () => {
+  test('the record\'s attempt is the budget: a stale copy claiming attempt 1 cannot retry past maxAttempts', async () => {
+    const url = await queue();
+    const parking = await queue();
+    const deps = { sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 3, random: () => 0 };
+    const { job, holder } = await running(url);
+    const stale = messageFromRecord((await records.get(job.jobId))!); // attempt 1, kept by a duplicate
+    expect(await retryOrPark(deps, stale, { error: 'e1', permanent: false, holder })).toMatchObject({ action: 'retried' });
+    let h = (await records.start(job.jobId, on('i-1', url, 'r2')) as { holder: string }).holder;
+    expect(await retryOrPark(deps, stale, { error: 'e2', permanent: false, holder: h })).toMatchObject({ action: 'retried' });
+    h = (await records.start(job.jobId, on('i-1', url, 'r3')) as { holder: string }).holder;
+    // The copy says attempt 1; the record says 3 = maxAttempts: parked, never a 4th attempt.
+    expect(await retryOrPark(deps, stale, { error: 'e3', permanent: false, holder: h })).toMatchObject({ action: 'parked' });
+    expect(await records.get(job.jobId)).toMatchObject({ status: 'FAILED', attempt: 3 });
+  });
+
+  test('a permanent error parks at once; a dead holder\'s job is retried without a holder, a live one is not', async () => {
     const url = await queue();
     const parking = await queue();
     const deps = { sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 5, random: () => 0.5 };
@@ -174,6 +259,10 @@ describe('retry policy', () => {
     const { job } = await running(url);
     await receiveAll(url);
     const bm = messageFromRecord((await records.get(job.jobId))!);
+    // Live lease: the RetryHandler's retry is refused, the record untouched.
+    expect(await retryOrPark(deps, bm, { error: 'dead-lettered after 5 receives', permanent: false })).toEqual({ action: 'already-handled' });
+    expect(await records.get(job.jobId)).toMatchObject({ status: 'RUNNING', attempt: 1 });
+    clockMs += (LEASE + 1) * 1000;
     expect(await retryOrPark(deps, bm, { error: 'dead-lettered after 5 receives', permanent: false })).toEqual({ action: 'retried', delaySeconds: 5 });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'QUEUED', attempt: 2 });
     const attrs = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }));
@@ -183,9 +272,9 @@ describe('retry policy', () => {
   test('a duplicate of a job that already succeeded is not parked', async () => {
     const url = await queue();
     const parking = await queue();
-    const { job, receiptHandle } = await running(url);
+    const { job, holder } = await running(url);
     const message = messageFromRecord((await records.get(job.jobId))!);
-    await records.succeed(job.jobId, receiptHandle, {});
+    await records.succeed(job.jobId, holder, {});
     const deps = { sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 1 };
     expect(await retryOrPark(deps, message, { error: 'x', permanent: false })).toEqual({ action: 'already-handled' });
     expect(await receiveAll(parking)).toHaveLength(0);

@@ -86,6 +86,30 @@ describe('spot interruption warning', () => {
     expect(attrs.Attributes!.ApproximateNumberOfMessages).toBe('3');
   });
 
+  test('GIVEN jobs expected to end before the reclaim THEN they are left to finish (reclaimAt marked), the rest requeued at once, and the instance tagged draining', async () => {
+    const warning = fixture('spot-interruption-warning') as { time: string };
+    const noticeAt = Date.now();
+    const event = { ...warning, time: new Date(noticeAt).toISOString() };
+    const { records, queueUrl, deps } = await world({ now: () => noticeAt });
+    // 30 s expected: ends ~30 s after the notice, well before the reclaim at +120 s less the margin.
+    const short = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { expectedDurationSeconds: 30 });
+    // 600 s expected, or unknown: requeued.
+    const long = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 1, 'agents', { expectedDurationSeconds: 600 });
+    const unknown = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 1);
+
+    const summary = await handleDrainEvent(deps, event);
+
+    expect(summary).toMatchObject({ outcome: 'drained', requeued: 2, kept: 2, leftInFlight: 0, taggedDraining: true });
+    for (const h of short) {
+      expect(await records.get(h.jobId)).toMatchObject({ status: 'RUNNING', leaseHolder: h.holder, reclaimAt: noticeAt + 120_000, interruptions: 0 });
+    }
+    for (const h of [...long, ...unknown]) expect(await records.get(h.jobId)).toMatchObject({ status: 'QUEUED', interruptions: 1, interruptedOn: FIXTURE_INSTANCE });
+    expect((await drainQueue(sqs.client, queueUrl)).map((m) => JSON.parse(m.Body!).jobId).sort()).toEqual([...long, ...unknown].map((h) => h.jobId).sort());
+    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({ Resources: [FIXTURE_INSTANCE], Tags: [{ Key: 'ai-burst:draining', Value: 'true' }] });
+    // The kept jobs finish normally: their holder still owns them.
+    expect(await records.succeed(short[0].jobId, short[0].holder, {})).toBe(true);
+  });
+
   test('GIVEN the same warning delivered twice THEN the second finds nothing and no duplicate is published', async () => {
     const { records, queueUrl, deps } = await world();
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
@@ -133,18 +157,60 @@ describe('spot interruption warning', () => {
 });
 
 describe('terminate lifecycle action', () => {
-  test('GIVEN an instance holding jobs WHEN the group terminates it THEN the jobs are requeued and then the action is completed', async () => {
-    const { records, queueUrl, deps } = await world();
-    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
+  test('GIVEN no spot notice (a replacement, e.g. Capacity Rebalancing) THEN the jobs may finish until the drain timeout, heartbeating the hook; only what is left is requeued, then the action completes', async () => {
+    let clock = Date.now();
+    let onSleep: () => Promise<void> = async () => {};
+    const { records, queueUrl, deps } = await world({
+      now: () => clock, sleep: async (ms) => { clock += ms; await onSleep(); }, retryPauseMs: 10_000, drainTimeoutSeconds: 110, heartbeatTimeoutSeconds: 60,
+    });
+    const held = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
+    // Two jobs finish during the wait; the third runs past the drain timeout.
+    let sleeps = 0;
+    onSleep = async () => {
+      sleeps++;
+      if (sleeps === 2) await records.succeed(held[0].jobId, held[0].holder, {});
+      if (sleeps === 5) await records.succeed(held[1].jobId, held[1].holder, {});
+    };
     const summary = await handleDrainEvent(deps, fixture('terminate-lifecycle-action'));
-    expect(summary).toMatchObject({ outcome: 'drained', kind: 'terminate-lifecycle', requeued: 3, leftInFlight: 0, lifecycleCompleted: true });
+    expect(summary).toMatchObject({
+      outcome: 'drained', kind: 'terminate-lifecycle', requeued: 1, finishedWhileWaiting: 2, leftInFlight: 0, lifecycleCompleted: true, taggedDraining: true,
+    });
+    expect(summary.heartbeats).toBeGreaterThanOrEqual(2);
+    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({ Resources: [FIXTURE_INSTANCE], Tags: [{ Key: 'ai-burst:draining', Value: 'true' }] });
     expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
-    expect(await drainQueue(sqs.client, queueUrl)).toHaveLength(3);
+    const requeued = (await drainQueue(sqs.client, queueUrl)).map((m) => JSON.parse(m.Body!).jobId);
+    expect(requeued).toEqual([held[2].jobId]);
+    expect((await records.get(held[0].jobId))!.status).toBe('SUCCEEDED');
+  });
+
+  test('GIVEN a spot notice left a job to finish THEN the terminate hook waits for it only until the reclaim, not the drain timeout', async () => {
+    let clock = Date.now();
+    const { records, queueUrl, deps } = await world({ now: () => clock, sleep: async (ms) => { clock += ms; }, retryPauseMs: 5_000, drainTimeoutSeconds: 600 });
+    const [kept] = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 1);
+    const reclaimAt = clock + 60_000;
+    expect(await records.keepThroughNotice(kept.jobId, kept.holder, reclaimAt)).toBe(true);
+    const start = clock;
+    const summary = await handleDrainEvent(deps, fixture('terminate-lifecycle-action'));
+    expect(summary).toMatchObject({ requeued: 1, lifecycleCompleted: true });
+    expect(clock - start).toBeLessThanOrEqual(60_000);
+    expect(clock - start).toBeGreaterThanOrEqual(50_000);
+  });
+
+  test('GIVEN a job whose holder died (expired lease) THEN the terminate hook requeues it at once', async () => {
+    let clock = Date.now() + 1000;
+    const { records, queueUrl, deps } = await world({ now: () => clock, sleep: async (ms) => { clock += ms; } });
+    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { leaseSeconds: 0 });
+    const start = clock;
+    const summary = await handleDrainEvent(deps, fixture('terminate-lifecycle-action'));
+    expect(summary).toMatchObject({ requeued: 2, leftInFlight: 0, lifecycleCompleted: true });
+    expect(clock - start).toBeLessThan(5_000);
+    expect(await drainQueue(sqs.client, queueUrl)).toHaveLength(2);
   });
 
   test('GIVEN the same lifecycle action twice THEN the second completion finds no pending action and returns normally', async () => {
     const { records, queueUrl, log, deps } = await world();
-    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2);
+    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { leaseSeconds: 0 });
+    await new Promise((r) => setTimeout(r, 5));
     asg.on(CompleteLifecycleActionCommand)
       .resolvesOnce({})
       .rejects(Object.assign(new Error(`No active Lifecycle Action found with token ${FIXTURE_TOKEN}`), { name: 'ValidationError' }));
@@ -155,14 +221,14 @@ describe('terminate lifecycle action', () => {
   });
 
   test('GIVEN requeues that fail at first THEN the drainer heartbeats while it waits and completes once nothing is in flight', async () => {
-    let clock = 0;
+    let clock = Date.now() + 1000;
     const { records, queueUrl, deps } = await world({
       now: () => clock,
       sleep: async (ms) => { clock += ms; },
       retryPauseMs: 20_000,
       heartbeatTimeoutSeconds: 30,
     });
-    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
+    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3, 'agents', { leaseSeconds: 0 });
     let failuresLeft = 3;
     const flaky = Object.create(records) as JobRecords;
     flaky.release = async (...args: Parameters<JobRecords['release']>) => {
@@ -179,14 +245,15 @@ describe('terminate lifecycle action', () => {
   });
 
   test('GIVEN requeues that keep failing THEN the drainer stops at the drain timeout, completes the action and says what is left', async () => {
-    let clock = 0;
+    let clock = Date.now() + 1000;
+    const start = clock;
     const { records, queueUrl, log, deps } = await world({ now: () => clock, sleep: async (ms) => { clock += ms; }, retryPauseMs: 5_000, drainTimeoutSeconds: 30 });
-    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2);
+    await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { leaseSeconds: 0 });
     const broken = Object.create(records) as JobRecords;
     broken.release = async () => { throw new Error('AccessDeniedException'); };
     const summary = await handleDrainEvent({ ...deps, records: broken }, fixture('terminate-lifecycle-action'));
     expect(summary).toMatchObject({ requeued: 0, leftInFlight: 2, lifecycleCompleted: true });
-    expect(clock).toBeLessThanOrEqual(30_000);
+    expect(clock - start).toBeLessThanOrEqual(30_000);
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringMatching(/deadline passed/) }));
   });
 
@@ -256,7 +323,9 @@ describe('malformed and unknown events', () => {
   });
 
   test('the stored fixtures parse into the events the drainer expects', () => {
-    expect(parseDrainEvent(fixture('spot-interruption-warning'))).toEqual({ ok: true, event: { kind: 'spot-interruption', instanceId: FIXTURE_INSTANCE } });
+    expect(parseDrainEvent(fixture('spot-interruption-warning'))).toEqual({
+      ok: true, event: { kind: 'spot-interruption', instanceId: FIXTURE_INSTANCE, noticeAt: Date.parse('2026-11-25T08:22:00Z') },
+    });
     expect(parseDrainEvent(fixture('rebalance-recommendation'))).toEqual({ ok: true, event: { kind: 'rebalance', instanceId: FIXTURE_INSTANCE } });
     expect(parseDrainEvent(fixture('terminate-lifecycle-action'))).toEqual({
       ok: true,

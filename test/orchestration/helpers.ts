@@ -37,13 +37,24 @@ export interface Held {
   readonly jobId: string;
   readonly queueUrl: string;
   readonly receiptHandle: string;
+  /** The run's lease holder in the record. */
+  readonly holder: string;
+}
+
+export interface RunningJobsOptions {
+  /** @default 300 */
+  readonly leaseSeconds?: number;
+  /** Sets the records' expectedDoneAt (start + this): the notice rule reads it. @default - unknown */
+  readonly expectedDurationSeconds?: number;
 }
 
 /**
  * `count` jobs of `workload` RUNNING on `instanceId`: records created, messages sent and received (in
  * flight), records started with the receipt handles — the state a spot notice finds.
  */
-export async function runningJobs(sqs: SQSClient, records: JobRecords, queueUrl: string, instanceId: string, count: number, workload = 'agents'): Promise<Held[]> {
+export async function runningJobs(
+  sqs: SQSClient, records: JobRecords, queueUrl: string, instanceId: string, count: number, workload = 'agents', options: RunningJobsOptions = {},
+): Promise<Held[]> {
   const jobs = Array.from({ length: count }, () => newJob(workload));
   await Promise.all(jobs.map((j) => records.create(j)));
   const bodies = await Promise.all(jobs.map(async (j) => serializeJobMessage(messageFromRecord((await records.get(j.jobId))!))));
@@ -58,15 +69,18 @@ export async function runningJobs(sqs: SQSClient, records: JobRecords, queueUrl:
     const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, AttributeNames: ['All'] }));
     for (const m of r.Messages ?? []) {
       const { jobId } = JSON.parse(m.Body!);
-      held.push({ jobId, queueUrl, receiptHandle: m.ReceiptHandle! });
+      held.push({ jobId, queueUrl, receiptHandle: m.ReceiptHandle!, holder: '' });
     }
     if ((r.Messages ?? []).length === 0) throw new Error(`only ${held.length} of ${count} messages received`);
   }
-  await Promise.all(held.map(async (h) => {
-    const started = await records.start(h.jobId, { instanceId, queueUrl, receiptHandle: h.receiptHandle, receiveCount: 1 });
+  return Promise.all(held.map(async (h) => {
+    const started = await records.start(h.jobId, {
+      instanceId, runId: randomUUID(), queueUrl, receiptHandle: h.receiptHandle, leaseSeconds: options.leaseSeconds ?? 300, maxAttempts: 3,
+      expectedDurationSeconds: options.expectedDurationSeconds,
+    });
     if (!started.started) throw new Error(`could not start ${h.jobId}`);
+    return { ...h, holder: started.holder };
   }));
-  return held;
 }
 
 /** Every visible message of a queue, with attributes (receives them: they go in flight). */

@@ -213,6 +213,44 @@ describe('InterruptionDrainer options', () => {
     expect(() => build({ lifecycleHookHeartbeat: Duration.seconds(10) })).toThrow(/InterruptionDrainer: lifecycleHookHeartbeat must be between 30 seconds and 2 hours \(got 10 seconds\)/);
   });
 
+  /** A group with a terminate hook of `hookHeartbeat`, and a drainer for it. */
+  function drainHook(hookHeartbeat: Duration, drainerHeartbeat?: Duration) {
+    const { stack } = testStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });
+    const group = new autoscaling.AutoScalingGroup(stack, 'Group', {
+      vpc, instanceType: new ec2.InstanceType('g5.xlarge'), machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+    });
+    group.addLifecycleHook('Hook', {
+      lifecycleHookName: 'drain', lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING, heartbeatTimeout: hookHeartbeat,
+    });
+    const drainer = new InterruptionDrainer(stack, 'Drainer', {
+      autoScalingGroup: group, lifecycleHookName: 'drain', lifecycleHookHeartbeat: drainerHeartbeat,
+      jobQueue: new JobQueue(stack, 'Jobs', { workload: 'agents' }), jobStore: new JobStore(stack, 'Store'),
+    });
+    return { stack, drainer };
+  }
+
+  test('fails if lifecycleHookHeartbeat is longer than the heartbeat of the group\'s hook (the hook would time out between heartbeats)', () => {
+    expect(() => drainHook(Duration.minutes(1), Duration.minutes(10))).toThrow(
+      /InterruptionDrainer: lifecycleHookHeartbeat \(10 minutes\) must not exceed the heartbeat timeout of the group's lifecycle hook "drain" /);
+    expect(() => drainHook(Duration.minutes(1), Duration.minutes(10))).toThrow(/\(1 minute\): the hook would time out between two heartbeats/);
+  });
+
+  test('without lifecycleHookHeartbeat the drainer takes the hook\'s own heartbeat', () => {
+    const { stack, drainer } = drainHook(Duration.minutes(1));
+    const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
+      Properties: { FunctionName: Match.absent(), Description: Match.stringLikeRegexp('requeues the agents jobs') },
+    });
+    expect(Object.values(fn)[0].Properties.Environment.Variables.AI_BURST_LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS).toBe('60');
+    expect(drainer.workload).toBe('agents');
+  });
+
+  test('a drainer heartbeat equal to or shorter than the hook\'s is accepted', () => {
+    expect(() => drainHook(Duration.minutes(5), Duration.minutes(5))).not.toThrow();
+    expect(() => drainHook(Duration.minutes(5), Duration.minutes(2))).not.toThrow();
+  });
+
   test('fails if lifecycleHookName is empty', () => {
     expect(() => build({ lifecycleHookName: '' })).toThrow(/InterruptionDrainer: lifecycleHookName must name the group's terminate lifecycle hook/);
   });

@@ -65,7 +65,7 @@ describe('redriveParked', () => {
     await sqs.client.send(new SendMessageCommand({ QueueUrl: w.parking, MessageBody: 'not a job' }));
     const [done] = await runningJobs(sqs.client, records, w.origin, 'i-0123456789abcdef0', 1);
     await sqs.client.send(new SendMessageCommand({ QueueUrl: w.parking, MessageBody: serializeJobMessage(messageFromRecord((await records.get(done.jobId))!)) }));
-    await records.succeed(done.jobId, done.receiptHandle, {});
+    await records.succeed(done.jobId, done.holder, {});
 
     const report = await redriveParked(w.deps, { jobIds: [selected.jobId, done.jobId] });
 

@@ -3,6 +3,7 @@
  * aws-sdk-client-mock. The logic (retry.ts) with injected randomness, then the Lambda handler (index.ts)
  * with its Powertools batch processing, as Lambda's SQS event source calls it.
  */
+import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
@@ -56,6 +57,13 @@ async function deadLettered(dlqUrl: string, body: string): Promise<SQSRecord> {
   };
 }
 
+/** A worker takes the job and dies at once: its lease (0 s) has run out by the time the dead letter is handled. */
+async function dyingRun(jobId: string, instanceId = 'i-0123456789abcdef0'): Promise<void> {
+  const r = await records.start(jobId, { instanceId, runId: randomUUID(), queueUrl: 'q', receiptHandle: 'rh', leaseSeconds: 0, maxAttempts: 99 });
+  if (!r.started) throw new Error(`not started: ${r.reason}`);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 function putEventDetails() {
   return events.commandCalls(PutEventsCommand).map((c) => {
     const [entry] = c.args[0].input.Entries!;
@@ -64,7 +72,7 @@ function putEventDetails() {
 }
 
 describe('a failing job', () => {
-  test('GIVEN a job SQS keeps dead-lettering THEN it is retried with growing delays and attempt + 1, then parked with a FAILED record and a JobFailed event', async () => {
+  test('GIVEN a job whose holder keeps dying THEN it is retried with growing delays and attempt + 1, then parked with a FAILED record and a JobFailed event', async () => {
     const q = await queues();
     const log = recordingLog();
     const deps: DeadLetterDeps = {
@@ -72,12 +80,14 @@ describe('a failing job', () => {
       queueUrls: { high: q.high, normal: q.normal }, parkingQueueUrl: q.parking, maxAttempts: 3,
       backoff: { baseSeconds: 10, maxSeconds: 3600 }, random: () => 1, workload: 'agents', log,
     };
-    const [held] = await runningJobs(sqs.client, records, q.high, 'i-0123456789abcdef0', 1);
+    const [held] = await runningJobs(sqs.client, records, q.high, 'i-0123456789abcdef0', 1, 'agents', { leaseSeconds: 0 });
     let body = serializeJobMessage(messageFromRecord((await records.get(held.jobId))!));
 
     const delays: number[] = [];
     for (const expectedAttempt of [2, 3]) {
       sent.length = 0;
+      if (expectedAttempt > 2) await dyingRun(held.jobId);
+      else await new Promise((resolve) => setTimeout(resolve, 5));
       const outcome = await handleDeadLetter(deps, await deadLettered(q.dlq, body));
       expect(outcome).toMatchObject({ action: 'retried', jobId: held.jobId, attempt: expectedAttempt });
       const [copy] = sent.filter((s) => s.QueueUrl === q.high);
@@ -93,6 +103,7 @@ describe('a failing job', () => {
     expect(delayed.Attributes!.ApproximateNumberOfMessagesDelayed).toBe('2');
     expect(events.commandCalls(PutEventsCommand)).toHaveLength(0);
 
+    await dyingRun(held.jobId);
     const parked = await handleDeadLetter(deps, await deadLettered(q.dlq, body));
     expect(parked).toMatchObject({ action: 'parked', jobId: held.jobId });
     expect(await records.get(held.jobId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/retry budget spent after 3 attempts/) });
@@ -106,14 +117,24 @@ describe('a failing job', () => {
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'job parked' }));
   });
 
-  test('the decision: missing record or missing payload is permanent; a finished job is skipped; the record\'s budget wins', () => {
+  test('the decision: missing record or payload is permanent; finished is skipped; the record decides ownership and budget', () => {
+    const now = Date.parse('2026-11-25T08:00:00Z');
     const m = { ...messageFromRecord({ ...newJob(), status: 'QUEUED', attempt: 1, interruptions: 0, updatedAt: '' } as never) } as JobMessage;
-    expect(decide(m, undefined, 6)).toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/record not found/) });
-    const rec = { ...m, status: 'RUNNING', attempt: 3, interruptions: 2, updatedAt: '' } as never;
-    expect(decide(m, rec, 6)).toMatchObject({ kind: 'retry', permanent: false, message: { attempt: 3, interruptions: 2 } });
-    expect(decide({ ...m, payload: null }, { ...(rec as object), payload: undefined } as never, 6)).toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/payload missing/) });
-    expect(decide(m, { ...(rec as object), status: 'SUCCEEDED' } as never, 6)).toMatchObject({ kind: 'skip' });
-    expect(decide(m, { ...(rec as object), status: 'FAILED' } as never, 6)).toMatchObject({ kind: 'skip' });
+    expect(decide(m, undefined, 6, now, 10)).toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/record not found/) });
+    // A dead holder (expired lease): a failed attempt, counted from the record (3), not the copy (1).
+    const rec = { ...m, status: 'RUNNING', attempt: 3, interruptions: 2, updatedAt: '', leaseExpiresAt: now - 1 } as never;
+    expect(decide(m, rec, 6, now, 10)).toMatchObject({ kind: 'retry', permanent: false, message: { attempt: 3, interruptions: 2 } });
+    // A live holder: no attempt spent, a copy comes back once the lease would have expired.
+    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 42_000 } as never, 6, now, 10))
+      .toMatchObject({ kind: 'resend', delaySeconds: 43, message: { attempt: 3 } });
+    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 3_600_000 } as never, 6, now, 10)).toMatchObject({ kind: 'resend', delaySeconds: 900 });
+    // Queued, never started: a fresh copy after the backoff, no attempt spent.
+    expect(decide(m, { ...(rec as object), status: 'QUEUED', leaseExpiresAt: undefined } as never, 6, now, 10))
+      .toMatchObject({ kind: 'resend', delaySeconds: 10, message: { attempt: 3 } });
+    expect(decide({ ...m, payload: null }, { ...(rec as object), payload: undefined } as never, 6, now, 10))
+      .toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/payload missing/) });
+    expect(decide(m, { ...(rec as object), status: 'SUCCEEDED' } as never, 6, now, 10)).toMatchObject({ kind: 'skip' });
+    expect(decide(m, { ...(rec as object), status: 'FAILED' } as never, 6, now, 10)).toMatchObject({ kind: 'skip' });
   });
 });
 
@@ -145,8 +166,8 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
   }
 
   test('GIVEN a batch with poison bodies, a retryable job and a job whose queue is gone THEN the poison is parked at once, the others are processed, and only the failed one is reported', async () => {
-    const [retryable] = await runningJobs(sqs.client, records, q.origin, 'i-0123456789abcdef1', 1);
-    const [salvageable] = await runningJobs(sqs.client, records, q.origin, 'i-0123456789abcdef1', 1);
+    const [retryable] = await runningJobs(sqs.client, records, q.origin, 'i-0123456789abcdef1', 1, 'agents', { leaseSeconds: 0 });
+    const [salvageable] = await runningJobs(sqs.client, records, q.origin, 'i-0123456789abcdef1', 1, 'agents', { leaseSeconds: 0 });
     const unsendable = newJob('agents', { priority: 'normal' });
     await records.create(unsendable);
 
@@ -182,7 +203,7 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
   test('GIVEN a dead-lettered copy of a job that already succeeded THEN it is dropped as handled, not retried', async () => {
     const [held] = await runningJobs(sqs.client, records, q.origin, 'i-0123456789abcdef2', 1);
     const body = serializeJobMessage(messageFromRecord((await records.get(held.jobId))!));
-    await records.succeed(held.jobId, held.receiptHandle, { tokensIn: 1 });
+    await records.succeed(held.jobId, held.holder, { tokensIn: 1 });
     const onHigh = async () => {
       const { Attributes: a } = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: q.high, AttributeNames: ['All'] }));
       return Number(a!.ApproximateNumberOfMessages) + Number(a!.ApproximateNumberOfMessagesDelayed);
@@ -199,7 +220,10 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
     events.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }] });
     const job = newJob();
     await records.create(job);
-    const letter = await deadLettered(q.dlq, serializeJobMessage({ ...messageFromRecord((await records.get(job.jobId))!), attempt: 3 }));
+    // Three runs that died: the record's attempt reaches the budget (3).
+    for (let i = 0; i < 3; i++) await dyingRun(job.jobId);
+    expect(await records.get(job.jobId)).toMatchObject({ attempt: 3 });
+    const letter = await deadLettered(q.dlq, serializeJobMessage(messageFromRecord((await records.get(job.jobId))!)));
     const response = await handler({ Records: [letter] });
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: letter.messageId }]);
     expect((await records.get(job.jobId))!.status).toBe('FAILED');

@@ -184,7 +184,7 @@ describe('AiBurstPlatform fails on invalid props', () => {
   test.each<[string, Partial<AiBurstPlatformProps>, RegExp]>([
     ['no workloads', { workloads: [] }, /workloads must list 1 to 20 workloads \(got 0\)/],
     ['a duplicate workload', { workloads: [{ name: 'a' }, { name: 'a' }] }, /workloads lists "a" twice/],
-    ['a bad workload name', { workloads: [{ name: 'A_B' }] }, /workloads\[\].name "A_B" is invalid/],
+    ['a bad workload name', { workloads: [{ name: 'A_B' }] }, /workloads\[0\].name "A_B" is invalid/],
   ])('fails if %s', (_n, props, message) => {
     expect(() => build(props)).toThrow(message);
   });

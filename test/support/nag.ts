@@ -464,6 +464,53 @@ NAG_PROOFS['AwsSolutions-APIG3'] = {
   },
 };
 
+/** Stages with a stage-logging gap: no AWS::ApiGateway::Account in the template, metrics and X-Ray on, Lambdas logging. */
+function proveStageLoggingNeedsAccountRole(t: Template, lacks: (stage: any) => boolean, what: string): void {
+  const stages = Object.entries(t.findResources('AWS::ApiGateway::Stage')).filter(([, s]) => lacks(s.Properties));
+  if (stages.length === 0) throw new Error(`every stage has ${what}, yet the rule is acknowledged`);
+  if (Object.keys(t.findResources('AWS::ApiGateway::Account')).length > 0) throw new Error(`the account role is created here, yet a stage has no ${what}`);
+  for (const [id, stage] of stages) {
+    if (stage.Properties.TracingEnabled !== true) throw new Error(`stage ${id} has no X-Ray tracing`);
+    if (!(stage.Properties.MethodSettings ?? []).some((m: any) => m.MetricsEnabled === true)) throw new Error(`stage ${id} publishes no metrics`);
+  }
+  const functions = t.findResources('AWS::Lambda::Function');
+  const integrations = Object.values(t.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } }))
+    .map((p) => p.Properties.FunctionName?.['Fn::GetAtt']?.[0] as string);
+  if (integrations.length === 0) throw new Error('no Lambda is invoked by API Gateway');
+  for (const id of integrations) {
+    if (functions[id]?.Properties.LoggingConfig?.LogGroup === undefined) throw new Error(`integration function ${id} logs to no group of its own`);
+  }
+}
+
+NAG_PROOFS['AwsSolutions-APIG1'] = {
+  control: 'access logs are off only where this template does not create the account-level API Gateway CloudWatch role (without it the ' +
+    'stage cannot deploy); such a stage publishes metrics and X-Ray traces and its Lambdas log to their own groups',
+  prove: (t) => proveStageLoggingNeedsAccountRole(t, (p) => p.AccessLogSetting === undefined, 'access logs'),
+};
+
+NAG_PROOFS['AwsSolutions-APIG6'] = {
+  control: 'execution logs are off only where this template does not create the account-level API Gateway CloudWatch role (without it ' +
+    'the stage cannot deploy); such a stage publishes metrics and X-Ray traces and its Lambdas log to their own groups',
+  prove: (t) => proveStageLoggingNeedsAccountRole(t,
+    (p) => !(p.MethodSettings ?? []).some((m: any) => ['ERROR', 'INFO'].includes(m.LoggingLevel)), 'execution logs'),
+};
+
+NAG_PROOFS['Serverless-APIGWAccessLogging'] = NAG_PROOFS['AwsSolutions-APIG1'];
+
+NAG_PROOFS['Serverless-APIGWStructuredLogging'] = {
+  control: 'the access log format is one JSON object per line; it only looks unparseable to the rule because the pre-quoted ' +
+    '$context.error.messageString (a JSON string once API Gateway substitutes it) stands unquoted',
+  prove: (t) => {
+    const formats = Object.values(t.findResources('AWS::ApiGateway::Stage')).map((s) => s.Properties.AccessLogSetting?.Format).filter(Boolean);
+    if (formats.length === 0) throw new Error('no stage has access logs, yet APIGWStructuredLogging acknowledged');
+    for (const f of formats) {
+      if (!String(f).includes(':$context.error.messageString')) throw new Error(`format ${f} has no unquoted messageString`);
+      const parsed = JSON.parse(String(f).replace(/\$context\.[A-Za-z_.]+String/g, '"x"'));
+      if (typeof parsed !== 'object' || parsed === null) throw new Error(`format ${f} is not a JSON object`);
+    }
+  },
+};
+
 NAG_PROOFS['AwsSolutions-COG4'] = {
   control: 'every method that does not use a Cognito user pool authorizer uses AWS IAM (SigV4) authorization',
   prove: (t) => {

@@ -1,5 +1,5 @@
 import { ModelError } from '../../worker/errors';
-import { createModelAdapter, tokensFromBody } from '../../worker/model/adapter';
+import { createModelAdapter, streamedEnd, tokensFromBody } from '../../worker/model/adapter';
 import { assembleStream } from '../../worker/model/openai';
 import { FakeModelServer, startFakeModelServer } from '../support/fake-model-server';
 
@@ -58,6 +58,22 @@ describe('OpenAI-compatible adapter', () => {
     expect(r).toMatchObject({ tokensIn: 5, tokensOut: 2 });
     // clock ticks: role chunk (110) then first text (120)
     expect(r.timeToFirstTokenMs).toBe(20);
+  });
+
+  test('progress: a streamed answer capped by max_tokens gives its latest end at the rate so far', async () => {
+    // 16 tokens in 160 ms after the first token: 10 ms per token; 100 - 16 left → 840 ms more.
+    expect(streamedEnd(1160, 1000, 16, 100)).toBe(1160 + 84 * 10);
+    expect(streamedEnd(1160, 1000, 16, undefined)).toBeUndefined(); // no cap: no bound
+    expect(streamedEnd(1010, 1000, 4, 100)).toBeUndefined(); // too few tokens to trust a rate
+    const enc = new TextEncoder();
+    let t = 0;
+    async function* body() {
+      for (let i = 0; i < 16; i++) yield enc.encode(`data: {"choices":[{"index":0,"delta":{"content":"t${i}"}}]}\n\n`);
+      yield enc.encode('data: [DONE]\n\n');
+    }
+    const seen: Array<[number, number]> = [];
+    await assembleStream(body(), true, 0, () => (t += 10), (first, chunks) => seen.push([first, chunks]));
+    expect(seen).toEqual([[20, 8], [20, 16]]); // the clock ticks once for the first chunk, once for its first text
   });
 
   test('SSE: an error event mid-stream is a transient model error', async () => {

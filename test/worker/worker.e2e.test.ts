@@ -6,7 +6,7 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
-import { JOB_MESSAGE_VERSION, MetricNames, parseJobMessage, resultKey, serializeJobMessage } from '../../lib/contracts';
+import { JOB_MESSAGE_VERSION, MetricNames, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
 import { clientConfig } from '../support/local-aws';
 import {
   ASG, Env, PAYLOAD_BUCKET, PRICE, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, next,
@@ -75,7 +75,7 @@ describe('success', () => {
     expect(sentMetrics(env).find((d) => d.MetricName === MetricNames.BOOT_GPU_SECONDS)!.Dimensions).toEqual([{ Name: 'Workload', Value: WORKLOAD }]);
   });
 
-  test('a large result goes to S3 at resultKey(jobId) and the record points at it', async () => {
+  test('a large result goes to S3 under the run\'s own key and the record points at it', async () => {
     const queues = await makeQueues(env);
     const { jobId, marker } = await submit(env, queues);
     const long = `${'lorem ipsum '.repeat(100)}${marker}`;
@@ -85,9 +85,9 @@ describe('success', () => {
     await worker.shutdown();
 
     const record = (await env.records.get(jobId))!;
-    expect(record).toMatchObject({ status: 'SUCCEEDED', resultRef: `s3://${RESULT_BUCKET}/${resultKey(jobId)}`, tokensOut: 201 });
+    expect(record).toMatchObject({ status: 'SUCCEEDED', resultRef: expect.stringMatching(new RegExp(`^s3://${RESULT_BUCKET}/results/${WORKLOAD}/${jobId}/[0-9a-f-]{36}\\.json$`)), tokensOut: 201 });
     expect(record.result).toBeUndefined();
-    const object = await env.s3.client.send(new GetObjectCommand({ Bucket: RESULT_BUCKET, Key: resultKey(jobId) }));
+    const object = await env.s3.client.send(new GetObjectCommand({ Bucket: RESULT_BUCKET, Key: keyOf(record.resultRef!) }));
     expect(JSON.parse(await object.Body!.transformToString())).toMatchObject({ choices: [{ message: { content: long } }] });
   });
 
@@ -205,7 +205,7 @@ describe('messages settled without a model call', () => {
     const { worker } = await launch(env, configFor(env, queues, { inlineResultMaxBytes: 0 }));
     await finishedJob(worker, jobId);
     const before = (await env.records.get(jobId))!;
-    const objectBefore = await env.s3.client.send(new HeadObjectCommand({ Bucket: RESULT_BUCKET, Key: resultKey(jobId) }));
+    const objectBefore = await env.s3.client.send(new HeadObjectCommand({ Bucket: RESULT_BUCKET, Key: keyOf(before.resultRef!) }));
 
     // WHEN the same job is delivered again
     const dup = finishedJob(worker, jobId);
@@ -218,7 +218,7 @@ describe('messages settled without a model call', () => {
     expect(await env.records.get(jobId)).toEqual(before);
     const objects = await env.s3.client.send(new ListObjectsV2Command({ Bucket: RESULT_BUCKET, Prefix: `results/${WORKLOAD}/${jobId}` }));
     expect(objects.Contents).toHaveLength(1);
-    const objectAfter = await env.s3.client.send(new HeadObjectCommand({ Bucket: RESULT_BUCKET, Key: resultKey(jobId) }));
+    const objectAfter = await env.s3.client.send(new HeadObjectCommand({ Bucket: RESULT_BUCKET, Key: keyOf(before.resultRef!) }));
     expect(objectAfter.ETag).toBe(objectBefore.ETag);
     expect(objectAfter.LastModified).toEqual(objectBefore.LastModified);
     expect(await depth(env, queues.high)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
@@ -250,15 +250,21 @@ describe('messages settled without a model call', () => {
     expect(await env.records.get(jobId)).toMatchObject({ status: 'QUEUED' });
   });
 
-  test('a fresh copy of a job another instance runs is left alone (not deleted, no model call)', async () => {
+  test('a copy of a job another instance runs under a live lease waits out the lease (not deleted, no model call)', async () => {
     const queues = await makeQueues(env);
     const { jobId, message, marker } = await submit(env, queues);
     // another instance holds it
     const [m] = await receiveAll(env, queues.high);
-    expect((await env.records.start(jobId, { instanceId: 'i-other', queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, receiveCount: 1 })).started).toBe(true);
+    const other = await env.records.start(jobId, {
+      instanceId: 'i-other', runId: 'run-other', queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, leaseSeconds: 300, maxAttempts: 3,
+    });
+    expect(other.started).toBe(true);
     await env.sqs.client.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: serializeJobMessage(message) }));
     const { worker } = await launch(env, configFor(env, queues));
-    expect((await finishedJob(worker, jobId)).outcome).toBe('skipped-held');
+    const held = await finishedJob(worker, jobId);
+    expect(held.outcome).toBe('skipped-held');
+    // deferred for the lease's remaining time (≈300 s), not just the queue's visibility timeout
+    expect(held.delaySeconds).toBeGreaterThan(290);
     await worker.shutdown();
     expect(env.model.callsWith(marker)).toHaveLength(0);
     expect(await env.records.get(jobId)).toMatchObject({ status: 'RUNNING', instanceId: 'i-other' });
@@ -351,3 +357,8 @@ test('idle GPU-seconds are reported per workload', async () => {
   expect(idle).toBeGreaterThan(0.1);
   expect(sentMetrics(env).filter((d) => d.MetricName === MetricNames.IDLE_GPU_SECONDS).every((d) => d.Dimensions!.length === 1)).toBe(true);
 });
+
+/** The key of an s3://bucket/key reference. */
+function keyOf(ref: string): string {
+  return ref.replace(/^s3:\/\/[^/]+\//, '');
+}

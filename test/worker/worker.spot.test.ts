@@ -86,7 +86,7 @@ describe('spot interruption notice', () => {
     expect(held).toHaveLength(3);
     const interrupted = next(a.worker, 'interrupted');
     a.imds.setInterruption();
-    const drainer = Promise.all(held.map((r) => requeueInterrupted(env.sqs.client, env.records, { jobId: r.jobId, queueUrl: r.queueUrl!, receiptHandle: r.receiptHandle! })));
+    const drainer = Promise.all(held.map((r) => requeueInterrupted(env.sqs.client, env.records, { jobId: r.jobId, queueUrl: r.queueUrl!, receiptHandle: r.receiptHandle!, holder: r.leaseHolder! })));
     const [event, drained] = await Promise.all([interrupted, drainer]);
     gate.release();
     await a.worker.shutdown();
@@ -207,12 +207,15 @@ test('agent killed without cleanup: the job is redelivered after its visibility 
   const b = await launch(env, config);
   const started = next(b.worker, 'job-started', (e) => e.jobId === jobId);
 
-  // THEN B gets the same message back after the lease (a redelivery: receive count > 1) and finishes it once
-  expect((await started).receiveCount).toBeGreaterThan(1);
+  // THEN B gets the same message back after the lease (a redelivery: receive count > 1), takes over the expired
+  // lease (a crash spends one attempt: a job that crashes its worker must not loop forever) and finishes it once
+  const taken = await started;
+  expect(taken.receiveCount).toBeGreaterThan(1);
+  expect(taken).toMatchObject({ takeover: true, attempt: 2 });
   expect((await finishedJob(b.worker, jobId)).outcome).toBe('succeeded');
   await b.worker.shutdown();
   expect(aFinished).toBe(0);
-  expect(await env.records.get(jobId)).toMatchObject({ status: 'SUCCEEDED', attempt: 1, interruptions: 0 });
+  expect(await env.records.get(jobId)).toMatchObject({ status: 'SUCCEEDED', attempt: 2, interruptions: 0 });
   expect(await resultObjects(jobId)).toBe(1);
   expect(env.model.callsWith(marker).filter((c) => c.answered)).toHaveLength(1);
   expect(await depth(env, queues.high)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });

@@ -10,6 +10,24 @@ export interface ModelRequest {
   /** The job's payload (inline or read from S3). */
   readonly input: unknown;
   readonly signal: AbortSignal;
+  /**
+   * Called as a streamed answer grows with the expected end of the call (epoch ms), when the request caps its
+   * length (`max_tokens`): the notice rule then knows whether the job ends before a spot reclaim.
+   */
+  readonly onProgress?: (expectedDoneAtMs: number) => void;
+}
+
+/** Chunks seen before the token rate is trusted for an estimate. */
+const MIN_CHUNKS_FOR_ESTIMATE = 8;
+
+/**
+ * When a streamed generation capped at `maxTokens` ends at the latest, at its rate so far (one content chunk is
+ * about one token in vLLM, TGI and llama.cpp streams). An upper bound: the model may stop earlier. Pure.
+ */
+export function streamedEnd(nowMs: number, firstTokenAtMs: number, chunks: number, maxTokens: number | undefined): number | undefined {
+  if (maxTokens === undefined || chunks < MIN_CHUNKS_FOR_ESTIMATE || nowMs <= firstTokenAtMs) return undefined;
+  const msPerToken = (nowMs - firstTokenAtMs) / chunks;
+  return nowMs + Math.max(0, maxTokens - chunks) * msPerToken;
 }
 
 export interface ModelResult {

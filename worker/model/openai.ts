@@ -8,7 +8,7 @@
 import { WorkerModelServerConfig } from '../../lib/contracts';
 import { ModelError } from '../errors';
 import type { ModelAdapter, ModelRequest, ModelResult } from './adapter';
-import { joinUrl, probeHealth, tokensFromBody } from './adapter';
+import { joinUrl, probeHealth, streamedEnd, tokensFromBody } from './adapter';
 
 type Json = Record<string, unknown>;
 
@@ -67,12 +67,18 @@ export class OpenAiAdapter implements ModelAdapter {
       return { output, ...tokensFromBody(output) };
     }
     if (!res.body) throw new ModelError('model server answered a streaming request without a body', false);
-    return assembleStream(res.body, chat, sentAt, this.now);
+    const cap = [body.max_tokens, body.max_completion_tokens].find((v): v is number => typeof v === 'number' && v > 0);
+    return assembleStream(res.body, chat, sentAt, this.now, request.onProgress && ((firstTokenAt, chunks) => {
+      const end = streamedEnd(this.now(), firstTokenAt, chunks, cap);
+      if (end !== undefined) request.onProgress!(end);
+    }));
   }
 }
 
 /** Read an SSE stream of completion chunks into one completion. */
-export async function assembleStream(body: AsyncIterable<Uint8Array>, chat: boolean, sentAt: number, now: () => number): Promise<ModelResult> {
+export async function assembleStream(
+  body: AsyncIterable<Uint8Array>, chat: boolean, sentAt: number, now: () => number, progress?: (firstTokenAt: number, chunks: number) => void,
+): Promise<ModelResult> {
   const decoder = new TextDecoder();
   const choices = new Map<number, { index: number; role?: string; text: string; finish_reason?: unknown }>();
   let firstTokenAt: number | undefined;
@@ -82,6 +88,7 @@ export async function assembleStream(body: AsyncIterable<Uint8Array>, chat: bool
   let buffer = '';
   let data: string[] = [];
   let done = false;
+  let contentChunks = 0;
 
   const onEvent = (payload: string) => {
     if (payload === '[DONE]') {
@@ -107,6 +114,8 @@ export async function assembleStream(body: AsyncIterable<Uint8Array>, chat: bool
       if (typeof piece === 'string' && piece.length > 0) {
         firstTokenAt ??= now();
         choice.text += piece;
+        contentChunks += 1;
+        if (progress && contentChunks % 8 === 0) progress(firstTokenAt, contentChunks);
       }
       if (c.finish_reason !== undefined && c.finish_reason !== null) choice.finish_reason = c.finish_reason;
       choices.set(index, choice);

@@ -43,6 +43,33 @@ export interface SimulationOptions {
   readonly wakeDebounceS?: number;
   /** Spot notice → copy visible on the queue (worker / drainer). @default 2 */
   readonly requeueLatencyS?: number;
+  /**
+   * What the worker and drainer do with a running job at a spot notice (policies that act on notices):
+   * `finish-or-requeue` is lib/contracts/notice.ts (a job expected to end before the reclaim less
+   * NOTICE_FINISH_MARGIN_SECONDS keeps running, every other one is requeued at once); `requeue-all` is the
+   * old behaviour (every running job requeued at once), kept only to compare the two.
+   * @default 'finish-or-requeue'
+   */
+  readonly noticeRule?: NoticeRule;
+  /**
+   * What the notice rule knows of a running job's length: `fleet` = the fleet's expected job duration (the
+   * ScalingPolicy's `expectedJobSeconds`, the trace's mean job), all a worker without progress reporting
+   * has; `job` = the job's own length (a worker that streams progress against `max_tokens`: an upper bound
+   * on what any worker can know).
+   * @default 'fleet'
+   */
+  readonly noticeEstimate?: NoticeEstimate;
+  /**
+   * EC2 rebalance recommendations per spot instance-hour (a hazard of its own, independent of the
+   * interruptions). With Capacity Rebalancing (ai-burst's GpuFleet) the group launches a replacement and
+   * terminates the old instance once the replacement passes EC2 health checks; other fleets ignore them.
+   * @default 0
+   */
+  readonly rebalancesPerHour?: number;
+  /** Replacement launch → it passes EC2 health checks (long before its model is loaded). @default 60 */
+  readonly replacementHealthyS?: number;
+  /** InterruptionDrainer: longest a terminate hook waits for running jobs before requeueing them. @default 120 */
+  readonly drainTimeoutS?: number;
   /** CloudWatch: end of minute → datapoint readable. @default 60 */
   readonly metricLagS?: number;
   /** A run stops this long after the last arrival even if jobs are left. @default 86400 */
@@ -53,6 +80,17 @@ export interface SimulationOptions {
   readonly snapshot?: PriceSnapshot;
   /** Called now and then with the share of the work done (0–1), for a progress bar. */
   readonly onProgress?: (done: number) => void;
+}
+
+export type NoticeRule = 'finish-or-requeue' | 'requeue-all';
+export type NoticeEstimate = 'fleet' | 'job';
+const NOTICE_RULES: readonly NoticeRule[] = ['finish-or-requeue', 'requeue-all'];
+const NOTICE_ESTIMATES: readonly NoticeEstimate[] = ['fleet', 'job'];
+
+function oneOf<T extends string>(value: T | undefined, fallback: T, allowed: readonly T[], name: string): T {
+  const v = value ?? fallback;
+  if (!allowed.includes(v)) throw new InputError(`${name}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 export type ResolvedOptions = Required<Omit<SimulationOptions, 'onProgress'>> & Pick<SimulationOptions, 'onProgress'>;
@@ -93,6 +131,11 @@ export function resolveOptions(o: SimulationOptions = {}): ResolvedOptions {
     wakeLatencyS: requireNumber(o.wakeLatencyS ?? 2, 'wakeLatencyS', 0),
     wakeDebounceS: requireNumber(o.wakeDebounceS ?? 10, 'wakeDebounceS', 0),
     requeueLatencyS: requireNumber(o.requeueLatencyS ?? 2, 'requeueLatencyS', 0),
+    noticeRule: oneOf(o.noticeRule, 'finish-or-requeue', NOTICE_RULES, 'noticeRule'),
+    noticeEstimate: oneOf(o.noticeEstimate, 'fleet', NOTICE_ESTIMATES, 'noticeEstimate'),
+    rebalancesPerHour: requireNumber(o.rebalancesPerHour ?? 0, 'rebalancesPerHour', 0),
+    replacementHealthyS: requireNumber(o.replacementHealthyS ?? 60, 'replacementHealthyS', 0),
+    drainTimeoutS: requireNumber(o.drainTimeoutS ?? 120, 'drainTimeoutS', 0),
     metricLagS: requireNumber(o.metricLagS ?? 60, 'metricLagS', 0),
     cutoffAfterLastArrivalS: requireNumber(o.cutoffAfterLastArrivalS ?? 86400, 'cutoffAfterLastArrivalS', 0, true),
     tailCapS: requireNumber(o.tailCapS ?? 3600, 'tailCapS', 0),

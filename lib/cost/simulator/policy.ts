@@ -56,8 +56,23 @@ export interface FleetBehaviour {
   readonly priorityQueues: boolean;
   /** Busy workers hold scale-in protection, so lowering desired capacity only removes idle instances. */
   readonly protectBusy: boolean;
-  /** At a spot notice the worker / drainer publishes a copy (interruptions + 1) and deletes the original. */
+  /**
+   * The worker / drainer act on a spot notice: they take no new job and apply the notice rule
+   * (lib/contracts/notice.ts, or the old requeue-everything with `noticeRule: 'requeue-all'`); a requeue
+   * publishes a copy (interruptions + 1) and deletes the original.
+   */
   readonly requeueAtNotice: boolean;
+  /**
+   * The fleet's expected job duration as its worker is configured with it: what the notice rule compares
+   * with the time left (with `noticeEstimate: 'fleet'`). Unset: unknown, every running job is requeued.
+   */
+  readonly expectedJobSeconds?: number;
+  /**
+   * Capacity Rebalancing plus the terminate hook the InterruptionDrainer holds: at a rebalance
+   * recommendation the worker takes no new job and the group launches a replacement; once that passes EC2
+   * health checks the old instance's jobs finish, up to the drain timeout, and what is left is requeued.
+   */
+  readonly capacityRebalance: boolean;
   /** The worker extends the lease every third of the visibility timeout while a job runs. */
   readonly heartbeat: boolean;
   /** The dead-letter queue is drained by a RetryHandler (backoff, attempt + 1) before jobs are parked. */
@@ -78,6 +93,8 @@ export interface SimPolicy extends FleetBehaviour {
    * + delayed, all queues) as it was just before the job's message was sent.
    */
   onSubmit?(ctx: PolicyContext, backlogBeforeSend: number): void;
+  /** Counts of the policy's own (e.g. API calls it made), reported as the run's `policyStats`. */
+  stats?(): Readonly<Record<string, number>>;
 }
 
 /** What a policy factory may know up front: the trace's shape, as the person configuring it would. */

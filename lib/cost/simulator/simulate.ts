@@ -12,9 +12,15 @@ import { createPolicy, isPolicyName, POLICY_NAMES, PolicyName } from './policies
 import { percentile, roundTo } from './stats';
 import { Trace } from './trace';
 
-/** One policy's run as reported: the engine's counts, summarized waits and cost. */
+/**
+ * One policy's run as reported: the engine's counts, summarized waits and cost, and where the billed
+ * instance-seconds went: busy + interrupted + boot + idle = billed (each rounded to 0.1 s).
+ */
 export interface PolicyRun extends Pick<EngineResult,
-  'policy' | 'costUsd' | 'jobsCompleted' | 'jobsUnfinished' | 'jobsLost' | 'duplicateCompletions' | 'interruptions' | 'wastedGpuSeconds'> {
+  'policy' | 'costUsd' | 'jobsCompleted' | 'jobsUnfinished' | 'jobsLost' | 'duplicateCompletions' | 'interruptions' | 'wastedGpuSeconds' |
+  'busyGpuSeconds' | 'interruptedGpuSeconds' | 'bootGpuSeconds' | 'idleGpuSeconds'> {
+  /** Billed instance-seconds (per second, 60 s minimum per instance); `instanceHours` × 3600 unrounded. */
+  readonly billedGpuSeconds: number;
   /** costUsd ÷ the static on-demand fleet's cost on the same trace. */
   readonly costVsStaticOnDemand: number;
   readonly p50WaitS: number | null;
@@ -87,6 +93,11 @@ function summarize(r: EngineResult, staticCost: number): PolicyRun {
     duplicateCompletions: r.duplicateCompletions,
     interruptions: r.interruptions,
     wastedGpuSeconds: roundTo(r.wastedGpuSeconds, 1)!,
+    busyGpuSeconds: roundTo(r.busyGpuSeconds, 1)!,
+    interruptedGpuSeconds: roundTo(r.interruptedGpuSeconds, 1)!,
+    bootGpuSeconds: roundTo(r.bootGpuSeconds, 1)!,
+    idleGpuSeconds: roundTo(r.idleGpuSeconds, 1)!,
+    billedGpuSeconds: r.billedSeconds,
     instanceHours: roundTo(r.billedSeconds / 3600, 4)!,
   };
 }

@@ -34,3 +34,23 @@ export class SpotModel {
     };
   }
 }
+
+/**
+ * EC2 rebalance recommendations: a constant hazard per instance-hour from launch, drawn from its own
+ * stream (the same k-th draw for every policy), independent of the interruptions.
+ */
+export class RebalanceModel {
+  private readonly stream: RandomStream;
+
+  constructor(
+    seed: number,
+    readonly rebalancesPerHour: number,
+  ) {
+    this.stream = new RandomStream(seed, 'rebalance-time');
+  }
+
+  /** Seconds after launch when the k-th spot instance gets its recommendation (Infinity: never). */
+  recommendationAfterS(k: number): number {
+    return exponential(this.stream.at(k), this.rebalancesPerHour / 3600);
+  }
+}

@@ -6,10 +6,11 @@
  * - `business-hours`: a day of Poisson arrivals peaking 09:00–17:00 (≈60 jobs/h) with a quiet night;
  * - `steady-trickle`: a day of one job about every 10 minutes;
  * - `stress`: business hours plus a 1,000-document batch at noon, meant to run at 0.3 interruptions per
- *   instance-hour with 5 % missed notices.
+ *   instance-hour with 5 % missed notices. Those settings travel with it: `traces --out` writes them as the
+ *   CSV's `# ai-burst simulate …` line, which `simulate --trace` reads (trace.ts).
  */
 import { lognormalFromMedianP95, mulberry32, hashSeed } from './rng';
-import { sortTrace, TraceJob } from './trace';
+import { sortTrace, TraceJob, TraceSettings } from './trace';
 
 export interface StandardTrace {
   readonly name: string;
@@ -17,6 +18,8 @@ export interface StandardTrace {
   readonly trace: TraceJob[];
   /** Run it with the stress settings (0.3 interruptions per instance-hour, 5 % missed notices). */
   readonly stress: boolean;
+  /** The settings it is meant to run at, written into its CSV (empty: the simulator's defaults). */
+  readonly settings: TraceSettings;
 }
 
 export const STRESS_SETTINGS = { interruptionsPerHour: 0.3, missedNoticeShare: 0.05 } as const;
@@ -82,12 +85,16 @@ export function stressTrace(seed: number): TraceJob[] {
   return sortTrace([...businessHours(seed, 'stress'), ...docBatches(seed + 1, [[12 * 3600, 1000]])]);
 }
 
+function entry(name: string, description: string, trace: TraceJob[], settings: TraceSettings = {}): StandardTrace {
+  return { name, description, trace, stress: settings === STRESS_SETTINGS, settings };
+}
+
 export function standardTraces(seed = 42): StandardTrace[] {
   return [
-    { name: 'agent-bursts', description: '32 × 90 s at once, 1 h quiet, 8 × 5 min', trace: agentBursts(), stress: false },
-    { name: 'doc-batches', description: 'batches of 100, 1,000, 10,000 documents (median 20 s each)', trace: docBatches(seed), stress: false },
-    { name: 'business-hours', description: 'a day, ≈60 jobs/h 09–17, ≈2 jobs/h at night, median 120 s', trace: businessHours(seed), stress: false },
-    { name: 'steady-trickle', description: 'a day, one 120 s job every ~10 min', trace: steadyTrickle(seed), stress: false },
-    { name: 'stress', description: 'business hours + 1,000 documents at noon; 0.3 interruptions/instance-h, 5 % notices missed', trace: stressTrace(seed), stress: true },
+    entry('agent-bursts', '32 × 90 s at once, 1 h quiet, 8 × 5 min', agentBursts()),
+    entry('doc-batches', 'batches of 100, 1,000, 10,000 documents (median 20 s each)', docBatches(seed)),
+    entry('business-hours', 'a day, ≈60 jobs/h 09–17, ≈2 jobs/h at night, median 120 s', businessHours(seed)),
+    entry('steady-trickle', 'a day, one 120 s job every ~10 min', steadyTrickle(seed)),
+    entry('stress', 'business hours + 1,000 documents at noon; 0.3 interruptions/instance-h, 5 % notices missed', stressTrace(seed), STRESS_SETTINGS),
   ];
 }

@@ -3,20 +3,24 @@
  * called the way the CapacityManager Lambda calls it:
  * - an EventBridge schedule every `invocationPeriodS` (60 s), each invocation evaluating every
  *   `evaluationIntervalS` (10 s) on live queue attributes (GetQueueAttributes, not CloudWatch) and the
- *   group's state, carrying the busy-level history from one decision to the next (the Lambda keeps it in
- *   a group tag);
+ *   group's state, carrying the busy-level history from one decision to the next as a warm Lambda does,
+ *   and writing the group tag when planBusyHistoryWrite says so (counted: `historyTagWrites`, against
+ *   `historyChanges`, the writes of a Lambda that wrote every change);
  * - the submit path's wake-up (lambda/shared/fleet-wake.ts): at most once per `wakeDebounceS` the submit
  *   path probes the backlog before sending; if it was empty (a fleet at zero, or idle), it invokes the
  *   CapacityManager asynchronously, which evaluates once, `wakeLatencyS` later;
  * - the fleet: spot, one queue per priority polled highest first, busy workers protected from
- *   scale-in, lease heartbeats, requeue of a copy (interruptions + 1) at the spot notice, and a
- *   RetryHandler behind the dead-letter queue.
+ *   scale-in, lease heartbeats, the notice rule at a spot notice (finish what ends before the reclaim,
+ *   requeue a copy with interruptions + 1 of the rest; the worker knows `expectedJobSeconds`), Capacity
+ *   Rebalancing with the drainer's terminate hook, and a RetryHandler behind the dead-letter queue.
  *
  * What the Lambda cannot see it is not given: `delayedDueSoon` stays unset (SQS does not report due
  * times), and the policy knows the trace only as its configurer would (mean job length for
  * `expectedJobSeconds`, the boot median for `expectedBootSeconds`).
  */
-import { BusyLevel, decideCapacity, QueueState, ScalingPolicy } from '../../../compute/scaling-policy';
+import {
+  BusyHistoryCarry, busyHistoryInput, decideCapacity, encodeBusyHistory, planBusyHistoryWrite, QueueState, ScalingPolicy,
+} from '../../../compute/scaling-policy';
 import { PolicyContext, PolicySetup, SimPolicy } from '../policy';
 
 /** The ScalingPolicy a user of this trace would configure (SLO, typical job, boot), plus any overrides. */
@@ -38,8 +42,10 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
   const o = setup.options;
   const scaling = aiBurstScalingPolicy(setup, overrides);
   const tuned = Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(',');
-  let history: BusyLevel[] | undefined;
+  let carry: BusyHistoryCarry | undefined;
+  let tag: string | undefined;
   let lastProbe = -Infinity;
+  const stats = { evaluations: 0, historyTagWrites: 0, historyChanges: 0 };
 
   const evaluate = (ctx: PolicyContext, why: string): void => {
     const queue: QueueState = {
@@ -50,6 +56,8 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
     };
     const fleet = ctx.fleet();
     const booting = fleet.instances.filter((i) => i.state === 'booting').length;
+    const now = Math.round(ctx.now * 1000);
+    const previous = carry ? encodeBusyHistory(carry.history) : undefined;
     const decision = decideCapacity(
       queue,
       {
@@ -59,12 +67,19 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
         inService: fleet.instances.length - booting,
         pending: booting,
         busy: fleet.instances.filter((i) => i.state === 'busy').length,
-        busyHistory: history,
+        busyHistory: busyHistoryInput(carry, tag),
       },
       scaling,
-      Math.round(ctx.now * 1000),
+      now,
     );
-    history = decision.busyHistory;
+    const plan = planBusyHistoryWrite(carry, tag, decision.busyHistory, now);
+    stats.evaluations++;
+    if (plan.value !== previous) stats.historyChanges++;
+    if (plan.write) {
+      tag = plan.value;
+      stats.historyTagWrites++;
+    }
+    carry = plan.carry;
     if (decision.desired !== fleet.desired) ctx.setDesired(decision.desired, `${why}: ${decision.reason}`);
   };
 
@@ -74,11 +89,14 @@ export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {})
     priorityQueues: true,
     protectBusy: true,
     requeueAtNotice: true,
+    expectedJobSeconds: scaling.expectedJobSeconds,
+    capacityRebalance: true,
     heartbeat: true,
     retryHandler: true,
     visibilityTimeoutS: o.visibilityTimeoutS,
     warmAtStart: 0,
     floor: 0,
+    stats: () => ({ ...stats }),
     start(ctx) {
       const perInvocation = Math.max(1, Math.floor(o.invocationPeriodS / o.evaluationIntervalS));
       const invoke = (t: number): void => {

@@ -1,7 +1,8 @@
 /**
  * What the baselines share: the fleet a user builds without this library — one SQS queue with a
  * dead-letter queue, a worker that does not heartbeat (the visibility timeout is set above the longest
- * job instead), no scale-in protection, and nothing that acts on a spot notice.
+ * job instead), no scale-in protection, and nothing that acts on a spot notice or a rebalance
+ * recommendation (Capacity Rebalancing is off by default on an Auto Scaling group).
  */
 import { FleetBehaviour, PolicySetup } from '../policy';
 
@@ -19,6 +20,7 @@ export function baselineBehaviour(setup: PolicySetup, market: 'spot' | 'on-deman
     priorityQueues: false,
     protectBusy: false,
     requeueAtNotice: false,
+    capacityRebalance: false,
     heartbeat: false,
     retryHandler: false,
     visibilityTimeoutS: baselineVisibilityTimeoutS(setup),
