@@ -15,6 +15,9 @@ export interface ModelCall {
   /** The client went away before the answer (an aborted call). */
   aborted: boolean;
   answered: boolean;
+  /** When the request arrived and when it ended (answered, or the client went away), epoch ms. */
+  readonly startedAt: number;
+  endedAt?: number;
 }
 
 export interface Behaviour {
@@ -75,9 +78,12 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'body is not JSON' } }));
       return;
     }
-    const call: ModelCall = { path, body, raw, aborted: false, answered: false };
+    const call: ModelCall = { path, body, raw, aborted: false, answered: false, startedAt: Date.now() };
     calls.push(call);
-    res.on('close', () => { if (!res.writableFinished) call.aborted = true; });
+    res.on('close', () => {
+      if (!res.writableFinished) call.aborted = true;
+      call.endedAt ??= Date.now();
+    });
     const b = scriptFn?.(call) ?? {};
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
     if (b.until) await Promise.race([b.until, new Promise((r) => res.on('close', r))]);
