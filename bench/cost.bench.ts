@@ -6,11 +6,11 @@
  * settings. Pure simulation: no network, bounded (well under a minute).
  */
 import { performance } from 'node:perf_hooks';
-import { checkGoals, GoalCheck } from '../lib/cost/simulator/goals';
-import { aiBurstPolicy, POLICY_NAMES } from '../lib/cost/simulator/policies';
-import { SimulationOptions } from '../lib/cost/simulator/options';
-import { simulate, SimulationResult } from '../lib/cost/simulator/simulate';
-import { standardTraces, STRESS_SETTINGS, StandardTrace } from '../lib/cost/simulator/standard-traces';
+import { checkGoals, GoalCheck } from '../tools/cost/simulator/goals';
+import { aiBurstPolicy, POLICY_NAMES } from '../tools/cost/simulator/policies';
+import { SimulationOptions } from '../tools/cost/simulator/options';
+import { simulate, SimulationResult } from '../tools/cost/simulator/simulate';
+import { standardTraces, STRESS_SETTINGS, StandardTrace } from '../tools/cost/simulator/standard-traces';
 
 const MAX_INSTANCES = 32;
 const TRACE_SEED = 42;

@@ -17,7 +17,7 @@ export {
   type CapacityManagerScalingOptions,
   FleetScaling,
   type FleetScalingBinding,
-  type ScalableGpuFleet,
+  type IScalableGpuFleet,
   type TargetTrackingScalingOptions,
 } from './compute/fleet-scaling';
 export {
@@ -41,9 +41,10 @@ export { AiObservability } from './observability/ai-observability';
 export { type AiObservabilityProps, type ObservedWorkload, type WorkloadAlarms } from './observability/ai-observability-props';
 export { type WorkloadMetricOptions } from './observability/metric-options';
 export { FleetAlarms, type FleetAlarmsProps } from './observability/fleet-alarms';
-export { CostReporter, type CostReporterProps } from './observability/cost-reporter';
+export { CostReporter, type CostReporterProps, type SpendMetricOptions } from './observability/cost-reporter';
 export {
   AgentDimensions,
+  CloudWatchAgent,
   type CloudWatchAgentConfig,
   type CloudWatchAgentConfigOptions,
   cloudWatchAgentConfig,
@@ -58,3 +59,18 @@ export {
 export { EVENT_SOURCE, EventDetailTypes, type JobFailedDetail, SHARED_WORKLOAD_TAG_VALUE, Tags } from './contracts/tags';
 export { type DimensionName, Dimensions, METRIC_NAMESPACE, type MetricName, MetricNames, type PriceSource, PriceSources } from './contracts/metrics';
 export type { ModelServerKind, WorkerModelServerConfig } from './contracts/worker-config';
+
+// The dated price snapshot GpuFleet prices jobs with (the cost model and simulator are in cdk-ai-burst-tools)
+export {
+  type CommitmentDiscount,
+  hourlyPrice,
+  type InstancePrice,
+  instancePrice,
+  isGpuInstanceType,
+  knownInstanceTypes,
+  knownRegions,
+  type Market,
+  MARKETS,
+  PRICE_SNAPSHOT,
+  type PriceSnapshot,
+} from './cost/pricing';

@@ -189,7 +189,7 @@ export class AiBurstPlatform extends Construct {
    */
   public readonly costReporter?: CostReporter;
   public readonly observability: AiObservability;
-  public readonly workloads: Readonly<Record<string, AiBurstWorkload>>;
+  public readonly workloads: Record<string, AiBurstWorkload>;
 
   constructor(scope: Construct, id: string, props: AiBurstPlatformProps) {
     super(scope, id);

@@ -2,8 +2,8 @@
  * "Import the constructs into other CDK apps" from the package, not from source: `npm pack` the library
  * (its prepack builds dist/), install the tarball into a fresh app in a temp folder with its own
  * package.json, synthesize with the app's own aws-cdk-lib, and assert on the template and assets.
- * Lambda and worker code ship as compiled JS in dist/ and are bundled by the consumer's esbuild (a
- * dependency of the package): no Docker.
+ * Lambda and worker code ship prebuilt (assets/<name>/index.js, bundled when the package was built), so
+ * the app has no esbuild, no Docker and no lock file.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,8 +24,10 @@ beforeAll(() => {
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repo)) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const tarball = path.join(work, packed[0].filename);
   const files = packed[0].files.map((f) => f.path);
-  // The package ships compiled code only, including every Lambda and the worker.
-  expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', 'dist/lambda/shared/job-client.js', 'dist/worker/index.js', 'dist/lambda/drain/index.js']));
+  // The package ships compiled code only, and every Lambda and the worker prebuilt.
+  expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', '.jsii', 'assets/worker/index.js', 'assets/drain/index.js']));
+  // No run-time dependency: the bundles carry what the Lambdas and the worker need.
+  expect(JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).dependencies ?? {}).toEqual({});
   expect(files.filter((f) => f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
 
   fs.mkdirSync(appDir);
@@ -39,9 +41,10 @@ beforeAll(() => {
       'aws-cdk-lib': own.devDependencies['aws-cdk-lib'],
       constructs: own.devDependencies.constructs,
     },
-    allowScripts: { esbuild: true },
   }, null, 2));
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], appDir);
+  run('npm', ['install', '--prefer-offline', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error'], appDir);
+  expect(fs.existsSync(path.join(appDir, 'node_modules', 'esbuild'))).toBe(false);
+  expect(fs.existsSync(path.join(appDir, 'package-lock.json'))).toBe(false);
   const out = run('node', ['app.js'], appDir);
   expect(out).toContain('synthesized');
   template = JSON.parse(fs.readFileSync(path.join(appDir, 'cdk.out', 'Consumer.template.json'), 'utf8'));
@@ -69,14 +72,15 @@ test('the platform synthesizes from the package: one API, two spot fleets, a FIS
   expect(ofType('AWS::FIS::ExperimentTemplate')).toHaveLength(2);
 });
 
-test('every Lambda is bundled from the package by the consumer\'s esbuild, on Node 24', () => {
+test('every Lambda runs the package\'s prebuilt bundle, on Node 24', () => {
   const functions = ofType('AWS::Lambda::Function').filter((f) => f.Properties.Runtime?.startsWith('nodejs'));
   expect(functions.length).toBeGreaterThanOrEqual(7);
   for (const f of functions) {
     expect(f.Properties.Runtime).toBe('nodejs24.x');
     const key: string = f.Properties.Code.S3Key;
     const dir = path.join(appDir, 'cdk.out', `asset.${key.replace(/\.zip$/, '')}`);
-    expect(fs.existsSync(path.join(dir, 'index.js')) || fs.existsSync(path.join(dir, 'index.mjs'))).toBe(true);
+    expect(f.Properties.Handler).toBe('index.handler');
+    expect(fs.readdirSync(dir)).toEqual(['index.js']);
   }
 });
 

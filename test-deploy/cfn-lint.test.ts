@@ -42,7 +42,7 @@ const templates: Array<{ app: string; stack: StackArtifact }> = [];
 function synthConsumerApp(dir: string): string {
   fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'test-consumer', 'app', 'app.js'), path.join(dir, 'app.js'));
-  // The package as installed: package.json and dist/ (what `files` ships) in the app's node_modules, next to
+  // The package as installed: package.json, dist/ and assets/ (what `files` ships) in the app's node_modules, next to
   // links to this checkout's installed packages (aws-cdk-lib, constructs, esbuild, the SDK the bundles take in).
   for (const name of fs.readdirSync(path.join(REPO, 'node_modules'))) {
     if (name.startsWith('.')) continue;
@@ -50,6 +50,7 @@ function synthConsumerApp(dir: string): string {
   }
   const pkg = path.join(dir, 'node_modules', 'cdk-ai-burst');
   fs.cpSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+  fs.cpSync(path.join(REPO, 'assets'), path.join(pkg, 'assets'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
   // An app of its own, as in the consumer test (NodejsFunction looks for the app's lock file).
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer-app', private: true }));

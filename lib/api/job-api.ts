@@ -21,7 +21,7 @@ import {
   SQS_MAX_MESSAGE_BYTES,
 } from '../contracts';
 import { grantKey } from '../common/grants';
-import { handlerEntry } from '../common/handler';
+import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag, nagArn } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
@@ -188,7 +188,7 @@ export class JobApi extends Construct {
   public readonly usagePlan?: apigateway.UsagePlan;
   public readonly webAclAssociation?: wafv2.CfnWebACLAssociation;
   /** Workload names served, in the order given. */
-  public readonly workloads: readonly string[];
+  public readonly workloads: string[];
   /** `https://…/<stage>/` */
   public readonly url: string;
   private readonly stageName: string;
@@ -461,7 +461,8 @@ export class JobApi extends Construct {
     const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
     const fn = new nodejs.NodejsFunction(this, `${id}Function`, {
-      entry: handlerEntry(entry),
+      code: handlerCode(entry),
+      handler: HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
@@ -472,8 +473,6 @@ export class JobApi extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       description,
       environment,
-      // The SDK is bundled (not taken from the runtime), so the function runs the versions the tests ran.
-      bundling: { minify: true, sourceMap: false, target: 'node24', externalModules: [] },
     });
     return { fn, role };
   }

@@ -10,7 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { workloadMetric } from '../common/metrics';
 import { Construct } from 'constructs';
 import { EnvNames, METRIC_NAMESPACE, MetricNames, WORKLOAD_NAME_PATTERN } from '../contracts';
-import { handlerEntry } from '../common/handler';
+import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
@@ -134,7 +134,8 @@ export class CapacityManager extends Construct {
       resources: [logGroup.logGroupArn],
     }));
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: handlerEntry('capacity-manager'),
+      code: handlerCode('capacity-manager'),
+      handler: HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -157,7 +158,6 @@ export class CapacityManager extends Construct {
         // Queues in another region (a GPU layer placed away from its platform): the SQS client signs for it.
         ...(this.dataRegion ? { [EnvNames.DATA_REGION]: this.dataRegion } : {}),
       },
-      bundling: { minify: true, sourceMap: false, target: 'node24' },
     });
     // A failed async run is not retried: the next scheduled run (≤ 1 min) re-reads the live state anyway.
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });

@@ -7,7 +7,7 @@ import { CapacityManager, ScalingPolicyOptions, toScalingPolicy } from './capaci
 import { resolveScalingPolicy } from './scaling-policy';
 
 /** What a scaling strategy needs from the fleet it scales. */
-export interface ScalableGpuFleet {
+export interface IScalableGpuFleet {
   readonly workload: string;
   readonly jobQueue: IJobQueue;
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
@@ -72,7 +72,7 @@ export abstract class FleetScaling {
     return new NoScaling();
   }
 
-  public abstract bind(scope: Construct, fleet: ScalableGpuFleet): FleetScalingBinding;
+  public abstract bind(scope: Construct, fleet: IScalableGpuFleet): FleetScalingBinding;
 }
 
 class CapacityManagerScaling extends FleetScaling {
@@ -80,7 +80,7 @@ class CapacityManagerScaling extends FleetScaling {
     super();
   }
 
-  public bind(scope: Construct, fleet: ScalableGpuFleet): FleetScalingBinding {
+  public bind(scope: Construct, fleet: IScalableGpuFleet): FleetScalingBinding {
     const capacityManager = new CapacityManager(scope, 'CapacityManager', {
       ...this.options,
       workload: fleet.workload,
@@ -104,7 +104,7 @@ class TargetTrackingScaling extends FleetScaling {
     super();
   }
 
-  public bind(scope: Construct, fleet: ScalableGpuFleet): FleetScalingBinding {
+  public bind(scope: Construct, fleet: IScalableGpuFleet): FleetScalingBinding {
     const name = 'FleetScaling.targetTracking';
     validateRange(name, 'targetBacklogPerInstance', this.options.targetBacklogPerInstance, 0.01, 100000);
     validateDuration(name, 'estimatedInstanceWarmup', this.options.estimatedInstanceWarmup, Duration.seconds(0), Duration.hours(1));
@@ -120,7 +120,7 @@ class TargetTrackingScaling extends FleetScaling {
  * an L1 `CfnScalingPolicy` whose one returned expression is backlog per instance with the division
  * guarded, so it still has a value (the backlog) at 0 in-service instances.
  */
-export function backlogPerInstanceTargetTracking(scope: Construct, fleet: ScalableGpuFleet, targetBacklogPerInstance: number, warmup: Duration): autoscaling.CfnScalingPolicy {
+export function backlogPerInstanceTargetTracking(scope: Construct, fleet: IScalableGpuFleet, targetBacklogPerInstance: number, warmup: Duration): autoscaling.CfnScalingPolicy {
   const metrics: autoscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty[] = [];
   const backlogIds: string[] = [];
   fleet.jobQueue.queues.forEach((queue, i) => {

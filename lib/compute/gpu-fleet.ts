@@ -17,7 +17,7 @@ import { queueUrlFrom, remoteRegionOf } from '../common/cross-region';
 import { IJobQueue } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn, CapacityManager } from './capacity-manager';
-import { FleetScaling, ScalableGpuFleet } from './fleet-scaling';
+import { FleetScaling, IScalableGpuFleet } from './fleet-scaling';
 import { ModelServer, ModelServerConfig } from './model-server';
 import { renderUserData } from './user-data';
 import { defaultWorkerEntry, workerAsset } from './worker-bundle';
@@ -137,8 +137,9 @@ export interface GpuFleetProps {
    */
   readonly gpuMetrics?: boolean;
   /**
-   * Entry file of the worker agent, bundled with esbuild at synth.
-   * @default - this package's worker/index.ts (or dist/worker/index.js when installed)
+   * The worker agent to run: one JavaScript file with all its dependencies bundled in, uploaded as is (no
+   * bundling at synth).
+   * @default - the worker this package ships, prebuilt (assets/worker/index.js)
    */
   readonly workerEntry?: string;
   /**
@@ -158,7 +159,7 @@ export interface GpuFleetProps {
  * lowering the desired capacity only removes idle instances; a terminate lifecycle hook gives the
  * drainer time to hand back the jobs of an instance that goes anyway.
  */
-export class GpuFleet extends Construct implements ScalableGpuFleet {
+export class GpuFleet extends Construct implements IScalableGpuFleet {
   public readonly workload: string;
   public readonly jobQueue: IJobQueue;
   public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
@@ -182,7 +183,7 @@ export class GpuFleet extends Construct implements ScalableGpuFleet {
   public readonly terminationHook: autoscaling.LifecycleHook;
   public readonly terminationHookName = TERMINATION_HOOK_NAME;
   public readonly terminationHookHeartbeat: Duration;
-  public readonly instanceTypes: readonly string[];
+  public readonly instanceTypes: string[];
   public readonly jobsPerInstance: number;
   public readonly modelServer: ModelServerConfig;
   /** The bundled worker agent the instances download at boot. */

@@ -63,7 +63,7 @@ export interface ModelServerConfig {
   /** What the worker needs to call it (written to the worker config). */
   readonly worker: WorkerModelServerConfig;
   /** Bash lines of the `ai-burst-model-server` systemd unit's start script; they stay in the foreground. */
-  readonly startScript: readonly string[];
+  readonly startScript: string[];
 }
 
 const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';

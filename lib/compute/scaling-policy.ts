@@ -45,7 +45,7 @@ export interface PriorityBacklog {
 /** The live queue state of one workload. */
 export interface QueueState {
   /** One entry per priority queue (order does not matter for capacity). */
-  readonly queues: readonly PriorityBacklog[];
+  readonly queues: PriorityBacklog[];
 }
 
 /**
@@ -91,7 +91,7 @@ export interface FleetState {
    */
   readonly busy: number;
   /** The history from the previous decision. @default - unknown: current capacity treated as busy now */
-  readonly busyHistory?: readonly BusyLevel[];
+  readonly busyHistory?: BusyLevel[];
 }
 
 /** Policy inputs (all plain numbers so they travel as JSON in the Lambda's environment). */
@@ -137,7 +137,7 @@ export interface CapacityDecision {
   /** Backlog ÷ current instances (in service + pending), or the backlog itself at 0 instances. */
   readonly backlogPerInstance: number;
   /** History to pass to the next call (persist it). */
-  readonly busyHistory: readonly BusyLevel[];
+  readonly busyHistory: BusyLevel[];
 }
 
 export const DEFAULT_EXPECTED_BOOT_SECONDS = 180;
@@ -351,7 +351,7 @@ export const BUSY_HISTORY_DRIFT_SECONDS = 30;
  */
 export interface BusyHistoryCarry {
   /** The previous decision's history, at full precision. */
-  readonly history: readonly BusyLevel[];
+  readonly history: BusyLevel[];
   /** The tag value as the carrier last wrote or read it. */
   readonly tag?: string;
   /** When the carrier last wrote the tag (epoch ms); unset: not since it started. */
@@ -363,7 +363,7 @@ export interface BusyHistoryCarry {
  * the tag alone without a carry (cold start); both merged (each level held until the later of the two
  * times — conservative) when someone else wrote the tag meanwhile (a wake in another container).
  */
-export function busyHistoryInput(carry: BusyHistoryCarry | undefined, tag: string | undefined): readonly BusyLevel[] | undefined {
+export function busyHistoryInput(carry: BusyHistoryCarry | undefined, tag: string | undefined): BusyLevel[] | undefined {
   if (!carry) return decodeBusyHistory(tag);
   if (tag === carry.tag) return carry.history;
   const stored = decodeBusyHistory(tag);
@@ -411,7 +411,7 @@ export interface BusyHistoryWrite {
  * @param now epoch milliseconds of this evaluation
  */
 export function planBusyHistoryWrite(
-  carry: BusyHistoryCarry | undefined, tag: string | undefined, next: readonly BusyLevel[], now: number,
+  carry: BusyHistoryCarry | undefined, tag: string | undefined, next: BusyLevel[], now: number,
 ): BusyHistoryWrite {
   const value = encodeBusyHistory(next);
   const change = value === tag ? undefined : materialHistoryChange(decodeBusyHistory(tag), next);

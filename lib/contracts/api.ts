@@ -13,7 +13,7 @@ export interface ApiQueueConfig {
 
 export interface ApiWorkloadConfig {
   /** Work queues, highest priority first (the order of the workload's JobQueue). */
-  readonly queues: readonly ApiQueueConfig[];
+  readonly queues: ApiQueueConfig[];
   /**
    * Name or ARN of the workload's CapacityManager function, invoked asynchronously with a {@link WakeEvent}
    * when a job lands on an empty queue set (the fleet is at or near zero). Absent: no wake-up.
@@ -23,7 +23,7 @@ export interface ApiWorkloadConfig {
 
 export interface ApiBudgetConfig {
   /** Daily spend limit per agent name, USD per UTC day, over all workloads of the API. */
-  readonly dailyLimitsUsd: Readonly<Record<string, number>>;
+  readonly dailyLimitsUsd: Record<string, number>;
   /** Limit for agents not named in `dailyLimitsUsd`; absent: they are not limited. */
   readonly defaultDailyLimitUsd?: number;
   /** How long a warm handler reuses an agent's spend reading before asking CloudWatch again. */
@@ -36,7 +36,7 @@ export interface ApiBudgetConfig {
 export interface ApiConfig {
   readonly v: number;
   /** Workloads the API serves, by name. */
-  readonly workloads: Readonly<Record<string, ApiWorkloadConfig>>;
+  readonly workloads: Record<string, ApiWorkloadConfig>;
   /** Largest request body (and inline payload) accepted, bytes; larger inputs use `payloadUpload`. */
   readonly inlinePayloadMaxBytes: number;
   /** Lifetime of a pre-signed payload upload (PUT) URL. */

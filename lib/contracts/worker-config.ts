@@ -27,6 +27,12 @@ export interface WorkerQueueConfig {
   readonly url: string;
 }
 
+/** Base and cap, in seconds, of a failed job's retry backoff. */
+export interface WorkerRetryBackoff {
+  readonly baseSeconds: number;
+  readonly maxSeconds: number;
+}
+
 export interface WorkerConfig {
   readonly v: number;
   /** The instance's region: Auto Scaling, CloudWatch metrics (and IMDS, which is local anyway). */
@@ -39,7 +45,7 @@ export interface WorkerConfig {
   readonly dataRegion?: string;
   readonly workload: string;
   /** Work queues, highest priority first. */
-  readonly queues: readonly WorkerQueueConfig[];
+  readonly queues: WorkerQueueConfig[];
   readonly parkingQueueUrl: string;
   readonly jobTable: string;
   readonly payloadBucket?: string;
@@ -62,7 +68,7 @@ export interface WorkerConfig {
   /** Retry budget: attempts before a failing job is parked. */
   readonly maxAttempts: number;
   /** Per-instance-type hourly price used to turn GPU-seconds into `costUsd` (the pricing snapshot's spot price). */
-  readonly hourlyPriceUsd: Readonly<Record<string, number>>;
+  readonly hourlyPriceUsd: Record<string, number>;
   /** IMDS base URL; only tests change it. @default http://169.254.169.254 */
   readonly imdsEndpoint?: string;
   /** Longest wait of one receive round when every queue is empty (1 to 20; split between the queues). @default 20 */
@@ -72,7 +78,7 @@ export interface WorkerConfig {
   /** Receive rounds a lower-priority queue may be passed over while higher ones serve before it is polled first. @default 5 */
   readonly starvationLimit?: number;
   /** Backoff of a failed job's retry (full jitter; over 900 s served by re-delaying). @default 10 s base, 3600 s cap */
-  readonly retryBackoff?: { readonly baseSeconds: number; readonly maxSeconds: number };
+  readonly retryBackoff?: WorkerRetryBackoff;
   /** On SIGTERM: how long running jobs may finish before they are requeued (keep below systemd's TimeoutStopSec). @default 20 */
   readonly shutdownGraceSeconds?: number;
   /** How often buffered metrics are sent with PutMetricData. @default 30 */

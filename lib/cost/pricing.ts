@@ -23,15 +23,21 @@ export interface InstancePrice {
   readonly gpuModel: string;
 }
 
+/** Fraction off on-demand for a 1-year and a 3-year commitment (0.35 = 35 % off). */
+export interface CommitmentDiscount {
+  readonly oneYear: number;
+  readonly threeYear: number;
+}
+
 export interface PriceSnapshot {
   /** ISO date the snapshot describes (YYYY-MM-DD). */
   readonly date: string;
   /** Where the numbers come from and which of them are derived, in plain words. */
   readonly source: string;
-  /** Fraction off on-demand for a 1-year and a 3-year commitment (0.35 = 35 % off). */
-  readonly commitmentDiscount: { readonly oneYear: number; readonly threeYear: number };
+  /** Fraction off on-demand for a 1-year and a 3-year commitment. */
+  readonly commitmentDiscount: CommitmentDiscount;
   /** region → instance type → price. */
-  readonly regions: Readonly<Record<string, Readonly<Record<string, InstancePrice>>>>;
+  readonly regions: Record<string, Record<string, InstancePrice>>;
 }
 
 /** Typical spot discount on GPU types (DESIGN: 30–70 %, ≈50 % typical). */

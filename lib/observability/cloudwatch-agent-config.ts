@@ -63,8 +63,12 @@ export interface CloudWatchAgentConfigOptions {
   readonly intervalSeconds?: number;
 }
 
-/** The agent's JSON configuration, as an object (serialize with `JSON.stringify`). */
-export interface CloudWatchAgentConfig {
+/**
+ * The agent's JSON configuration, as an object (serialize with `JSON.stringify`). A type alias, not an
+ * interface: its keys are the agent's snake_case names, which jsii structs cannot carry (TypeScript only;
+ * other languages use `CloudWatchAgent.configJson`).
+ */
+export type CloudWatchAgentConfig = {
   readonly agent: { readonly metrics_collection_interval: number };
   readonly metrics: {
     readonly namespace: string;
@@ -79,7 +83,7 @@ export interface CloudWatchAgentConfig {
       };
     };
   };
-}
+};
 
 /**
  * The CloudWatch agent configuration for one workload's GPU instances.
@@ -124,4 +128,17 @@ export function cloudWatchAgentConfig(options: CloudWatchAgentConfigOptions): Cl
 /** {@link cloudWatchAgentConfig} as the JSON text the agent reads (`amazon-cloudwatch-agent-ctl -a fetch-config -c file:…`). */
 export function cloudWatchAgentConfigJson(options: CloudWatchAgentConfigOptions): string {
   return JSON.stringify(cloudWatchAgentConfig(options), null, 2);
+}
+
+/** The CloudWatch agent configuration GpuFleet installs (`gpuMetrics`), for instances you run yourself. */
+export class CloudWatchAgent {
+  /**
+   * The configuration for one workload's GPU instances as the JSON text the agent reads
+   * (`amazon-cloudwatch-agent-ctl -a fetch-config -c file:…`); same as `cloudWatchAgentConfigJson()`.
+   */
+  public static configJson(options: CloudWatchAgentConfigOptions): string {
+    return cloudWatchAgentConfigJson(options);
+  }
+
+  private constructor() {}
 }

@@ -8,7 +8,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { Dimensions, EnvNames, METRIC_NAMESPACE, MetricNames, PriceSource, SHARED_WORKLOAD_TAG_VALUE, WORKLOAD_NAME_PATTERN } from '../contracts';
-import { handlerEntry } from '../common/handler';
+import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { validatePattern } from '../common/validate';
@@ -39,6 +39,20 @@ export interface CostReporterProps {
 
 const NAME = 'CostReporter';
 
+/** Options of {@link CostReporter.metricSpendUsd}. */
+export interface SpendMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * One agent's share.
+   * @default - every agent
+   */
+  readonly agent?: string;
+  /**
+   * Only the part priced from this source (`PriceSources`).
+   * @default - every source
+   */
+  readonly priceSource?: PriceSource;
+}
+
 /**
  * Live spend: every minute a Lambda prices the fleets' running instances (DescribeInstances by the workload
  * tag × DescribeSpotPriceHistory per type and AZ, falling back to the dated price snapshot) and publishes
@@ -52,7 +66,7 @@ export class CostReporter extends Construct {
   public readonly schedule: events.Rule;
   /** Runs failed in 3 of the last 5 minutes. */
   public readonly errorsAlarm: cloudwatch.Alarm;
-  public readonly workloads: readonly string[];
+  public readonly workloads: string[];
   public readonly metricNamespace: string;
 
   constructor(scope: Construct, id: string, props: CostReporterProps) {
@@ -98,7 +112,8 @@ export class CostReporter extends Construct {
     );
 
     const fn = new NodejsFunction(this, 'Resource', {
-      entry: handlerEntry('cost-reporter'),
+      code: handlerCode('cost-reporter'),
+      handler: HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -154,7 +169,7 @@ export class CostReporter extends Construct {
    * SpendUsd of one workload, USD per period (Sum): the total, or one agent's share, or the part priced
    * from one source (`PriceSources`).
    */
-  public metricSpendUsd(workload: string, options: { agent?: string; priceSource?: PriceSource } & cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  public metricSpendUsd(workload: string, options: SpendMetricOptions = {}): cloudwatch.Metric {
     const { agent, priceSource, ...metricOptions } = options;
     return new cloudwatch.Metric({
       namespace: this.metricNamespace,

@@ -99,7 +99,7 @@ export class FleetAlarms extends Construct {
   public readonly spendDataMissing?: cloudwatch.Alarm;
   public readonly capacityManagerErrors?: cloudwatch.Alarm;
   /** Every alarm this construct created, plus the cost reporter's errors alarm when it routes it to its topic. */
-  public readonly alarms: readonly cloudwatch.Alarm[];
+  public readonly alarms: cloudwatch.Alarm[];
   public readonly alarmTopic?: sns.ITopic;
   public readonly workload: string;
   public readonly metricNamespace: string;

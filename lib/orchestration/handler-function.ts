@@ -5,7 +5,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { handlerEntry } from '../common/handler';
+import { HANDLER, handlerCode } from '../common/handler';
 import { acknowledgeNag } from '../common/nag';
 
 /** Not a construct: the way the orchestration constructs create their Lambdas, in one place. */
@@ -27,7 +27,7 @@ export interface HandlerFunction {
 }
 
 /**
- * A Node 24 NodejsFunction (bundled by the local esbuild) with its own log group and an explicit role
+ * A Node 24 NodejsFunction (prebuilt code from assets/, see common/handler) with its own log group and an explicit role
  * instead of AWSLambdaBasicExecutionRole: log writes go to this function's group only. X-Ray tracing is
  * active; its two write-only actions support no resource-level permissions.
  */
@@ -42,7 +42,8 @@ export function createHandlerFunction(scope: Construct, id: string, o: HandlerFu
     resources: [logGroup.logGroupArn],
   }));
   const fn = new nodejs.NodejsFunction(scope, id, {
-    entry: handlerEntry(o.handler),
+    code: handlerCode(o.handler),
+    handler: HANDLER,
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: o.memorySize,
@@ -54,7 +55,6 @@ export function createHandlerFunction(scope: Construct, id: string, o: HandlerFu
     description: o.description,
     environment: o.environment,
     deadLetterQueue: o.deadLetterQueue,
-    bundling: { minify: true, sourceMap: false, target: 'node24' },
   });
   acknowledgeNag(role, 'AwsSolutions-IAM5[Resource::*]',
     'Only X-Ray trace writes (xray:PutTraceSegments, xray:PutTelemetryRecords) are on "*": they support no resource-level permissions.');

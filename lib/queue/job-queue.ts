@@ -233,12 +233,12 @@ export abstract class JobQueueBase extends Construct implements IJobQueue {
   }
 
   /** Jobs waiting on the dead-letter queue for the RetryHandler, Maximum per minute. */
-  public metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
 
   /** Jobs parked after their retry budget was spent, Maximum per minute. */
-  public metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  public metricParkedJobs(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.parkingQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
   }
 

@@ -64,8 +64,8 @@ const NAME = 'JobStore';
  * read or write another workload's jobs.
  */
 export class JobStore extends Construct implements IJobStore {
-  public readonly table: dynamodb.Table;
-  public readonly bucket: s3.Bucket;
+  public readonly table: dynamodb.ITable;
+  public readonly bucket: s3.IBucket;
   public readonly encryptionKey?: kms.IKey;
   public readonly retention: Duration;
 
@@ -78,7 +78,7 @@ export class JobStore extends Construct implements IJobStore {
 
     // Table and bucket are named by CDK only when a stack of another region uses them (a GPU layer placed
     // away from its platform), so the names and ARNs are literals there; otherwise CloudFormation names them.
-    this.table = new dynamodb.Table(this, 'Table', {
+    const table = new dynamodb.Table(this, 'Table', {
       tableName: PhysicalName.GENERATE_IF_NEEDED,
       partitionKey: { name: 'jobId', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -89,11 +89,12 @@ export class JobStore extends Construct implements IJobStore {
         : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
       removalPolicy,
     });
-    this.table.addGlobalSecondaryIndex({
+    table.addGlobalSecondaryIndex({
       indexName: JOB_TABLE_INSTANCE_INDEX,
       partitionKey: { name: 'instanceId', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    this.table = table;
 
     const accessLogs = props.accessLogsBucket ?? this.createAccessLogsBucket(removalPolicy);
     this.bucket = new s3.Bucket(this, 'Bucket', {

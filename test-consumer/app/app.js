@@ -2,9 +2,6 @@
 const { App, Duration, Stack } = require('aws-cdk-lib');
 const ec2 = require('aws-cdk-lib/aws-ec2');
 const { AiBurstPlatform, JobQueue } = require('cdk-ai-burst');
-const { JobClient } = require('cdk-ai-burst/client');
-
-if (typeof JobClient !== 'function') throw new Error('cdk-ai-burst/client does not export JobClient');
 
 const app = new App({ outdir: 'cdk.out' });
 const stack = new Stack(app, 'Consumer', { env: { account: '123456789012', region: 'eu-west-1' } });

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../bin/ai-burst';
+import { main } from '../../tools/bin/ai-burst';
 
 /** Runs the CLI in-process and captures what it writes. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

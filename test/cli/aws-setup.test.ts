@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const CLI = join(ROOT, 'bin', 'ai-burst.ts');
+const CLI = join(ROOT, 'tools', 'bin', 'ai-burst.ts');
 
 function bare(...args: string[]): { code: number | null; stderr: string; stdout: string } {
   const env: NodeJS.ProcessEnv = {};

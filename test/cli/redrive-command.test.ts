@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { redriveCommand } from '../../bin/redrive-command';
+import { redriveCommand } from '../../tools/bin/redrive-command';
 
 const lambda = mockClient(LambdaClient);
 afterEach(() => lambda.reset());

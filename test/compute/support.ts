@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 
-/** Stand-in worker entry for construct tests: bundled the same way as the real worker. */
-export const WORKER_FIXTURE = path.join(__dirname, 'fixtures', 'worker', 'index.ts');
+/** Stand-in bundled worker for construct tests: uploaded as is, like the prebuilt worker. */
+export const WORKER_FIXTURE = path.join(__dirname, 'fixtures', 'worker', 'index.js');
 
 /** A CloudFormation string expression (Fn::Join of strings and refs) as text, refs as <Id>, attributes as <Id.Attr>. */
 export function flatten(value: unknown): string {

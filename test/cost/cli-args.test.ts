@@ -1,5 +1,5 @@
-import { parseFlags } from '../../lib/cost/cli-args';
-import { InputError, parseDecimal, requireInteger, requireNumber } from '../../lib/cost/errors';
+import { parseFlags } from '../../tools/cost/cli-args';
+import { InputError, parseDecimal, requireInteger, requireNumber } from '../../tools/cost/errors';
 
 const SPEC = { 'docs-per-day': 'string', 'gpu-hours-per-doc': 'string', json: 'boolean' } as const;
 

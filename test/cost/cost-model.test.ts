@@ -1,5 +1,5 @@
-import { DEFAULT_COST_INSTANCE_TYPES, estimateCost } from '../../lib/cost/cost-model';
-import { InputError } from '../../lib/cost/errors';
+import { DEFAULT_COST_INSTANCE_TYPES, estimateCost } from '../../tools/cost/cost-model';
+import { InputError } from '../../tools/cost/errors';
 import { hourlyPrice, PRICE_SNAPSHOT } from '../../lib/cost/pricing';
 
 describe('estimateCost', () => {

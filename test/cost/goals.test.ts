@@ -1,5 +1,5 @@
-import { checkGoals } from '../../lib/cost/simulator/goals';
-import { PolicyRun, SimulationResult } from '../../lib/cost/simulator/simulate';
+import { checkGoals } from '../../tools/cost/simulator/goals';
+import { PolicyRun, SimulationResult } from '../../tools/cost/simulator/simulate';
 
 function runOf(policy: string, over: Partial<PolicyRun>): PolicyRun {
   return {

@@ -1,9 +1,9 @@
 import { DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { costCommand } from '../../bin/ai-burst';
-import { fetchSpotPrices } from '../../bin/live-prices';
+import { costCommand } from '../../tools/bin/ai-burst';
+import { fetchSpotPrices } from '../../tools/bin/live-prices';
 import { hourlyPrice, PRICE_SNAPSHOT } from '../../lib/cost/pricing';
-import { withLiveSpotPrices } from '../../lib/cost/live-prices';
+import { withLiveSpotPrices } from '../../tools/cost/live-prices';
 
 const ec2 = mockClient(EC2Client);
 afterEach(() => ec2.reset());

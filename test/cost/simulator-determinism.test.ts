@@ -1,7 +1,7 @@
-import { mulberry32, hashSeed, lognormalFromMedianP95 } from '../../lib/cost/simulator/rng';
-import { simulate, toReport } from '../../lib/cost/simulator/simulate';
-import { STRESS_SETTINGS } from '../../lib/cost/simulator/standard-traces';
-import { priorityRank, sortTrace, TraceJob } from '../../lib/cost/simulator/trace';
+import { mulberry32, hashSeed, lognormalFromMedianP95 } from '../../tools/cost/simulator/rng';
+import { simulate, toReport } from '../../tools/cost/simulator/simulate';
+import { STRESS_SETTINGS } from '../../tools/cost/simulator/standard-traces';
+import { priorityRank, sortTrace, TraceJob } from '../../tools/cost/simulator/trace';
 
 /** A random small trace: 3–40 jobs within 3 h, lognormal lengths (median 120 s, p95 1,200 s), mixed priorities. */
 function randomTrace(caseSeed: number): TraceJob[] {

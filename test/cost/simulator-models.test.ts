@@ -1,11 +1,11 @@
-import { billedSeconds, instanceCost } from '../../lib/cost/simulator/billing';
-import { BootModel } from '../../lib/cost/simulator/boot';
-import { CloudWatchModel } from '../../lib/cost/simulator/cloudwatch';
-import { EventQueue } from '../../lib/cost/simulator/event-queue';
-import { lognormalFromMedianP95, normalQuantile, RandomStream } from '../../lib/cost/simulator/rng';
-import { SpotModel } from '../../lib/cost/simulator/spot';
-import { Message, SqsModel } from '../../lib/cost/simulator/sqs';
-import { percentile } from '../../lib/cost/simulator/stats';
+import { billedSeconds, instanceCost } from '../../tools/cost/simulator/billing';
+import { BootModel } from '../../tools/cost/simulator/boot';
+import { CloudWatchModel } from '../../tools/cost/simulator/cloudwatch';
+import { EventQueue } from '../../tools/cost/simulator/event-queue';
+import { lognormalFromMedianP95, normalQuantile, RandomStream } from '../../tools/cost/simulator/rng';
+import { SpotModel } from '../../tools/cost/simulator/spot';
+import { Message, SqsModel } from '../../tools/cost/simulator/sqs';
+import { percentile } from '../../tools/cost/simulator/stats';
 
 describe('random numbers', () => {
   test('GIVEN the same seed and name THEN the stream is the same; another name gives another stream', () => {

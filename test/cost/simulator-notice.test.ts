@@ -4,13 +4,13 @@
  * (Capacity Rebalancing) jobs finish up to the drain timeout. And where the billed seconds went.
  */
 import { LAST_CALL_BEFORE_RECLAIM_SECONDS, SPOT_NOTICE_SECONDS } from '../../lib/contracts/notice';
-import { BootModel } from '../../lib/cost/simulator/boot';
-import { PolicySetup, SimPolicy } from '../../lib/cost/simulator/policy';
-import { simulate, SimulationResult } from '../../lib/cost/simulator/simulate';
-import { RebalanceModel, SpotModel } from '../../lib/cost/simulator/spot';
-import { STRESS_SETTINGS } from '../../lib/cost/simulator/standard-traces';
-import { TraceJob } from '../../lib/cost/simulator/trace';
-import { SimulationOptions } from '../../lib/cost/simulator/options';
+import { BootModel } from '../../tools/cost/simulator/boot';
+import { PolicySetup, SimPolicy } from '../../tools/cost/simulator/policy';
+import { simulate, SimulationResult } from '../../tools/cost/simulator/simulate';
+import { RebalanceModel, SpotModel } from '../../tools/cost/simulator/spot';
+import { STRESS_SETTINGS } from '../../tools/cost/simulator/standard-traces';
+import { TraceJob } from '../../tools/cost/simulator/trace';
+import { SimulationOptions } from '../../tools/cost/simulator/options';
 
 const SEED = 7;
 const LATENCY = 2; // requeueLatencyS default

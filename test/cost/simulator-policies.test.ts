@@ -1,7 +1,7 @@
 import { deriveTargetBacklog } from '../../lib/compute/scaling-policy';
-import { targetTrackingPolicy } from '../../lib/cost/simulator/policies';
-import { simulate } from '../../lib/cost/simulator/simulate';
-import { TraceJob } from '../../lib/cost/simulator/trace';
+import { targetTrackingPolicy } from '../../tools/cost/simulator/policies';
+import { simulate } from '../../tools/cost/simulator/simulate';
+import { TraceJob } from '../../tools/cost/simulator/trace';
 import { hourlyPrice } from '../../lib/cost/pricing';
 
 function jobs(n: number, at: number, gpuSeconds: number, priority = 'normal'): TraceJob[] {

@@ -1,6 +1,6 @@
-import { chartSvg, sharedTimeAxis, timeTicks } from '../../lib/cost/simulator/report/svg';
-import { simulate } from '../../lib/cost/simulator/simulate';
-import { TraceJob } from '../../lib/cost/simulator/trace';
+import { chartSvg, sharedTimeAxis, timeTicks } from '../../tools/cost/simulator/report/svg';
+import { simulate } from '../../tools/cost/simulator/simulate';
+import { TraceJob } from '../../tools/cost/simulator/trace';
 
 describe('time ticks', () => {
   test.each<[number, string, number[]]>([

@@ -1,6 +1,6 @@
-import { InputError } from '../../lib/cost/errors';
-import { parseTraceCsv, parseTraceFile, traceToCsv, tracePriorities } from '../../lib/cost/simulator/trace';
-import { agentBursts, standardTraces, STRESS_SETTINGS } from '../../lib/cost/simulator/standard-traces';
+import { InputError } from '../../tools/cost/errors';
+import { parseTraceCsv, parseTraceFile, traceToCsv, tracePriorities } from '../../tools/cost/simulator/trace';
+import { agentBursts, standardTraces, STRESS_SETTINGS } from '../../tools/cost/simulator/standard-traces';
 
 const HEADER = 'arrival_s,gpu_seconds,priority,agent';
 

@@ -224,8 +224,8 @@ describe('JobQueue metrics', () => {
     expect(() => queue.metricBacklog({ priority: 'low' })).toThrow(/unknown priority "low"; this workload has high, normal/);
   });
   test('dead letters and parked jobs read their own queues', () => {
-    expect(queue.metricDeadLetters().metricName).toBe('ApproximateNumberOfMessagesVisible');
-    expect(queue.metricParkedJobs().metricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(queue.metricDeadLetters().toMetricConfig().metricStat!.metricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(queue.metricParkedJobs().toMetricConfig().metricStat!.metricName).toBe('ApproximateNumberOfMessagesVisible');
   });
 });
 

@@ -5,9 +5,9 @@
  */
 import { InvokeCommand, InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { awsSetupProblem } from './aws-errors';
-import { JOB_ID_PATTERN } from '../lib/contracts';
-import { flagList, flagString, parseFlags } from '../lib/cost/cli-args';
-import { InputError, requireInteger } from '../lib/cost/errors';
+import { JOB_ID_PATTERN } from '../../lib/contracts';
+import { flagList, flagString, parseFlags } from '../cost/cli-args';
+import { InputError, requireInteger } from '../cost/errors';
 
 export const REDRIVE_USAGE = `Usage: ai-burst redrive --function-name NAME [--job-ids id,id,…] [--max-jobs N] [--region R]
 Send parked jobs back to their priority queues by invoking the workload's redrive Lambda.

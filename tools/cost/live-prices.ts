@@ -2,7 +2,7 @@
  * Live spot prices over the dated snapshot: the pure half of `ai-burst cost --live` (the CLI fetches
  * DescribeSpotPriceHistory with the caller's credentials and passes the observations here).
  */
-import { PriceSnapshot } from './pricing';
+import { PriceSnapshot } from '../../lib/cost/pricing';
 
 /** One spot price EC2 reported: a type in an availability zone of a region, USD per hour. */
 export interface SpotObservation {

@@ -4,7 +4,7 @@
  * type and zone). Needs ec2:DescribeSpotPriceHistory.
  */
 import { _InstanceType, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { SpotObservation } from '../lib/cost/live-prices';
+import { SpotObservation } from '../cost/live-prices';
 
 export async function fetchSpotPrices(
   regions: readonly string[],

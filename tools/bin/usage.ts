@@ -1,5 +1,5 @@
 /** The `--help` text of each `ai-burst` command, and the overview `ai-burst --help` prints. */
-import { POLICY_NAMES } from '../lib/cost/simulator/policies';
+import { POLICY_NAMES } from '../cost/simulator/policies';
 
 export const COST_USAGE = `Usage: ai-burst cost --docs-per-day N --gpu-hours-per-doc H [options]
        ai-burst cost --tokens-per-day N --tokens-per-second TYPE=TPS[,TYPE=TPS…] [options]

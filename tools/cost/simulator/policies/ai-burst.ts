@@ -20,7 +20,7 @@
  */
 import {
   BusyHistoryCarry, busyHistoryInput, decideCapacity, encodeBusyHistory, planBusyHistoryWrite, QueueState, ScalingPolicy,
-} from '../../../compute/scaling-policy';
+} from '../../../../lib/compute/scaling-policy';
 import { PolicyContext, PolicySetup, SimPolicy } from '../policy';
 
 /** The ScalingPolicy a user of this trace would configure (SLO, typical job, boot), plus any overrides. */

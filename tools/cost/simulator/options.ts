@@ -2,7 +2,7 @@
  * Simulation settings, their defaults, and validation (messages name the CLI flag).
  */
 import { InputError, requireInteger, requireNumber } from '../errors';
-import { hourlyPrice, knownInstanceTypes, PRICE_SNAPSHOT, PriceSnapshot } from '../pricing';
+import { hourlyPrice, knownInstanceTypes, PRICE_SNAPSHOT, PriceSnapshot } from '../../../lib/cost/pricing';
 
 export interface SimulationOptions {
   /** @default 'g5.xlarge' */

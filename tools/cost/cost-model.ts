@@ -11,7 +11,7 @@
  */
 import { InputError, requireNumber } from './errors';
 import { CostModelServer, modelServerCannotRun } from './model-server-fit';
-import { hourlyPrice, instancePrice, knownRegions, Market, MARKETS, PRICE_SNAPSHOT, PriceSnapshot } from './pricing';
+import { hourlyPrice, instancePrice, knownRegions, Market, MARKETS, PRICE_SNAPSHOT, PriceSnapshot } from '../../lib/cost/pricing';
 
 /**
  * Instance types priced when none are given: the one-GPU size of each common family the default vLLM

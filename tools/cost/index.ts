@@ -2,7 +2,7 @@
  * Cost tools (pure TypeScript: no AWS SDK, no aws-cdk-lib): the dated price snapshot, the cost model and
  * the scaling simulator that replays a trace through the CapacityManager's `decideCapacity`.
  */
-export * from './pricing';
+export * from '../../lib/cost/pricing';
 export { estimateCost, DEFAULT_COST_INSTANCE_TYPES } from './cost-model';
 export type { CostModelInput, CostOption, CostEstimate } from './cost-model';
 export { COST_MODEL_SERVERS, modelServerCannotRun } from './model-server-fit';

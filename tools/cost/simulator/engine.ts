@@ -19,7 +19,7 @@
  * going when the simulation ended), interrupted (a run thrown away: reclaim, requeue, scale-in under it),
  * idle (ready without a job, plus the billing minimum's and whole-second rounding's padding).
  */
-import { finishesBeforeReclaim, LAST_CALL_BEFORE_RECLAIM_SECONDS, RunningJobTiming } from '../../contracts/notice';
+import { finishesBeforeReclaim, LAST_CALL_BEFORE_RECLAIM_SECONDS, RunningJobTiming } from '../../../lib/contracts/notice';
 import { billedSeconds, instanceCost } from './billing';
 import { BootModel } from './boot';
 import { CloudWatchModel } from './cloudwatch';
@@ -30,7 +30,7 @@ import { keyedUniform } from './rng';
 import { Message, SqsModel } from './sqs';
 import { RebalanceModel, SpotModel } from './spot';
 import { Trace, tracePriorities } from './trace';
-import { hourlyPrice } from '../pricing';
+import { hourlyPrice } from '../../../lib/cost/pricing';
 
 /** The single queue of policies without priority queues. */
 export const SINGLE_QUEUE = 'jobs';

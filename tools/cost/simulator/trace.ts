@@ -8,7 +8,7 @@
  * Only the settings that describe the environment a trace stands for are allowed there; a flag on the
  * command line overrides them.
  */
-import { AGENT_NAME_PATTERN, PRIORITY_NAME_PATTERN } from '../../contracts';
+import { AGENT_NAME_PATTERN, PRIORITY_NAME_PATTERN } from '../../../lib/contracts';
 import { parseFlags } from '../cli-args';
 import { InputError, parseDecimal, requireNumber } from '../errors';
 
