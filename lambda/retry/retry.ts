@@ -14,6 +14,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import {
   EVENT_SOURCE, EventDetailTypes, JobFailedDetail, JobMessage, JobRecord, SQS_MAX_DELAY_SECONDS, parseJobMessage, salvageJobId, serializeJobMessage,
   workloadOfJobId,
+  jobMessageGroupId,
 } from '../../lib/contracts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { backoffSeconds, parkRaw, retryOrPark, RetryDeps } from '../shared/retry';
@@ -101,7 +102,10 @@ export async function handleDeadLetter(deps: DeadLetterDeps, letter: DeadLetter)
   }
   const queueUrl = deps.queueUrls[message.priority];
   if (decision.kind === 'resend' && queueUrl) {
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds }));
+    await deps.sqs.send(new SendMessageCommand({
+      QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds,
+      MessageGroupId: jobMessageGroupId(decision.message),
+    }));
     deps.log.info('dead letter sent back without spending an attempt', { jobId: message.jobId, reason: decision.reason, delaySeconds: decision.delaySeconds });
     return { action: 'resent', jobId: message.jobId, delaySeconds: decision.delaySeconds, reason: decision.reason };
   }
