@@ -547,7 +547,8 @@ function validateGpuTypes(types: readonly string[], requireGpu: boolean, customI
     const family = gpuFamilyOf(t);
     if (requireGpu && isUnknownGpuFamily(t)) {
       throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose family ${familyOf(t)} is unknown ` +
-        `(known GPU families: ${knownGpuFamilies().join(', ')}); check the name, or set ${name('requireGpu')}: false for a family newer than this library`);
+        `(known GPU families: ${knownGpuFamilies().join(', ')}); check the name, ` +
+        `or set ${name('requireGpu')}: false for a family newer than this library`);
     }
     if (requireGpu && !family) {
       throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
@@ -555,12 +556,14 @@ function validateGpuTypes(types: readonly string[], requireGpu: boolean, customI
     }
     if (customImage || !family) continue;
     if (family.vendor !== 'nvidia') {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose GPU is ${family.vendor.toUpperCase()}; the default AMI ` +
-        `has the NVIDIA driver only: use NVIDIA types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) or give a ${name('machineImage')} with that vendor's driver`);
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose GPU is ${family.vendor.toUpperCase()}; ` +
+        `the default AMI has the NVIDIA driver only: use NVIDIA types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
+        `or give a ${name('machineImage')} with that vendor's driver`);
     }
     if (family.architecture !== 'x86_64') {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, an ${family.architecture} type; the default AMI is ` +
-        `x86_64: use x86_64 types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) or give an ${family.architecture} ${name('machineImage')} with the NVIDIA driver`);
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, an ${family.architecture} type; ` +
+        `the default AMI is x86_64: use x86_64 types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
+        `or give an ${family.architecture} ${name('machineImage')} with the NVIDIA driver`);
     }
   }
   const byArch = new Map<string, string>();

@@ -285,7 +285,8 @@ export function decideCapacity(queue: QueueState, fleet: FleetState, policy: Sca
   const backlogPerInstance = instances > 0 ? backlog / instances : backlog;
 
   const seen = `backlog ${backlog} (visible ${visible}, in flight ${inFlight}` +
-    `${delayed > 0 ? `, delayed ${delayed} of which due soon ${dueSoon}` : ''}) at target ${round(target)}/${fleet.weighted ? 'unit' : 'instance'} needs ${need}` +
+    `${delayed > 0 ? `, delayed ${delayed} of which due soon ${dueSoon}` : ''})` +
+    ` at target ${round(target)}/${fleet.weighted ? 'unit' : 'instance'} needs ${need}` +
     `${pinned > 0 ? ` (${pinned} pinned by running jobs)` : ''}`;
   const capped = desired < Math.max(need, held) ? ` (capped at max ${max})` : '';
   let action: ScalingAction;

@@ -4,7 +4,9 @@
  * enough slots for the backlog whichever instance types the group launches. Queues are real (local-aws-sqs);
  * Auto Scaling is mocked (aws-sdk-client-mock), as in capacity-manager.sqs.test.ts.
  */
-import { AutoScalingClient, AutoScalingGroup, DescribeAutoScalingGroupsCommand, Instance, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  AutoScalingClient, AutoScalingGroup, DescribeAutoScalingGroupsCommand, Instance, SetDesiredCapacityCommand,
+} from '@aws-sdk/client-auto-scaling';
 import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { evaluate, ManagerConfig, readFleetState } from '../../lambda/capacity-manager/evaluate';

@@ -64,14 +64,17 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
     });
     const t = Template.fromStack(own);
     const groupRef = { Ref: own.getLogicalId(weighted.autoScalingGroup.node.defaultChild as any) };
-    const policy = Object.values(t.findResources('AWS::AutoScaling::ScalingPolicy')).find((p) => JSON.stringify(p.Properties.AutoScalingGroupName) === JSON.stringify(groupRef))!;
+    const policy = Object.values(t.findResources('AWS::AutoScaling::ScalingPolicy'))
+      .find((p) => JSON.stringify(p.Properties.AutoScalingGroupName) === JSON.stringify(groupRef))!;
     const byId = Object.fromEntries(policy.Properties.TargetTrackingConfiguration.CustomizedMetricSpecification.Metrics.map((m: any) => [m.Id, m]));
     expect(byId.instances.MetricStat).toEqual({
       Metric: { Namespace: 'AWS/AutoScaling', MetricName: 'GroupInServiceCapacity', Dimensions: [{ Name: 'AutoScalingGroupName', Value: groupRef }] },
       Stat: 'Average',
       Period: 60,
     });
-    expect(byId.backlogPerInstance).toMatchObject({ Label: 'weighted backlog per capacity unit', Expression: 'IF(instances > 0, (v0 + f0 + v1 + f1) / instances, v0 + f0 + v1 + f1)' });
+    expect(byId.backlogPerInstance).toMatchObject({
+      Label: 'weighted backlog per capacity unit', Expression: 'IF(instances > 0, (v0 + f0 + v1 + f1) / instances, v0 + f0 + v1 + f1)',
+    });
     // Target: 8 jobs per unit (workerConcurrency counts per unit in a weighted fleet).
     expect(policy.Properties.TargetTrackingConfiguration.TargetValue).toBe(8);
   });

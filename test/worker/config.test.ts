@@ -100,7 +100,8 @@ describe('GPU accounting', () => {
 
   test('fails if a weight is not an integer from 1 to 999 or gives more than 256 slots', () => {
     expect(() => validateWorkerConfig({ ...valid, concurrency: 8, instanceWeights: { 'g5.12xlarge': 4 } })).not.toThrow();
-    expect(() => validateWorkerConfig({ ...valid, instanceWeights: { 'g5.12xlarge': 0 } })).toThrow(/instanceWeights must map instance types to integer weights from 1 to 999/);
+    expect(() => validateWorkerConfig({ ...valid, instanceWeights: { 'g5.12xlarge': 0 } }))
+      .toThrow(/instanceWeights must map instance types to integer weights from 1 to 999/);
     expect(() => validateWorkerConfig({ ...valid, concurrency: 64, instanceWeights: { 'g5.12xlarge': 8 } })).toThrow(/concurrency × weight ≤ 256/);
   });
 
