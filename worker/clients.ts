@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { WorkerConfig } from '../lib/contracts';
+import { maxSlots } from './cost';
 
 /**
  * Options of the agent's SDK clients. A job holds up to about three requests at once (heartbeat, record
@@ -35,10 +36,10 @@ export interface WorkerClients {
  * instance's region cannot call a queue of another). Auto Scaling and CloudWatch metrics stay in the
  * instance's own region (`region`), with the group and the dashboards' GPU metrics.
  */
-export function createWorkerClients(config: Pick<WorkerConfig, 'region' | 'dataRegion' | 'concurrency'>): WorkerClients {
+export function createWorkerClients(config: Pick<WorkerConfig, 'region' | 'dataRegion' | 'concurrency' | 'instanceWeights'>): WorkerClients {
   const local = { region: config.region };
   const data = { region: config.dataRegion ?? config.region };
-  const pooled = { ...data, ...clientOptions(config.concurrency) };
+  const pooled = { ...data, ...clientOptions(maxSlots(config)) };
   return {
     sqs: new SQSClient(pooled),
     dynamo: new DynamoDBClient(pooled),

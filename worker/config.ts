@@ -88,6 +88,10 @@ export function validateWorkerConfig(raw: unknown, source = 'worker config'): Wo
   check(url(c.parkingQueueUrl), `parkingQueueUrl must be an http(s) URL (got ${show(c.parkingQueueUrl)})`);
   check(int(c.inlineResultMaxBytes, 0, MAX_INLINE_RESULT_BYTES), `inlineResultMaxBytes must be an integer from 0 to ${MAX_INLINE_RESULT_BYTES} (got ${show(c.inlineResultMaxBytes)})`);
   check(int(c.concurrency, 0, 256), `concurrency must be an integer from 0 (one per GPU) to 256 (got ${show(c.concurrency)})`);
+  const weights = c.instanceWeights;
+  check(weights === undefined || (typeof weights === 'object' && weights !== null && !Array.isArray(weights) &&
+    Object.values(weights).every((w) => int(w, 1, 999) && (typeof c.concurrency !== 'number' || c.concurrency * (w as number) <= 256))),
+  `instanceWeights must map instance types to integer weights from 1 to 999, with concurrency × weight ≤ 256 (got ${show(weights)})`);
   check(c.expectedJobSeconds === undefined || (typeof c.expectedJobSeconds === 'number' && c.expectedJobSeconds > 0 && c.expectedJobSeconds <= SQS_MAX_VISIBILITY_SECONDS),
     `expectedJobSeconds must be a number of seconds from 0 (exclusive) to ${SQS_MAX_VISIBILITY_SECONDS} (got ${show(c.expectedJobSeconds)})`);
   check(int(c.jobTimeoutSeconds, 1, SQS_MAX_VISIBILITY_SECONDS), `jobTimeoutSeconds must be an integer from 1 to ${SQS_MAX_VISIBILITY_SECONDS} (got ${show(c.jobTimeoutSeconds)})`);

@@ -247,7 +247,11 @@ class Agent implements Worker {
   private async boot(): Promise<void> {
     try {
       this.identity = this.deps.identity ?? await this.lookUpIdentity();
-      this.econ = economics(this.identity.instanceType, this.config.region, this.config.concurrency, this.config.hourlyPriceUsd);
+      this.econ = economics(this.identity.instanceType, this.config.region, this.config.concurrency, this.config.hourlyPriceUsd,
+        this.config.instanceWeights);
+      if (this.config.instanceWeights && this.config.instanceWeights[this.identity.instanceType] === undefined) {
+        this.logger.warn('this instance type has no weight in the config: it runs as weight 1', { instanceType: this.identity.instanceType });
+      }
       if (this.econ.hourlyPriceUsd === undefined) {
         this.logger.warn('no hourly price for this instance type in the config: jobs get no costUsd', { instanceType: this.identity.instanceType });
       }

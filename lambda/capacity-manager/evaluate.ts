@@ -85,7 +85,19 @@ export async function readQueueState(sqs: SQSClient, queueUrls: Readonly<Record<
   return { queues };
 }
 
-/** DescribeAutoScalingGroups → the fleet state, with the busy history read from the group's tag. */
+/**
+ * An instance's capacity units: its `WeightedCapacity` in a weighted group, 1 otherwise (and when the field
+ * is missing or unreadable).
+ */
+export function unitsOf(instance: Instance): number {
+  return count(instance.WeightedCapacity) || 1;
+}
+
+/**
+ * DescribeAutoScalingGroups → the fleet state, with the busy history read from the group's tag. Everything
+ * is counted in the unit of the group's DesiredCapacity: weight units when its instance types have weights
+ * (in service, pending and busy are the sums of the instances' WeightedCapacity), instances otherwise.
+ */
 export async function readFleetState(autoscaling: AutoScalingClient, name: string): Promise<{ fleet: FleetState; historyTag?: string }> {
   const out = await autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
   const group = out.AutoScalingGroups?.[0];
@@ -93,16 +105,19 @@ export async function readFleetState(autoscaling: AutoScalingClient, name: strin
   const instances: Instance[] = group.Instances ?? [];
   const state = (i: Instance) => i.LifecycleState ?? '';
   const historyTag = group.Tags?.find((t) => t.Key === BUSY_HISTORY_TAG)?.Value;
+  const weighted = (group.MixedInstancesPolicy?.LaunchTemplate?.Overrides ?? []).some((o) => o.WeightedCapacity !== undefined);
+  const units = (keep: (i: Instance) => boolean) => instances.reduce((sum, i) => (keep(i) ? sum + unitsOf(i) : sum), 0);
   return {
     historyTag,
     fleet: {
       desired: group.DesiredCapacity ?? 0,
       min: group.MinSize ?? 0,
       max: group.MaxSize ?? 0,
-      inService: instances.filter((i) => state(i) === 'InService').length,
-      pending: instances.filter((i) => state(i).startsWith('Pending')).length,
-      busy: instances.filter((i) => state(i) === 'InService' && i.ProtectedFromScaleIn === true).length,
+      inService: units((i) => state(i) === 'InService'),
+      pending: units((i) => state(i).startsWith('Pending')),
+      busy: units((i) => state(i) === 'InService' && i.ProtectedFromScaleIn === true),
       busyHistory: decodeBusyHistory(historyTag),
+      ...(weighted ? { weighted } : {}),
     },
   };
 }

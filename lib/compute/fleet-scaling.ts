@@ -12,8 +12,13 @@ export interface IScalableGpuFleet {
   readonly jobQueue: IJobQueue;
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
   readonly autoScalingGroupName: string;
-  /** Jobs one instance runs at once. */
+  /** Jobs one instance runs at once (per weight unit when `instanceWeights` is set). */
   readonly jobsPerInstance: number;
+  /**
+   * Weight of each instance type, when the group is weighted: capacity is then counted in weight units.
+   * @default - unweighted: capacity counts instances
+   */
+  readonly instanceWeights?: Record<string, number>;
   readonly costCenter?: string;
 }
 
@@ -27,8 +32,9 @@ export interface CapacityManagerScalingOptions extends ScalingPolicyOptions {
 
 export interface TargetTrackingScalingOptions {
   /**
-   * Backlog (visible + in-flight jobs over every priority queue) per in-service instance to hold.
-   * @default - the jobs an instance runs at once
+   * Backlog (visible + in-flight jobs over every priority queue) per in-service instance to hold (per
+   * in-service weight unit when the fleet has `instanceWeights`).
+   * @default - the jobs an instance (or weight unit) runs at once
    */
   readonly targetBacklogPerInstance?: number;
   /**
@@ -56,7 +62,9 @@ export interface FleetScalingBinding {
  *   CloudWatch metric math. No Lambda, but SQS metrics reach CloudWatch once a minute (up to ~15 min
  *   late after 6 h idle), so reaction is minutes; the division is guarded (`IF(instances > 0, backlog /
  *   instances, backlog)`) so the metric has data at 0 instances, and scale-in follows target tracking's
- *   own rules (no idle window, no knowledge of busy workers beyond scale-in protection).
+ *   own rules (no idle window, no knowledge of busy workers beyond scale-in protection). A weighted
+ *   fleet divides by its in-service capacity units (`GroupInServiceCapacity`), the unit its desired
+ *   capacity counts, instead of its instances.
  * - `FleetScaling.none()`: nothing; you set the desired capacity yourself.
  */
 export abstract class FleetScaling {
@@ -138,11 +146,18 @@ export function backlogPerInstanceTargetTracking(scope: Construct, fleet: IScala
       });
     }
   });
+  // Target tracking sets the desired capacity from this ratio, so the divisor must count what desired
+  // counts: weight units in a weighted group (GroupInServiceCapacity), instances otherwise.
+  const weighted = fleet.instanceWeights !== undefined && Object.keys(fleet.instanceWeights).length > 0;
   metrics.push({
     id: 'instances',
     returnData: false,
     metricStat: {
-      metric: { namespace: 'AWS/AutoScaling', metricName: 'GroupInServiceInstances', dimensions: [{ name: 'AutoScalingGroupName', value: fleet.autoScalingGroupName }] },
+      metric: {
+        namespace: 'AWS/AutoScaling',
+        metricName: weighted ? 'GroupInServiceCapacity' : 'GroupInServiceInstances',
+        dimensions: [{ name: 'AutoScalingGroupName', value: fleet.autoScalingGroupName }],
+      },
       stat: 'Average',
       period: 60,
     },
@@ -150,7 +165,7 @@ export function backlogPerInstanceTargetTracking(scope: Construct, fleet: IScala
   const backlog = backlogIds.join(' + ');
   metrics.push({
     id: 'backlogPerInstance',
-    label: `${fleet.workload} backlog per instance`,
+    label: `${fleet.workload} backlog per ${weighted ? 'capacity unit' : 'instance'}`,
     expression: `IF(instances > 0, (${backlog}) / instances, ${backlog})`,
     returnData: true,
   });

@@ -11,13 +11,14 @@ import { METRIC_NAMESPACE, WORKER_CONFIG_VERSION, WorkerConfig } from '../contra
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration, validateInteger, withinProps } from '../common/validate';
-import { hourlyPrice, isGpuInstanceType, knownRegions } from '../cost/pricing';
+import { hourlyPrice, knownRegions } from '../cost/pricing';
 import { cloudWatchAgentConfigJson, CW_AGENT_NAMESPACE } from '../observability/cloudwatch-agent-config';
 import { queueUrlFrom, remoteRegionOf } from '../common/cross-region';
 import { IJobQueue } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
 import { acknowledgeGroupArnWildcard, autoScalingGroupArn, CapacityManager } from './capacity-manager';
 import { FleetScaling, IScalableGpuFleet } from './fleet-scaling';
+import { familyOf, gpuFamilyOf, isUnknownGpuFamily, knownGpuFamilies } from './gpu-families';
 import { ModelServer, ModelServerConfig } from './model-server';
 import { renderUserData } from './user-data';
 import { defaultWorkerEntry, workerAsset } from './worker-bundle';
@@ -37,6 +38,8 @@ export const TERMINATION_HOOK_NAME = 'ai-burst-drain';
 const MIN_RECOMMENDED_TYPES = 3;
 const NAME = 'GpuFleet';
 const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+/** Most job slots one instance may run (workerConcurrency × its weight); the worker config's bound. */
+export const MAX_SLOTS_PER_INSTANCE = 256;
 
 export interface GpuFleetProps {
   /** The VPC; instances go to its private subnets and get no public IP. */
@@ -58,22 +61,27 @@ export interface GpuFleetProps {
   readonly instanceTypes?: string[];
   /**
    * Weighted capacity per instance type (1 to 999), e.g. GPUs per instance. With weights, min, max and the
-   * desired capacity count weight units, not instances.
-   * @default - every type weighs 1
+   * desired capacity count weight units, not instances: the CapacityManager decides in units (backlog per
+   * unit, busy and pending units), target tracking divides by the in-service capacity units, and an
+   * instance runs `workerConcurrency × its weight` jobs at once. A listed type left out of the map weighs 1
+   * (Auto Scaling wants a weight on every type once one has one).
+   * @default - no weights: every type counts as one instance
    */
   readonly instanceWeights?: Record<string, number>;
   /**
-   * Refuse instance types outside the NVIDIA GPU families (G and P).
+   * Refuse instance types outside the known GPU families (G and P); a G/P-shaped family this library does
+   * not know yet (e.g. a new `g9`) is refused as unknown. Whatever this says, with the default AMI (NVIDIA
+   * driver, x86_64) AMD types (g4ad) and arm64 types (g5g, p6e-gb200) are refused: give a `machineImage` for them.
    * @default true
    */
   readonly requireGpu?: boolean;
   /**
-   * Fewest instances (0 lets the fleet, and its bill, go to zero).
+   * Fewest instances (0 lets the fleet, and its bill, go to zero); weight units with `instanceWeights`.
    * @default 0
    */
   readonly minCapacity?: number;
   /**
-   * Most instances (1 to 1000): the cap on spend and on spot requests.
+   * Most instances (1 to 1000): the cap on spend and on spot requests; weight units with `instanceWeights`.
    * @default 4
    */
   readonly maxCapacity?: number;
@@ -94,7 +102,8 @@ export interface GpuFleetProps {
    */
   readonly modelServer?: ModelServer;
   /**
-   * Jobs one instance runs at once (1 to 64); also the scaling policy's jobs per instance.
+   * Jobs one instance runs at once (1 to 64); also the scaling policy's jobs per instance. With
+   * `instanceWeights` it counts per weight unit: an instance of weight w runs `workerConcurrency × w` jobs.
    * @default 1
    */
   readonly workerConcurrency?: number;
@@ -184,7 +193,10 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
   public readonly terminationHookName = TERMINATION_HOOK_NAME;
   public readonly terminationHookHeartbeat: Duration;
   public readonly instanceTypes: string[];
+  /** Jobs one instance runs at once; per weight unit when `instanceWeights` is set. */
   public readonly jobsPerInstance: number;
+  /** Weight of every instance type (capacity counts these units), when weights are set. */
+  public readonly instanceWeights?: Record<string, number>;
   public readonly modelServer: ModelServerConfig;
   /** The bundled worker agent the instances download at boot. */
   public readonly workerAsset: s3assets.Asset;
@@ -211,6 +223,7 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     const maxCapacity = props.maxCapacity ?? 4;
     const rootVolumeSize = props.rootVolumeSize ?? Size.gibibytes(150);
     validateProps(this, props, this.instanceTypes, minCapacity, maxCapacity, rootVolumeSize);
+    this.instanceWeights = weightsOf(this.instanceTypes, props.instanceWeights);
     // The server's options are checked here; their errors name them under this fleet's `modelServer` prop.
     this.modelServer = withinProps(NAME, (_c, p) => `modelServer.${p}`, () => (props.modelServer ?? ModelServer.vllm()).bind());
 
@@ -254,6 +267,8 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       metricNamespace: METRIC_NAMESPACE,
       modelServer: this.modelServer.worker,
       concurrency: this.jobsPerInstance,
+      // Only with weights, so an unweighted fleet's config (and template) stays as it was.
+      ...(this.instanceWeights ? { instanceWeights: this.instanceWeights } : {}),
       jobTimeoutSeconds: props.jobQueue.jobTimeout.toSeconds(),
       visibilityTimeoutSeconds: props.jobQueue.visibilityTimeout.toSeconds(),
       maxAttempts: props.maxAttempts ?? 3,
@@ -310,7 +325,7 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
         },
         launchTemplateOverrides: this.instanceTypes.map((t) => ({
           instanceType: new ec2.InstanceType(t),
-          ...(props.instanceWeights?.[t] !== undefined ? { weightedCapacity: props.instanceWeights[t] } : {}),
+          ...(this.instanceWeights ? { weightedCapacity: this.instanceWeights[t] } : {}),
         })),
       },
       capacityRebalance: true,
@@ -480,11 +495,8 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
     if (!INSTANCE_TYPE_PATTERN.test(t)) {
       throw propError(NAME, 'instanceTypes', `has ${JSON.stringify(t)}, which is not an instance type name like g6.xlarge`);
     }
-    if ((props.requireGpu ?? true) && !isGpuInstanceType(t)) {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
-        `use GPU types or set ${name('requireGpu')}: false`);
-    }
   }
+  validateGpuTypes(types, props.requireGpu ?? true, props.machineImage !== undefined);
   const dup = types.find((t, i) => types.indexOf(t) !== i);
   if (dup) throw propError(NAME, 'instanceTypes', `lists ${JSON.stringify(dup)} twice`);
   if (types.length < MIN_RECOMMENDED_TYPES) {
@@ -498,6 +510,12 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
     validateInteger(NAME, `instanceWeights[${t}]`, w, 1, 999);
   }
   validateInteger(NAME, 'workerConcurrency', props.workerConcurrency, 1, 64);
+  const concurrency = props.workerConcurrency ?? 1;
+  for (const [t, w] of Object.entries(props.instanceWeights ?? {})) {
+    if (Token.isUnresolved(w) || Token.isUnresolved(concurrency) || w * concurrency <= MAX_SLOTS_PER_INSTANCE) continue;
+    throw new PropError(NAME, (name) => `${name('workerConcurrency')} (${concurrency}) × ${name(`instanceWeights[${t}]`)} (${w}) gives ` +
+      `${w * concurrency} job slots on one ${t}; at most ${MAX_SLOTS_PER_INSTANCE}: lower the weight or the concurrency`);
+  }
   validateInteger(NAME, 'maxAttempts', props.maxAttempts, 1, 100);
   validateInteger(NAME, 'inlineResultMaxBytes', props.inlineResultMaxBytes, 1024, 300 * 1024);
   validateDuration(NAME, 'terminationHookHeartbeat', props.terminationHookHeartbeat, Duration.seconds(30), Duration.hours(2));
@@ -509,5 +527,55 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
       throw propError(NAME, 'rootVolumeSize', `must be a whole number of GiB between ${floor} and 16384 (got ${gib} GiB)` +
         (props.machineImage ? '' : `; the default GPU AMI's root snapshot is ${DLAMI_MIN_ROOT_GIB} GiB`));
     }
+  }
+}
+
+/**
+ * Every type's weight when any is given (a listed type left out weighs 1: Auto Scaling requires a weight
+ * on every override once one has one); undefined for an unweighted fleet.
+ */
+function weightsOf(types: readonly string[], weights: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (!weights || Object.keys(weights).length === 0) return undefined;
+  return Object.fromEntries(types.map((t) => [t, weights[t] ?? 1]));
+}
+
+/**
+ * Instance types against the GPU family table: unknown G/P families and non-GPU types (unless requireGpu
+ * is off); with the default AMI (NVIDIA driver, x86_64) no AMD or arm64 type; never two architectures
+ * (one launch template, one AMI).
+ */
+function validateGpuTypes(types: readonly string[], requireGpu: boolean, customImage: boolean): void {
+  for (const t of types) {
+    const family = gpuFamilyOf(t);
+    if (requireGpu && isUnknownGpuFamily(t)) {
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose family ${familyOf(t)} is unknown ` +
+        `(known GPU families: ${knownGpuFamilies().join(', ')}); check the name, ` +
+        `or set ${name('requireGpu')}: false for a family newer than this library`);
+    }
+    if (requireGpu && !family) {
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
+        `use GPU types or set ${name('requireGpu')}: false`);
+    }
+    if (customImage || !family) continue;
+    if (family.vendor !== 'nvidia') {
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose GPU is ${family.vendor.toUpperCase()}; ` +
+        `the default AMI has the NVIDIA driver only: use NVIDIA types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
+        `or give a ${name('machineImage')} with that vendor's driver`);
+    }
+    if (family.architecture !== 'x86_64') {
+      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, an ${family.architecture} type; ` +
+        `the default AMI is x86_64: use x86_64 types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
+        `or give an ${family.architecture} ${name('machineImage')} with the NVIDIA driver`);
+    }
+  }
+  const byArch = new Map<string, string>();
+  for (const t of types) {
+    const arch = gpuFamilyOf(t)?.architecture;
+    if (arch && !byArch.has(arch)) byArch.set(arch, t);
+  }
+  if (byArch.size > 1) {
+    const [[a1, t1], [a2, t2]] = [...byArch.entries()];
+    throw propError(NAME, 'instanceTypes', `mixes ${a1} (${t1}) and ${a2} (${t2}) types; a launch template has one AMI of one ` +
+      'architecture: list types of one architecture (or make two fleets)');
   }
 }

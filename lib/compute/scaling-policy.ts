@@ -73,7 +73,12 @@ export interface BusyLevel {
   readonly at: number;
 }
 
-/** The Auto Scaling group's state, as DescribeAutoScalingGroups reports it. */
+/**
+ * The Auto Scaling group's state, as DescribeAutoScalingGroups reports it. Every count is in the unit of
+ * the group's DesiredCapacity: instances, or weight units when the group's instance types have weights
+ * (an instance of weight 4 counts 4 in `inService`, `pending` and `busy`). The policy's per-instance
+ * numbers (`jobsPerInstance`, `targetBacklogPerInstance`) are then per weight unit.
+ */
 export interface FleetState {
   /** `DesiredCapacity` now. */
   readonly desired: number;
@@ -92,6 +97,8 @@ export interface FleetState {
   readonly busy: number;
   /** The history from the previous decision. @default - unknown: current capacity treated as busy now */
   readonly busyHistory?: BusyLevel[];
+  /** The counts are weight units (the reason then says "/unit"). @default false */
+  readonly weighted?: boolean;
 }
 
 /** Policy inputs (all plain numbers so they travel as JSON in the Lambda's environment). */
@@ -134,7 +141,7 @@ export interface CapacityDecision {
   readonly backlog: number;
   /** Instances the backlog needs now (before the idle window, min and max). */
   readonly need: number;
-  /** Backlog ÷ current instances (in service + pending), or the backlog itself at 0 instances. */
+  /** Backlog ÷ current instances (in service + pending; weight units when weighted), or the backlog itself at 0. */
   readonly backlogPerInstance: number;
   /** History to pass to the next call (persist it). */
   readonly busyHistory: BusyLevel[];
@@ -278,7 +285,8 @@ export function decideCapacity(queue: QueueState, fleet: FleetState, policy: Sca
   const backlogPerInstance = instances > 0 ? backlog / instances : backlog;
 
   const seen = `backlog ${backlog} (visible ${visible}, in flight ${inFlight}` +
-    `${delayed > 0 ? `, delayed ${delayed} of which due soon ${dueSoon}` : ''}) at target ${round(target)}/instance needs ${need}` +
+    `${delayed > 0 ? `, delayed ${delayed} of which due soon ${dueSoon}` : ''})` +
+    ` at target ${round(target)}/${fleet.weighted ? 'unit' : 'instance'} needs ${need}` +
     `${pinned > 0 ? ` (${pinned} pinned by running jobs)` : ''}`;
   const capped = desired < Math.max(need, held) ? ` (capped at max ${max})` : '';
   let action: ScalingAction;

@@ -55,8 +55,17 @@ export interface WorkerConfig {
   readonly autoScalingGroupName: string;
   readonly metricNamespace: string;
   readonly modelServer: WorkerModelServerConfig;
-  /** Jobs run at once on one instance; `0` = one per GPU of the instance type (pricing snapshot; 1 when unknown). */
+  /**
+   * Jobs run at once on one instance (per weight unit with `instanceWeights`); `0` = one per GPU of the
+   * instance type (pricing snapshot; 1 when unknown), which the weight does not multiply.
+   */
   readonly concurrency: number;
+  /**
+   * The fleet's weight of each instance type (its capacity units): an instance runs `concurrency × weight`
+   * jobs at once, the weight of its own type (from IMDS). A type missing here weighs 1.
+   * @default - unweighted fleet: every instance runs `concurrency` jobs
+   */
+  readonly instanceWeights?: Record<string, number>;
   readonly jobTimeoutSeconds: number;
   /**
    * How long a job is expected to run: at a spot notice a job expected to end before the reclaim (less a

@@ -5,6 +5,7 @@
  * live spot price cannot be read, the cost model and the simulator read it for every estimate, and every
  * estimate prints `PRICE_SNAPSHOT.date` so a reader knows how old the numbers are.
  */
+import { gpuFamilyOf } from '../compute/gpu-families';
 
 /** How an instance-hour is bought. `1y` / `3y` are commitments (Savings Plan / Reserved Instance, no upfront). */
 export type Market = 'spot' | 'on-demand' | '1y' | '3y';
@@ -187,20 +188,10 @@ export function knownRegions(snapshot: PriceSnapshot = PRICE_SNAPSHOT): string[]
 }
 
 /**
- * Instance families with NVIDIA GPUs (G and P families). Inferentia / Trainium (inf*, trn*) are
- * accelerators but not GPUs, so they are not here.
- */
-const GPU_FAMILIES: ReadonlySet<string> = new Set([
-  'g3', 'g3s', 'g4dn', 'g4ad', 'g5', 'g5g', 'g6', 'g6e', 'g6f', 'gr6', 'gr6f', 'g7e',
-  'p2', 'p3', 'p3dn', 'p4d', 'p4de', 'p5', 'p5e', 'p5en', 'p6-b200', 'p6-b300', 'p6e-gb200',
-]);
-
-/**
  * True when the instance type's family (the part before the first dot, e.g. `g5` of `g5.xlarge`) is a
- * GPU family. Case-sensitive like EC2 instance type names.
+ * GPU family (G or P; the table and the vendor/architecture of each live in compute/gpu-families).
+ * Case-sensitive like EC2 instance type names.
  */
 export function isGpuInstanceType(instanceType: string): boolean {
-  const dot = instanceType.indexOf('.');
-  if (dot <= 0 || dot === instanceType.length - 1) return false;
-  return GPU_FAMILIES.has(instanceType.slice(0, dot));
+  return gpuFamilyOf(instanceType) !== undefined;
 }

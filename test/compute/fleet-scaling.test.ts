@@ -54,6 +54,31 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
     expectNagClean(stack);
   });
 
+  test('GIVEN a weighted fleet THEN the divisor is the group\'s in-service capacity units (GroupInServiceCapacity), not its instances', () => {
+    const { stack: own } = testStack();
+    const weighted = new GpuFleet(own, 'Weighted', {
+      vpc: new ec2.Vpc(own, 'Vpc', { maxAzs: 2, natGateways: 1 }), jobQueue: new JobQueue(own, 'WeightedJobs', { workload: 'weighted' }),
+      jobStore: new JobStore(own, 'WeightedStore'),
+      workerEntry: WORKER_FIXTURE, workerConcurrency: 8, instanceTypes: ['g5.xlarge', 'g5.12xlarge', 'g6.xlarge'],
+      instanceWeights: { 'g5.12xlarge': 4 }, scaling: FleetScaling.targetTracking(),
+    });
+    const t = Template.fromStack(own);
+    const groupRef = { Ref: own.getLogicalId(weighted.autoScalingGroup.node.defaultChild as any) };
+    const policy = Object.values(t.findResources('AWS::AutoScaling::ScalingPolicy'))
+      .find((p) => JSON.stringify(p.Properties.AutoScalingGroupName) === JSON.stringify(groupRef))!;
+    const byId = Object.fromEntries(policy.Properties.TargetTrackingConfiguration.CustomizedMetricSpecification.Metrics.map((m: any) => [m.Id, m]));
+    expect(byId.instances.MetricStat).toEqual({
+      Metric: { Namespace: 'AWS/AutoScaling', MetricName: 'GroupInServiceCapacity', Dimensions: [{ Name: 'AutoScalingGroupName', Value: groupRef }] },
+      Stat: 'Average',
+      Period: 60,
+    });
+    expect(byId.backlogPerInstance).toMatchObject({
+      Label: 'weighted backlog per capacity unit', Expression: 'IF(instances > 0, (v0 + f0 + v1 + f1) / instances, v0 + f0 + v1 + f1)',
+    });
+    // Target: 8 jobs per unit (workerConcurrency counts per unit in a weighted fleet).
+    expect(policy.Properties.TargetTrackingConfiguration.TargetValue).toBe(8);
+  });
+
   test('fails if the target is not positive', () => {
     const other = testStack().stack;
     const q = new JobQueue(other, 'Jobs', { workload: 'agents' });

@@ -260,8 +260,10 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     const g = groupOf(fleet).Properties;
     expect(g.MinSize).toBe('1');
     expect(g.MaxSize).toBe('8');
+    // Auto Scaling wants a weight on every override once one has one: the unnamed types weigh 1.
     expect(g.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([
-      { InstanceType: 'g6e.xlarge' }, { InstanceType: 'g6e.2xlarge' }, { InstanceType: 'g6.12xlarge', WeightedCapacity: '4' },
+      { InstanceType: 'g6e.xlarge', WeightedCapacity: '1' }, { InstanceType: 'g6e.2xlarge', WeightedCapacity: '1' },
+      { InstanceType: 'g6.12xlarge', WeightedCapacity: '4' },
     ]);
     const lt = t.findResources('AWS::EC2::LaunchTemplate')[stack.getLogicalId(fleet.launchTemplate.node.defaultChild as any)];
     expect(lt.Properties.LaunchTemplateData.BlockDeviceMappings[0].Ebs.VolumeSize).toBe(300);
@@ -274,6 +276,13 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     expect(ud).toContain("-p 127.0.0.1:9000:8080 'example/server:1'");
     expect(ud).toContain('"modelServer":{"kind":"invocations","baseUrl":"http://127.0.0.1:9000","healthPath":"/ping","defaultModel":"m"}');
     expect(ud).toContain('"concurrency":4');
+  });
+
+  test('a weighted fleet writes every type\'s weight into the worker config (slots = concurrency × weight); an unweighted one writes none', () => {
+    expect(fleet.instanceWeights).toEqual({ 'g6e.xlarge': 1, 'g6e.2xlarge': 1, 'g6.12xlarge': 4 });
+    expect(userDataOf(fleet)).toContain('"concurrency":4,"instanceWeights":{"g6e.xlarge":1,"g6e.2xlarge":1,"g6.12xlarge":4}');
+    expect(single.instanceWeights).toBeUndefined();
+    expect(userDataOf(single)).not.toContain('instanceWeights');
   });
 
   test('FleetScaling.none() creates no scaler', () => {
@@ -315,6 +324,20 @@ describe('GpuFleet validation', () => {
     ['a malformed type', { instanceTypes: ['g6'] }, /instanceTypes has "g6", which is not an instance type name/],
     ['a duplicate type', { instanceTypes: ['g6.xlarge', 'g6.xlarge'] }, /instanceTypes lists "g6.xlarge" twice/],
     ['a weight for an unlisted type', { instanceWeights: { 'p5.48xlarge': 8 } }, /instanceWeights names "p5.48xlarge"/],
+    ['more than 256 slots on one instance',
+      { instanceTypes: ['g6.xlarge', 'g6.12xlarge'], instanceWeights: { 'g6.12xlarge': 8 }, workerConcurrency: 64 },
+      /workerConcurrency \(64\) × instanceWeights\[g6\.12xlarge\] \(8\) gives 512 job slots on one g6\.12xlarge; at most 256/],
+    ['an unknown GPU family', { instanceTypes: ['g6.xlarge', 'g9.xlarge'] },
+      /instanceTypes has "g9\.xlarge", whose family g9 is unknown \(known GPU families: g3, .*\); check the name, or set requireGpu: false/],
+    ['an AMD type with the default AMI', { instanceTypes: ['g6.xlarge', 'g4ad.xlarge'] },
+      /instanceTypes has "g4ad\.xlarge", whose GPU is AMD; the default AMI has the NVIDIA driver only: use NVIDIA types \(e\.g\. g6\.xlarge\)/],
+    ['an arm64 type with the default AMI', { instanceTypes: ['g5g.xlarge', 'g5g.2xlarge'] },
+      /instanceTypes has "g5g\.xlarge", an arm64 type; the default AMI is x86_64: use x86_64 types \(e\.g\. g6\.xlarge\) or give an arm64/],
+    ['an arm64 type with the default AMI even when requireGpu is off', { instanceTypes: ['p6e-gb200.36xlarge'], requireGpu: false },
+      /an arm64 type; the default AMI is x86_64/],
+    ['two architectures under one machineImage',
+      { instanceTypes: ['g5.xlarge', 'g5g.xlarge'], machineImage: new ec2.GenericLinuxImage({ 'us-east-1': 'ami-12345678' }) },
+      /instanceTypes mixes x86_64 \(g5\.xlarge\) and arm64 \(g5g\.xlarge\) types; a launch template has one AMI of one architecture/],
     ['SLO ≤ 0', { scaling: FleetScaling.capacityManager({ queueWaitSlo: Duration.seconds(0) }) }, /queueWaitSlo must be longer than 0 seconds/],
     ['a root volume below the AMI snapshot', { rootVolumeSize: Size.gibibytes(50) }, /rootVolumeSize must be a whole number of GiB between 75 and 16384 \(got 50 GiB\)/],
     ['concurrency 0', { workerConcurrency: 0 }, /workerConcurrency must be an integer between 1 and 64/],
@@ -330,6 +353,13 @@ describe('GpuFleet validation', () => {
     const fleet = construct({ expectedJobDuration: Duration.seconds(45) });
     const userData = flatten(Template.fromStack(Stack.of(fleet)).findResources('AWS::EC2::LaunchTemplate'));
     expect(userData).toMatch(/\\"expectedJobSeconds\\":45,/);
+  });
+
+  test('AMD or arm64 GPU types are accepted with a machineImage (of one architecture); an unknown family when requireGpu is off', () => {
+    const image = new ec2.GenericLinuxImage({ 'us-east-1': 'ami-12345678' });
+    expect(() => construct({ instanceTypes: ['g4ad.xlarge', 'g4ad.2xlarge', 'g4ad.4xlarge'], machineImage: image })).not.toThrow();
+    expect(() => construct({ instanceTypes: ['g5g.xlarge', 'g5g.2xlarge', 'g5g.4xlarge'], machineImage: image })).not.toThrow();
+    expect(() => construct({ instanceTypes: ['g9.xlarge', 'g6.xlarge', 'g5.xlarge'], requireGpu: false })).not.toThrow();
   });
 
   test('non-GPU types are accepted when requireGpu is off', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { WORKER_CONFIG_VERSION, WorkerConfig } from '../../lib/contracts';
 import { DEFAULT_BACKOFF } from '../../lambda/shared/retry';
 import { loadWorkerConfig, settingsOf, validateWorkerConfig } from '../../worker/config';
-import { costUsdOf, economics, gpuSecondsOf } from '../../worker/cost';
+import { costUsdOf, economics, gpuSecondsOf, maxSlots } from '../../worker/cost';
 import { jobDeadline } from '../../worker/heartbeat';
 
 const valid: WorkerConfig = {
@@ -84,6 +84,25 @@ describe('GPU accounting', () => {
     const unknown = economics('x9.huge', 'us-east-1', 0, {});
     expect(unknown).toMatchObject({ gpus: 1, concurrency: 1 });
     expect(costUsdOf(10, unknown)).toBeUndefined();
+  });
+
+  test('GIVEN a weighted fleet THEN an instance runs concurrency × its type\'s weight slots; a type without a weight, or no map, weighs 1', () => {
+    const weights = { 'g5.xlarge': 1, 'g5.12xlarge': 4 };
+    expect(economics('g5.12xlarge', 'us-east-1', 8, {}, weights)).toMatchObject({ gpus: 4, weight: 4, concurrency: 32, gpusPerSlot: 4 / 32 });
+    expect(economics('g5.xlarge', 'us-east-1', 8, {}, weights)).toMatchObject({ weight: 1, concurrency: 8 });
+    expect(economics('g6.xlarge', 'us-east-1', 8, {}, weights)).toMatchObject({ weight: 1, concurrency: 8 });
+    expect(economics('g5.12xlarge', 'us-east-1', 8, {})).toMatchObject({ weight: 1, concurrency: 8 });
+    // One slot per GPU already follows the instance: the weight does not multiply it.
+    expect(economics('g5.12xlarge', 'us-east-1', 0, {}, weights)).toMatchObject({ concurrency: 4 });
+    expect(maxSlots({ concurrency: 8, instanceWeights: weights })).toBe(32);
+    expect(maxSlots({ concurrency: 8 })).toBe(8);
+  });
+
+  test('fails if a weight is not an integer from 1 to 999 or gives more than 256 slots', () => {
+    expect(() => validateWorkerConfig({ ...valid, concurrency: 8, instanceWeights: { 'g5.12xlarge': 4 } })).not.toThrow();
+    expect(() => validateWorkerConfig({ ...valid, instanceWeights: { 'g5.12xlarge': 0 } }))
+      .toThrow(/instanceWeights must map instance types to integer weights from 1 to 999/);
+    expect(() => validateWorkerConfig({ ...valid, concurrency: 64, instanceWeights: { 'g5.12xlarge': 8 } })).toThrow(/concurrency × weight ≤ 256/);
   });
 
   test('job deadline: the job timeout, never past the 12 h SQS cap counted from the receive', () => {
