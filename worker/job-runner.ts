@@ -11,7 +11,7 @@
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
-import { jobMessageGroupId, JobMessage, JobRecord, MetricNames, SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, parseJobMessage } from '../lib/contracts';
+import { JobMessage, JobRecord, MetricNames, SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, parseJobMessage } from '../lib/contracts';
 import { JobRecords, NotStartedReason } from '../lambda/shared/job-records';
 import { deleteQuietly } from '../lambda/shared/requeue';
 import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../lambda/shared/retry';
@@ -109,7 +109,7 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
 
     const wait = remainingDelaySeconds(job, new Date(d.now()));
     if (wait !== undefined) {
-      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, DelaySeconds: wait, MessageGroupId: jobMessageGroupId(job) }));
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, DelaySeconds: wait }));
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.finished({ jobId: job.jobId, outcome: 'delayed', delaySeconds: wait });
       return;
@@ -119,7 +119,7 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     if (ctx.signal.aborted || !d.accepting()) {
       // Received while the agent was told to stop taking work: an unchanged copy goes back (a fresh
       // message, so this receive does not count against the retry budget), then the original is deleted.
-      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, MessageGroupId: jobMessageGroupId(job) }));
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body }));
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.finished({ jobId: job.jobId, outcome: 'handed-back' });
       return;
@@ -237,9 +237,7 @@ async function notStarted(ctx: JobContext, job: JobMessage, start: { reason: Not
     case 'interrupted-here':
       // This instance was interrupted while it ran the job: it is going away, and must not take the job (or
       // anything else) again. An unchanged copy goes back for another instance (a fresh message: no receive counted).
-      await d.sqs.send(new SendMessageCommand({
-        QueueUrl: ctx.queueUrl, MessageBody: ctx.received.message.Body ?? '', MessageGroupId: jobMessageGroupId(job),
-      }));
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: ctx.received.message.Body ?? '' }));
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.logger.warn('job was interrupted on this instance: handed back', { jobId: job.jobId });
       d.finished({ jobId: job.jobId, outcome: 'skipped-interrupted-here' });

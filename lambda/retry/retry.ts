@@ -14,7 +14,6 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import {
   EVENT_SOURCE, EventDetailTypes, JobFailedDetail, JobMessage, JobRecord, SQS_MAX_DELAY_SECONDS, parseJobMessage, salvageJobId, serializeJobMessage,
   workloadOfJobId,
-  jobMessageGroupId,
 } from '../../lib/contracts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { backoffSeconds, parkRaw, retryOrPark, RetryDeps } from '../shared/retry';
@@ -102,10 +101,7 @@ export async function handleDeadLetter(deps: DeadLetterDeps, letter: DeadLetter)
   }
   const queueUrl = deps.queueUrls[message.priority];
   if (decision.kind === 'resend' && queueUrl) {
-    await deps.sqs.send(new SendMessageCommand({
-      QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds,
-      MessageGroupId: jobMessageGroupId(decision.message),
-    }));
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds }));
     deps.log.info('dead letter sent back without spending an attempt', { jobId: message.jobId, reason: decision.reason, delaySeconds: decision.delaySeconds });
     return { action: 'resent', jobId: message.jobId, delaySeconds: decision.delaySeconds, reason: decision.reason };
   }

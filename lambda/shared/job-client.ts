@@ -30,7 +30,6 @@ import {
   serializeJobMessage,
   SQS_MAX_MESSAGE_BYTES,
   workloadOfJobId,
-  jobMessageGroupId,
 } from '../../lib/contracts';
 import { ApiError, quote } from './api-error';
 import { FleetWaker } from './fleet-wake';
@@ -236,7 +235,7 @@ export class JobClient {
       if (created === 'exists') throw new ApiError(ApiErrorCodes.JOB_EXISTS, `job ${jobId} was already submitted; GET /jobs/${jobId} for its status`);
       const queueUrl = this.props.workloads[request.workload].queues.find((q) => q.priority === request.priority)!.url;
       try {
-        await this.props.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: jobMessageGroupId(request) }));
+        await this.props.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
         sent = true;
       } catch (e) {
         this.props.log?.warn('job could not be queued; record marked FAILED', { jobId, error: String(e) });
