@@ -147,6 +147,15 @@ function report(deps: DrainDeps, summary: DrainSummary): DrainSummary {
   return summary;
 }
 
+/** The clock, sleep and retry pause of a drain, injectable for tests. */
+function timingOf(deps: DrainDeps) {
+  return {
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    pause: deps.retryPauseMs ?? 1000,
+  };
+}
+
 interface Drained {
   readonly requeued: number;
   readonly kept: number;
@@ -166,9 +175,7 @@ interface Drained {
 export async function drainInstance(
   deps: DrainDeps, instanceId: string, deadline: number, whileWaiting?: () => Promise<void>, reclaimAt?: number,
 ): Promise<Drained> {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const pause = deps.retryPauseMs ?? 1000;
+  const { now, sleep, pause } = timingOf(deps);
   const handled = new Set<string>();
   const others = new Set<string>();
   let requeued = 0;
@@ -195,7 +202,8 @@ export async function drainInstance(
       if (!firstPass && now() >= deadline) break;
       firstPass = false;
       const at = now();
-      const results = await Promise.allSettled(todo.map((r) => (reclaimAt !== undefined && keeps(r, at, reclaimAt) ? keepOne(deps, r, reclaimAt) : requeueOne(deps, r))));
+      const keepOrRequeue = (r: JobRecord) => (reclaimAt !== undefined && keeps(r, at, reclaimAt) ? keepOne(deps, r, reclaimAt) : requeueOne(deps, r));
+      const results = await Promise.allSettled(todo.map(keepOrRequeue));
       let failed = 0;
       results.forEach((result, i) => {
         if (result.status === 'fulfilled') {
@@ -225,11 +233,10 @@ export async function drainInstance(
  * expired meanwhile has a dead holder and is requeued at once.
  */
 async function waitForRunningJobs(deps: DrainDeps, instanceId: string, deadline: number, beat: () => Promise<void>) {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const pause = deps.retryPauseMs ?? 1000;
+  const { now, sleep, pause } = timingOf(deps);
   const seen = new Set<string>();
   const requeuedHere = new Set<string>();
+  const requeuedIds = new Set<string>();
   let requeued = 0;
   let alreadyHandled = 0;
   let failures = 0;
@@ -248,6 +255,7 @@ async function waitForRunningJobs(deps: DrainDeps, instanceId: string, deadline:
       try {
         const result = await requeueOne(deps, r);
         requeuedHere.add(key(r));
+        requeuedIds.add(r.jobId);
         if (result === 'requeued') requeued++;
         else alreadyHandled++;
       } catch (e) {
@@ -262,7 +270,7 @@ async function waitForRunningJobs(deps: DrainDeps, instanceId: string, deadline:
     await beat();
   }
   const still = new Set(running.map((r) => r.jobId));
-  const finished = [...seen].filter((id) => !still.has(id) && ![...requeuedHere].some((k) => k.startsWith(`${id}|`))).length;
+  const finished = [...seen].filter((id) => !still.has(id) && !requeuedIds.has(id)).length;
   return { requeued, alreadyHandled, failures, finished };
 }
 
@@ -339,10 +347,15 @@ function isNoActiveLifecycleAction(e: unknown): boolean {
 /** Errors by which EC2 says "not an instance you may tag" or "no such instance": drop, never retry. */
 const NOT_OURS = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
 
+/** The draining tag: the worker stops taking jobs once its IMDS poll sees it. */
+function putDrainingTag(deps: DrainDeps, instanceId: string): Promise<unknown> {
+  return deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: Tags.DRAINING, Value: 'true' }] }));
+}
+
 /** Tag the instance draining (its worker takes no new jobs); false when IAM refuses (not our group's) or EC2 fails. */
 async function tagDraining(deps: DrainDeps, instanceId: string): Promise<boolean> {
   try {
-    await deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: Tags.DRAINING, Value: 'true' }] }));
+    await putDrainingTag(deps, instanceId);
     return true;
   } catch (e) {
     deps.log.warn('could not tag the instance draining', { instanceId, error: String(e) });
@@ -357,7 +370,7 @@ async function markDraining(deps: DrainDeps, instanceId: string, input: unknown)
     return dropped(deps, `instance ${instanceId} runs jobs of ${otherWorkloads.join(', ')} only, not ${deps.workload}`, input);
   }
   try {
-    await deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: Tags.DRAINING, Value: 'true' }] }));
+    await putDrainingTag(deps, instanceId);
   } catch (e) {
     const name = (e as { name?: string; Code?: string }).name ?? (e as { Code?: string }).Code ?? '';
     if (NOT_OURS.has(name)) {

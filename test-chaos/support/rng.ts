@@ -1,16 +1,9 @@
-/** A small seeded PRNG (mulberry32): the suite's fault plan is a pure function of the seed. */
+/** The simulator's seeded PRNG (mulberry32): the suite's fault plan is a pure function of the seed. */
+import { mulberry32 } from '../../tools/cost/simulator/rng';
+
 export type Rng = () => number;
 
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => Rng = mulberry32;
 
 /** A PRNG for one item of a seed's plan (job n, call k), independent of how many draws other items made. */
 export function rngFor(seed: number, ...keys: number[]): Rng {

@@ -202,3 +202,8 @@ export function metricSum(env: Env, name: string, dims: Record<string, string>):
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until the fake model server has had `count` calls for `marker` (open or finished). */
+export async function modelCalled(env: Env, marker: string, count = 1): Promise<void> {
+  while (env.model.callsWith(marker).length < count) await sleep(10);
+}

@@ -10,17 +10,13 @@ import { MetricNames, serializeJobMessage } from '../../lib/contracts';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import { jsonLogger } from '../../worker/log';
 import {
-  Env, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, next, sleep, startEnv, stopEnv, submit,
+  Env, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, modelCalled, next, sleep, startEnv, stopEnv, submit,
 } from './harness';
 
 let env: Env;
 beforeAll(async () => { env = await startEnv(); });
 afterAll(async () => { await stopEnv(env); });
 afterEach(() => { env.model.script(undefined); });
-
-async function modelCalled(marker: string, count = 1): Promise<void> {
-  while (env.model.callsWith(marker).length < count) await sleep(10);
-}
 
 async function resultKeys(jobId: string): Promise<string[]> {
   const r = await env.s3.client.send(new ListObjectsV2Command({ Bucket: RESULT_BUCKET, Prefix: `results/${WORKLOAD}/${jobId}/` }));
@@ -35,7 +31,7 @@ test('a redelivered copy (receive count > 1) while the holder is alive: no takeo
   env.model.script((call) => (call.raw.includes(marker) ? { until: gate.until } : undefined));
   const config = configFor(env, queues, { visibilityTimeoutSeconds: 2 });
   const a = await launch(env, config);
-  await modelCalled(marker);
+  await modelCalled(env, marker);
   // AND a duplicate copy that has already been received once (so it comes back with receive count 2)
   await env.sqs.client.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: serializeJobMessage(message) }));
   const first = await env.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.high, VisibilityTimeout: 1, WaitTimeSeconds: 1 }));
@@ -67,11 +63,13 @@ test('a run that lost its job never overwrites the result: it deletes its own ob
   });
   const config = configFor(env, queues, { inlineResultMaxBytes: 0 });
   const a = await launch(env, config);
-  await modelCalled(marker);
+  await modelCalled(env, marker);
 
   // WHEN the job is taken from A (the drainer requeues it) and worker B runs it to SUCCEEDED first
   const [record] = await env.records.runningOn(a.imds.instanceId);
-  await requeueInterrupted(env.sqs.client, env.records, { jobId, queueUrl: record.queueUrl!, receiptHandle: record.receiptHandle!, holder: record.leaseHolder! });
+  await requeueInterrupted(env.sqs.client, env.records, {
+    jobId, queueUrl: record.queueUrl!, receiptHandle: record.receiptHandle!, holder: record.leaseHolder!,
+  });
   const b = await launch(env, config);
   expect((await finishedJob(b.worker, jobId)).outcome).toBe('succeeded');
   // AND then A's model call answers (A may also have learned of the loss from its heartbeat first)
@@ -95,7 +93,7 @@ test('when the drainer requeues a job of this instance, the worker stops taking 
   const gate = env.model.gate();
   env.model.script((call) => (call.raw.includes(running.marker) ? { until: gate.until } : undefined));
   const a = await launch(env, configFor(env, queues, { concurrency: 2, visibilityTimeoutSeconds: 3 }));
-  await modelCalled(running.marker);
+  await modelCalled(env, running.marker);
 
   // WHEN the drainer requeues it (before A's own IMDS poll sees any notice) and A's next heartbeat is refused
   const [record] = await env.records.runningOn(a.imds.instanceId);
@@ -123,9 +121,13 @@ test('an instance that receives a job it was interrupted on hands it back untouc
   const instanceId = 'i-0bad0000000000001';
   // GIVEN the job ran on this instance and was requeued by its interruption
   const [m] = (await env.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.high, WaitTimeSeconds: 1 }))).Messages ?? [];
-  const started = await env.records.start(jobId, { instanceId, runId: 'r1', queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, leaseSeconds: 60, maxAttempts: 3 });
+  const started = await env.records.start(jobId, {
+    instanceId, runId: 'r1', queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, leaseSeconds: 60, maxAttempts: 3,
+  });
   expect(started.started).toBe(true);
-  await requeueInterrupted(env.sqs.client, env.records, { jobId, queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, holder: `${instanceId}/r1` });
+  await requeueInterrupted(env.sqs.client, env.records, {
+    jobId, queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, holder: `${instanceId}/r1`,
+  });
 
   // WHEN the worker of that same instance receives the requeued copy
   const again = await launch(env, configFor(env, queues), { identity: { instanceId, instanceType: 'g6.xlarge' } });
@@ -147,7 +149,7 @@ describe('spot notice with an expected job duration', () => {
     env.model.script((call) => (call.raw.includes(marker) ? { until: gate.until } : undefined));
     env.cloudwatch.resetHistory();
     const a = await launch(env, configFor(env, queues, { expectedJobSeconds: 30 }));
-    await modelCalled(marker);
+    await modelCalled(env, marker);
 
     const handled = next(a.worker, 'interrupted');
     a.imds.setInterruption({ action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() });
@@ -168,7 +170,7 @@ describe('spot notice with an expected job duration', () => {
     const gate = env.model.gate();
     env.model.script((call) => (call.raw.includes(marker) ? { until: gate.until } : undefined));
     const a = await launch(env, configFor(env, queues, { expectedJobSeconds: 600 }));
-    await modelCalled(marker);
+    await modelCalled(env, marker);
     const handled = next(a.worker, 'interrupted');
     a.imds.setInterruption({ action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() });
     expect(await handled).toMatchObject({ kept: 0, requeued: [{ jobId, result: 'requeued' }] });
@@ -182,7 +184,7 @@ describe('spot notice with an expected job duration', () => {
     const { jobId, marker } = await submit(env, queues);
     env.model.script((call) => (call.raw.includes(marker) ? { until: new Promise(() => undefined) } : undefined));
     const a = await launch(env, configFor(env, queues, { expectedJobSeconds: 1 }));
-    await modelCalled(marker);
+    await modelCalled(env, marker);
     // A reclaim 21.5 s out: kept (expected to end in ~1 s, within the 20 s margin), but the model never answers.
     const handled = next(a.worker, 'interrupted');
     a.imds.setInterruption({ action: 'terminate', time: new Date(Date.now() + 21_500).toISOString() });

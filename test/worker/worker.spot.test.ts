@@ -8,18 +8,14 @@ import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
 import { MetricNames, Tags, parseJobMessage } from '../../lib/contracts';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import {
-  Env, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, next, receiveAll, sleep, startEnv, stopEnv, submit,
+  Env, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, modelCalled, next, receiveAll, sleep, startEnv,
+  stopEnv, submit,
 } from './harness';
 
 let env: Env;
 beforeAll(async () => { env = await startEnv(); });
 afterAll(async () => { await stopEnv(env); });
 afterEach(() => { env.model.script(undefined); });
-
-/** Wait until the fake server has an open call for `marker`. */
-async function modelCalled(marker: string, count = 1): Promise<void> {
-  while (env.model.callsWith(marker).length < count) await sleep(10);
-}
 
 async function resultObjects(jobId: string): Promise<number> {
   const r = await env.s3.client.send(new ListObjectsV2Command({ Bucket: RESULT_BUCKET, Prefix: `results/${WORKLOAD}/${jobId}` }));
@@ -36,7 +32,7 @@ describe('spot interruption notice', () => {
     env.cloudwatch.resetHistory();
     const config = configFor(env, queues, { inlineResultMaxBytes: 0 });
     const a = await launch(env, config);
-    await modelCalled(marker);
+    await modelCalled(env, marker);
     expect(await env.records.get(jobId)).toMatchObject({ status: 'RUNNING', instanceId: a.imds.instanceId });
 
     // WHEN IMDS posts the two-minute notice
@@ -79,7 +75,7 @@ describe('spot interruption notice', () => {
     const markers = jobs.map((j) => j.marker);
     env.model.script((call) => (markers.some((m) => call.raw.includes(m)) ? { until: gate.until } : undefined));
     const a = await launch(env, configFor(env, queues, { concurrency: 3 }));
-    for (const m of markers) await modelCalled(m);
+    for (const m of markers) await modelCalled(env, m);
 
     // WHEN the notice arrives and the drainer (which reads the records) requeues the same jobs at the same time
     const held = await env.records.runningOn(a.imds.instanceId);
@@ -111,7 +107,7 @@ describe('drain', () => {
     const gate = env.model.gate();
     env.model.script((call) => (call.raw.includes(running.marker) ? { until: gate.until } : undefined));
     const { worker, imds } = await launch(env, configFor(env, queues, { concurrency: 2 }));
-    await modelCalled(running.marker);
+    await modelCalled(env, running.marker);
 
     // WHEN EC2 recommends a rebalance, then a new job arrives while the first still runs
     const draining = next(worker, 'draining');
@@ -159,7 +155,7 @@ describe('shutdown (SIGTERM)', () => {
     env.model.script((call) => (call.raw.includes(marker) ? { until: new Promise(() => undefined) } : undefined));
     env.autoscaling.resetHistory();
     const { worker } = await launch(env, configFor(env, queues, { shutdownGraceSeconds: 0 }));
-    await modelCalled(marker);
+    await modelCalled(env, marker);
 
     await worker.shutdown('SIGTERM');
 
@@ -179,7 +175,7 @@ describe('shutdown (SIGTERM)', () => {
     const gate = env.model.gate();
     env.model.script((call) => (call.raw.includes(marker) ? { until: gate.until } : undefined));
     const { worker } = await launch(env, configFor(env, queues, { shutdownGraceSeconds: 30 }));
-    await modelCalled(marker);
+    await modelCalled(env, marker);
 
     const stopping = worker.shutdown('SIGTERM');
     gate.release();
@@ -197,7 +193,7 @@ test('agent killed without cleanup: the job is redelivered after its visibility 
   env.model.script((call) => (call.raw.includes(marker) && env.model.callsWith(marker).length === 1 ? { until: new Promise(() => undefined) } : undefined));
   const config = configFor(env, queues, { visibilityTimeoutSeconds: 2, inlineResultMaxBytes: 0 });
   const a = await launch(env, config);
-  await modelCalled(marker);
+  await modelCalled(env, marker);
   let aFinished = 0;
   a.worker.events.on('job-finished', () => { aFinished += 1; });
 
@@ -230,7 +226,7 @@ describe('lease', () => {
     env.model.script((call) => (call.raw.includes(marker) ? { until: gate.until } : undefined));
     const config = configFor(env, queues, { visibilityTimeoutSeconds: 2 });
     const a = await launch(env, config);
-    await modelCalled(marker);
+    await modelCalled(env, marker);
     const b = await launch(env, config);
     let bTouched = 0;
     b.worker.events.on('job-finished', (e) => { if (e.jobId === jobId) bTouched += 1; });
