@@ -253,7 +253,9 @@ describe('the example app deployed into moto', () => {
     expect(peek.Messages?.map((m) => JSON.parse(m.Body!).jobId)).toEqual([jobId]);
     // The fleet was at zero: the submit bundle woke the CapacityManager (moto logged the Invoke it cannot run).
     const manager = await fn('realtimeagentFleetCapacityManagerFunction');
-    expect(moto.log()).toMatch(new RegExp(`POST /2015-03-31/functions/\\S*${manager.functionName}/invocations`));
+    // moto's server writes its request log line after it has answered, so the line may trail the call: wait for it.
+    const invoked = new RegExp(`POST /2015-03-31/functions/\\S*${manager.functionName}/invocations`);
+    await eventually('the CapacityManager Invoke in moto\'s log', async () => (invoked.test(moto.log()) ? true : undefined), 10_000);
   });
 
   test('the CapacityManager bundle, woken as the submit path wakes it, raises the deployed group\'s desired capacity', async () => {
