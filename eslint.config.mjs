@@ -18,7 +18,8 @@ export default tseslint.config(
     plugins: { 'import-x': importX },
     settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })] },
     rules: {
-      'max-len': ['error', { code: 150, ignoreUrls: true }],
+      // prettier wraps code at 150; string, template and regex literals cannot be wrapped without changing them.
+      'max-len': ['error', { code: 150, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       'import-x/no-duplicates': 'error',
       'import-x/no-cycle': 'off',
@@ -99,7 +100,7 @@ export default tseslint.config(
   },
   {
     // Tests read synthesized templates and SDK responses as untyped JSON.
-    files: ['test/**/*.ts', 'test-consumer/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'test-consumer/**/*.ts', 'test-chaos/**/*.ts', 'test-deploy/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

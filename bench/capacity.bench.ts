@@ -10,10 +10,12 @@ const N = 200_000;
 const policy = resolveScalingPolicy({ queueWaitSloSeconds: 300, expectedJobSeconds: 60 });
 
 function queueAt(i: number): QueueState {
-  return { queues: [
-    { priority: 'high', visible: i % 7, inFlight: i % 5, delayed: i % 3 },
-    { priority: 'normal', visible: (i * 13) % 50, inFlight: i % 11, delayed: 0 },
-  ] };
+  return {
+    queues: [
+      { priority: 'high', visible: i % 7, inFlight: i % 5, delayed: i % 3 },
+      { priority: 'normal', visible: (i * 13) % 50, inFlight: i % 11, delayed: 0 },
+    ],
+  };
 }
 
 function rate(run: () => number): { perSecond: number; checksum: number } {
@@ -51,7 +53,12 @@ export default async function capacityBench(): Promise<string> {
   const worst = rate(() => {
     let sum = 0;
     for (let i = 0; i < N; i++) {
-      const d = decideCapacity(queues[i & 63], { desired: 32, min: 0, max: 32, inService: 32, pending: 0, busy: i & 7, busyHistory: full }, policy, 60_000);
+      const d = decideCapacity(
+        queues[i & 63],
+        { desired: 32, min: 0, max: 32, inService: 32, pending: 0, busy: i & 7, busyHistory: full },
+        policy,
+        60_000,
+      );
       sum += d.desired;
     }
     return sum;

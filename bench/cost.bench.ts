@@ -65,7 +65,13 @@ export default async function costBench(): Promise<string> {
     for (const seed of SEEDS.slice(1)) goalsBySeed[i].push(checkGoals(run(t, seed), t.stress));
   });
   const goalNames = [...new Set(goalsBySeed.flatMap((x) => x[0].map((g) => g.goal)))];
-  out.push('', `### ai-burst goals over seeds ${SEEDS.join(', ')} (seeds met / seeds)`, '', `| goal | ${traces.map((t) => t.name).join(' | ')} |`, `|---|${traces.map(() => '---:').join('|')}|`);
+  out.push(
+    '',
+    `### ai-burst goals over seeds ${SEEDS.join(', ')} (seeds met / seeds)`,
+    '',
+    `| goal | ${traces.map((t) => t.name).join(' | ')} |`,
+    `|---|${traces.map(() => '---:').join('|')}|`,
+  );
   for (const goal of goalNames) {
     const cells = goalsBySeed.map((bySeed) => {
       const checks = bySeed.map((gs) => gs.find((g) => g.goal === goal)).filter((g): g is GoalCheck => g !== undefined);
@@ -81,7 +87,7 @@ export default async function costBench(): Promise<string> {
     '### CapacityManager busy-history tag writes (ai-burst, seed 1)',
     '',
     'Old: the tag was written whenever the history changed. Now: only on a material change (a level added or expired, or a ' +
-      'level\'s time moved ≥ 30 s), at most once per 60 s; decisions come from the history carried between evaluations, so ' +
+      "level's time moved ≥ 30 s), at most once per 60 s; decisions come from the history carried between evaluations, so " +
       'they are the same.',
     '',
     '| trace | evaluations | simulated h | tag writes before (every change) | tag writes now | writes per simulated h |',
@@ -105,21 +111,42 @@ export default async function costBench(): Promise<string> {
   );
   traces.forEach((t, i) => {
     const base = results[i].runs.find((r) => r.policy === 'ai-burst')!;
-    const extra = simulate(t.trace, [], { maxInstances: MAX_INSTANCES, seed: 1, ...(t.stress ? STRESS_SETTINGS : {}) }, variants.map((v) => (s) => aiBurstPolicy(s, v)));
+    const extra = simulate(
+      t.trace,
+      [],
+      { maxInstances: MAX_INSTANCES, seed: 1, ...(t.stress ? STRESS_SETTINGS : {}) },
+      variants.map((v) => (s) => aiBurstPolicy(s, v)),
+    );
     for (const r of [base, ...extra.runs]) {
-      out.push(`| ${t.name} | ${r.policy} | ${r.costUsd.toFixed(2)} | ${(r.costUsd / results[i].bounds.costFloorUsd).toFixed(2)} | ${n(r.p95WaitS)} | ${r.wastedGpuSeconds.toFixed(0)} |`);
+      out.push(
+        `| ${t.name} | ${r.policy} | ${r.costUsd.toFixed(2)} | ${(r.costUsd / results[i].bounds.costFloorUsd).toFixed(2)} | ${n(r.p95WaitS)} | ${r.wastedGpuSeconds.toFixed(0)} |`,
+      );
     }
   });
 
-  out.push('', `_${traces.length} traces × ${POLICY_NAMES.length} policies × ${SEEDS.length} seeds + sensitivity in ${((performance.now() - t0) / 1000).toFixed(1)} s_`);
+  out.push(
+    '',
+    `_${traces.length} traces × ${POLICY_NAMES.length} policies × ${SEEDS.length} seeds + sensitivity in ${((performance.now() - t0) / 1000).toFixed(1)} s_`,
+  );
   return out.join('\n');
 }
 
 /** ai-burst on one trace over NOTICE_SEEDS with extra options: sums of the engine's counts. */
 function aiBurstOverSeeds(t: StandardTrace, extra: SimulationOptions) {
   const sum = {
-    cost: 0, p95: 0, interruptions: 0, requeued: 0, kept: 0, keptFinished: 0, drainRequeued: 0, replacements: 0,
-    interrupted: 0, boot: 0, idle: 0, lost: 0, dup: 0,
+    cost: 0,
+    p95: 0,
+    interruptions: 0,
+    requeued: 0,
+    kept: 0,
+    keptFinished: 0,
+    drainRequeued: 0,
+    replacements: 0,
+    interrupted: 0,
+    boot: 0,
+    idle: 0,
+    lost: 0,
+    dup: 0,
   };
   for (const seed of NOTICE_SEEDS) {
     const r = simulate(t.trace, ['ai-burst'], { maxInstances: MAX_INSTANCES, seed, ...(t.stress ? STRESS_SETTINGS : {}), ...extra });
@@ -161,7 +188,7 @@ function noticeSection(t: StandardTrace): string[] {
   const rows: [string, SimulationOptions][] = [
     ['requeue everything (old)', { noticeRule: 'requeue-all' }],
     ['rule, fleet estimate (default)', {}],
-    ['rule, job\'s own length', { noticeEstimate: 'job' }],
+    ["rule, job's own length", { noticeEstimate: 'job' }],
   ];
   for (const [label, extra] of rows) {
     const s = aiBurstOverSeeds(t, extra);

@@ -37,7 +37,9 @@ if (serverMode === 'sqs' || serverMode === 'dynamo') {
     const server: LocalServer<unknown> = serverMode === 'sqs' ? await startSqs() : await startDynamo();
     process.stdout.write(`${JSON.stringify({ endpoint: server.endpoint })}\n`);
     process.stdin.resume();
-    process.stdin.on('end', () => { void server.close().then(() => process.exit(0)); });
+    process.stdin.on('end', () => {
+      void server.close().then(() => process.exit(0));
+    });
   })();
 }
 
@@ -53,7 +55,10 @@ async function startServer(kind: 'sqs' | 'dynamo'): Promise<{ endpoint: string; 
     child.stdout!.on('data', (chunk) => {
       out += String(chunk);
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) { clearTimeout(timer); resolve(JSON.parse(line).endpoint); }
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line).endpoint);
+      }
     });
     child.on('exit', (code) => reject(new Error(`local ${kind} server exited with ${code}`)));
   });
@@ -75,9 +80,19 @@ export default async function drainBench(): Promise<string> {
   const table = await createJobTable(setupDdb);
   const setupRecords = new JobRecords(documentClient(setupDdb), table);
   const clients = (options: object, batching = true) => {
-    const sqs = batching ? new BatchingSQSClient({ ...clientConfig(servers.sqs), ...options }) : new SQSClient({ ...clientConfig(servers.sqs), ...options });
+    const sqs = batching
+      ? new BatchingSQSClient({ ...clientConfig(servers.sqs), ...options })
+      : new SQSClient({ ...clientConfig(servers.sqs), ...options });
     const ddb = new DynamoDBClient({ ...clientConfig(servers.dynamo), ...options });
-    return { sqs, ddb, records: new JobRecords(documentClient(ddb), table), destroy: () => { sqs.destroy(); ddb.destroy(); } };
+    return {
+      sqs,
+      ddb,
+      records: new JobRecords(documentClient(ddb), table),
+      destroy: () => {
+        sqs.destroy();
+        ddb.destroy();
+      },
+    };
   };
   let instance = 0;
 
@@ -97,8 +112,16 @@ export default async function drainBench(): Promise<string> {
     const { instanceId } = await prepare(count);
     const c = clients(options, batching);
     const deps: DrainDeps = {
-      sqs: c.sqs, records: c.records, autoScaling: new AutoScalingClient({ region: 'us-east-1' }), ec2: new EC2Client({ region: 'us-east-1' }),
-      workload: 'agents', groupName: 'gpu-fleet', hookName: 'drain-on-terminate', drainTimeoutSeconds: 110, heartbeatTimeoutSeconds: 180, log: silent,
+      sqs: c.sqs,
+      records: c.records,
+      autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
+      ec2: new EC2Client({ region: 'us-east-1' }),
+      workload: 'agents',
+      groupName: 'gpu-fleet',
+      hookName: 'drain-on-terminate',
+      drainTimeoutSeconds: 110,
+      heartbeatTimeoutSeconds: 180,
+      log: silent,
     };
     const event = fixture('spot-interruption-warning');
     event.detail['instance-id'] = instanceId;
@@ -108,7 +131,8 @@ export default async function drainBench(): Promise<string> {
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     c.destroy();
-    if (summary.requeued !== count || summary.leftInFlight !== 0) throw new Error(`drained ${summary.requeued} of ${count}, ${summary.leftInFlight} left`);
+    if (summary.requeued !== count || summary.leftInFlight !== 0)
+      throw new Error(`drained ${summary.requeued} of ${count}, ${summary.leftInFlight} left`);
     return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   }
 
@@ -139,11 +163,11 @@ export default async function drainBench(): Promise<string> {
 
     const thousand = rows.find((r) => r.jobs === 1000)!;
     const out = [
-      '## Drainer: time to requeue an instance\'s in-flight jobs',
+      "## Drainer: time to requeue an instance's in-flight jobs",
       '',
       'Command: `npm run bench -- drain`. Spot interruption warning fixture → `handleDrainEvent` (byInstance query, then ' +
         '`requeueInterrupted` per job: conditional UpdateItem, SendMessage of the copy, DeleteMessage of the original — the ' +
-        'drainer\'s SQS client coalesces those into SendMessageBatch/DeleteMessageBatch), real SDK ' +
+        "drainer's SQS client coalesces those into SendMessageBatch/DeleteMessageBatch), real SDK " +
         `clients against local-aws-sqs and dynalite on 127.0.0.1, each server in its own child process. 1,000-job rows: median of ${RUNS} runs. ` +
         `${os.cpus().length} CPUs, load average ${load.toFixed(1)} at the start (other processes share the machine). ` +
         '"drainer CPU" is the CPU time of the drainer\'s own process; the rest of the wall time is the local servers.',
@@ -151,8 +175,11 @@ export default async function drainBench(): Promise<string> {
       '| case | jobs | time ms | ms per job | vs one at a time | drainer CPU ms |',
       '|---|---:|---:|---:|---:|---:|',
       `| baseline: one requeue at a time | ${sequentialJobs} | ${(sequentialPerJob * sequentialJobs).toFixed(0)} | ${sequentialPerJob.toFixed(2)} | 1.0× | |`,
-      ...rows.map((r) => `| ${r.label} | ${r.jobs} | ${r.ms.toFixed(0)} | ${(r.ms / r.jobs).toFixed(2)} | ` +
-        `${(sequentialPerJob / (r.ms / r.jobs)).toFixed(1)}× | ${r.cpuMs.toFixed(0)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.label} | ${r.jobs} | ${r.ms.toFixed(0)} | ${(r.ms / r.jobs).toFixed(2)} | ` +
+          `${(sequentialPerJob / (r.ms / r.jobs)).toFixed(1)}× | ${r.cpuMs.toFixed(0)} |`,
+      ),
       '',
       `Goal: 1,000 in-flight jobs requeued in under ${GOAL_MS} ms — ${thousand.ms < GOAL_MS ? '**met**' : '**not met**'} ` +
         `(${thousand.ms.toFixed(0)} ms, of which ${thousand.cpuMs.toFixed(0)} ms CPU in the drainer).`,

@@ -15,7 +15,9 @@ const RUNS = 2;
 function synth(app: string, out: string): number {
   const t0 = performance.now();
   execFileSync('npx', ['cdk', 'synth', '--quiet', '--app', app, '--output', out, '--no-notices', '--no-version-reporting'], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
   });
   return (performance.now() - t0) / 1000;
 }
@@ -23,8 +25,14 @@ function synth(app: string, out: string): number {
 export default async function synthBench(): Promise<string> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'synth-bench-'));
   const empty = path.join(work, 'empty.ts');
-  fs.writeFileSync(empty, `import { App, Stack } from '${path.join(ROOT, 'node_modules', 'aws-cdk-lib')}';\nconst app = new App();\nnew Stack(app, 'Empty');\napp.synth();\n`);
-  const rows: Array<[string, number[]]> = [['empty app (baseline)', []], ['example app (bin/app.ts)', []]];
+  fs.writeFileSync(
+    empty,
+    `import { App, Stack } from '${path.join(ROOT, 'node_modules', 'aws-cdk-lib')}';\nconst app = new App();\nnew Stack(app, 'Empty');\napp.synth();\n`,
+  );
+  const rows: Array<[string, number[]]> = [
+    ['empty app (baseline)', []],
+    ['example app (bin/app.ts)', []],
+  ];
   try {
     for (let i = 0; i < RUNS; i++) {
       rows[0][1].push(synth(`npx tsx ${empty}`, path.join(work, `out-empty-${i}`)));
@@ -43,7 +51,9 @@ export default async function synthBench(): Promise<string> {
     '',
     '| app | runs (s) | reported (s) | × baseline |',
     '|---|---|---:|---:|',
-    ...rows.map(([name, xs]) => `| ${name} | ${xs.map((x) => x.toFixed(1)).join(', ')} | ${median(xs).toFixed(1)} | ${(median(xs) / base).toFixed(1)} |`),
+    ...rows.map(
+      ([name, xs]) => `| ${name} | ${xs.map((x) => x.toFixed(1)).join(', ')} | ${median(xs).toFixed(1)} | ${(median(xs) / base).toFixed(1)} |`,
+    ),
     '',
     `Goal: example app under 30 s on 2 cores — ${example < 30 ? 'met' : 'NOT met'} (${example.toFixed(1)} s).`,
   ].join('\n');

@@ -14,7 +14,13 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
-  JOB_MESSAGE_VERSION, JobMessage, METRIC_NAMESPACE, WORKER_CONFIG_VERSION, WorkerConfig, formatJobId, serializeJobMessage,
+  JOB_MESSAGE_VERSION,
+  JobMessage,
+  METRIC_NAMESPACE,
+  WORKER_CONFIG_VERSION,
+  WorkerConfig,
+  formatJobId,
+  serializeJobMessage,
 } from '../lib/contracts';
 import { JobRecords } from '../lambda/shared/job-records';
 import { requeueInterrupted } from '../lambda/shared/requeue';
@@ -34,7 +40,11 @@ const nothing = { send: async () => ({}) };
 
 export default async function workerBench(): Promise<string> {
   const [sqsServer, ddbServer, s3Server, model, imds] = await Promise.all([
-    startSqs(), startDynamo(), startS3(['bench-results']), startFakeModelServer(), startImdsStub({ instanceType: 'g5.xlarge' }),
+    startSqs(),
+    startDynamo(),
+    startS3(['bench-results']),
+    startFakeModelServer(),
+    startImdsStub({ instanceType: 'g5.xlarge' }),
   ]);
   const sqs = sqsServer.client;
   const doc = documentClient(ddbServer.client);
@@ -50,28 +60,53 @@ export default async function workerBench(): Promise<string> {
   /** `count` queued jobs (records + messages), ten per SendMessageBatch. */
   async function enqueue(url: string, count: number): Promise<string[]> {
     const messages: JobMessage[] = Array.from({ length: count }, () => ({
-      v: JOB_MESSAGE_VERSION, jobId: formatJobId(WORKLOAD, randomUUID()), workload: WORKLOAD, agent: 'bench', priority: 'high',
-      payload: { messages: [{ role: 'user', content: 'ping' }] }, submittedAt: new Date().toISOString(), attempt: 1, interruptions: 0,
+      v: JOB_MESSAGE_VERSION,
+      jobId: formatJobId(WORKLOAD, randomUUID()),
+      workload: WORKLOAD,
+      agent: 'bench',
+      priority: 'high',
+      payload: { messages: [{ role: 'user', content: 'ping' }] },
+      submittedAt: new Date().toISOString(),
+      attempt: 1,
+      interruptions: 0,
     }));
     for (let i = 0; i < messages.length; i += 20) {
       await Promise.all(messages.slice(i, i + 20).map((m) => records.create({ ...m })));
     }
     for (let i = 0; i < messages.length; i += 10) {
-      await sqs.send(new SendMessageBatchCommand({
-        QueueUrl: url, Entries: messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: serializeJobMessage(m) })),
-      }));
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: serializeJobMessage(m) })),
+        }),
+      );
     }
     return messages.map((m) => m.jobId);
   }
 
   function config(url: string, concurrency: number): WorkerConfig {
     return {
-      v: WORKER_CONFIG_VERSION, region: TEST_REGION, workload: WORKLOAD, queues: [{ priority: 'high', url }],
-      parkingQueueUrl: url, jobTable: table, resultBucket: 'bench-results', inlineResultMaxBytes: 4096,
-      autoScalingGroupName: 'bench-fleet', metricNamespace: METRIC_NAMESPACE,
+      v: WORKER_CONFIG_VERSION,
+      region: TEST_REGION,
+      workload: WORKLOAD,
+      queues: [{ priority: 'high', url }],
+      parkingQueueUrl: url,
+      jobTable: table,
+      resultBucket: 'bench-results',
+      inlineResultMaxBytes: 4096,
+      autoScalingGroupName: 'bench-fleet',
+      metricNamespace: METRIC_NAMESPACE,
       modelServer: { kind: 'openai', baseUrl: model.baseUrl, healthPath: HEALTH_PATH, defaultModel: 'm' },
-      concurrency, jobTimeoutSeconds: 300, visibilityTimeoutSeconds: 60, maxAttempts: 3, hourlyPriceUsd: { 'g5.xlarge': 0.5 },
-      imdsEndpoint: imds.endpoint, pollWaitSeconds: 1, imdsPollSeconds: 0.05, metricsFlushSeconds: 3600, shutdownGraceSeconds: 0,
+      concurrency,
+      jobTimeoutSeconds: 300,
+      visibilityTimeoutSeconds: 60,
+      maxAttempts: 3,
+      hourlyPriceUsd: { 'g5.xlarge': 0.5 },
+      imdsEndpoint: imds.endpoint,
+      pollWaitSeconds: 1,
+      imdsPollSeconds: 0.05,
+      metricsFlushSeconds: 3600,
+      shutdownGraceSeconds: 0,
     };
   }
 
@@ -82,8 +117,12 @@ export default async function workerBench(): Promise<string> {
 
   function start(cfg: WorkerConfig): Worker {
     const w = startWorker(cfg, {
-      sqs: agentSqs, dynamo: agentDoc, s3: s3Server.client, logger: silentLogger,
-      cloudwatch: nothing as unknown as CloudWatchClient, autoscaling: nothing as unknown as AutoScalingClient,
+      sqs: agentSqs,
+      dynamo: agentDoc,
+      s3: s3Server.client,
+      logger: silentLogger,
+      cloudwatch: nothing as unknown as CloudWatchClient,
+      autoscaling: nothing as unknown as AutoScalingClient,
       timing: { healthPollMs: 20, protectionIdleMs: 2000 },
     });
     workers.push(w);
@@ -96,10 +135,12 @@ export default async function workerBench(): Promise<string> {
     await enqueue(url, JOBS);
     const w = start(config(url, concurrency));
     let done = 0;
-    const all = new Promise<void>((resolve, reject) => w.events.on('job-finished', (e) => {
-      if (e.outcome !== 'succeeded') reject(new Error(`job ${e.jobId}: ${e.outcome} ${e.detail ?? ''}`));
-      if (++done === JOBS) resolve();
-    }));
+    const all = new Promise<void>((resolve, reject) =>
+      w.events.on('job-finished', (e) => {
+        if (e.outcome !== 'succeeded') reject(new Error(`job ${e.jobId}: ${e.outcome} ${e.detail ?? ''}`));
+        if (++done === JOBS) resolve();
+      }),
+    );
     await w.ready;
     const t0 = performance.now();
     await all;
@@ -119,11 +160,20 @@ export default async function workerBench(): Promise<string> {
       for (const m of r.Messages ?? []) {
         const job = JSON.parse(m.Body!) as JobMessage;
         const started = await records.start(job.jobId, {
-          instanceId: 'i-bare', runId: m.MessageId!, queueUrl: url, receiptHandle: m.ReceiptHandle!, leaseSeconds: 300, maxAttempts: 3,
+          instanceId: 'i-bare',
+          runId: m.MessageId!,
+          queueUrl: url,
+          receiptHandle: m.ReceiptHandle!,
+          leaseSeconds: 300,
+          maxAttempts: 3,
         });
         const holder = started.started ? started.holder : '';
-        const res = await fetch(`${model.baseUrl}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(job.payload), headers: { 'content-type': 'application/json' } });
-        const out = await res.json() as { usage: { prompt_tokens: number; completion_tokens: number } };
+        const res = await fetch(`${model.baseUrl}/v1/chat/completions`, {
+          method: 'POST',
+          body: JSON.stringify(job.payload),
+          headers: { 'content-type': 'application/json' },
+        });
+        const out = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
         await records.succeed(job.jobId, holder, { tokensIn: out.usage.prompt_tokens, tokensOut: out.usage.completion_tokens, result: out });
         await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
         done += 1;
@@ -142,7 +192,9 @@ export default async function workerBench(): Promise<string> {
     const w = start({ ...config(url, REQUEUE_JOBS), imdsEndpoint: stub.endpoint });
     await w.ready;
     while (model.calls.filter((c) => !c.answered && !c.aborted).length < REQUEUE_JOBS) await new Promise((r) => setTimeout(r, 20));
-    const interrupted = new Promise<{ noticedAt: number; settledAt: number; requeued: readonly { result: string }[] }>((resolve) => w.events.once('interrupted', resolve));
+    const interrupted = new Promise<{ noticedAt: number; settledAt: number; requeued: readonly { result: string }[] }>((resolve) =>
+      w.events.once('interrupted', resolve),
+    );
     const t0 = performance.now();
     stub.setInterruption();
     const event = await interrupted;
@@ -168,7 +220,12 @@ export default async function workerBench(): Promise<string> {
       for (const m of r.Messages ?? []) {
         const jobId = (JSON.parse(m.Body!) as JobMessage).jobId;
         const started = await records.start(jobId, {
-          instanceId: 'i-seq', runId: m.MessageId!, queueUrl: url, receiptHandle: m.ReceiptHandle!, leaseSeconds: 300, maxAttempts: 3,
+          instanceId: 'i-seq',
+          runId: m.MessageId!,
+          queueUrl: url,
+          receiptHandle: m.ReceiptHandle!,
+          leaseSeconds: 300,
+          maxAttempts: 3,
         });
         held.push({ jobId, queueUrl: url, receiptHandle: m.ReceiptHandle!, holder: started.started ? started.holder : '' });
       }

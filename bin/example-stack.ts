@@ -77,8 +77,15 @@ export class AiBurstExampleStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.platform.api.url, description: 'Job API (SigV4): POST /jobs, GET /jobs/{id}' });
     new CfnOutput(this, 'Dashboard', { value: this.platform.observability.dashboard.dashboardName });
     for (const [name, w] of Object.entries(this.platform.workloads)) {
-      if (w.drill) new CfnOutput(this, `${name}-drill`, { value: w.drill.experimentTemplate.attrId, description: `aws fis start-experiment --experiment-template-id <this> (${name})` });
-      new CfnOutput(this, `${name}-redrive`, { value: w.retryHandler.redriveFunction.functionName, description: `npx ai-burst redrive --function-name <this> (${name})` });
+      if (w.drill)
+        new CfnOutput(this, `${name}-drill`, {
+          value: w.drill.experimentTemplate.attrId,
+          description: `aws fis start-experiment --experiment-template-id <this> (${name})`,
+        });
+      new CfnOutput(this, `${name}-redrive`, {
+        value: w.retryHandler.redriveFunction.functionName,
+        description: `npx ai-burst redrive --function-name <this> (${name})`,
+      });
     }
   }
 }

@@ -141,18 +141,35 @@ const MAX_WORKLOADS = 20;
  * name means something else elsewhere), so a nested error names `workloads["<name>"].<option>`.
  */
 const WORKLOAD_OPTION_OF: Readonly<Record<string, string>> = {
-  'JobQueue.workload': 'name', 'priorities': 'priorities', 'jobTimeout': 'jobTimeout', 'costCenter': 'costCenter',
-  'GpuFleet.maxCapacity': 'maxInstances', 'instanceTypes': 'instanceTypes', 'modelServer': 'modelServer',
-  'workerConcurrency': 'workerConcurrency', 'CapacityManager.jobsPerInstance': 'workerConcurrency', 'maxAttempts': 'maxAttempts',
-  'queueWaitSlo': 'queueWaitSlo', 'expectedJobDuration': 'expectedJobDuration', 'expectedBootTime': 'expectedBootTime',
-  'vpc': 'vpc', 'dailyBudgetUsd': 'dailyBudgetUsd',
+  'JobQueue.workload': 'name',
+  priorities: 'priorities',
+  jobTimeout: 'jobTimeout',
+  costCenter: 'costCenter',
+  'GpuFleet.maxCapacity': 'maxInstances',
+  instanceTypes: 'instanceTypes',
+  modelServer: 'modelServer',
+  workerConcurrency: 'workerConcurrency',
+  'CapacityManager.jobsPerInstance': 'workerConcurrency',
+  maxAttempts: 'maxAttempts',
+  queueWaitSlo: 'queueWaitSlo',
+  expectedJobDuration: 'expectedJobDuration',
+  expectedBootTime: 'expectedBootTime',
+  vpc: 'vpc',
+  dailyBudgetUsd: 'dailyBudgetUsd',
 };
 /** The platform prop each prop of the platform-wide constructs comes from. */
 const PLATFORM_PROP_OF: Readonly<Record<string, string>> = {
-  'JobStore.retention': 'jobRetention', 'JobStore.removalPolicy': 'removalPolicy', 'encryptionKey': 'encryptionKey',
-  'JobApi.defaultDailyBudgetUsd': 'agentDailyBudgetUsd', 'JobApi.authorization': 'apiAuthorization', 'JobApi.webAclArn': 'webAclArn',
-  'JobApi.cloudWatchRole': 'apiCloudWatchRole', 'costCenter': 'costCenter', 'eventBus': 'eventBus',
-  'AiObservability.dailyBudgetUsd': 'dailyBudgetUsd', 'AiObservability.alarmTopic': 'alarmTopic',
+  'JobStore.retention': 'jobRetention',
+  'JobStore.removalPolicy': 'removalPolicy',
+  encryptionKey: 'encryptionKey',
+  'JobApi.defaultDailyBudgetUsd': 'agentDailyBudgetUsd',
+  'JobApi.authorization': 'apiAuthorization',
+  'JobApi.webAclArn': 'webAclArn',
+  'JobApi.cloudWatchRole': 'apiCloudWatchRole',
+  costCenter: 'costCenter',
+  eventBus: 'eventBus',
+  'AiObservability.dailyBudgetUsd': 'dailyBudgetUsd',
+  'AiObservability.alarmTopic': 'alarmTopic',
 };
 
 /** Build a workload's constructs; their prop errors name `workloads["<name>"].<option>`. */
@@ -195,138 +212,154 @@ export class AiBurstPlatform extends Construct {
     super(scope, id);
     validateProps(Stack.of(this), props);
 
-    this.jobStore = inPlatform(() => new JobStore(this, 'JobStore', {
-      encryptionKey: props.encryptionKey,
-      retention: props.jobRetention,
-      removalPolicy: props.removalPolicy,
-      costCenter: props.costCenter,
-    }));
+    this.jobStore = inPlatform(
+      () =>
+        new JobStore(this, 'JobStore', {
+          encryptionKey: props.encryptionKey,
+          retention: props.jobRetention,
+          removalPolicy: props.removalPolicy,
+          costCenter: props.costCenter,
+        }),
+    );
 
     const built: Record<string, Omit<AiBurstWorkload, 'drill'>> = {};
-    for (const w of props.workloads) inWorkload(w, () => {
-      const costCenter = w.costCenter ?? props.costCenter;
-      const maxAttempts = w.maxAttempts ?? 3;
-      const jobQueue = new JobQueue(this, `${w.name}-Queue`, {
-        workload: w.name,
-        priorities: w.priorities,
-        jobTimeout: w.jobTimeout,
-        encryptionKey: props.encryptionKey,
-        costCenter,
-      });
-      const computeScope = w.computeScope ?? this;
-      if (isAway(this, w)) {
-        // Literal names carry no CloudFormation reference, so say the order: the data first.
-        Stack.of(computeScope).addStackDependency(Stack.of(this), `the ${w.name} GPU layer uses this stack's queues, table and bucket`);
-      }
-      const computeId = computeScope === this ? w.name : `${Stack.of(this).stackName}-${w.name}`;
-      const fleet = new GpuFleet(computeScope, `${computeId}-Fleet`, {
-        vpc: w.vpc ?? props.vpc,
-        jobQueue,
-        jobStore: this.jobStore,
-        instanceTypes: w.instanceTypes,
-        maxCapacity: w.maxInstances,
-        modelServer: w.modelServer,
-        workerConcurrency: w.workerConcurrency,
-        maxAttempts,
-        expectedJobDuration: w.expectedJobDuration,
-        scaling: FleetScaling.capacityManager({
-          queueWaitSlo: w.queueWaitSlo ?? Duration.minutes(15),
+    for (const w of props.workloads)
+      inWorkload(w, () => {
+        const costCenter = w.costCenter ?? props.costCenter;
+        const maxAttempts = w.maxAttempts ?? 3;
+        const jobQueue = new JobQueue(this, `${w.name}-Queue`, {
+          workload: w.name,
+          priorities: w.priorities,
+          jobTimeout: w.jobTimeout,
+          encryptionKey: props.encryptionKey,
+          costCenter,
+        });
+        const computeScope = w.computeScope ?? this;
+        if (isAway(this, w)) {
+          // Literal names carry no CloudFormation reference, so say the order: the data first.
+          Stack.of(computeScope).addStackDependency(Stack.of(this), `the ${w.name} GPU layer uses this stack's queues, table and bucket`);
+        }
+        const computeId = computeScope === this ? w.name : `${Stack.of(this).stackName}-${w.name}`;
+        const fleet = new GpuFleet(computeScope, `${computeId}-Fleet`, {
+          vpc: w.vpc ?? props.vpc,
+          jobQueue,
+          jobStore: this.jobStore,
+          instanceTypes: w.instanceTypes,
+          maxCapacity: w.maxInstances,
+          modelServer: w.modelServer,
+          workerConcurrency: w.workerConcurrency,
+          maxAttempts,
           expectedJobDuration: w.expectedJobDuration,
-          expectedBootTime: w.expectedBootTime,
-        }),
-        costCenter,
+          scaling: FleetScaling.capacityManager({
+            queueWaitSlo: w.queueWaitSlo ?? Duration.minutes(15),
+            expectedJobDuration: w.expectedJobDuration,
+            expectedBootTime: w.expectedBootTime,
+          }),
+          costCenter,
+        });
+        const drainer = new InterruptionDrainer(computeScope, `${computeId}-Drainer`, {
+          autoScalingGroup: fleet.autoScalingGroup,
+          lifecycleHookName: fleet.terminationHookName,
+          lifecycleHookHeartbeat: fleet.terminationHookHeartbeat,
+          jobQueue,
+          jobStore: this.jobStore,
+          costCenter,
+        });
+        const retryHandler = new RetryHandler(this, `${w.name}-Retry`, {
+          jobQueue,
+          jobStore: this.jobStore,
+          eventBus: props.eventBus,
+          maxAttempts,
+          costCenter,
+        });
+        built[w.name] = { name: w.name, jobQueue, fleet, drainer, retryHandler };
       });
-      const drainer = new InterruptionDrainer(computeScope, `${computeId}-Drainer`, {
-        autoScalingGroup: fleet.autoScalingGroup,
-        lifecycleHookName: fleet.terminationHookName,
-        lifecycleHookHeartbeat: fleet.terminationHookHeartbeat,
-        jobQueue,
-        jobStore: this.jobStore,
-        costCenter,
-      });
-      const retryHandler = new RetryHandler(this, `${w.name}-Retry`, {
-        jobQueue,
-        jobStore: this.jobStore,
-        eventBus: props.eventBus,
-        maxAttempts,
-        costCenter,
-      });
-      built[w.name] = { name: w.name, jobQueue, fleet, drainer, retryHandler };
-    });
 
-    this.api = inPlatform(() => new JobApi(this, 'Api', {
-      store: this.jobStore,
-      workloads: props.workloads.map((w) => ({
-        queue: built[w.name].jobQueue,
-        // A fleet placed in another stack depends on this one; a wake reference back would be a cycle.
-        // Its CapacityManager still evaluates every ~10 s of each scheduled minute.
-        wakeFunction: isPlaced(this, w) ? undefined : built[w.name].fleet.capacityManager?.function,
-      })),
-      authorization: props.apiAuthorization,
-      webAclArn: props.webAclArn,
-      cloudWatchRole: props.apiCloudWatchRole,
-      defaultDailyBudgetUsd: props.agentDailyBudgetUsd,
-      costCenter: props.costCenter,
-    }));
+    this.api = inPlatform(
+      () =>
+        new JobApi(this, 'Api', {
+          store: this.jobStore,
+          workloads: props.workloads.map((w) => ({
+            queue: built[w.name].jobQueue,
+            // A fleet placed in another stack depends on this one; a wake reference back would be a cycle.
+            // Its CapacityManager still evaluates every ~10 s of each scheduled minute.
+            wakeFunction: isPlaced(this, w) ? undefined : built[w.name].fleet.capacityManager?.function,
+          })),
+          authorization: props.apiAuthorization,
+          webAclArn: props.webAclArn,
+          cloudWatchRole: props.apiCloudWatchRole,
+          defaultDailyBudgetUsd: props.agentDailyBudgetUsd,
+          costCenter: props.costCenter,
+        }),
+    );
 
     // A CostReporter prices the instances of its own region: the home one covers the home-region GPU layers,
     // a GPU layer in another region gets its own there, with its fleet-side alarms (an alarm reads one region).
     const homeWorkloads = props.workloads.filter((w) => !isAway(this, w)).map((w) => w.name);
-    this.costReporter = homeWorkloads.length > 0
-      ? new CostReporter(this, 'CostReporter', { workloads: homeWorkloads, costCenter: props.costCenter })
-      : undefined;
+    this.costReporter =
+      homeWorkloads.length > 0 ? new CostReporter(this, 'CostReporter', { workloads: homeWorkloads, costCenter: props.costCenter }) : undefined;
     const away: Record<string, Pick<AiBurstWorkload, 'fleetAlarms' | 'costReporter'>> = {};
-    for (const w of props.workloads.filter((x) => isAway(this, x))) inWorkload(w, () => {
-      const computeScope = w.computeScope!;
-      const computeId = `${Stack.of(this).stackName}-${w.name}`;
-      const costCenter = w.costCenter ?? props.costCenter;
-      const fleet = built[w.name].fleet;
-      const costReporter = new CostReporter(computeScope, `${computeId}-CostReporter`, { workloads: [w.name], costCenter });
-      const fleetAlarms = new FleetAlarms(computeScope, `${computeId}-Alarms`, {
-        workload: w.name,
-        autoScalingGroupName: fleet.autoScalingGroup.autoScalingGroupName,
-        capacityManagerFunction: fleet.capacityManager?.function,
-        dailyBudgetUsd: w.dailyBudgetUsd,
-        costReporter,
-        // Alarm actions must be in the alarm's region: the platform's topic cannot serve.
-        createAlarmTopic: true,
-        costCenter,
+    for (const w of props.workloads.filter((x) => isAway(this, x)))
+      inWorkload(w, () => {
+        const computeScope = w.computeScope!;
+        const computeId = `${Stack.of(this).stackName}-${w.name}`;
+        const costCenter = w.costCenter ?? props.costCenter;
+        const fleet = built[w.name].fleet;
+        const costReporter = new CostReporter(computeScope, `${computeId}-CostReporter`, { workloads: [w.name], costCenter });
+        const fleetAlarms = new FleetAlarms(computeScope, `${computeId}-Alarms`, {
+          workload: w.name,
+          autoScalingGroupName: fleet.autoScalingGroup.autoScalingGroupName,
+          capacityManagerFunction: fleet.capacityManager?.function,
+          dailyBudgetUsd: w.dailyBudgetUsd,
+          costReporter,
+          // Alarm actions must be in the alarm's region: the platform's topic cannot serve.
+          createAlarmTopic: true,
+          costCenter,
+        });
+        away[w.name] = { fleetAlarms, costReporter };
       });
-      away[w.name] = { fleetAlarms, costReporter };
-    });
 
-    this.observability = withinProps(NAME, observabilityPath, () => new AiObservability(this, 'Observability', {
-      workloads: props.workloads.map((w) => ({
-        queue: built[w.name].jobQueue,
-        // By name for a placed fleet, so this stack does not depend on the compute stack.
-        ...(isPlaced(this, w)
-          ? { autoScalingGroupName: built[w.name].fleet.autoScalingGroupPhysicalName }
-          : { autoScalingGroup: built[w.name].fleet.autoScalingGroup, capacityManagerFunction: built[w.name].fleet.capacityManager?.function }),
-        ...(isAway(this, w) ? { metricsRegion: Stack.of(w.computeScope!).region } : {}),
-        oldestJobAgeSlo: oldestJobAlarmAfter(w),
-        dailyBudgetUsd: w.dailyBudgetUsd,
-        agents: w.agents,
-        costCenter: w.costCenter ?? props.costCenter,
-      })),
-      costReporter: this.costReporter,
-      dailyBudgetUsd: props.dailyBudgetUsd,
-      alarmTopic: props.alarmTopic,
-      createAlarmTopic: props.alarmTopic === undefined,
-      costCenter: props.costCenter,
-    }));
+    this.observability = withinProps(
+      NAME,
+      observabilityPath,
+      () =>
+        new AiObservability(this, 'Observability', {
+          workloads: props.workloads.map((w) => ({
+            queue: built[w.name].jobQueue,
+            // By name for a placed fleet, so this stack does not depend on the compute stack.
+            ...(isPlaced(this, w)
+              ? { autoScalingGroupName: built[w.name].fleet.autoScalingGroupPhysicalName }
+              : { autoScalingGroup: built[w.name].fleet.autoScalingGroup, capacityManagerFunction: built[w.name].fleet.capacityManager?.function }),
+            ...(isAway(this, w) ? { metricsRegion: Stack.of(w.computeScope!).region } : {}),
+            oldestJobAgeSlo: oldestJobAlarmAfter(w),
+            dailyBudgetUsd: w.dailyBudgetUsd,
+            agents: w.agents,
+            costCenter: w.costCenter ?? props.costCenter,
+          })),
+          costReporter: this.costReporter,
+          dailyBudgetUsd: props.dailyBudgetUsd,
+          alarmTopic: props.alarmTopic,
+          createAlarmTopic: props.alarmTopic === undefined,
+          costCenter: props.costCenter,
+        }),
+    );
 
     const workloads: Record<string, AiBurstWorkload> = {};
     for (const w of props.workloads) {
       const drillScope = w.computeScope ?? this;
       const drillId = `${w.computeScope ? `${Stack.of(this).stackName}-` : ''}${w.name}-Drill`;
       const drill = props.interruptionDrill
-        ? inWorkload(w, () => new InterruptionDrill(drillScope, drillId, {
-          workload: w.name,
-          stopCondition: isAway(this, w)
-            ? drainerFailureAlarm(drillScope, `${drillId}Stop`, built[w.name].drainer)
-            : this.observability.workloadAlarms[w.name].oldestJobAge,
-          costCenter: w.costCenter ?? props.costCenter,
-        }))
+        ? inWorkload(
+            w,
+            () =>
+              new InterruptionDrill(drillScope, drillId, {
+                workload: w.name,
+                stopCondition: isAway(this, w)
+                  ? drainerFailureAlarm(drillScope, `${drillId}Stop`, built[w.name].drainer)
+                  : this.observability.workloadAlarms[w.name].oldestJobAge,
+                costCenter: w.costCenter ?? props.costCenter,
+              }),
+          )
         : undefined;
       workloads[w.name] = { ...built[w.name], drill, ...away[w.name] };
     }
@@ -366,8 +399,9 @@ function drainerFailureAlarm(scope: Construct, id: string, drainer: Interruption
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     // No data = the queue metric is not published yet = nothing failed.
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription: `cdk-ai-burst: an interruption event of the ${drainer.workload} fleet could not be handled (it is on the ` +
-      'drainer\'s dead-letter queue); stops the interruption drill. Read the drainer\'s log, then redrive or delete the event.',
+    alarmDescription:
+      `cdk-ai-burst: an interruption event of the ${drainer.workload} fleet could not be handled (it is on the ` +
+      "drainer's dead-letter queue); stops the interruption drill. Read the drainer's log, then redrive or delete the event.",
   });
 }
 
@@ -386,8 +420,13 @@ function validateProps(home: Stack, props: AiBurstPlatformProps): void {
   }
   const seen = new Set<string>();
   for (const [i, w] of props.workloads.entries()) {
-    validatePattern(NAME, `workloads[${i}].name`, w.name, WORKLOAD_NAME_PATTERN,
-      'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+    validatePattern(
+      NAME,
+      `workloads[${i}].name`,
+      w.name,
+      WORKLOAD_NAME_PATTERN,
+      'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+    );
     if (seen.has(w.name)) throw new Error(`${NAME}: workloads lists ${JSON.stringify(w.name)} twice`);
     seen.add(w.name);
     if (w.computeScope) {
@@ -395,10 +434,12 @@ function validateProps(home: Stack, props: AiBurstPlatformProps): void {
       if (away !== home) validatePlacement(home, away, `workloads[${JSON.stringify(w.name)}].computeScope`);
       if (props.encryptionKey && away.region !== home.region) {
         // key.grant() to a principal of another region grants kms:GenerateDataKey/Decrypt on "*".
-        throw new Error(`${NAME}: encryptionKey cannot be combined with a GPU layer in another region yet ` +
-          `(workloads[${JSON.stringify(w.name)}].computeScope is in ${away.region}, the platform in ${home.region}): aws-cdk-lib grants a key ` +
-          'to a role of another region on every key ("Resource": "*"), which breaks least privilege. Leave encryptionKey unset ' +
-          '(AWS-managed encryption) or keep the GPU layer in the platform\'s region');
+        throw new Error(
+          `${NAME}: encryptionKey cannot be combined with a GPU layer in another region yet ` +
+            `(workloads[${JSON.stringify(w.name)}].computeScope is in ${away.region}, the platform in ${home.region}): aws-cdk-lib grants a key ` +
+            'to a role of another region on every key ("Resource": "*"), which breaks least privilege. Leave encryptionKey unset ' +
+            "(AWS-managed encryption) or keep the GPU layer in the platform's region",
+        );
       }
       if (away !== home && !w.vpc) {
         throw new Error(`${NAME}: workloads[${JSON.stringify(w.name)}].vpc is required when computeScope is another stack (a VPC of that stack)`);
@@ -416,15 +457,19 @@ function validatePlacement(home: Stack, away: Stack, at: string): void {
   const explicit = (s: Stack) => !Token.isUnresolved(s.region) && !Token.isUnresolved(s.account);
   const accountsKnown = !Token.isUnresolved(home.account) && !Token.isUnresolved(away.account);
   if (accountsKnown && home.account !== away.account) {
-    throw new Error(`${NAME}: ${at} is stack "${away.stackName}" in account ${away.account} but the platform's stack "${home.stackName}" is in ` +
-      `account ${home.account}; a GPU layer must be in the platform's account (it is granted the queues, table and bucket by IAM policy)`);
+    throw new Error(
+      `${NAME}: ${at} is stack "${away.stackName}" in account ${away.account} but the platform's stack "${home.stackName}" is in ` +
+        `account ${home.account}; a GPU layer must be in the platform's account (it is granted the queues, table and bucket by IAM policy)`,
+    );
   }
   if (home.region === away.region) return;
   for (const s of [home, away]) {
     if (!explicit(s)) {
-      throw new Error(`${NAME}: ${at} is stack "${away.stackName}" (region ${show(away.region)}) and the platform's stack "${home.stackName}" ` +
-        `is in region ${show(home.region)}; a GPU layer in another region needs an explicit env: { account, region } on both stacks, ` +
-        `and stack "${s.stackName}" has account ${show(s.account)}, region ${show(s.region)}`);
+      throw new Error(
+        `${NAME}: ${at} is stack "${away.stackName}" (region ${show(away.region)}) and the platform's stack "${home.stackName}" ` +
+          `is in region ${show(home.region)}; a GPU layer in another region needs an explicit env: { account, region } on both stacks, ` +
+          `and stack "${s.stackName}" has account ${show(s.account)}, region ${show(s.region)}`,
+      );
     }
   }
 }

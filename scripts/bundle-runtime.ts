@@ -32,7 +32,8 @@ const BUNDLES_SDK = new Set(['submit', 'status']);
 
 /** Every Lambda under lambda/ (but shared/) and the worker; the options are the ones the constructs used at synth before. */
 export function runtimeBundles(): RuntimeBundle[] {
-  const lambdas = fs.readdirSync(path.join(ROOT, 'lambda'), { withFileTypes: true })
+  const lambdas = fs
+    .readdirSync(path.join(ROOT, 'lambda'), { withFileTypes: true })
     .filter((d) => d.isDirectory() && fs.existsSync(path.join(ROOT, 'lambda', d.name, 'index.ts')))
     .map((d) => d.name)
     .sort();
@@ -107,8 +108,10 @@ export function bundlesStale(outDir: string = path.join(ROOT, 'assets')): boolea
   const built = runtimeBundles().map((b) => path.join(outDir, b.name, 'index.js'));
   if (!built.every((f) => fs.existsSync(f))) return true;
   const oldest = Math.min(...built.map((f) => fs.statSync(f).mtimeMs));
-  const sources = Math.max(...['lambda', 'worker', 'lib'].map((d) => newestMtime(path.join(ROOT, d))),
-    fs.statSync(path.join(ROOT, 'package-lock.json')).mtimeMs);
+  const sources = Math.max(
+    ...['lambda', 'worker', 'lib'].map((d) => newestMtime(path.join(ROOT, d))),
+    fs.statSync(path.join(ROOT, 'package-lock.json')).mtimeMs,
+  );
   return sources > oldest;
 }
 

@@ -38,8 +38,13 @@ export function causeOf(previous: CallEvidence | undefined, call: CallEvidence, 
   if (within(holder?.killedAt, end)) return 'kill';
   if (within(holder?.interruptedAt, end)) return 'interruption';
   // Started just after a notice its worker had not yet polled (IMDS every few seconds), then requeued by it.
-  if (holder?.interruptedAt !== undefined && holder.interruptedAt <= previous.startedAt && previous.end !== 'answered' &&
-    (holder.drainerDoneAt ?? holder.killedAt ?? Infinity) >= previous.startedAt) return 'interruption';
+  if (
+    holder?.interruptedAt !== undefined &&
+    holder.interruptedAt <= previous.startedAt &&
+    previous.end !== 'answered' &&
+    (holder.drainerDoneAt ?? holder.killedAt ?? Infinity) >= previous.startedAt
+  )
+    return 'interruption';
   if (previous.fault !== 'ok' && !stoppedFromOutside(previous, holder)) return 'retry';
   // The call answered, but its holder died or was reclaimed before the SUCCEEDED write: the answer was lost with it.
   if (within(holder?.killedAt, call.startedAt)) return 'kill';
@@ -52,7 +57,9 @@ export function callsByCause(e: Evidence): CauseReport {
   const perJob: Record<string, CallsByCause> = {};
   for (const [jobId, calls] of callsByJob(e.calls)) {
     const counts = zero();
-    calls.forEach((c, i) => { counts[causeOf(calls[i - 1], c, calls[i - 1] && inst.get(calls[i - 1].instanceId))]++; });
+    calls.forEach((c, i) => {
+      counts[causeOf(calls[i - 1], c, calls[i - 1] && inst.get(calls[i - 1].instanceId))]++;
+    });
     perJob[jobId] = counts;
   }
   const totals = zero();

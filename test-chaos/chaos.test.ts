@@ -46,15 +46,18 @@ afterAll(async () => {
   const known = [...KNOWN_FAILING.keys()];
   // Job ids are per seed: key them by seed so the table over all seeds never merges two runs' jobs.
   const calls = evidences.flatMap(({ seed, evidence }) => evidence.calls.map((c) => ({ ...c, jobId: c.jobId && `${seed}:${c.jobId}` })));
-  const all = evidences.length > 0
-    ? callsByCause({ ...evidences[0].evidence, calls, instances: evidences.flatMap((e) => e.evidence.instances) }) : undefined;
+  const all =
+    evidences.length > 0 ? callsByCause({ ...evidences[0].evidence, calls, instances: evidences.flatMap((e) => e.evidence.instances) }) : undefined;
   if (all) {
     mkdirSync(OUT, { recursive: true });
     const summary = { seeds: SEEDS, jobs: JOBS, fired, knownFailing: known, callsByCause: { ...all, perJob: undefined } };
     writeFileSync(join(OUT, 'summary.json'), JSON.stringify(summary, null, 2));
   }
   const lines = [
-    '', '==== fault-injection suite (issue 12) ====', ...summaries, '',
+    '',
+    '==== fault-injection suite (issue 12) ====',
+    ...summaries,
+    '',
     ...(all ? [causeTable(`model calls per job by cause, all seeds (${SEEDS.join(', ')})`, all), ''] : []),
     'Known-failing checks (reported, not failed; list in test-chaos/known-failing.ts, delete a line once its fix lands): ' +
       `${known.join(', ') || 'none'}`,
@@ -68,13 +71,25 @@ function report(seed: number, result: ScenarioResult, checks: Record<CheckName, 
   const checkLines = CHECKS.map((c) => {
     const v = checks[c];
     const mark = v.length === 0 ? 'ok  ' : KNOWN_FAILING.has(c) ? 'KNOWN' : 'FAIL';
-    return `  ${mark} ${c}: ${v.length}${v.length ? `  e.g. ${v.slice(0, 2).map((x) => `${x.jobId ?? ''} ${x.detail}`).join(' | ')}` : ''}`;
+    return `  ${mark} ${c}: ${v.length}${
+      v.length
+        ? `  e.g. ${v
+            .slice(0, 2)
+            .map((x) => `${x.jobId ?? ''} ${x.detail}`)
+            .join(' | ')}`
+        : ''
+    }`;
   });
   return [
-    `-- seed ${seed}: ${result.evidence.jobs.length} jobs, ${Object.entries(result.stats).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    `-- seed ${seed}: ${result.evidence.jobs.length} jobs, ${Object.entries(result.stats)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
     ...result.timeline.map((t) => `   ${t}`),
     ...checkLines,
-    causeTable(`  model calls per job by cause (seed ${seed})`, causes).split('\n').map((l) => `  ${l}`).join('\n'),
+    causeTable(`  model calls per job by cause (seed ${seed})`, causes)
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
   ].join('\n');
 }
 
@@ -90,9 +105,21 @@ describe.each(SEEDS)('seed %i', (seed) => {
     fired[seed] = Object.fromEntries(CHECKS.map((c) => [c, checks[c].length]));
     summaries.push(report(seed, result, checks, causes));
     mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, `seed-${seed}.json`), JSON.stringify({
-      seed, jobs: JOBS, stats: result.stats, timeline: result.timeline, checks, callsByCause: causes,
-    }, null, 2));
+    writeFileSync(
+      join(OUT, `seed-${seed}.json`),
+      JSON.stringify(
+        {
+          seed,
+          jobs: JOBS,
+          stats: result.stats,
+          timeline: result.timeline,
+          checks,
+          callsByCause: causes,
+        },
+        null,
+        2,
+      ),
+    );
     writeFileSync(join(OUT, `seed-${seed}.evidence.json`), JSON.stringify(result.evidence));
   }, 200_000);
 

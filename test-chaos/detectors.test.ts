@@ -81,7 +81,7 @@ test('no-live-lease-takeover fires for a run started while an earlier run of the
   expect(fired({ ...e, logs: [...e.logs, takeover], instances: [{ instanceId: A, interruptedAt: T + 400 }, { instanceId: B }] })).toEqual({});
 });
 
-test('result-is-the-records fires when the result object holds a losing run\'s output, or is missing', () => {
+test("result-is-the-records fires when the result object holds a losing run's output, or is missing", () => {
   const e = clean();
   const loser: CallEvidence = { id: 'c9', jobId: J2, instanceId: B, startedAt: T + 500, endedAt: T + 700, fault: 'ok', end: 'answered' };
   const overwritten = e.jobs.map((j) => (j.jobId === J2 ? { ...j, resultObject: JSON.stringify({ text: outputOf('c9') }) } : j));
@@ -96,15 +96,25 @@ test('attempts-within-budget fires for a record past maxAttempts and for more fa
   const over = e.jobs.map((j) => (j.jobId === J1 ? { ...j, record: { ...j.record!, attempt: 4 } } : j));
   expect(fired({ ...e, jobs: over })).toEqual({ 'attempts-within-budget': 1 });
   const failures: CallEvidence[] = [2, 3, 4].map((k) => ({
-    id: `c${10 + k}`, jobId: J1, instanceId: A, startedAt: T + k * 10_000, endedAt: T + k * 10_000 + 100, fault: 'error', end: 'error',
+    id: `c${10 + k}`,
+    jobId: J1,
+    instanceId: A,
+    startedAt: T + k * 10_000,
+    endedAt: T + k * 10_000 + 100,
+    fault: 'error',
+    end: 'error',
   }));
   expect(fired({ ...e, calls: [...e.calls, ...failures] })).toEqual({ 'attempts-within-budget': 1 });
   // a failure-scripted call cut short by a kill is not a failed attempt
   expect(fired({ ...e, calls: [...e.calls, ...failures], instances: [{ instanceId: A, killedAt: T + 40_050 }, { instanceId: B }] })).toEqual({});
   // nor one whose job the drainer took meanwhile (the interruption window overlaps the call)
-  expect(fired({
-    ...e, calls: [...e.calls, ...failures], instances: [{ instanceId: A, interruptedAt: T + 39_000, drainerDoneAt: T + 40_050 }, { instanceId: B }],
-  })).toEqual({});
+  expect(
+    fired({
+      ...e,
+      calls: [...e.calls, ...failures],
+      instances: [{ instanceId: A, interruptedAt: T + 39_000, drainerDoneAt: T + 40_050 }, { instanceId: B }],
+    }),
+  ).toEqual({});
 });
 
 test('no-start-after-drain fires for a start past the allowance after the drainer finished or the worker logged its notice', () => {
@@ -126,7 +136,14 @@ test('model calls are charged to their cause', () => {
     { id: 'c7', jobId: J2, instanceId: A, startedAt: T + 9000, endedAt: T + 9100, fault: 'ok', end: 'answered' },
     { id: 'c8', jobId: J2, instanceId: B, startedAt: T + 12_000, endedAt: T + 12_100, fault: 'ok', end: 'answered' },
   ];
-  const r = callsByCause({ ...e, calls, instances: [{ instanceId: A, interruptedAt: T + 9050 }, { instanceId: B, killedAt: T + 5050 }] });
+  const r = callsByCause({
+    ...e,
+    calls,
+    instances: [
+      { instanceId: A, interruptedAt: T + 9050 },
+      { instanceId: B, killedAt: T + 5050 },
+    ],
+  });
   expect(r.perJob[J1]).toEqual({ first: 1, retry: 1, interruption: 0, kill: 0, duplicate: 0 });
   // c5 after c3 answered, and c6 after c5 answered: duplicates; c7 after B was killed under c6; c8 after A was interrupted under c7
   expect(r.perJob[J2]).toEqual({ first: 1, retry: 0, interruption: 1, kill: 1, duplicate: 2 });

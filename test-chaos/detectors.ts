@@ -5,7 +5,12 @@
 import { CallEvidence, Evidence, InstanceEvidence, LogLine } from './evidence';
 
 export const CHECKS = [
-  'nothing-lost', 'succeeded-once', 'no-live-lease-takeover', 'result-is-the-records', 'attempts-within-budget', 'no-start-after-drain',
+  'nothing-lost',
+  'succeeded-once',
+  'no-live-lease-takeover',
+  'result-is-the-records',
+  'attempts-within-budget',
+  'no-start-after-drain',
 ] as const;
 export type CheckName = (typeof CHECKS)[number];
 
@@ -88,8 +93,9 @@ export function noLiveLeaseTakeover(e: Evidence): Violation[] {
   const inst = instances(e);
   const excused = (holderId: string, holderStart: number, takerStart: number) => {
     const holder = inst.get(holderId);
-    return (holder?.killedAt ?? Infinity) <= takerStart || (holder?.interruptedAt ?? Infinity) <= takerStart
-      || takerStart - holderStart >= e.jobTimeoutMs;
+    return (
+      (holder?.killedAt ?? Infinity) <= takerStart || (holder?.interruptedAt ?? Infinity) <= takerStart || takerStart - holderStart >= e.jobTimeoutMs
+    );
   };
   const flagged = new Set<string>();
   for (const [jobId, calls] of callsByJob(e.calls)) {
@@ -99,7 +105,9 @@ export function noLiveLeaseTakeover(e: Evidence): Violation[] {
         if (b.startedAt >= (a.endedAt ?? Infinity) || excused(a.instanceId, a.startedAt, b.startedAt)) continue;
         flagged.add(jobId);
         out.push({
-          check: 'no-live-lease-takeover', jobId, instanceId: b.instanceId,
+          check: 'no-live-lease-takeover',
+          jobId,
+          instanceId: b.instanceId,
           detail: `call ${b.id} on ${b.instanceId} began while ${a.id} on live ${a.instanceId} was running (${b.startedAt - a.startedAt} ms in)`,
         });
       }
@@ -112,7 +120,9 @@ export function noLiveLeaseTakeover(e: Evidence): Violation[] {
         const [a, b] = [runs[i], runs[j]];
         if (b.startedAt >= (a.endedAt ?? Infinity) || excused(a.instanceId, a.startedAt, b.startedAt)) continue;
         out.push({
-          check: 'no-live-lease-takeover', jobId, instanceId: b.instanceId,
+          check: 'no-live-lease-takeover',
+          jobId,
+          instanceId: b.instanceId,
           detail: `run on ${b.instanceId} started while the run on live ${a.instanceId} had not ended (${b.startedAt - a.startedAt} ms in)`,
         });
       }
@@ -203,7 +213,9 @@ export function noStartAfterDrain(e: Evidence): Violation[] {
 /** When each instance stopped being allowed to start jobs. */
 export function drainedAt(e: Evidence): Map<string, number> {
   const at = new Map<string, number>();
-  const earliest = (id: string, t: number | undefined) => { if (t !== undefined) at.set(id, Math.min(at.get(id) ?? Infinity, t)); };
+  const earliest = (id: string, t: number | undefined) => {
+    if (t !== undefined) at.set(id, Math.min(at.get(id) ?? Infinity, t));
+  };
   for (const i of e.instances) earliest(i.instanceId, i.drainerDoneAt);
   for (const l of e.logs) if (l.message.startsWith(LOG.SPOT_NOTICE) || l.message.startsWith(LOG.DRAINING)) earliest(l.instanceId, l.time);
   return at;

@@ -17,7 +17,12 @@ import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
-  ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand,
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -40,7 +45,12 @@ import { ChaosSqs } from './support/sqs-server';
 export const WORKLOAD = 'chat';
 export const BUCKET = 'chaos-data';
 const SETTINGS = {
-  workers: 4, concurrency: 3, jobTimeoutSeconds: 3, visibilityTimeoutSeconds: 4, maxAttempts: 3, maxReceiveCount: 3,
+  workers: 4,
+  concurrency: 3,
+  jobTimeoutSeconds: 3,
+  visibilityTimeoutSeconds: 4,
+  maxAttempts: 3,
+  maxReceiveCount: 3,
   // EC2's own advice (5 s): the window in which a worker has not yet seen a notice the drainer already acted on.
   imdsPollSeconds: 5,
   backoff: { baseSeconds: 1, maxSeconds: 2 },
@@ -90,14 +100,18 @@ export function planJobs(seed: number, count: number): PlannedJob[] {
   return Array.from({ length: count }, (_, n) => {
     const r = rngFor(seed, n);
     const u = r();
-    const category: Category = u < 0.08 ? 'transient-error' : u < 0.13 ? 'transient-timeout' : u < 0.17 ? 'doomed'
-      : u < 0.19 ? 'bad-payload' : 'normal';
+    const category: Category =
+      u < 0.08 ? 'transient-error' : u < 0.13 ? 'transient-timeout' : u < 0.17 ? 'doomed' : u < 0.19 ? 'bad-payload' : 'normal';
     const uuid = uuidFrom(r);
     // A job whose every call fails always gets a duplicate, landing while its retries run.
     const duplicate = r() < 0.12 || category === 'doomed';
     const duplicateAfterMs = category === 'doomed' ? 300 + Math.round(r() * 2700) : 300 + Math.round(r() * 5700);
     return {
-      n, uuid, jobId: `${WORKLOAD}.${uuid}`, category, priority: r() < 0.3 ? 'high' : 'normal',
+      n,
+      uuid,
+      jobId: `${WORKLOAD}.${uuid}`,
+      category,
+      priority: r() < 0.3 ? 'high' : 'normal',
       ...(duplicate ? { duplicateAfterMs } : {}),
       submitAtMs: Math.round((n * SETTINGS.submitWindowMs) / count),
     };
@@ -106,10 +120,14 @@ export function planJobs(seed: number, count: number): PlannedJob[] {
 
 function faultOf(job: PlannedJob | undefined, nth: number): CallFault {
   switch (job?.category) {
-    case 'doomed': return 'error';
-    case 'transient-error': return nth === 0 ? 'error' : 'ok';
-    case 'transient-timeout': return nth === 0 ? 'timeout' : 'ok';
-    default: return 'ok';
+    case 'doomed':
+      return 'error';
+    case 'transient-error':
+      return nth === 0 ? 'error' : 'ok';
+    case 'transient-timeout':
+      return nth === 0 ? 'timeout' : 'ok';
+    default:
+      return 'ok';
   }
 }
 
@@ -127,9 +145,15 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   const doc: DynamoDBDocumentClient = documentClient(servers.ddb.client);
   const table = await createJobTable(servers.ddb.client);
   const records = new JobRecords(doc, table);
-  const queue = async (name: string, attributes: Record<string, string> = {}) => (await sqs.client.send(new CreateQueueCommand({
-    QueueName: uniqueName(name), Attributes: { VisibilityTimeout: String(SETTINGS.visibilityTimeoutSeconds), ...attributes },
-  }))).QueueUrl!;
+  const queue = async (name: string, attributes: Record<string, string> = {}) =>
+    (
+      await sqs.client.send(
+        new CreateQueueCommand({
+          QueueName: uniqueName(name),
+          Attributes: { VisibilityTimeout: String(SETTINGS.visibilityTimeoutSeconds), ...attributes },
+        }),
+      )
+    ).QueueUrl!;
   const dlq = await queue('dlq');
   const dlqArn = (await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   const redrive = { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: SETTINGS.maxReceiveCount }) };
@@ -138,10 +162,13 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
 
   const plan = planJobs(seed, jobCount);
   const byId = new Map(plan.map((j) => [j.jobId, j]));
-  const ledger = new ModelLedger((jobId, nth) => ({
-    fault: faultOf(byId.get(jobId), nth),
-    durationMs: durationOf(rngFor(seed, byId.get(jobId)?.n ?? 0, nth + 1)),
-  }), SETTINGS.holdMs);
+  const ledger = new ModelLedger(
+    (jobId, nth) => ({
+      fault: faultOf(byId.get(jobId), nth),
+      durationMs: durationOf(rngFor(seed, byId.get(jobId)?.n ?? 0, nth + 1)),
+    }),
+    SETTINGS.holdMs,
+  );
 
   let start = Date.now(); // reset to the first submission once the fleet is ready
   const timeline: string[] = [];
@@ -154,21 +181,42 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   let instanceCount = 0;
 
   const config: WorkerConfig = {
-    v: WORKER_CONFIG_VERSION, region: TEST_REGION, workload: WORKLOAD,
-    queues: [{ priority: 'high', url: high }, { priority: 'normal', url: normal }],
-    parkingQueueUrl: parking, jobTable: table, payloadBucket: BUCKET, resultBucket: BUCKET,
+    v: WORKER_CONFIG_VERSION,
+    region: TEST_REGION,
+    workload: WORKLOAD,
+    queues: [
+      { priority: 'high', url: high },
+      { priority: 'normal', url: normal },
+    ],
+    parkingQueueUrl: parking,
+    jobTable: table,
+    payloadBucket: BUCKET,
+    resultBucket: BUCKET,
     inlineResultMaxBytes: 0, // every result goes to S3: the result-object check reads what the record names
-    autoScalingGroupName: 'chat-fleet', metricNamespace: METRIC_NAMESPACE,
+    autoScalingGroupName: 'chat-fleet',
+    metricNamespace: METRIC_NAMESPACE,
     modelServer: { kind: 'openai', baseUrl: 'http://127.0.0.1:1', healthPath: HEALTH_PATH, defaultModel: 'llama-3-8b' },
-    concurrency: SETTINGS.concurrency, jobTimeoutSeconds: SETTINGS.jobTimeoutSeconds, visibilityTimeoutSeconds: SETTINGS.visibilityTimeoutSeconds,
-    maxAttempts: SETTINGS.maxAttempts, hourlyPriceUsd: { 'g5.xlarge': 1.006 }, pollWaitSeconds: 1, imdsPollSeconds: SETTINGS.imdsPollSeconds,
-    metricsFlushSeconds: 3600, shutdownGraceSeconds: 2, retryBackoff: SETTINGS.backoff,
+    concurrency: SETTINGS.concurrency,
+    jobTimeoutSeconds: SETTINGS.jobTimeoutSeconds,
+    visibilityTimeoutSeconds: SETTINGS.visibilityTimeoutSeconds,
+    maxAttempts: SETTINGS.maxAttempts,
+    hourlyPriceUsd: { 'g5.xlarge': 1.006 },
+    pollWaitSeconds: 1,
+    imdsPollSeconds: SETTINGS.imdsPollSeconds,
+    metricsFlushSeconds: 3600,
+    shutdownGraceSeconds: 2,
+    retryBackoff: SETTINGS.backoff,
   };
   const env = {
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_ENDPOINT_URL_DYNAMODB: servers.ddb.endpoint, AWS_ENDPOINT_URL_S3: servers.s3.endpoint,
-    AWS_ENDPOINT_URL_AUTO_SCALING: servers.sinkEndpoint, AWS_ENDPOINT_URL_CLOUDWATCH: servers.sinkEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: servers.ddb.endpoint,
+    AWS_ENDPOINT_URL_S3: servers.s3.endpoint,
+    AWS_ENDPOINT_URL_AUTO_SCALING: servers.sinkEndpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH: servers.sinkEndpoint,
     // s3rver accepts only this key pair; local SQS and dynalite accept any.
-    AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 
@@ -193,12 +241,29 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
   const drainSqs = new BatchingSQSClient(clientConfig(sqs.endpoint));
   const drainDeps: DrainDeps = {
-    sqs: drainSqs, records, autoScaling: new AutoScalingClient({ region: TEST_REGION }), ec2: new EC2Client({ region: TEST_REGION }),
-    workload: WORKLOAD, groupName: 'chat-fleet', hookName: 'drain-on-terminate', drainTimeoutSeconds: 10, heartbeatTimeoutSeconds: 60, log: silent,
+    sqs: drainSqs,
+    records,
+    autoScaling: new AutoScalingClient({ region: TEST_REGION }),
+    ec2: new EC2Client({ region: TEST_REGION }),
+    workload: WORKLOAD,
+    groupName: 'chat-fleet',
+    hookName: 'drain-on-terminate',
+    drainTimeoutSeconds: 10,
+    heartbeatTimeoutSeconds: 60,
+    log: silent,
   };
   const retryDeps: DeadLetterDeps = {
-    sqs: sqs.client, records, events: new EventBridgeClient({ region: TEST_REGION }), eventBusName: 'default', queueUrls, parkingQueueUrl: parking,
-    maxAttempts: SETTINGS.maxAttempts, backoff: SETTINGS.backoff, random: rngFor(seed, 0xd1), workload: WORKLOAD, log: silent,
+    sqs: sqs.client,
+    records,
+    events: new EventBridgeClient({ region: TEST_REGION }),
+    eventBusName: 'default',
+    queueUrls,
+    parkingQueueUrl: parking,
+    maxAttempts: SETTINGS.maxAttempts,
+    backoff: SETTINGS.backoff,
+    random: rngFor(seed, 0xd1),
+    workload: WORKLOAD,
+    log: silent,
   };
   const drainerEvent = async (kind: 'spot' | 'rebalance', instanceId: string) => {
     const event = fixture(kind === 'spot' ? 'spot-interruption-warning' : 'rebalance-recommendation');
@@ -210,13 +275,26 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
 
   let stopRetry = false;
   const stats = {
-    liveDeadLetters: 0, deadLetters: 0, retryHandlerErrors: 0, redeliveriesForced: 0, duplicatesSent: 0, poisonSent: 0, submitErrors: 0,
+    liveDeadLetters: 0,
+    deadLetters: 0,
+    retryHandlerErrors: 0,
+    redeliveriesForced: 0,
+    duplicatesSent: 0,
+    poisonSent: 0,
+    submitErrors: 0,
   };
   const retryLoop = (async () => {
     for (let round = 0; !stopRetry && round < 1000; round++) {
-      const got = await sqs.client.send(new ReceiveMessageCommand({
-        QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'],
-      })).catch(() => ({ Messages: [] }));
+      const got = await sqs.client
+        .send(
+          new ReceiveMessageCommand({
+            QueueUrl: dlq,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            AttributeNames: ['All'],
+          }),
+        )
+        .catch(() => ({ Messages: [] }));
       for (const m of got.Messages ?? []) {
         stats.deadLetters++;
         try {
@@ -237,7 +315,9 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   loop.enable();
   try {
     await Promise.all(Array.from({ length: SETTINGS.workers }, () => launch()));
-    const notReady = sleep(60_000).then(() => { throw new Error('fleet not ready in 60 s'); });
+    const notReady = sleep(60_000).then(() => {
+      throw new Error('fleet not ready in 60 s');
+    });
     await Promise.race([Promise.all([...fleet.values()].map((w) => w.ready)), notReady]);
     start = Date.now();
     note(`fleet of ${fleet.size} ready`);
@@ -255,12 +335,25 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     };
     const submit = async (job: PlannedJob) => {
       const client = new JobClient({
-        sqs: sqs.client, dynamo: doc, s3: servers.s3.client, tableName: table, bucket: BUCKET, newId: () => job.uuid,
-        workloads: { [WORKLOAD]: { queues: [{ priority: 'high', url: high }, { priority: 'normal', url: normal }] } },
+        sqs: sqs.client,
+        dynamo: doc,
+        s3: servers.s3.client,
+        tableName: table,
+        bucket: BUCKET,
+        newId: () => job.uuid,
+        workloads: {
+          [WORKLOAD]: {
+            queues: [
+              { priority: 'high', url: high },
+              { priority: 'normal', url: normal },
+            ],
+          },
+        },
       });
-      const payload = job.category === 'bad-payload'
-        ? { chaosJobId: job.jobId, note: 'neither messages nor prompt: a permanent error' }
-        : { chaosJobId: job.jobId, messages: [{ role: 'user', content: `job ${job.n} of seed ${seed}` }] };
+      const payload =
+        job.category === 'bad-payload'
+          ? { chaosJobId: job.jobId, note: 'neither messages nor prompt: a permanent error' }
+          : { chaosJobId: job.jobId, messages: [{ role: 'user', content: `job ${job.n} of seed ${seed}` }] };
       try {
         await client.submit({ workload: WORKLOAD, agent: 'chaos', priority: job.priority, payload });
       } catch {
@@ -361,16 +454,30 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     /** Make running jobs' messages visible at once while their holders live (a redelivery SQS may make at any time). */
     const redeliver = async (progressAt: number, count: number) => {
       await when(progressAt);
-      const running = ((await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [])
-        .filter((i) => i.status === 'RUNNING' && i.receiptHandle && i.queueUrl && !targeted.has(String(i.instanceId))) as JobRecord[];
+      const running = ((await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? []).filter(
+        (i) => i.status === 'RUNNING' && i.receiptHandle && i.queueUrl && !targeted.has(String(i.instanceId)),
+      ) as JobRecord[];
       // Prefer jobs in a long model call: the redelivered run then usually finishes first, and the holder's late
       // result shows whether a losing run can overwrite the winner's.
-      const long = new Set(ledger.openCalls().filter((c) => c.remainingMs > 1000).map((c) => c.jobId));
-      const chosen = running.sort((a, b) => Number(long.has(b.jobId)) - Number(long.has(a.jobId)) || a.jobId.localeCompare(b.jobId))
-        .filter(() => r() < 0.7).slice(0, count);
+      const long = new Set(
+        ledger
+          .openCalls()
+          .filter((c) => c.remainingMs > 1000)
+          .map((c) => c.jobId),
+      );
+      const chosen = running
+        .sort((a, b) => Number(long.has(b.jobId)) - Number(long.has(a.jobId)) || a.jobId.localeCompare(b.jobId))
+        .filter(() => r() < 0.7)
+        .slice(0, count);
       for (const job of chosen) {
-        await sqs.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: job.queueUrl, ReceiptHandle: job.receiptHandle, VisibilityTimeout: 0 }))
-          .then(() => { stats.redeliveriesForced++; }, () => undefined);
+        await sqs.client
+          .send(new ChangeMessageVisibilityCommand({ QueueUrl: job.queueUrl, ReceiptHandle: job.receiptHandle, VisibilityTimeout: 0 }))
+          .then(
+            () => {
+              stats.redeliveriesForced++;
+            },
+            () => undefined,
+          );
       }
       const ids = chosen.map((j) => j.jobId).join(' ');
       note(`redelivery while the holder is alive: ${chosen.length} of ${running.length} running jobs made visible ${ids}`);
@@ -381,9 +488,13 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
      */
     const deadLetterLive = async (progressAt: number, count: number) => {
       await when(progressAt);
-      const running = ((await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [])
-        .filter((i) => i.status === 'RUNNING' && !targeted.has(String(i.instanceId))) as JobRecord[];
-      const chosen = running.sort((a, b) => a.jobId.localeCompare(b.jobId)).filter(() => r() < 0.5).slice(0, count);
+      const running = ((await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? []).filter(
+        (i) => i.status === 'RUNNING' && !targeted.has(String(i.instanceId)),
+      ) as JobRecord[];
+      const chosen = running
+        .sort((a, b) => a.jobId.localeCompare(b.jobId))
+        .filter(() => r() < 0.5)
+        .slice(0, count);
       for (const job of chosen) {
         await sqs.client.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: serializeJobMessage(messageFromRecord(job)) }));
         stats.liveDeadLetters++;
@@ -435,16 +546,27 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   const parkedBodies = new Set<string>();
   for (const url of [high, normal, dlq, parking]) {
     for (let i = 0; i < 20; i++) {
-      const a = (await sqs.client.send(new GetQueueAttributesCommand({
-        QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-      }))).Attributes ?? {};
+      const a =
+        (
+          await sqs.client.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: url,
+              AttributeNames: ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+            }),
+          )
+        ).Attributes ?? {};
       if (Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0) === 0) break;
       await sleep(500);
     }
     for (let i = 0; i < 100; i++) {
-      const got = await sqs.client.send(new ReceiveMessageCommand({
-        QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 600,
-      }));
+      const got = await sqs.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 600,
+        }),
+      );
       const messages = got.Messages ?? [];
       if (messages.length === 0) break;
       for (const m of messages) {
@@ -463,13 +585,19 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     let resultObject: string | undefined;
     if (rec?.status === 'SUCCEEDED' && rec.resultRef) {
       const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(rec.resultRef);
-      resultObject = m ? await servers.s3.client.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }))
-        .then((o) => o.Body!.transformToString('utf-8'), () => undefined) : undefined;
+      resultObject = m
+        ? await servers.s3.client.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] })).then(
+            (o) => o.Body!.transformToString('utf-8'),
+            () => undefined,
+          )
+        : undefined;
     }
     jobs.push({
       jobId: job.jobId,
       record: rec && {
-        status: rec.status, attempt: rec.attempt, resultRef: rec.resultRef,
+        status: rec.status,
+        attempt: rec.attempt,
+        resultRef: rec.resultRef,
         ...(rec.result !== undefined ? { result: JSON.stringify(rec.result) } : {}),
       },
       resultObject,
@@ -482,14 +610,23 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
   const categories = plan.reduce<Record<string, number>>((m, j) => ({ ...m, [`jobs ${j.category}`]: (m[`jobs ${j.category}`] ?? 0) + 1 }), {});
   return {
     evidence: {
-      maxAttempts: SETTINGS.maxAttempts, jobTimeoutMs: SETTINGS.jobTimeoutSeconds * 1000, jobs, calls, logs, instances: instanceEvidence,
+      maxAttempts: SETTINGS.maxAttempts,
+      jobTimeoutMs: SETTINGS.jobTimeoutSeconds * 1000,
+      jobs,
+      calls,
+      logs,
+      instances: instanceEvidence,
       poison: poison.map((body) => ({ body, parked: parkedBodies.has(body) })),
     },
     timeline,
     stats: {
-      ...stats, ...categories, instances: instanceCount, modelCalls: calls.length,
+      ...stats,
+      ...categories,
+      instances: instanceCount,
+      modelCalls: calls.length,
       firstStartMs: Math.min(...logs.filter((l) => l.message === 'job started').map((l) => l.time)) - start,
-      loopDelayP99Ms: Math.round(loop.percentile(99) / 1e6), loopDelayMaxMs: Math.round(loop.max / 1e6),
+      loopDelayP99Ms: Math.round(loop.percentile(99) / 1e6),
+      loopDelayMaxMs: Math.round(loop.max / 1e6),
     },
   };
 }

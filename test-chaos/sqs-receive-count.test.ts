@@ -3,7 +3,11 @@
  * real SQS does not); receives still count, and a heartbeated message is not dead-lettered for its heartbeats.
  */
 import {
-  ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand,
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { ChaosSqs, startChaosSqs } from './support/sqs-server';
@@ -43,8 +47,12 @@ test('GIVEN the unpatched server THEN heartbeats inflate the receive count (the 
 });
 
 describe('corrected', () => {
-  beforeAll(async () => { sqs = await startChaosSqs(); });
-  afterAll(async () => { await sqs.close(); });
+  beforeAll(async () => {
+    sqs = await startChaosSqs();
+  });
+  afterAll(async () => {
+    await sqs.close();
+  });
 
   test('GIVEN a message heartbeated 3 times WHEN it is redelivered THEN its receive count is 2', async () => {
     const url = await queue(sqs.client);
@@ -77,4 +85,4 @@ describe('corrected', () => {
     const url = await queue(sqs.client);
     expect(url.startsWith(sqs.endpoint)).toBe(true);
   });
-  });
+});

@@ -21,27 +21,37 @@ function run(cmd: string, args: string[], cwd: string): string {
 }
 
 beforeAll(() => {
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repo)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repo)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   const tarball = path.join(work, packed[0].filename);
   const files = packed[0].files.map((f) => f.path);
   // The package ships compiled code only, and every Lambda and the worker prebuilt.
   expect(files).toEqual(expect.arrayContaining(['dist/lib/index.js', '.jsii', 'assets/worker/index.js', 'assets/drain/index.js']));
   // No run-time dependency: the bundles carry what the Lambdas and the worker need.
   expect(JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).dependencies ?? {}).toEqual({});
-  expect(files.filter((f) => f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+  expect(files.filter((f) => f.startsWith('test/') || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
 
   fs.mkdirSync(appDir);
   fs.copyFileSync(path.join(__dirname, 'app', 'app.js'), path.join(appDir, 'app.js'));
   const own = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
-  fs.writeFileSync(path.join(appDir, 'package.json'), JSON.stringify({
-    name: 'consumer-app',
-    private: true,
-    dependencies: {
-      'cdk-ai-burst': `file:${tarball}`,
-      'aws-cdk-lib': own.devDependencies['aws-cdk-lib'],
-      constructs: own.devDependencies.constructs,
-    },
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(appDir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'consumer-app',
+        private: true,
+        dependencies: {
+          'cdk-ai-burst': `file:${tarball}`,
+          'aws-cdk-lib': own.devDependencies['aws-cdk-lib'],
+          constructs: own.devDependencies.constructs,
+        },
+      },
+      null,
+      2,
+    ),
+  );
   run('npm', ['install', '--prefer-offline', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error'], appDir);
   expect(fs.existsSync(path.join(appDir, 'node_modules', 'esbuild'))).toBe(false);
   expect(fs.existsSync(path.join(appDir, 'package-lock.json'))).toBe(false);
@@ -66,13 +76,15 @@ test('the platform synthesizes from the package: one API, two spot fleets, a FIS
   for (const g of groups) {
     expect(g.Properties.MinSize).toBe('0');
     expect(g.Properties.MixedInstancesPolicy.InstancesDistribution).toMatchObject({
-      OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized',
+      OnDemandBaseCapacity: 0,
+      OnDemandPercentageAboveBaseCapacity: 0,
+      SpotAllocationStrategy: 'price-capacity-optimized',
     });
   }
   expect(ofType('AWS::FIS::ExperimentTemplate')).toHaveLength(2);
 });
 
-test('every Lambda runs the package\'s prebuilt bundle, on Node 24', () => {
+test("every Lambda runs the package's prebuilt bundle, on Node 24", () => {
   const functions = ofType('AWS::Lambda::Function').filter((f) => f.Properties.Runtime?.startsWith('nodejs'));
   expect(functions.length).toBeGreaterThanOrEqual(7);
   for (const f of functions) {
@@ -86,7 +98,8 @@ test('every Lambda runs the package\'s prebuilt bundle, on Node 24', () => {
 
 test('the worker agent is bundled into one file asset', () => {
   // A single-file asset (asset.<hash>.js): the one that polls IMDS for spot notices.
-  const bundles = manifestAssets.filter((a) => a.endsWith('.js'))
+  const bundles = manifestAssets
+    .filter((a) => a.endsWith('.js'))
     .map((a) => fs.readFileSync(path.join(appDir, 'cdk.out', a), 'utf8'))
     .filter((code) => code.includes('spot/instance-action'));
   expect(bundles).toHaveLength(1);

@@ -17,12 +17,24 @@ function run(cmd: string, args: string[], cwd: string): string {
 }
 
 beforeAll(() => {
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], tools)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], tools)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   files = packed[0].files.map((f) => f.path);
   fs.mkdirSync(appDir);
-  fs.writeFileSync(path.join(appDir, 'package.json'), JSON.stringify({
-    name: 'tools-consumer', private: true, dependencies: { 'cdk-ai-burst-tools': `file:${path.join(work, packed[0].filename)}` },
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(appDir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'tools-consumer',
+        private: true,
+        dependencies: { 'cdk-ai-burst-tools': `file:${path.join(work, packed[0].filename)}` },
+      },
+      null,
+      2,
+    ),
+  );
   run('npm', ['install', '--prefer-offline', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error'], appDir);
 });
 
@@ -54,8 +66,8 @@ test('JobClient, the cost model and the simulator import from the package', () =
   const script = [
     "const t = require('cdk-ai-burst-tools');",
     "if (typeof t.JobClient !== 'function') throw new Error('no JobClient');",
-    "const e = t.estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2 });",
-    "console.log(JSON.stringify({ client: typeof t.JobClient, simulate: typeof t.simulate, decide: typeof t.decideCapacity, options: e.options.length }));",
+    'const e = t.estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2 });',
+    'console.log(JSON.stringify({ client: typeof t.JobClient, simulate: typeof t.simulate, decide: typeof t.decideCapacity, options: e.options.length }));',
   ].join('\n');
   const out = JSON.parse(run('node', ['-e', script], appDir));
   expect(out).toEqual({ client: 'function', simulate: 'function', decide: 'function', options: expect.any(Number) });

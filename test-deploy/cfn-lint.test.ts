@@ -27,8 +27,10 @@ interface LintMatch {
 /** Errors cfn-lint 1.51 reports that CloudFormation accepts (spec lag), each matched by rule and path. */
 const SPEC_LAG: ReadonlyArray<{ rule: string; resourceType: string; path: string[]; reason: string }> = [
   {
-    rule: 'E3002', resourceType: 'AWS::CloudWatch::Dashboard', path: ['Properties', 'Tags'],
-    reason: 'CloudFormation supports Tags on AWS::CloudWatch::Dashboard; cfn-lint 1.51\'s bundled schema lags aws-cdk-lib 2.276',
+    rule: 'E3002',
+    resourceType: 'AWS::CloudWatch::Dashboard',
+    path: ['Properties', 'Tags'],
+    reason: "CloudFormation supports Tags on AWS::CloudWatch::Dashboard; cfn-lint 1.51's bundled schema lags aws-cdk-lib 2.276",
   },
 ];
 
@@ -57,7 +59,8 @@ function synthConsumerApp(dir: string): string {
   fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer-app', lockfileVersion: 3, requires: true, packages: {} }));
   if (!fs.existsSync(path.join(REPO, 'dist', 'lib', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` (npm ci runs it)');
   execFileSync(process.execPath, ['app.js'], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   return path.join(dir, 'cdk.out');
 }
@@ -92,28 +95,35 @@ test('the example app and the consumer app synthesize at least one template each
 });
 
 test('cfn-lint: zero errors in every template (known spec lag ignored by rule and path)', async () => {
-  const results = await Promise.all(templates.map(async ({ app, stack }) => {
-    // Exit codes are bit flags (2 error, 4 warning, 8 informational); the JSON on stdout is the result.
-    const run = await promisify(execFile)('cfn-lint', ['--format', 'json', '--regions', regionOf(stack), '--', stack.templatePath], {
-      maxBuffer: 64 * 1024 * 1024,
-    }).catch((e: { stdout?: string; code?: number; stderr?: string }) => {
-      if (e.stdout === undefined || !e.stdout.trim().startsWith('[')) {
-        throw new Error(`cfn-lint failed on ${stack.templatePath} (exit ${e.code}): ${e.stderr}`);
-      }
-      return { stdout: e.stdout };
-    });
-    const matches = JSON.parse(run.stdout) as LintMatch[];
-    return { app, stack, matches };
-  }));
+  const results = await Promise.all(
+    templates.map(async ({ app, stack }) => {
+      // Exit codes are bit flags (2 error, 4 warning, 8 informational); the JSON on stdout is the result.
+      const run = await promisify(execFile)('cfn-lint', ['--format', 'json', '--regions', regionOf(stack), '--', stack.templatePath], {
+        maxBuffer: 64 * 1024 * 1024,
+      }).catch((e: { stdout?: string; code?: number; stderr?: string }) => {
+        if (e.stdout === undefined || !e.stdout.trim().startsWith('[')) {
+          throw new Error(`cfn-lint failed on ${stack.templatePath} (exit ${e.code}): ${e.stderr}`);
+        }
+        return { stdout: e.stdout };
+      });
+      const matches = JSON.parse(run.stdout) as LintMatch[];
+      return { app, stack, matches };
+    }),
+  );
   const errors: string[] = [];
   for (const { app, stack, matches } of results) {
     const ignored = matches.filter((m) => m.Level === 'Error' && isSpecLag(m, stack));
     const failing = matches.filter((m) => m.Level === 'Error' && !isSpecLag(m, stack));
     const warnings = matches.filter((m) => m.Level === 'Warning');
-    errors.push(...failing.map((m) =>
-      `${app} ${stack.stackName}: ${m.Rule.Id} at ${m.Location.Path.join('/')} (line ${m.Location.Start.LineNumber}): ${m.Message}`));
-    process.stdout.write(`cfn-lint ${app} ${stack.stackName} (${regionOf(stack)}): ${failing.length} errors, ${ignored.length} ignored as spec lag, `
-      + `${warnings.length} warnings${warnings.length ? ` (${[...new Set(warnings.map((w) => w.Rule.Id))].join(', ')})` : ''}\n`);
+    errors.push(
+      ...failing.map(
+        (m) => `${app} ${stack.stackName}: ${m.Rule.Id} at ${m.Location.Path.join('/')} (line ${m.Location.Start.LineNumber}): ${m.Message}`,
+      ),
+    );
+    process.stdout.write(
+      `cfn-lint ${app} ${stack.stackName} (${regionOf(stack)}): ${failing.length} errors, ${ignored.length} ignored as spec lag, ` +
+        `${warnings.length} warnings${warnings.length ? ` (${[...new Set(warnings.map((w) => w.Rule.Id))].join(', ')})` : ''}\n`,
+    );
   }
   expect(errors).toEqual([]);
 });

@@ -85,9 +85,15 @@ function queueUrl(submit: DeployedFunction, priority: string): string {
  */
 function spotWarning(instanceId: string, ageMs = 0) {
   return {
-    version: '0', id: `deploy-test-${Date.now()}`, 'detail-type': 'EC2 Spot Instance Interruption Warning', source: 'aws.ec2',
-    account: deployed.account, region: REGION, time: new Date(Date.now() - ageMs).toISOString(),
-    resources: [`arn:aws:ec2:${REGION}a:instance/${instanceId}`], detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
+    version: '0',
+    id: `deploy-test-${Date.now()}`,
+    'detail-type': 'EC2 Spot Instance Interruption Warning',
+    source: 'aws.ec2',
+    account: deployed.account,
+    region: REGION,
+    time: new Date(Date.now() - ageMs).toISOString(),
+    resources: [`arn:aws:ec2:${REGION}a:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
   };
 }
 let sqs: SQSClient;
@@ -119,7 +125,12 @@ async function group(workload: string) {
 }
 
 function tableName(): string {
-  return deployed.physicalIds[only(resourcesOfType('AWS::DynamoDB::Table').map(([id]) => id), 'job table')];
+  return deployed.physicalIds[
+    only(
+      resourcesOfType('AWS::DynamoDB::Table').map(([id]) => id),
+      'job table',
+    )
+  ];
 }
 
 async function record(jobId: string): Promise<Record<string, any> | undefined> {
@@ -137,7 +148,13 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 }
 
 function apiEvent(method: string, resource: string, pathValue: string, opts: { body?: unknown; pathParameters?: Record<string, string> } = {}) {
-  const apiId = deployed.physicalIds[only(resourcesOfType('AWS::ApiGateway::RestApi').map(([id]) => id), 'REST API')];
+  const apiId =
+    deployed.physicalIds[
+      only(
+        resourcesOfType('AWS::ApiGateway::RestApi').map(([id]) => id),
+        'REST API',
+      )
+    ];
   const stage = resourcesOfType('AWS::ApiGateway::Stage')[0]?.[1].Properties.StageName ?? 'v1';
   const now = Date.now();
   return {
@@ -164,7 +181,10 @@ function apiEvent(method: string, resource: string, pathValue: string, opts: { b
       requestTimeEpoch: now,
       protocol: 'HTTP/1.1',
       identity: {
-        sourceIp: '127.0.0.1', userAgent: 'deploy-test', caller: 'AIDAEXAMPLE', user: 'AIDAEXAMPLE',
+        sourceIp: '127.0.0.1',
+        userAgent: 'deploy-test',
+        caller: 'AIDAEXAMPLE',
+        user: 'AIDAEXAMPLE',
         userArn: `arn:aws:iam::${deployed.account}:user/deploy-test`,
       },
       authorizer: null,
@@ -175,7 +195,12 @@ function apiEvent(method: string, resource: string, pathValue: string, opts: { b
 async function fn(fragment: string): Promise<DeployedFunction> {
   const id = only(functionIds(deployed, fragment), `Lambda function with "${fragment}" in its logical id`);
   functions[id] ??= await startFunction({
-    runtimeNodePath: runtimeModules(path.join(work, 'lambda-runtime'), REPO), endpoint: moto.endpoint, deployed, artifact, logicalId: id, rewrite,
+    runtimeNodePath: runtimeModules(path.join(work, 'lambda-runtime'), REPO),
+    endpoint: moto.endpoint,
+    deployed,
+    artifact,
+    logicalId: id,
+    rewrite,
   });
   return functions[id];
 }
@@ -215,15 +240,23 @@ afterAll(async () => {
 describe('the example app deployed into moto', () => {
   test('CreateStack completes; every resource of a type moto models has a physical id, the rest are listed', () => {
     const created = Object.keys(deployed.physicalIds);
-    const expected = Object.entries(deployed.template.Resources).filter(([, r]) => !MOTO_SKIPPED_TYPES.includes(r.Type)).map(([id]) => id);
+    const expected = Object.entries(deployed.template.Resources)
+      .filter(([, r]) => !MOTO_SKIPPED_TYPES.includes(r.Type))
+      .map(([id]) => id);
     expect(created).toEqual(expect.arrayContaining(expected));
-    const notCreated = Object.entries(deployed.template.Resources).filter(([id]) => !created.includes(id)).map(([, r]) => r.Type);
+    const notCreated = Object.entries(deployed.template.Resources)
+      .filter(([id]) => !created.includes(id))
+      .map(([, r]) => r.Type);
     // Only the types moto skips are missing (alarms, policies, lifecycle hooks, API stage and friends).
     expect(notCreated.every((t) => MOTO_SKIPPED_TYPES.includes(t))).toBe(true);
     const counts = notCreated.reduce<Record<string, number>>((m, t) => ({ ...m, [t]: (m[t] ?? 0) + 1 }), {});
-    process.stdout.write(`deployed ${created.length} of ${Object.keys(deployed.template.Resources).length} resources; moto skipped: `
-      + `${Object.entries(counts).map(([t, n]) => `${t} ×${n}`).join(', ')}\n`
-      + `workarounds:\n${workarounds.map((w) => `- ${w.what} (${w.changed.length})`).join('\n')}\n`);
+    process.stdout.write(
+      `deployed ${created.length} of ${Object.keys(deployed.template.Resources).length} resources; moto skipped: ` +
+        `${Object.entries(counts)
+          .map(([t, n]) => `${t} ×${n}`)
+          .join(', ')}\n` +
+        `workarounds:\n${workarounds.map((w) => `- ${w.what} (${w.changed.length})`).join('\n')}\n`,
+    );
   });
 
   test('the deployed groups start empty, spot-only, and their functions name them', async () => {
@@ -240,9 +273,11 @@ describe('the example app deployed into moto', () => {
 
   test('POST /jobs (submit bundle): 202; the record is QUEUED in the deployed table, the message in the deployed queue', async () => {
     const submit = await fn('ApiSubmitFunction');
-    const response = await submit.invoke(apiEvent('POST', '/jobs', '/jobs', {
-      body: { workload: WORKLOAD, agent: 'support-bot', priority: 'high', payload: { messages: [{ role: 'user', content: 'deployed hello' }] } },
-    }));
+    const response = await submit.invoke(
+      apiEvent('POST', '/jobs', '/jobs', {
+        body: { workload: WORKLOAD, agent: 'support-bot', priority: 'high', payload: { messages: [{ role: 'user', content: 'deployed hello' }] } },
+      }),
+    );
     expect(response.statusCode).toBe(202);
     jobId = JSON.parse(response.body).jobId;
     expect(jobId).toMatch(new RegExp(`^${WORKLOAD}\\.`));
@@ -255,10 +290,10 @@ describe('the example app deployed into moto', () => {
     const manager = await fn('realtimeagentFleetCapacityManagerFunction');
     // moto's server writes its request log line after it has answered, so the line may trail the call: wait for it.
     const invoked = new RegExp(`POST /2015-03-31/functions/\\S*${manager.functionName}/invocations`);
-    await eventually('the CapacityManager Invoke in moto\'s log', async () => (invoked.test(moto.log()) ? true : undefined), 10_000);
+    await eventually("the CapacityManager Invoke in moto's log", async () => (invoked.test(moto.log()) ? true : undefined), 10_000);
   });
 
-  test('the CapacityManager bundle, woken as the submit path wakes it, raises the deployed group\'s desired capacity', async () => {
+  test("the CapacityManager bundle, woken as the submit path wakes it, raises the deployed group's desired capacity", async () => {
     const manager = await fn('realtimeagentFleetCapacityManagerFunction');
     const result = await manager.invoke({ wake: true, workload: WORKLOAD, jobId });
     expect(result).toEqual({ evaluations: 1, failures: 0 });
@@ -314,7 +349,7 @@ describe('the example app deployed into moto', () => {
     expect(view.costUsd).toBeGreaterThan(0);
   });
 
-  test('the worker\'s metrics are in the deployed account\'s CloudWatch', async () => {
+  test("the worker's metrics are in the deployed account's CloudWatch", async () => {
     const namespace = JSON.parse(userData.files[WORKER_CONFIG]).metricNamespace as string;
     const succeeded = await eventually('JobsSucceeded in CloudWatch', async () => {
       const listed = await cloudwatch.send(new ListMetricsCommand({ Namespace: namespace, MetricName: 'JobsSucceeded' }));
@@ -326,11 +361,23 @@ describe('the example app deployed into moto', () => {
     // The worker publishes each datum under several dimension sets; moto's GetMetricStatistics matches every datum
     // whose dimensions include the requested ones (CloudWatch matches the exact set), so ask for the fullest set.
     const dims = [...succeeded].sort((a, b) => (b.Dimensions?.length ?? 0) - (a.Dimensions?.length ?? 0))[0].Dimensions;
-    expect(dims).toEqual(expect.arrayContaining([{ Name: 'Workload', Value: WORKLOAD }, { Name: 'Agent', Value: 'support-bot' }]));
-    const stats = await cloudwatch.send(new GetMetricStatisticsCommand({
-      Namespace: namespace, MetricName: 'JobsSucceeded', Dimensions: dims, Statistics: ['Sum'], Period: 60,
-      StartTime: new Date(Date.now() - 600_000), EndTime: new Date(Date.now() + 60_000),
-    }));
+    expect(dims).toEqual(
+      expect.arrayContaining([
+        { Name: 'Workload', Value: WORKLOAD },
+        { Name: 'Agent', Value: 'support-bot' },
+      ]),
+    );
+    const stats = await cloudwatch.send(
+      new GetMetricStatisticsCommand({
+        Namespace: namespace,
+        MetricName: 'JobsSucceeded',
+        Dimensions: dims,
+        Statistics: ['Sum'],
+        Period: 60,
+        StartTime: new Date(Date.now() - 600_000),
+        EndTime: new Date(Date.now() + 60_000),
+      }),
+    );
     expect(stats.Datapoints?.reduce((s, d) => s + (d.Sum ?? 0), 0)).toBe(1);
   });
 
@@ -338,21 +385,29 @@ describe('the example app deployed into moto', () => {
 
   test('a spot notice (IMDS) requeues the job in flight: QUEUED again, interruptions 1, its message back in the queue', async () => {
     // Idle after the first job: the worker lifts scale-in protection (after its short idle grace).
-    await eventually('no scale-in protection on the idle instance', async () =>
-      ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn === false ? true : undefined), 15_000);
+    await eventually(
+      'no scale-in protection on the idle instance',
+      async () => ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn === false ? true : undefined),
+      15_000,
+    );
     const gate = model!.gate();
     model!.script((call) => (call.raw.includes('long job') ? { until: gate.until } : undefined));
     const submit = await fn('ApiSubmitFunction');
-    const response = await submit.invoke(apiEvent('POST', '/jobs', '/jobs', {
-      body: { workload: WORKLOAD, agent: 'support-bot', priority: 'normal', payload: { messages: [{ role: 'user', content: 'long job' }] } },
-    }));
+    const response = await submit.invoke(
+      apiEvent('POST', '/jobs', '/jobs', {
+        body: { workload: WORKLOAD, agent: 'support-bot', priority: 'normal', payload: { messages: [{ role: 'user', content: 'long job' }] } },
+      }),
+    );
     expect(response.statusCode).toBe(202);
     second = JSON.parse(response.body).jobId as string;
     await worker!.waitFor((l) => l.message === 'job started' && l.jobId === second);
     expect(await record(second)).toMatchObject({ status: 'RUNNING' });
     // While it works, the worker protects its instance from scale-in in the deployed group.
-    await eventually('scale-in protection on the busy instance', async () =>
-      ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn ? true : undefined), 10_000);
+    await eventually(
+      'scale-in protection on the busy instance',
+      async () => ((await group(WORKLOAD)).Instances?.[0]?.ProtectedFromScaleIn ? true : undefined),
+      10_000,
+    );
 
     // The deployed config carries the workload's expected job duration (20 s): a reclaim 25 s out leaves the job no time
     // to finish before the reclaim less the 20 s margin, so the notice rule requeues it at once.
@@ -406,8 +461,11 @@ describe('the example app deployed into moto', () => {
     const g = await group(WORKLOAD);
     const before = new Set(g.Instances!.map((i) => i.InstanceId!));
     await autoscaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: g.AutoScalingGroupName!, DesiredCapacity: before.size + 1 }));
-    const fresh = await eventually('a new instance in the deployed group', async () =>
-      (await group(WORKLOAD)).Instances!.find((i) => !before.has(i.InstanceId!)), 15_000);
+    const fresh = await eventually(
+      'a new instance in the deployed group',
+      async () => (await group(WORKLOAD)).Instances!.find((i) => !before.has(i.InstanceId!)),
+      15_000,
+    );
     return { instanceId: fresh.InstanceId!, instanceType: imds!.instanceType };
   }
 

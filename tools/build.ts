@@ -8,7 +8,10 @@ import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 
 const TOOLS = __dirname;
-for (const [entry, out] of [['index.ts', 'dist/index.js'], ['bin/ai-burst.ts', 'dist/bin/ai-burst.js']]) {
+for (const [entry, out] of [
+  ['index.ts', 'dist/index.js'],
+  ['bin/ai-burst.ts', 'dist/bin/ai-burst.js'],
+]) {
   buildSync({
     absWorkingDir: TOOLS,
     entryPoints: [path.join(TOOLS, entry)],

@@ -34,7 +34,10 @@ export function weightOf(instanceType: string, weights: Readonly<Record<string, 
  * (one slot per GPU) already scales with the instance and is not multiplied.
  */
 export function economics(
-  instanceType: string, region: string, configuredConcurrency: number, prices: Readonly<Record<string, number>>,
+  instanceType: string,
+  region: string,
+  configuredConcurrency: number,
+  prices: Readonly<Record<string, number>>,
   weights?: Readonly<Record<string, number>>,
 ): GpuEconomics {
   const gpus = gpusOf(instanceType, region);

@@ -1,6 +1,9 @@
 /** Why a job attempt failed, and whether retrying could help (the retry policy reads `permanent`). */
 export class JobError extends Error {
-  constructor(message: string, readonly permanent: boolean) {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
     super(message);
     this.name = 'JobError';
   }
@@ -8,7 +11,11 @@ export class JobError extends Error {
 
 /** A model server's refusal or failure. 4xx other than 408/409/429 are the request's fault: permanent. */
 export class ModelError extends JobError {
-  constructor(message: string, permanent: boolean, readonly status?: number) {
+  constructor(
+    message: string,
+    permanent: boolean,
+    readonly status?: number,
+  ) {
     super(message, permanent);
     this.name = 'ModelError';
   }

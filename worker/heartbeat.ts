@@ -25,7 +25,12 @@ export class Heartbeat {
   private stopped = false;
   private renewLease?: () => Promise<boolean>;
 
-  constructor(private readonly sqs: SQSClient, private readonly queueUrl: string, private readonly receiptHandle: string, private readonly options: HeartbeatOptions) {}
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly receiptHandle: string,
+    private readonly options: HeartbeatOptions,
+  ) {}
 
   start(): void {
     const everyMs = Math.max(200, (this.options.visibilityTimeoutSeconds * 1000) / 3);
@@ -51,7 +56,9 @@ export class Heartbeat {
     const seconds = Math.min(this.options.visibilityTimeoutSeconds, left);
     if (seconds < 1 || this.stopped) return;
     try {
-      await this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: this.receiptHandle, VisibilityTimeout: seconds }));
+      await this.sqs.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: this.receiptHandle, VisibilityTimeout: seconds }),
+      );
       const renew = this.renewLease;
       if (renew && !this.stopped && !(await renew())) {
         if (this.stopped) return;
@@ -62,7 +69,11 @@ export class Heartbeat {
     } catch (e) {
       if (this.stopped) return;
       const name = (e as Error).name;
-      if (name === 'ReceiptHandleIsInvalid' || name === 'MessageNotInflight' || /MessageNotInflight|ReceiptHandleIsInvalid/.test(String((e as { Code?: string }).Code))) {
+      if (
+        name === 'ReceiptHandleIsInvalid' ||
+        name === 'MessageNotInflight' ||
+        /MessageNotInflight|ReceiptHandleIsInvalid/.test(String((e as { Code?: string }).Code))
+      ) {
         this.stop();
         this.options.onLost(`${name}: ${(e as Error).message}`);
         return;

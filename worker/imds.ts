@@ -60,7 +60,9 @@ export class ImdsClient {
 
   private sessionToken(): Promise<string> {
     if (this.token && this.token.expiresAt > this.now() + 60_000) return Promise.resolve(this.token.value);
-    this.pending ??= this.fetchToken().finally(() => { this.pending = undefined; });
+    this.pending ??= this.fetchToken().finally(() => {
+      this.pending = undefined;
+    });
     return this.pending;
   }
 
@@ -138,8 +140,11 @@ export class ImdsWatcher {
 
   /** One look at the three paths; never throws (a failed look is logged and retried next tick). */
   async pollOnce(): Promise<void> {
-    await Promise.all([this.checkInterruption(), this.checkRebalance(), this.checkDrainingTag()].map((p) =>
-      p.catch((e) => this.logger.warn('IMDS poll failed', { error: errorMessage(e) }))));
+    await Promise.all(
+      [this.checkInterruption(), this.checkRebalance(), this.checkDrainingTag()].map((p) =>
+        p.catch((e) => this.logger.warn('IMDS poll failed', { error: errorMessage(e) })),
+      ),
+    );
   }
 
   private async checkInterruption(): Promise<void> {
@@ -165,7 +170,9 @@ export class ImdsWatcher {
     let noticeTime = '';
     try {
       noticeTime = String((JSON.parse(body) as { noticeTime?: unknown }).noticeTime ?? '');
-    } catch { /* the recommendation itself is what counts */ }
+    } catch {
+      /* the recommendation itself is what counts */
+    }
     this.handlers.onRebalance(noticeTime);
   }
 

@@ -17,7 +17,11 @@ export interface Received {
   readonly receivedAt: number;
 }
 
-export type RequeueOutcome = { readonly jobId?: string; readonly result: 'requeued' | 'already-handled' | 'not-started' | 'failed'; readonly error?: string };
+export type RequeueOutcome = {
+  readonly jobId?: string;
+  readonly result: 'requeued' | 'already-handled' | 'not-started' | 'failed';
+  readonly error?: string;
+};
 
 export class JobContext {
   readonly controller = new AbortController();
@@ -42,7 +46,9 @@ export class JobContext {
   private settle!: () => void;
 
   constructor(readonly received: Received) {
-    this.startSettled = new Promise<void>((resolve) => { this.settle = resolve; });
+    this.startSettled = new Promise<void>((resolve) => {
+      this.settle = resolve;
+    });
   }
 
   get queueUrl(): string {

@@ -29,8 +29,18 @@ import { deleteResult, readPayload, storeResult } from './storage';
 export const UNNAMED_MODEL = 'default';
 
 export type JobOutcome =
-  | 'succeeded' | 'retried' | 'parked' | 'malformed' | 'delayed' | 'handed-back'
-  | 'skipped-finished' | 'skipped-held' | 'skipped-interrupted-here' | 'lost' | 'stopped' | 'error';
+  | 'succeeded'
+  | 'retried'
+  | 'parked'
+  | 'malformed'
+  | 'delayed'
+  | 'handed-back'
+  | 'skipped-finished'
+  | 'skipped-held'
+  | 'skipped-interrupted-here'
+  | 'lost'
+  | 'stopped'
+  | 'error';
 
 export interface JobStartedEvent {
   readonly jobId: string;
@@ -89,7 +99,11 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
       d.logger.warn('lease lost; leaving the job to its new holder', { jobId: ctx.job?.jobId, reason });
       ctx.stop('lease-lost');
       const jobId = ctx.job?.jobId;
-      if (jobId) void d.records.get(jobId).then((r) => d.taken(jobId, r), () => d.taken(jobId, undefined));
+      if (jobId)
+        void d.records.get(jobId).then(
+          (r) => d.taken(jobId, r),
+          () => d.taken(jobId, undefined),
+        );
     },
   });
   heartbeat.start();
@@ -126,8 +140,13 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     }
 
     const start = await d.records.start(job.jobId, {
-      instanceId: d.instanceId, runId: ctx.runId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle,
-      leaseSeconds: d.config.visibilityTimeoutSeconds, maxAttempts: d.config.maxAttempts, expectedDurationSeconds: d.config.expectedJobSeconds,
+      instanceId: d.instanceId,
+      runId: ctx.runId,
+      queueUrl: ctx.queueUrl,
+      receiptHandle: ctx.receiptHandle,
+      leaseSeconds: d.config.visibilityTimeoutSeconds,
+      maxAttempts: d.config.maxAttempts,
+      expectedDurationSeconds: d.config.expectedJobSeconds,
     });
     if (start.started) {
       ctx.started = true;
@@ -145,7 +164,15 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     }
     if (ctx.yielded) return;
     const { attempt, interruptions } = start.record;
-    d.started({ jobId: job.jobId, priority: job.priority, receiveCount: ctx.receiveCount, attempt, interruptions, holder: start.holder, takeover: start.takeover });
+    d.started({
+      jobId: job.jobId,
+      priority: job.priority,
+      receiveCount: ctx.receiveCount,
+      attempt,
+      interruptions,
+      holder: start.holder,
+      takeover: start.takeover,
+    });
     d.logger.info('job started', { ...log, attempt, interruptions, receiveCount: ctx.receiveCount, holder: start.holder, takeover: start.takeover });
     await d.protection.busy();
 
@@ -158,7 +185,14 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     ctx.signal.throwIfAborted();
     const calledAt = d.now();
     // A streamed answer refines the expected end (the notice rule reads it; the heartbeat writes it to the record).
-    const result = await d.model.invoke({ model, input, signal: ctx.signal, onProgress: (end) => { ctx.expectedDoneAt = end; } });
+    const result = await d.model.invoke({
+      model,
+      input,
+      signal: ctx.signal,
+      onProgress: (end) => {
+        ctx.expectedDoneAt = end;
+      },
+    });
     const latencyMs = d.now() - calledAt;
     clearTimeout(deadline);
     if (ctx.yielded) return;
@@ -169,7 +203,11 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     const gpuSeconds = gpuSecondsOf(wallSeconds, d.economics);
     const costUsd = costUsdOf(gpuSeconds, d.economics);
     const ok = await d.records.succeed(job.jobId, ctx.holder!, {
-      tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd,
+      tokensIn: result.tokensIn,
+      tokensOut: result.tokensOut,
+      latencyMs,
+      gpuSeconds,
+      costUsd,
       ...(stored.resultRef !== undefined ? { resultRef: stored.resultRef } : { result: stored.result }),
     });
     if (ctx.killed) return;
@@ -177,7 +215,9 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
       // Requeued by the drainer or taken over after an expired lease meanwhile: not ours to delete, and our
       // object (under this run's own key) is nobody's result.
       if (stored.resultRef !== undefined) {
-        await deleteResult(d.s3, stored.resultRef).catch((e) => d.logger.warn('could not delete the losing run\'s result', { ...log, error: errorMessage(e) }));
+        await deleteResult(d.s3, stored.resultRef).catch((e) =>
+          d.logger.warn("could not delete the losing run's result", { ...log, error: errorMessage(e) }),
+        );
       }
       d.logger.warn('job was no longer held by this run; result discarded', log);
       d.finished({ jobId: job.jobId, outcome: 'lost' });
@@ -197,8 +237,15 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     d.metrics.record(MetricNames.JOBS_SUCCEEDED, 1, dims);
     if (ctx.keptThroughNotice) d.metrics.record(MetricNames.JOBS_FINISHED_IN_NOTICE, 1, dims);
     d.logger.info('job succeeded', {
-      ...log, holder: ctx.holder, tokensIn: result.tokensIn, tokensOut: result.tokensOut, latencyMs, gpuSeconds, costUsd,
-      inline: stored.resultRef === undefined, ...(ctx.keptThroughNotice ? { finishedInNotice: true } : {}),
+      ...log,
+      holder: ctx.holder,
+      tokensIn: result.tokensIn,
+      tokensOut: result.tokensOut,
+      latencyMs,
+      gpuSeconds,
+      costUsd,
+      inline: stored.resultRef === undefined,
+      ...(ctx.keptThroughNotice ? { finishedInNotice: true } : {}),
     });
     d.finished({ jobId: job.jobId, outcome: 'succeeded' });
   } catch (e) {
@@ -218,7 +265,12 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
   }
 }
 
-async function notStarted(ctx: JobContext, job: JobMessage, start: { reason: NotStartedReason; record?: JobRecord; leaseRemainingMs?: number }, d: RunnerDeps): Promise<void> {
+async function notStarted(
+  ctx: JobContext,
+  job: JobMessage,
+  start: { reason: NotStartedReason; record?: JobRecord; leaseRemainingMs?: number },
+  d: RunnerDeps,
+): Promise<void> {
   switch (start.reason) {
     case 'finished':
       // Finished or cancelled already (a duplicate delivery, or cancelled while queued): no model call.
@@ -229,8 +281,14 @@ async function notStarted(ctx: JobContext, job: JobMessage, start: { reason: Not
       // A live lease elsewhere: this copy comes back once that lease would have expired, and is settled then
       // (deleted if the job finished, taken over if its holder died). No model call.
       const seconds = Math.min(SQS_MAX_VISIBILITY_SECONDS - 60, Math.ceil((start.leaseRemainingMs ?? 0) / 1000) + 1);
-      await d.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: ctx.queueUrl, ReceiptHandle: ctx.receiptHandle, VisibilityTimeout: seconds }))
-        .catch((e) => d.logger.warn('could not defer a copy of a held job; it returns after its visibility timeout', { jobId: job.jobId, error: errorMessage(e) }));
+      await d.sqs
+        .send(new ChangeMessageVisibilityCommand({ QueueUrl: ctx.queueUrl, ReceiptHandle: ctx.receiptHandle, VisibilityTimeout: seconds }))
+        .catch((e) =>
+          d.logger.warn('could not defer a copy of a held job; it returns after its visibility timeout', {
+            jobId: job.jobId,
+            error: errorMessage(e),
+          }),
+        );
       d.finished({ jobId: job.jobId, outcome: 'skipped-held', delaySeconds: seconds });
       return;
     }
@@ -245,7 +303,11 @@ async function notStarted(ctx: JobContext, job: JobMessage, start: { reason: Not
       return;
     case 'exhausted':
       // Its holder died with the retry budget spent: park it without another model call.
-      await park(d.retry, { ...job, attempt: start.record?.attempt ?? job.attempt }, `retry budget spent after ${start.record?.attempt ?? job.attempt} attempts (the last holder died)`);
+      await park(
+        d.retry,
+        { ...job, attempt: start.record?.attempt ?? job.attempt },
+        `retry budget spent after ${start.record?.attempt ?? job.attempt} attempts (the last holder died)`,
+      );
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.finished({ jobId: job.jobId, outcome: 'parked', detail: 'retry budget spent' });
       return;
@@ -260,10 +322,13 @@ async function failed(ctx: JobContext, job: JobMessage, e: unknown, d: RunnerDep
   const timedOut = ctx.reason === 'timeout';
   const error = timedOut
     ? `timed out after ${Math.round((d.now() - ctx.startedAt!) / 1000)} s (jobTimeoutSeconds ${d.config.jobTimeoutSeconds})`
-    : e instanceof JobError ? e.message : errorMessage(e);
+    : e instanceof JobError
+      ? e.message
+      : errorMessage(e);
   const permanent = !timedOut && e instanceof JobError && e.permanent;
   const dims: MetricDimensions = {
-    workload: job.workload, agent: job.agent,
+    workload: job.workload,
+    agent: job.agent,
     model: ctx.model ?? modelOf(job, job.payload, d.config.modelServer.defaultModel) ?? UNNAMED_MODEL,
   };
   d.metrics.record(MetricNames.JOBS_FAILED, 1, dims);

@@ -74,7 +74,10 @@ export class MetricsBatcher {
 
   /** Send everything buffered; concurrent callers share one flush. Never throws. */
   flush(): Promise<void> {
-    if (!this.flushing) this.flushing = this.send().finally(() => { this.flushing = undefined; });
+    if (!this.flushing)
+      this.flushing = this.send().finally(() => {
+        this.flushing = undefined;
+      });
     return this.flushing;
   }
 

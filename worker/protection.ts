@@ -67,7 +67,9 @@ export class ScaleInProtection {
 
   private sync(): Promise<void> {
     if (!this.syncing) {
-      this.syncing = this.apply().finally(() => { this.syncing = undefined; });
+      this.syncing = this.apply().finally(() => {
+        this.syncing = undefined;
+      });
     }
     // A wish made while a call is in flight is applied by the loop in apply().
     return this.syncing;
@@ -77,11 +79,13 @@ export class ScaleInProtection {
     while (this.wanted !== this.applied && !this.closed) {
       const target = this.wanted;
       try {
-        await this.autoscaling.send(new SetInstanceProtectionCommand({
-          AutoScalingGroupName: this.groupName,
-          InstanceIds: [this.instanceId],
-          ProtectedFromScaleIn: target,
-        }));
+        await this.autoscaling.send(
+          new SetInstanceProtectionCommand({
+            AutoScalingGroupName: this.groupName,
+            InstanceIds: [this.instanceId],
+            ProtectedFromScaleIn: target,
+          }),
+        );
         this.applied = target;
         this.logger.debug('scale-in protection set', { protected: target });
       } catch (e) {

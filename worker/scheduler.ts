@@ -7,7 +7,10 @@ export class QueueScheduler {
   /** Per queue: rounds in a row served by a higher-priority queue. */
   private readonly skipped: number[];
 
-  constructor(private readonly queueCount: number, private readonly starvationLimit: number) {
+  constructor(
+    private readonly queueCount: number,
+    private readonly starvationLimit: number,
+  ) {
     if (queueCount < 1) throw new Error('QueueScheduler needs at least one queue');
     this.skipped = new Array<number>(queueCount).fill(0);
   }

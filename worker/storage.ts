@@ -41,7 +41,14 @@ export interface StoredResult {
  * Inline when the JSON is at most `inlineMaxBytes`, else one object at `resultKey(jobId, runId)`: each run has
  * its own key, so a run that loses the job can never overwrite the object the winner's record names.
  */
-export async function storeResult(s3: S3Client, bucket: string, jobId: string, runId: string, output: unknown, inlineMaxBytes: number): Promise<StoredResult> {
+export async function storeResult(
+  s3: S3Client,
+  bucket: string,
+  jobId: string,
+  runId: string,
+  output: unknown,
+  inlineMaxBytes: number,
+): Promise<StoredResult> {
   const json = JSON.stringify(output ?? null);
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes <= inlineMaxBytes) return { result: output ?? null, bytes };

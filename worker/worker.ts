@@ -17,7 +17,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
-  JobRecord, LAST_CALL_BEFORE_RECLAIM_SECONDS, MetricNames, SPOT_NOTICE_SECONDS, WorkerConfig, expectedDoneAt, finishesBeforeReclaim,
+  JobRecord,
+  LAST_CALL_BEFORE_RECLAIM_SECONDS,
+  MetricNames,
+  SPOT_NOTICE_SECONDS,
+  WorkerConfig,
+  expectedDoneAt,
+  finishesBeforeReclaim,
 } from '../lib/contracts';
 import { JobRecords } from '../lambda/shared/job-records';
 import { requeueInterrupted } from '../lambda/shared/requeue';
@@ -140,10 +146,22 @@ export function startWorker(config: WorkerConfig, deps: WorkerDeps): Worker {
 class Wakeup {
   private resolve!: () => void;
   private promise!: Promise<void>;
-  constructor() { this.reset(); }
-  wait(): Promise<void> { return this.promise; }
-  notify(): void { const r = this.resolve; this.reset(); r(); }
-  private reset(): void { this.promise = new Promise<void>((r) => { this.resolve = r; }); }
+  constructor() {
+    this.reset();
+  }
+  wait(): Promise<void> {
+    return this.promise;
+  }
+  notify(): void {
+    const r = this.resolve;
+    this.reset();
+    r();
+  }
+  private reset(): void {
+    this.promise = new Promise<void>((r) => {
+      this.resolve = r;
+    });
+  }
 }
 
 /** Free job slots × GPUs per slot × time, accrued between metric flushes. */
@@ -151,7 +169,12 @@ class IdleMeter {
   private last: number;
   private busy = 0;
   private accrued = 0;
-  constructor(private readonly now: () => number, private readonly e: GpuEconomics) { this.last = now(); }
+  constructor(
+    private readonly now: () => number,
+    private readonly e: GpuEconomics,
+  ) {
+    this.last = now();
+  }
   update(busy: number): void {
     const t = this.now();
     this.accrued += Math.max(0, this.e.concurrency - this.busy) * this.e.gpusPerSlot * ((t - this.last) / 1000);
@@ -208,7 +231,10 @@ class Agent implements Worker {
   private resolveReady!: (e: ReadyEvent) => void;
   private rejectReady!: (e: unknown) => void;
 
-  constructor(private readonly config: WorkerConfig, private readonly deps: WorkerDeps) {
+  constructor(
+    private readonly config: WorkerConfig,
+    private readonly deps: WorkerDeps,
+  ) {
     this.settings = settingsOf(config);
     this.now = deps.now ?? Date.now;
     this.logger = deps.logger ?? jsonLogger({ base: { workload: config.workload } });
@@ -218,8 +244,14 @@ class Agent implements Worker {
     this.records = new JobRecords(deps.dynamo, config.jobTable, { clock: () => new Date(this.now()) });
     this.metrics = new MetricsBatcher(deps.cloudwatch, config.metricNamespace, this.logger, this.now);
     this.scheduler = new QueueScheduler(config.queues.length, this.settings.starvationLimit);
-    this.ready = new Promise<ReadyEvent>((resolve, reject) => { this.resolveReady = resolve; this.rejectReady = reject; });
-    this.done = new Promise<void>((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject; });
+    this.ready = new Promise<ReadyEvent>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
     // Nobody may be awaiting these yet; a boot failure must not become an unhandled rejection.
     this.ready.catch(() => undefined);
     this.done.catch(() => undefined);
@@ -246,23 +278,38 @@ class Agent implements Worker {
 
   private async boot(): Promise<void> {
     try {
-      this.identity = this.deps.identity ?? await this.lookUpIdentity();
-      this.econ = economics(this.identity.instanceType, this.config.region, this.config.concurrency, this.config.hourlyPriceUsd,
-        this.config.instanceWeights);
+      this.identity = this.deps.identity ?? (await this.lookUpIdentity());
+      this.econ = economics(
+        this.identity.instanceType,
+        this.config.region,
+        this.config.concurrency,
+        this.config.hourlyPriceUsd,
+        this.config.instanceWeights,
+      );
       if (this.config.instanceWeights && this.config.instanceWeights[this.identity.instanceType] === undefined) {
         this.logger.warn('this instance type has no weight in the config: it runs as weight 1', { instanceType: this.identity.instanceType });
       }
       if (this.econ.hourlyPriceUsd === undefined) {
         this.logger.warn('no hourly price for this instance type in the config: jobs get no costUsd', { instanceType: this.identity.instanceType });
       }
-      this.protection = new ScaleInProtection(this.deps.autoscaling, this.config.autoScalingGroupName, this.identity.instanceId,
-        this.logger, this.deps.timing?.protectionIdleMs ?? 2000);
+      this.protection = new ScaleInProtection(
+        this.deps.autoscaling,
+        this.config.autoScalingGroupName,
+        this.identity.instanceId,
+        this.logger,
+        this.deps.timing?.protectionIdleMs ?? 2000,
+      );
       this.metrics.start(this.settings.metricsFlushMs);
-      this.watcher = new ImdsWatcher(this.imds, this.settings.imdsPollMs, {
-        onInterruption: (notice) => void this.onInterruption(notice),
-        onRebalance: () => this.drain('rebalance', true),
-        onDrainingTag: (on) => this.drain('tag', on),
-      }, this.logger);
+      this.watcher = new ImdsWatcher(
+        this.imds,
+        this.settings.imdsPollMs,
+        {
+          onInterruption: (notice) => void this.onInterruption(notice),
+          onRebalance: () => this.drain('rebalance', true),
+          onDrainingTag: (on) => this.drain('tag', on),
+        },
+        this.logger,
+      );
       this.watcher.start();
 
       await waitForHealthy(this.model, { intervalMs: this.deps.timing?.healthPollMs ?? 1000, signal: this.booting.signal, logger: this.logger });
@@ -341,13 +388,16 @@ class Agent implements Worker {
       for (const index of order) {
         if (!this.accepting()) return [];
         const queue = queues[index];
-        const r = await this.deps.sqs.send(new ReceiveMessageCommand({
-          QueueUrl: queue.url,
-          MaxNumberOfMessages: max,
-          WaitTimeSeconds: wait,
-          AttributeNames: ['All'], // deprecated name, still honoured by SQS; the only one local-aws-sqs reads
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-        }), { abortSignal: this.life.signal });
+        const r = await this.deps.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queue.url,
+            MaxNumberOfMessages: max,
+            WaitTimeSeconds: wait,
+            AttributeNames: ['All'], // deprecated name, still honoured by SQS; the only one local-aws-sqs reads
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+          { abortSignal: this.life.signal },
+        );
         const messages = r.Messages ?? [];
         if (messages.length > 0) {
           this.scheduler.record(order[0], index);
@@ -379,7 +429,8 @@ class Agent implements Worker {
       started: (e) => this.events.emit('job-started', e),
       finished: (e) => this.events.emit('job-finished', e),
       taken: (jobId, record) => this.onTaken(jobId, record),
-    }).catch((e) => this.logger.error('job runner failed', { error: errorMessage(e) }))
+    })
+      .catch((e) => this.logger.error('job runner failed', { error: errorMessage(e) }))
       .finally(() => {
         this.inFlight.delete(ctx);
         this.idle?.update(this.inFlight.size);
@@ -449,23 +500,32 @@ class Agent implements Worker {
     const parsed = Date.parse(notice.time);
     const reclaimAt = Number.isFinite(parsed) ? parsed : noticedAt + SPOT_NOTICE_SECONDS * 1000;
     this.wake.notify();
-    this.logger.warn('spot interruption notice', { action: notice.action, reclaimAt: new Date(reclaimAt).toISOString(), inFlight: this.inFlight.size });
+    this.logger.warn('spot interruption notice', {
+      action: notice.action,
+      reclaimAt: new Date(reclaimAt).toISOString(),
+      inFlight: this.inFlight.size,
+    });
     this.events.emit('interrupting', { notice, at: noticedAt });
     const decisions = await Promise.all([...this.inFlight.keys()].map((ctx) => this.atNotice(ctx, reclaimAt)));
     const requeued = decisions.filter((d): d is RequeueOutcome => d !== 'kept');
     const kept = decisions.length - requeued.length;
     const event: InterruptedEvent = { notice, noticedAt, settledAt: this.now(), requeued, kept };
     this.logger.warn('spot notice handled', {
-      requeued: requeued.filter((r) => r.result === 'requeued').length, keptToFinish: kept, ms: event.settledAt - noticedAt,
+      requeued: requeued.filter((r) => r.result === 'requeued').length,
+      keptToFinish: kept,
+      ms: event.settledAt - noticedAt,
     });
     this.events.emit('interrupted', event);
     if (kept > 0) {
       const lastCall = reclaimAt - LAST_CALL_BEFORE_RECLAIM_SECONDS * 1000 - this.now();
-      this.reclaimTimer = setTimeout(() => {
-        const late = [...this.inFlight.keys()].filter((c) => c.keptThroughNotice);
-        if (late.length > 0) this.logger.warn('jobs kept through the notice are still running: requeueing them', { count: late.length });
-        void Promise.all(late.map((c) => this.requeue(c, 'interrupted')));
-      }, Math.max(0, lastCall));
+      this.reclaimTimer = setTimeout(
+        () => {
+          const late = [...this.inFlight.keys()].filter((c) => c.keptThroughNotice);
+          if (late.length > 0) this.logger.warn('jobs kept through the notice are still running: requeueing them', { count: late.length });
+          void Promise.all(late.map((c) => this.requeue(c, 'interrupted')));
+        },
+        Math.max(0, lastCall),
+      );
       this.reclaimTimer.unref?.();
     }
     // Report the interruption tax before the instance goes away.
@@ -480,9 +540,13 @@ class Agent implements Worker {
       const timing = { startedAtMs: ctx.startedAt, expectedDurationSeconds: this.config.expectedJobSeconds, expectedDoneAtMs: ctx.expectedDoneAt };
       if (finishesBeforeReclaim(timing, this.now(), reclaimAt)) {
         ctx.keptThroughNotice = true;
-        await this.records.keepThroughNotice(job.jobId, ctx.holder, reclaimAt).catch((e) =>
-          this.logger.warn('could not mark a job kept through the notice', { jobId: job.jobId, error: errorMessage(e) }));
-        this.logger.info('job kept through the spot notice: expected to end before the reclaim', { jobId: job.jobId, expectedDoneAt: expectedDoneAt(timing) });
+        await this.records
+          .keepThroughNotice(job.jobId, ctx.holder, reclaimAt)
+          .catch((e) => this.logger.warn('could not mark a job kept through the notice', { jobId: job.jobId, error: errorMessage(e) }));
+        this.logger.info('job kept through the spot notice: expected to end before the reclaim', {
+          jobId: job.jobId,
+          expectedDoneAt: expectedDoneAt(timing),
+        });
         return 'kept';
       }
     }
@@ -503,10 +567,17 @@ class Agent implements Worker {
       const gpuSeconds = gpuSecondsOf((this.now() - (ctx.startedAt ?? this.now())) / 1000, this.econ!);
       try {
         const result = await requeueInterrupted(this.deps.sqs, this.records, {
-          jobId: job.jobId, queueUrl: ctx.queueUrl, receiptHandle: ctx.receiptHandle, holder: ctx.holder,
+          jobId: job.jobId,
+          queueUrl: ctx.queueUrl,
+          receiptHandle: ctx.receiptHandle,
+          holder: ctx.holder,
         });
         if (result === 'requeued') {
-          const dims = { workload: job.workload, agent: job.agent, model: ctx.model ?? job.model ?? this.config.modelServer.defaultModel ?? UNNAMED_MODEL };
+          const dims = {
+            workload: job.workload,
+            agent: job.agent,
+            model: ctx.model ?? job.model ?? this.config.modelServer.defaultModel ?? UNNAMED_MODEL,
+          };
           this.metrics.record(MetricNames.JOBS_INTERRUPTED, 1, dims);
           this.metrics.record(MetricNames.JOBS_REQUEUED, 1, dims);
           this.metrics.record(MetricNames.INTERRUPTED_GPU_SECONDS, gpuSeconds, dims);
@@ -537,7 +608,12 @@ class Agent implements Worker {
     this.stopPromise = (async () => {
       this.logger.info('shutting down', { reason, inFlight: this.inFlight.size, graceMs: this.settings.shutdownGraceMs });
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.settled(), new Promise<void>((r) => { timer = setTimeout(r, this.settings.shutdownGraceMs); })]);
+      await Promise.race([
+        this.settled(),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, this.settings.shutdownGraceMs);
+        }),
+      ]);
       clearTimeout(timer);
       await this.requeueAll('shutdown');
       await this.loopDone;

@@ -7,12 +7,25 @@
  * on a material change, at most once a minute. A cold start decides from the tag.
  */
 import {
-  AutoScalingClient, CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, Instance, SetDesiredCapacityCommand,
+  AutoScalingClient,
+  CreateOrUpdateTagsCommand,
+  DescribeAutoScalingGroupsCommand,
+  Instance,
+  SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
-  BUSY_HISTORY_TAG, BusyHistoryCarry, busyHistoryInput, CapacityDecision, decideCapacity, decodeBusyHistory, FleetState,
-  planBusyHistoryWrite, PriorityBacklog, QueueState, ResolvedScalingPolicy,
+  BUSY_HISTORY_TAG,
+  BusyHistoryCarry,
+  busyHistoryInput,
+  CapacityDecision,
+  decideCapacity,
+  decodeBusyHistory,
+  FleetState,
+  planBusyHistoryWrite,
+  PriorityBacklog,
+  QueueState,
+  ResolvedScalingPolicy,
 } from '../../lib/compute/scaling-policy';
 
 /** What the construct puts in `AI_BURST_SCALING_POLICY`: the resolved policy plus the loop timing. */
@@ -54,9 +67,17 @@ export interface HistoryMemory {
 /** Parse and check the policy JSON from the environment (fail at cold start, naming the field). */
 export function parsePolicyConfig(raw: unknown): ManagerPolicyConfig {
   const o = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  for (const field of ['targetBacklogPerInstance', 'jobsPerInstance', 'expectedBootSeconds', 'idleWindowSeconds', 'evaluationIntervalSeconds', 'loopSeconds']) {
+  for (const field of [
+    'targetBacklogPerInstance',
+    'jobsPerInstance',
+    'expectedBootSeconds',
+    'idleWindowSeconds',
+    'evaluationIntervalSeconds',
+    'loopSeconds',
+  ]) {
     const v = o[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`scaling policy: ${field} must be a number ≥ 0 (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new Error(`scaling policy: ${field} must be a number ≥ 0 (got ${JSON.stringify(v)})`);
   }
   return o as unknown as ManagerPolicyConfig;
 }
@@ -69,19 +90,23 @@ function count(value: string | undefined): number {
 /** GetQueueAttributes of every priority queue (visible, in flight, delayed), in parallel. */
 export async function readQueueState(sqs: SQSClient, queueUrls: Readonly<Record<string, string>>): Promise<QueueState> {
   const entries = Object.entries(queueUrls);
-  const queues = await Promise.all(entries.map(async ([priority, url]): Promise<PriorityBacklog> => {
-    const out = await sqs.send(new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-    }));
-    const a = out.Attributes ?? {};
-    return {
-      priority,
-      visible: count(a.ApproximateNumberOfMessages),
-      inFlight: count(a.ApproximateNumberOfMessagesNotVisible),
-      delayed: count(a.ApproximateNumberOfMessagesDelayed),
-    };
-  }));
+  const queues = await Promise.all(
+    entries.map(async ([priority, url]): Promise<PriorityBacklog> => {
+      const out = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        }),
+      );
+      const a = out.Attributes ?? {};
+      return {
+        priority,
+        visible: count(a.ApproximateNumberOfMessages),
+        inFlight: count(a.ApproximateNumberOfMessagesNotVisible),
+        delayed: count(a.ApproximateNumberOfMessagesDelayed),
+      };
+    }),
+  );
   return { queues };
 }
 
@@ -140,22 +165,28 @@ export async function evaluate(clients: ManagerClients, config: ManagerConfig, n
   memory.carry = plan.carryIfWriteFails;
   const changed = decision.desired !== fleet.desired;
   if (changed) {
-    await clients.autoscaling.send(new SetDesiredCapacityCommand({
-      AutoScalingGroupName: config.autoScalingGroupName,
-      DesiredCapacity: decision.desired,
-      HonorCooldown: false,
-    }));
+    await clients.autoscaling.send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: config.autoScalingGroupName,
+        DesiredCapacity: decision.desired,
+        HonorCooldown: false,
+      }),
+    );
   }
   if (plan.write) {
-    await clients.autoscaling.send(new CreateOrUpdateTagsCommand({
-      Tags: [{
-        ResourceId: config.autoScalingGroupName,
-        ResourceType: 'auto-scaling-group',
-        Key: BUSY_HISTORY_TAG,
-        Value: plan.value,
-        PropagateAtLaunch: false,
-      }],
-    }));
+    await clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: [
+          {
+            ResourceId: config.autoScalingGroupName,
+            ResourceType: 'auto-scaling-group',
+            Key: BUSY_HISTORY_TAG,
+            Value: plan.value,
+            PropagateAtLaunch: false,
+          },
+        ],
+      }),
+    );
     memory.carry = plan.carry;
   }
   return { decision, queue, fleet, changed, history: { written: plan.write, reason: plan.reason } };

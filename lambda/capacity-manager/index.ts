@@ -32,8 +32,15 @@ const memory: HistoryMemory = {};
 async function evaluateAndReport(): Promise<void> {
   const { decision, queue, fleet, changed, history } = await evaluate(clients, config, Date.now(), memory);
   logger.info(decision.reason, {
-    action: decision.action, desired: decision.desired, previous: fleet.desired, changed, need: decision.need, backlog: decision.backlog,
-    queues: queue.queues, fleet: { ...fleet, busyHistory: undefined }, historyTag: history,
+    action: decision.action,
+    desired: decision.desired,
+    previous: fleet.desired,
+    changed,
+    need: decision.need,
+    backlog: decision.backlog,
+    queues: queue.queues,
+    fleet: { ...fleet, busyHistory: undefined },
+    historyTag: history,
   });
   metrics.addMetric(MetricNames.BACKLOG_PER_INSTANCE, MetricUnit.Count, decision.backlogPerInstance);
   metrics.addMetric(MetricNames.DESIRED_CAPACITY, MetricUnit.Count, decision.desired);

@@ -3,13 +3,7 @@
  * running instances, read spot prices (cached in the warm container), read each agent's GPU-seconds, and
  * publish SpendUsd. `reportSpend` runs one minute's report end to end.
  */
-import {
-  CloudWatchClient,
-  GetMetricDataCommand,
-  ListMetricsCommand,
-  MetricDataQuery,
-  PutMetricDataCommand,
-} from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, GetMetricDataCommand, ListMetricsCommand, MetricDataQuery, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { _InstanceType, DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Dimensions, MetricNames, Tags } from '../../lib/contracts';
 import { PRICE_SNAPSHOT } from '../../lib/cost/pricing';
@@ -46,14 +40,16 @@ export async function listRunningInstances(ec2: EC2Client, workloads: readonly s
   const found: RunningInstance[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await ec2.send(new DescribeInstancesCommand({
-      Filters: [
-        { Name: `tag:${Tags.WORKLOAD}`, Values: [...workloads] },
-        { Name: 'instance-state-name', Values: ['running'] },
-      ],
-      MaxResults: 1000,
-      NextToken,
-    }));
+    const page = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: `tag:${Tags.WORKLOAD}`, Values: [...workloads] },
+          { Name: 'instance-state-name', Values: ['running'] },
+        ],
+        MaxResults: 1000,
+        NextToken,
+      }),
+    );
     for (const reservation of page.Reservations ?? []) {
       for (const i of reservation.Instances ?? []) {
         const workload = i.Tags?.find((t) => t.Key === Tags.WORKLOAD)?.Value;
@@ -86,12 +82,7 @@ export interface LivePrices {
  * price in effect at that time per type and AZ), all pages. A failed call is reported, not thrown: the
  * caller prices those instances from the snapshot.
  */
-export async function liveSpotPrices(
-  ec2: EC2Client,
-  instances: readonly RunningInstance[],
-  cache: SpotPriceCache,
-  now: Date,
-): Promise<LivePrices> {
+export async function liveSpotPrices(ec2: EC2Client, instances: readonly RunningInstance[], cache: SpotPriceCache, now: Date): Promise<LivePrices> {
   const prices = new Map<string, number>();
   const missing = new Map<string, RunningInstance>();
   for (const i of instances) {
@@ -109,17 +100,19 @@ export async function liveSpotPrices(
   try {
     let NextToken: string | undefined;
     do {
-      const page = await ec2.send(new DescribeSpotPriceHistoryCommand({
-        InstanceTypes: types as _InstanceType[],
-        Filters: [
-          { Name: 'product-description', Values: LINUX_PRODUCTS },
-          { Name: 'availability-zone', Values: zones },
-        ],
-        StartTime: now,
-        EndTime: now,
-        MaxResults: 1000,
-        NextToken,
-      }));
+      const page = await ec2.send(
+        new DescribeSpotPriceHistoryCommand({
+          InstanceTypes: types as _InstanceType[],
+          Filters: [
+            { Name: 'product-description', Values: LINUX_PRODUCTS },
+            { Name: 'availability-zone', Values: zones },
+          ],
+          StartTime: now,
+          EndTime: now,
+          MaxResults: 1000,
+          NextToken,
+        }),
+      );
       for (const p of page.SpotPriceHistory ?? []) {
         const price = Number(p.SpotPrice);
         if (!p.InstanceType || !p.AvailabilityZone || !Number.isFinite(price) || price <= 0) continue;
@@ -158,13 +151,15 @@ export async function gpuSecondsByAgent(
   for (const workload of workloads) {
     let NextToken: string | undefined;
     do {
-      const page = await cw.send(new ListMetricsCommand({
-        Namespace: namespace,
-        MetricName: MetricNames.GPU_SECONDS,
-        Dimensions: [{ Name: Dimensions.WORKLOAD, Value: workload }],
-        RecentlyActive: 'PT3H',
-        NextToken,
-      }));
+      const page = await cw.send(
+        new ListMetricsCommand({
+          Namespace: namespace,
+          MetricName: MetricNames.GPU_SECONDS,
+          Dimensions: [{ Name: Dimensions.WORKLOAD, Value: workload }],
+          RecentlyActive: 'PT3H',
+          NextToken,
+        }),
+      );
       for (const m of page.Metrics ?? []) {
         const dims = m.Dimensions ?? [];
         const agent = dims.find((d) => d.Name === Dimensions.AGENT)?.Value;
@@ -182,7 +177,10 @@ export async function gpuSecondsByAgent(
         Metric: {
           Namespace: namespace,
           MetricName: MetricNames.GPU_SECONDS,
-          Dimensions: [{ Name: Dimensions.WORKLOAD, Value: s.workload }, { Name: Dimensions.AGENT, Value: s.agent }],
+          Dimensions: [
+            { Name: Dimensions.WORKLOAD, Value: s.workload },
+            { Name: Dimensions.AGENT, Value: s.agent },
+          ],
         },
         Period: 60,
         Stat: 'Sum',
@@ -190,12 +188,14 @@ export async function gpuSecondsByAgent(
     }));
     let NextToken: string | undefined;
     do {
-      const page = await cw.send(new GetMetricDataCommand({
-        MetricDataQueries: queries,
-        StartTime: new Date(windowEnd.getTime() - ATTRIBUTION_WINDOW_MS),
-        EndTime: windowEnd,
-        NextToken,
-      }));
+      const page = await cw.send(
+        new GetMetricDataCommand({
+          MetricDataQueries: queries,
+          StartTime: new Date(windowEnd.getTime() - ATTRIBUTION_WINDOW_MS),
+          EndTime: windowEnd,
+          NextToken,
+        }),
+      );
       for (const r of page.MetricDataResults ?? []) {
         const s = batch[Number(r.Id?.slice(1))];
         if (!s) continue;

@@ -8,8 +8,14 @@
  * the SDK's per-request work (signing, serialisation), not in the network.
  */
 import {
-  DeleteMessageBatchCommand, DeleteMessageCommand, ReceiptHandleIsInvalid, SendMessageBatchCommand, SendMessageCommand,
-  SQSClient, SQSClientConfig, SQSServiceException,
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  ReceiptHandleIsInvalid,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+  SQSClientConfig,
+  SQSServiceException,
 } from '@aws-sdk/client-sqs';
 import { SQS_MAX_MESSAGE_BYTES } from '../../lib/contracts';
 
@@ -47,6 +53,8 @@ export class BatchingSQSClient extends SQSClient {
   }
 
   // Same signature as SQSClient.send; only SendMessage and DeleteMessage without extra options are coalesced.
+  // send() is overloaded per command type; an override must accept them all, which only `any` expresses.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   public override send(command: any, ...rest: any[]): any {
     if (rest.length === 0 && command instanceof SendMessageCommand && command.input.QueueUrl) {
       const { QueueUrl, ...entry } = command.input;
@@ -88,9 +96,10 @@ export class BatchingSQSClient extends SQSClient {
   private async sendBatch(batch: Batch): Promise<void> {
     const entries = batch.items.map((p, i) => ({ Id: String(i), ...p.entry }));
     try {
-      const result = batch.kind === 'send'
-        ? await super.send(new SendMessageBatchCommand({ QueueUrl: batch.queueUrl, Entries: entries as never }))
-        : await super.send(new DeleteMessageBatchCommand({ QueueUrl: batch.queueUrl, Entries: entries as never }));
+      const result =
+        batch.kind === 'send'
+          ? await super.send(new SendMessageBatchCommand({ QueueUrl: batch.queueUrl, Entries: entries as never }))
+          : await super.send(new DeleteMessageBatchCommand({ QueueUrl: batch.queueUrl, Entries: entries as never }));
       const failed = new Map((result.Failed ?? []).map((f) => [f.Id, f]));
       const ok = new Map((result.Successful ?? []).map((s) => [s.Id, s]));
       batch.items.forEach((p, i) => {

@@ -82,7 +82,14 @@ export interface DrainSummary {
 /** Time kept back from the Lambda's remaining time for completing the lifecycle action. */
 const SAFETY_MS = 5_000;
 const EMPTY = {
-  requeued: 0, kept: 0, finishedWhileWaiting: 0, alreadyHandled: 0, failures: 0, leftInFlight: 0, otherWorkloads: [], heartbeats: 0,
+  requeued: 0,
+  kept: 0,
+  finishedWhileWaiting: 0,
+  alreadyHandled: 0,
+  failures: 0,
+  leftInFlight: 0,
+  otherWorkloads: [],
+  heartbeats: 0,
   lifecycleCompleted: false,
 };
 
@@ -114,7 +121,11 @@ export async function handleDrainEvent(deps: DrainDeps, input: unknown, remainin
     }
     case 'terminate-lifecycle': {
       if (event.groupName !== deps.groupName || event.hookName !== deps.hookName) {
-        return dropped(deps, `lifecycle action of group ${event.groupName} / hook ${event.hookName}, not ${deps.groupName} / ${deps.hookName}`, input);
+        return dropped(
+          deps,
+          `lifecycle action of group ${event.groupName} / hook ${event.hookName}, not ${deps.groupName} / ${deps.hookName}`,
+          input,
+        );
       }
       const heartbeat = heartbeater(deps, event);
       const taggedDraining = await tagDraining(deps, event.instanceId);
@@ -122,9 +133,18 @@ export async function handleDrainEvent(deps: DrainDeps, input: unknown, remainin
       const drained = await drainInstance(deps, event.instanceId, deadline, heartbeat.beat);
       const lifecycleCompleted = await completeLifecycle(deps, event);
       const summary: DrainSummary = {
-        ...EMPTY, ...drained, requeued: drained.requeued + waited.requeued, alreadyHandled: drained.alreadyHandled + waited.alreadyHandled,
-        failures: drained.failures + waited.failures, finishedWhileWaiting: waited.finished,
-        heartbeats: heartbeat.count(), lifecycleCompleted, outcome: 'drained', kind: event.kind, instanceId: event.instanceId, taggedDraining,
+        ...EMPTY,
+        ...drained,
+        requeued: drained.requeued + waited.requeued,
+        alreadyHandled: drained.alreadyHandled + waited.alreadyHandled,
+        failures: drained.failures + waited.failures,
+        finishedWhileWaiting: waited.finished,
+        heartbeats: heartbeat.count(),
+        lifecycleCompleted,
+        outcome: 'drained',
+        kind: event.kind,
+        instanceId: event.instanceId,
+        taggedDraining,
       };
       return report(deps, summary);
     }
@@ -138,7 +158,7 @@ function dropped(deps: DrainDeps, reason: string, input: unknown): DrainSummary 
 }
 
 function report(deps: DrainDeps, summary: DrainSummary): DrainSummary {
-  const { outcome, reason, ...fields } = summary;
+  const { outcome: _outcome, reason, ...fields } = summary;
   if (summary.leftInFlight > 0) {
     deps.log.warn('drain deadline passed with jobs still running; SQS redelivers them after their lease', { ...fields });
   } else {
@@ -173,7 +193,11 @@ interface Drained {
  * it count twice.
  */
 export async function drainInstance(
-  deps: DrainDeps, instanceId: string, deadline: number, whileWaiting?: () => Promise<void>, reclaimAt?: number,
+  deps: DrainDeps,
+  instanceId: string,
+  deadline: number,
+  whileWaiting?: () => Promise<void>,
+  reclaimAt?: number,
 ): Promise<Drained> {
   const { now, sleep, pause } = timingOf(deps);
   const handled = new Set<string>();
@@ -193,7 +217,7 @@ export async function drainInstance(
       todo = running.filter((r) => r.workload === deps.workload && !handled.has(key(r)));
     } catch (e) {
       failures++;
-      deps.log.warn('query of the instance\'s running jobs failed; retrying', { instanceId, error: String(e) });
+      deps.log.warn("query of the instance's running jobs failed; retrying", { instanceId, error: String(e) });
     }
     if (todo && todo.length === 0) return { requeued, kept, alreadyHandled, failures, leftInFlight: 0, otherWorkloads: [...others] };
     if (todo) {
@@ -202,7 +226,8 @@ export async function drainInstance(
       if (!firstPass && now() >= deadline) break;
       firstPass = false;
       const at = now();
-      const keepOrRequeue = (r: JobRecord) => (reclaimAt !== undefined && keeps(r, at, reclaimAt) ? keepOne(deps, r, reclaimAt) : requeueOne(deps, r));
+      const keepOrRequeue = (r: JobRecord) =>
+        reclaimAt !== undefined && keeps(r, at, reclaimAt) ? keepOne(deps, r, reclaimAt) : requeueOne(deps, r);
       const results = await Promise.allSettled(todo.map(keepOrRequeue));
       let failed = 0;
       results.forEach((result, i) => {
@@ -246,7 +271,7 @@ async function waitForRunningJobs(deps: DrainDeps, instanceId: string, deadline:
       running = (await deps.records.runningOn(instanceId)).filter((r) => r.workload === deps.workload);
     } catch (e) {
       failures++;
-      deps.log.warn('query of the instance\'s running jobs failed; retrying', { instanceId, error: String(e) });
+      deps.log.warn("query of the instance's running jobs failed; retrying", { instanceId, error: String(e) });
     }
     for (const r of running) seen.add(r.jobId);
     if (running.length === 0) break;
@@ -260,7 +285,7 @@ async function waitForRunningJobs(deps: DrainDeps, instanceId: string, deadline:
         else alreadyHandled++;
       } catch (e) {
         failures++;
-        deps.log.warn('requeue of a dead holder\'s job failed; retrying', { jobId: r.jobId, error: String(e) });
+        deps.log.warn("requeue of a dead holder's job failed; retrying", { jobId: r.jobId, error: String(e) });
       }
     }
     const reclaims = running.map((r) => r.reclaimAt).filter((t): t is number => t !== undefined);
@@ -304,12 +329,14 @@ function heartbeater(deps: DrainDeps, event: Extract<DrainEvent, { kind: 'termin
     beat: async (): Promise<void> => {
       if (now() - last < interval) return;
       try {
-        await deps.autoScaling.send(new RecordLifecycleActionHeartbeatCommand({
-          AutoScalingGroupName: event.groupName,
-          LifecycleHookName: event.hookName,
-          LifecycleActionToken: event.token,
-          InstanceId: event.instanceId,
-        }));
+        await deps.autoScaling.send(
+          new RecordLifecycleActionHeartbeatCommand({
+            AutoScalingGroupName: event.groupName,
+            LifecycleHookName: event.hookName,
+            LifecycleActionToken: event.token,
+            InstanceId: event.instanceId,
+          }),
+        );
         last = now();
         count++;
       } catch (e) {
@@ -322,13 +349,15 @@ function heartbeater(deps: DrainDeps, event: Extract<DrainEvent, { kind: 'termin
 /** CONTINUE the termination; false when the action is no longer pending (completed before, or timed out). */
 async function completeLifecycle(deps: DrainDeps, event: Extract<DrainEvent, { kind: 'terminate-lifecycle' }>): Promise<boolean> {
   try {
-    await deps.autoScaling.send(new CompleteLifecycleActionCommand({
-      AutoScalingGroupName: event.groupName,
-      LifecycleHookName: event.hookName,
-      LifecycleActionToken: event.token,
-      LifecycleActionResult: 'CONTINUE',
-      InstanceId: event.instanceId,
-    }));
+    await deps.autoScaling.send(
+      new CompleteLifecycleActionCommand({
+        AutoScalingGroupName: event.groupName,
+        LifecycleHookName: event.hookName,
+        LifecycleActionToken: event.token,
+        LifecycleActionResult: 'CONTINUE',
+        InstanceId: event.instanceId,
+      }),
+    );
     return true;
   } catch (e) {
     if (isNoActiveLifecycleAction(e)) {
@@ -345,7 +374,13 @@ function isNoActiveLifecycleAction(e: unknown): boolean {
 }
 
 /** Errors by which EC2 says "not an instance you may tag" or "no such instance": drop, never retry. */
-const NOT_OURS = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+const NOT_OURS = new Set([
+  'UnauthorizedOperation',
+  'AccessDenied',
+  'AccessDeniedException',
+  'InvalidInstanceID.NotFound',
+  'InvalidInstanceID.Malformed',
+]);
 
 /** The draining tag: the worker stops taking jobs once its IMDS poll sees it. */
 function putDrainingTag(deps: DrainDeps, instanceId: string): Promise<unknown> {

@@ -24,12 +24,12 @@ export type DrainEvent =
   | { readonly kind: 'spot-interruption'; readonly instanceId: string; readonly noticeAt?: number }
   | { readonly kind: 'rebalance'; readonly instanceId: string }
   | {
-    readonly kind: 'terminate-lifecycle';
-    readonly instanceId: string;
-    readonly groupName: string;
-    readonly hookName: string;
-    readonly token: string;
-  };
+      readonly kind: 'terminate-lifecycle';
+      readonly instanceId: string;
+      readonly groupName: string;
+      readonly hookName: string;
+      readonly token: string;
+    };
 
 export type ParsedEvent = { readonly ok: true; readonly event: DrainEvent } | { readonly ok: false; readonly reason: string };
 
@@ -65,7 +65,8 @@ export function parseDrainEvent(input: unknown): ParsedEvent {
     const hookName = str(d, 'LifecycleHookName');
     const token = str(d, 'LifecycleActionToken');
     if (!instanceId || !INSTANCE_ID.test(instanceId)) return drop(`${detailType}: detail.EC2InstanceId is missing or malformed`);
-    if (!groupName || !hookName || !token) return drop(`${detailType}: AutoScalingGroupName, LifecycleHookName and LifecycleActionToken are required`);
+    if (!groupName || !hookName || !token)
+      return drop(`${detailType}: AutoScalingGroupName, LifecycleHookName and LifecycleActionToken are required`);
     if (d.LifecycleTransition !== undefined && d.LifecycleTransition !== TERMINATING_TRANSITION) {
       return drop(`${detailType}: unexpected transition ${JSON.stringify(d.LifecycleTransition)}`);
     }

@@ -26,7 +26,10 @@ metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 const clients = createDrainClients();
 const deps: DrainDeps = {
   sqs: clients.sqs,
-  records: new JobRecords(DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
+  records: new JobRecords(
+    DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    requireEnv(EnvNames.JOB_TABLE),
+  ),
   autoScaling: clients.autoScaling,
   ec2: clients.ec2,
   workload,

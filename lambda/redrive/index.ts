@@ -23,7 +23,10 @@ logger.appendKeys({ workload });
 
 const deps: RedriveDeps = {
   sqs: new SQSClient({}),
-  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
+  records: new JobRecords(
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    requireEnv(EnvNames.JOB_TABLE),
+  ),
   workload,
   queueUrls: requireJsonEnv<Record<string, string>>(EnvNames.QUEUE_URLS),
   parkingQueueUrl: requireEnv(EnvNames.PARKING_QUEUE_URL),

@@ -71,27 +71,41 @@ export async function redriveParked(deps: RedriveDeps, options: RedriveOptions =
         (report as { more: boolean }).more = true;
         break;
       }
-      const r = await deps.sqs.send(new ReceiveMessageCommand({
-        QueueUrl: deps.parkingQueueUrl, MaxNumberOfMessages: Math.min(10, maxJobs - report.redriven.length),
-        WaitTimeSeconds: deps.receiveWaitSeconds ?? 1, VisibilityTimeout: hold, AttributeNames: ['All'], MessageAttributeNames: ['All'],
-      }));
+      const r = await deps.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: deps.parkingQueueUrl,
+          MaxNumberOfMessages: Math.min(10, maxJobs - report.redriven.length),
+          WaitTimeSeconds: deps.receiveWaitSeconds ?? 1,
+          VisibilityTimeout: hold,
+          AttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      );
       const messages = r.Messages ?? [];
       if (messages.length === 0) break;
-      await Promise.all(messages.map(async (m) => {
-        let kept: boolean;
-        try {
-          kept = await redriveOne(deps, m, wanted, report);
-        } catch (e) {
-          report.errors.push({ jobId: parseJobMessage(m.Body).ok ? JSON.parse(m.Body!).jobId : '(unparseable)', error: String(e) });
-          kept = true;
-        }
-        if (kept) keptHandles.push(m.ReceiptHandle!);
-      }));
+      await Promise.all(
+        messages.map(async (m) => {
+          let kept: boolean;
+          try {
+            kept = await redriveOne(deps, m, wanted, report);
+          } catch (e) {
+            report.errors.push({ jobId: parseJobMessage(m.Body).ok ? JSON.parse(m.Body!).jobId : '(unparseable)', error: String(e) });
+            kept = true;
+          }
+          if (kept) keptHandles.push(m.ReceiptHandle!);
+        }),
+      );
     }
   } finally {
     await release(deps, keptHandles);
   }
-  deps.log?.info('redrive finished', { redriven: report.redriven.length, stale: report.stale.length, kept: report.kept.length, errors: report.errors.length, more: report.more });
+  deps.log?.info('redrive finished', {
+    redriven: report.redriven.length,
+    stale: report.stale.length,
+    kept: report.kept.length,
+    errors: report.errors.length,
+    more: report.more,
+  });
   return report;
 }
 
@@ -143,10 +157,12 @@ async function redriveOne(deps: RedriveDeps, m: Message, wanted: Set<string> | u
 async function release(deps: RedriveDeps, handles: string[]): Promise<void> {
   for (let i = 0; i < handles.length; i += 10) {
     try {
-      await deps.sqs.send(new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: deps.parkingQueueUrl,
-        Entries: handles.slice(i, i + 10).map((ReceiptHandle, k) => ({ Id: String(k), ReceiptHandle, VisibilityTimeout: 0 })),
-      }));
+      await deps.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: deps.parkingQueueUrl,
+          Entries: handles.slice(i, i + 10).map((ReceiptHandle, k) => ({ Id: String(k), ReceiptHandle, VisibilityTimeout: 0 })),
+        }),
+      );
     } catch (e) {
       deps.log?.warn('could not make kept parked messages visible again; they reappear after the hold', { error: String(e) });
     }

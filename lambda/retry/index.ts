@@ -27,7 +27,10 @@ metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 
 const deps: DeadLetterDeps = {
   sqs: new SQSClient({}),
-  records: new JobRecords(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), requireEnv(EnvNames.JOB_TABLE)),
+  records: new JobRecords(
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    requireEnv(EnvNames.JOB_TABLE),
+  ),
   events: new EventBridgeClient({}),
   eventBusName: requireEnv(EnvNames.EVENT_BUS),
   queueUrls: requireJsonEnv<Record<string, string>>(EnvNames.QUEUE_URLS),
@@ -41,14 +44,19 @@ const processor = new BatchProcessor(EventType.SQS);
 
 export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const outcomes: DeadLetterOutcome[] = [];
-  const response = await processPartialResponse(event, async (record: SQSRecord) => {
-    try {
-      outcomes.push(await handleDeadLetter(deps, record));
-    } catch (e) {
-      logger.error('dead letter failed; SQS makes it visible again', { messageId: record.messageId, error: e as Error });
-      throw e;
-    }
-  }, processor, { context, throwOnFullBatchFailure: false });
+  const response = await processPartialResponse(
+    event,
+    async (record: SQSRecord) => {
+      try {
+        outcomes.push(await handleDeadLetter(deps, record));
+      } catch (e) {
+        logger.error('dead letter failed; SQS makes it visible again', { messageId: record.messageId, error: e as Error });
+        throw e;
+      }
+    },
+    processor,
+    { context, throwOnFullBatchFailure: false },
+  );
   const retried = outcomes.filter((o) => o.action === 'retried').length;
   const parked = outcomes.filter((o) => o.action === 'parked').length;
   if (retried > 0) metrics.addMetric(MetricNames.JOBS_RETRIED, MetricUnit.Count, retried);

@@ -12,7 +12,15 @@
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
-  EVENT_SOURCE, EventDetailTypes, JobFailedDetail, JobMessage, JobRecord, SQS_MAX_DELAY_SECONDS, parseJobMessage, salvageJobId, serializeJobMessage,
+  EVENT_SOURCE,
+  EventDetailTypes,
+  JobFailedDetail,
+  JobMessage,
+  JobRecord,
+  SQS_MAX_DELAY_SECONDS,
+  parseJobMessage,
+  salvageJobId,
+  serializeJobMessage,
   workloadOfJobId,
 } from '../../lib/contracts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -58,8 +66,15 @@ export type Decision =
  * - RUNNING under an expired lease: the holder died; this is a failed attempt (retry or park, by the record's attempt);
  * - QUEUED: no run happened (copies were received but never started): a fresh copy, no attempt spent.
  */
-export function decide(message: JobMessage, record: JobRecord | undefined, receiveCount: number | undefined, nowMs: number, backoff: number): Decision {
-  const error = `dead-lettered after ${receiveCount ?? 'too many'} receives (the worker crashed, lost its lease or kept failing)` +
+export function decide(
+  message: JobMessage,
+  record: JobRecord | undefined,
+  receiveCount: number | undefined,
+  nowMs: number,
+  backoff: number,
+): Decision {
+  const error =
+    `dead-lettered after ${receiveCount ?? 'too many'} receives (the worker crashed, lost its lease or kept failing)` +
     (message.lastError ? `; last error: ${message.lastError}` : '');
   if (!record) {
     return { kind: 'retry', message, error: 'job record not found (expired or never written): nothing to run', permanent: true };
@@ -73,11 +88,20 @@ export function decide(message: JobMessage, record: JobRecord | undefined, recei
     const delaySeconds = Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil((record.leaseExpiresAt - nowMs) / 1000) + 1);
     return { kind: 'resend', message: current, delaySeconds, reason: 'a live lease holds the job: a copy returns after the lease' };
   }
-  const payloadMissing = message.payloadRef === undefined && (message.payload === undefined || message.payload === null) &&
-    record.payloadRef === undefined && (record.payload === undefined || record.payload === null);
-  if (payloadMissing) return { kind: 'retry', message: current, error: 'payload missing: the job has neither payload nor payloadRef', permanent: true };
+  const payloadMissing =
+    message.payloadRef === undefined &&
+    (message.payload === undefined || message.payload === null) &&
+    record.payloadRef === undefined &&
+    (record.payload === undefined || record.payload === null);
+  if (payloadMissing)
+    return { kind: 'retry', message: current, error: 'payload missing: the job has neither payload nor payloadRef', permanent: true };
   if (record.status === 'QUEUED') {
-    return { kind: 'resend', message: current, delaySeconds: Math.min(SQS_MAX_DELAY_SECONDS, backoff), reason: 'queued but never started: a fresh copy' };
+    return {
+      kind: 'resend',
+      message: current,
+      delaySeconds: Math.min(SQS_MAX_DELAY_SECONDS, backoff),
+      reason: 'queued but never started: a fresh copy',
+    };
   }
   return { kind: 'retry', message: current, error, permanent: false };
 }
@@ -101,13 +125,22 @@ export async function handleDeadLetter(deps: DeadLetterDeps, letter: DeadLetter)
   }
   const queueUrl = deps.queueUrls[message.priority];
   if (decision.kind === 'resend' && queueUrl) {
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds }));
-    deps.log.info('dead letter sent back without spending an attempt', { jobId: message.jobId, reason: decision.reason, delaySeconds: decision.delaySeconds });
+    await deps.sqs.send(
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds }),
+    );
+    deps.log.info('dead letter sent back without spending an attempt', {
+      jobId: message.jobId,
+      reason: decision.reason,
+      delaySeconds: decision.delaySeconds,
+    });
     return { action: 'resent', jobId: message.jobId, delaySeconds: decision.delaySeconds, reason: decision.reason };
   }
   const retry = decision.kind === 'retry' ? decision : { message: decision.message, error: `unknown priority ${message.priority}`, permanent: true };
-  const result = await retryOrPark({ ...deps, onParked: (m, reason) => putJobFailed(deps, detailOf(m, reason, now(deps).toISOString())) }, retry.message,
-    { error: retry.error, permanent: retry.permanent });
+  const result = await retryOrPark(
+    { ...deps, onParked: (m, reason) => putJobFailed(deps, detailOf(m, reason, now(deps).toISOString())) },
+    retry.message,
+    { error: retry.error, permanent: retry.permanent },
+  );
   switch (result.action) {
     case 'retried':
       deps.log.info('job retried', { jobId: message.jobId, attempt: retry.message.attempt + 1, delaySeconds: result.delaySeconds });
@@ -141,8 +174,15 @@ function now(deps: Pick<RetryDeps, 'now'>): Date {
 
 function detailOf(m: JobMessage, reason: string, parkedAt: string): JobFailedDetail {
   return {
-    jobId: m.jobId, workload: m.workload, agent: m.agent, ...(m.model !== undefined ? { model: m.model } : {}), priority: m.priority,
-    attempt: m.attempt, interruptions: m.interruptions, reason, parkedAt,
+    jobId: m.jobId,
+    workload: m.workload,
+    agent: m.agent,
+    ...(m.model !== undefined ? { model: m.model } : {}),
+    priority: m.priority,
+    attempt: m.attempt,
+    interruptions: m.interruptions,
+    reason,
+    parkedAt,
   };
 }
 
@@ -151,14 +191,18 @@ function detailOf(m: JobMessage, reason: string, parkedAt: string): JobFailedDet
  * record is already FAILED), which at worst leaves a second parked copy — the redrive resets a record once.
  */
 export async function putJobFailed(deps: Pick<DeadLetterDeps, 'events' | 'eventBusName'>, detail: JobFailedDetail): Promise<void> {
-  const r = await deps.events.send(new PutEventsCommand({
-    Entries: [{
-      EventBusName: deps.eventBusName,
-      Source: EVENT_SOURCE,
-      DetailType: EventDetailTypes.JOB_FAILED,
-      Detail: JSON.stringify(detail),
-    }],
-  }));
+  const r = await deps.events.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          EventBusName: deps.eventBusName,
+          Source: EVENT_SOURCE,
+          DetailType: EventDetailTypes.JOB_FAILED,
+          Detail: JSON.stringify(detail),
+        },
+      ],
+    }),
+  );
   if ((r.FailedEntryCount ?? 0) > 0) {
     const entry = r.Entries?.[0];
     throw new Error(`PutEvents rejected the JobFailed event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim());

@@ -8,7 +8,11 @@ import { API_ERROR_STATUS, ApiErrorCode } from '../../lib/contracts';
 export class ApiError extends Error {
   public readonly status: number;
 
-  constructor(public readonly code: ApiErrorCode, message: string, public readonly headers: Readonly<Record<string, string>> = {}) {
+  constructor(
+    public readonly code: ApiErrorCode,
+    message: string,
+    public readonly headers: Readonly<Record<string, string>> = {},
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = API_ERROR_STATUS[code];

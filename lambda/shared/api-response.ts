@@ -24,8 +24,10 @@ export interface ErrorLog {
 export function errorResponse(e: unknown, requestId: string | undefined, log?: ErrorLog): APIGatewayProxyResult {
   if (isApiError(e)) return jsonResponse(e.status, e.toBody(), { ...e.headers });
   log?.error('unhandled error', { error: e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : String(e) });
-  const internal = new ApiError(ApiErrorCodes.INTERNAL_ERROR,
-    `the request failed on our side; retry it (with the same idempotencyKey), or quote request id ${requestId ?? 'unknown'}`);
+  const internal = new ApiError(
+    ApiErrorCodes.INTERNAL_ERROR,
+    `the request failed on our side; retry it (with the same idempotencyKey), or quote request id ${requestId ?? 'unknown'}`,
+  );
   return jsonResponse(internal.status, internal.toBody());
 }
 

@@ -67,7 +67,9 @@ export class FleetWaker {
     const config = this.workloads[workload];
     if (!config?.wakeFunction) return undefined;
     if (!this.debounce.tryAcquire(workload, this.clock().getTime())) return undefined;
-    return Promise.all(config.queues.map((q) => this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: [...BACKLOG_ATTRIBUTES] }))))
+    return Promise.all(
+      config.queues.map((q) => this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: [...BACKLOG_ATTRIBUTES] }))),
+    )
       .then((answers) => answers.every((a) => BACKLOG_ATTRIBUTES.every((k) => Number(a.Attributes?.[k] ?? '0') === 0)))
       .catch((e) => {
         this.options.onError?.('probe', workload, e);

@@ -41,7 +41,11 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -71,7 +75,11 @@ export class IdempotencyStore {
   private readonly retentionSeconds: number;
   private readonly clock: () => Date;
 
-  constructor(private readonly doc: DynamoDBDocumentClient, private readonly tableName: string, options: IdempotencyStoreOptions = {}) {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    options: IdempotencyStoreOptions = {},
+  ) {
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86400;
     this.clock = options.clock ?? (() => new Date());
   }
@@ -81,12 +89,21 @@ export class IdempotencyStore {
     for (let i = 0; i < 2; i++) {
       const now = this.clock().getTime();
       try {
-        await this.doc.send(new PutCommand({
-          TableName: this.tableName,
-          Item: { jobId: key, targetJobId, fingerprint, idemState: 'PENDING', claimedAtMs: now, ttl: Math.floor(now / 1000) + this.retentionSeconds },
-          ConditionExpression: 'attribute_not_exists(jobId) OR idemState = :abandoned',
-          ExpressionAttributeValues: { ':abandoned': 'ABANDONED' },
-        }));
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              jobId: key,
+              targetJobId,
+              fingerprint,
+              idemState: 'PENDING',
+              claimedAtMs: now,
+              ttl: Math.floor(now / 1000) + this.retentionSeconds,
+            },
+            ConditionExpression: 'attribute_not_exists(jobId) OR idemState = :abandoned',
+            ExpressionAttributeValues: { ':abandoned': 'ABANDONED' },
+          }),
+        );
         return { claimed: true };
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
@@ -120,13 +137,15 @@ export class IdempotencyStore {
   async takeOver(key: string, oldTargetJobId: string, newTargetJobId: string, fingerprint: string): Promise<boolean> {
     const now = this.clock().getTime();
     try {
-      await this.doc.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { jobId: key },
-        UpdateExpression: 'SET targetJobId = :new, fingerprint = :f, claimedAtMs = :now',
-        ConditionExpression: 'idemState = :pending AND targetJobId = :old',
-        ExpressionAttributeValues: { ':new': newTargetJobId, ':f': fingerprint, ':now': now, ':pending': 'PENDING', ':old': oldTargetJobId },
-      }));
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId: key },
+          UpdateExpression: 'SET targetJobId = :new, fingerprint = :f, claimedAtMs = :now',
+          ConditionExpression: 'idemState = :pending AND targetJobId = :old',
+          ExpressionAttributeValues: { ':new': newTargetJobId, ':f': fingerprint, ':now': now, ':pending': 'PENDING', ':old': oldTargetJobId },
+        }),
+      );
       return true;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;
@@ -136,13 +155,15 @@ export class IdempotencyStore {
 
   private async transition(key: string, targetJobId: string, to: IdempotencyState): Promise<boolean> {
     try {
-      await this.doc.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { jobId: key },
-        UpdateExpression: 'SET idemState = :to',
-        ConditionExpression: 'idemState = :pending AND targetJobId = :t',
-        ExpressionAttributeValues: { ':to': to, ':pending': 'PENDING', ':t': targetJobId },
-      }));
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId: key },
+          UpdateExpression: 'SET idemState = :to',
+          ConditionExpression: 'idemState = :pending AND targetJobId = :t',
+          ExpressionAttributeValues: { ':to': to, ':pending': 'PENDING', ':t': targetJobId },
+        }),
+      );
       return true;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;

@@ -62,10 +62,15 @@ export interface SubmitJobInput {
 export type SubmitResult =
   | { readonly kind: 'queued'; readonly jobId: string; readonly status: JobStatus; readonly replayed: boolean }
   | {
-    readonly kind: 'upload';
-    readonly uploadId: string;
-    readonly upload: { readonly url: string; readonly method: 'PUT'; readonly headers: Readonly<Record<string, string>>; readonly expiresAt: string };
-  };
+      readonly kind: 'upload';
+      readonly uploadId: string;
+      readonly upload: {
+        readonly url: string;
+        readonly method: 'PUT';
+        readonly headers: Readonly<Record<string, string>>;
+        readonly expiresAt: string;
+      };
+    };
 
 export type ResultAnswer =
   | { readonly jobId: string; readonly status: 'SUCCEEDED'; readonly result: unknown }
@@ -123,26 +128,32 @@ const POLL_MS = 50;
 
 export class JobClient {
   /** The same configuration the JobApi gives its Lambdas, with the clients to use. */
-  static fromConfig(config: ApiConfig, clients: JobClientClients, store: { tableName: string; bucket?: string },
-    extra: Pick<JobClientProps, 'log' | 'clock' | 'newId' | 'onSubmitted' | 'idempotencyWaitMs' | 'idempotencyStaleSeconds'> = {}): JobClient {
+  static fromConfig(
+    config: ApiConfig,
+    clients: JobClientClients,
+    store: { tableName: string; bucket?: string },
+    extra: Pick<JobClientProps, 'log' | 'clock' | 'newId' | 'onSubmitted' | 'idempotencyWaitMs' | 'idempotencyStaleSeconds'> = {},
+  ): JobClient {
     const workloads = Object.keys(config.workloads);
-    const budget = config.budgets && clients.cloudWatch
-      ? new BudgetGuard(config.budgets, new CloudWatchSpendSource(clients.cloudWatch, config.budgets.metricNamespace, workloads), {
-        cacheSeconds: config.budgets.cacheSeconds,
-        clock: extra.clock,
-        onSourceError: (agent, e) => extra.log?.warn('budget check skipped: spend could not be read', { agent, error: String(e) }),
-      })
-      : undefined;
+    const budget =
+      config.budgets && clients.cloudWatch
+        ? new BudgetGuard(config.budgets, new CloudWatchSpendSource(clients.cloudWatch, config.budgets.metricNamespace, workloads), {
+            cacheSeconds: config.budgets.cacheSeconds,
+            clock: extra.clock,
+            onSourceError: (agent, e) => extra.log?.warn('budget check skipped: spend could not be read', { agent, error: String(e) }),
+          })
+        : undefined;
     if (config.budgets && !clients.cloudWatch) throw new Error('JobClient: budgets are configured but no CloudWatch client was given');
     const wakes = Object.values(config.workloads).some((w) => w.wakeFunction);
     if (wakes && !clients.lambda) throw new Error('JobClient: wake functions are configured but no Lambda client was given');
-    const waker = wakes && clients.lambda
-      ? new FleetWaker(clients.sqs, clients.lambda, config.workloads, {
-        debounceSeconds: config.wakeDebounceSeconds,
-        clock: extra.clock,
-        onError: (what, workload, e) => extra.log?.warn(`fleet ${what} failed`, { workload, error: String(e) }),
-      })
-      : undefined;
+    const waker =
+      wakes && clients.lambda
+        ? new FleetWaker(clients.sqs, clients.lambda, config.workloads, {
+            debounceSeconds: config.wakeDebounceSeconds,
+            clock: extra.clock,
+            onError: (what, workload, e) => extra.log?.warn(`fleet ${what} failed`, { workload, error: String(e) }),
+          })
+        : undefined;
     return new JobClient({
       ...extra,
       sqs: clients.sqs,
@@ -216,7 +227,8 @@ export class JobClient {
     };
     const body = sqsSafeJson(serializeJobMessage(message));
     const bodyBytes = Buffer.byteLength(body, 'utf8');
-    if (bodyBytes > SQS_MAX_MESSAGE_BYTES) throw tooLarge(`the job message would be ${bodyBytes} bytes, over the SQS limit of ${SQS_MAX_MESSAGE_BYTES}`, this.inlineMax);
+    if (bodyBytes > SQS_MAX_MESSAGE_BYTES)
+      throw tooLarge(`the job message would be ${bodyBytes} bytes, over the SQS limit of ${SQS_MAX_MESSAGE_BYTES}`, this.inlineMax);
 
     let claimedKey: string | undefined;
     if (request.idempotencyKey !== undefined) {
@@ -229,8 +241,15 @@ export class JobClient {
     try {
       const probe = this.props.waker?.probe(request.workload);
       const created = await this.records.create({
-        jobId, workload: request.workload, agent: request.agent, model: request.model, priority: request.priority, submittedAt,
-        payload: request.kind === 'inline' ? request.payload : undefined, payloadRef, idempotencyKey: request.idempotencyKey,
+        jobId,
+        workload: request.workload,
+        agent: request.agent,
+        model: request.model,
+        priority: request.priority,
+        submittedAt,
+        payload: request.kind === 'inline' ? request.payload : undefined,
+        payloadRef,
+        idempotencyKey: request.idempotencyKey,
       });
       if (created === 'exists') throw new ApiError(ApiErrorCodes.JOB_EXISTS, `job ${jobId} was already submitted; GET /jobs/${jobId} for its status`);
       const queueUrl = this.props.workloads[request.workload].queues.find((q) => q.priority === request.priority)!.url;
@@ -239,19 +258,25 @@ export class JobClient {
         sent = true;
       } catch (e) {
         this.props.log?.warn('job could not be queued; record marked FAILED', { jobId, error: String(e) });
-        await this.records.fail(jobId, 'the job could not be queued').catch((f) => this.props.log?.warn('could not mark the record FAILED', { jobId, error: String(f) }));
+        await this.records
+          .fail(jobId, 'the job could not be queued')
+          .catch((f) => this.props.log?.warn('could not mark the record FAILED', { jobId, error: String(f) }));
         throw new ApiError(ApiErrorCodes.ENQUEUE_FAILED, 'the job could not be queued and was not accepted; retry the request');
       }
       if (claimedKey !== undefined) {
         // Failure here leaves the key PENDING; a replay after the stale age finds the QUEUED record and answers with it.
-        await this.idempotency.markEnqueued(claimedKey, jobId).catch((e) => this.props.log?.warn('idempotency key not marked ENQUEUED', { jobId, error: String(e) }));
+        await this.idempotency
+          .markEnqueued(claimedKey, jobId)
+          .catch((e) => this.props.log?.warn('idempotency key not marked ENQUEUED', { jobId, error: String(e) }));
       }
       this.props.onSubmitted?.(request.workload, jobId);
-      if (probe && await probe) await this.props.waker!.wake(request.workload, jobId);
+      if (probe && (await probe)) await this.props.waker!.wake(request.workload, jobId);
       return { kind: 'queued', jobId, status: 'QUEUED', replayed: false };
     } catch (e) {
       if (!sent && claimedKey !== undefined) {
-        await this.idempotency.abandon(claimedKey, jobId).catch((f) => this.props.log?.warn('idempotency key not released', { jobId, error: String(f) }));
+        await this.idempotency
+          .abandon(claimedKey, jobId)
+          .catch((f) => this.props.log?.warn('idempotency key not released', { jobId, error: String(f) }));
       }
       throw e;
     }
@@ -310,10 +335,12 @@ export class JobClient {
       if (item?.idemState === 'ENQUEUED' && item.fingerprint === requestFingerprint(request)) return;
     }
     const retryAfter = Math.max(1, Math.ceil((decision.resetsAt.getTime() - this.clock().getTime()) / 1000));
-    throw new ApiError(ApiErrorCodes.BUDGET_EXCEEDED,
+    throw new ApiError(
+      ApiErrorCodes.BUDGET_EXCEEDED,
       `agent ${quote(decision.agent, 64)} has spent $${decision.spentUsd.toFixed(2)} today (UTC) of its daily budget of ` +
-      `$${decision.limitUsd.toFixed(2)}; nothing was queued. The budget resets at ${decision.resetsAt.toISOString()}`,
-      { 'Retry-After': String(retryAfter) });
+        `$${decision.limitUsd.toFixed(2)}; nothing was queued. The budget resets at ${decision.resetsAt.toISOString()}`,
+      { 'Retry-After': String(retryAfter) },
+    );
   }
 
   /** Claim the request's idempotency key for `jobId`, or the answer of the request that holds it. */
@@ -327,8 +354,10 @@ export class JobClient {
       if (claim.claimed) return { key };
       const existing = claim.existing;
       if (existing.fingerprint !== fingerprint) {
-        throw new ApiError(ApiErrorCodes.IDEMPOTENCY_KEY_REUSED,
-          `idempotencyKey ${quote(request.idempotencyKey, 64)} was already used for a different request; use a new key for a new job`);
+        throw new ApiError(
+          ApiErrorCodes.IDEMPOTENCY_KEY_REUSED,
+          `idempotencyKey ${quote(request.idempotencyKey, 64)} was already used for a different request; use a new key for a new job`,
+        );
       }
       if (existing.idemState === 'ENQUEUED') return { replay: await this.replay(existing.targetJobId) };
       if (existing.idemState === 'ABANDONED') {
@@ -346,9 +375,11 @@ export class JobClient {
         }
         if (await this.idempotency.takeOver(key, existing.targetJobId, jobId, fingerprint)) return { key };
       } else if (now >= deadline) {
-        throw new ApiError(ApiErrorCodes.IDEMPOTENCY_IN_PROGRESS,
+        throw new ApiError(
+          ApiErrorCodes.IDEMPOTENCY_IN_PROGRESS,
           `a request with idempotencyKey ${quote(request.idempotencyKey, 64)} is still being processed; retry in a few seconds`,
-          { 'Retry-After': '2' });
+          { 'Retry-After': '2' },
+        );
       } else {
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
@@ -365,13 +396,20 @@ export class JobClient {
   private async presignUpload(request: SubmitRequest): Promise<SubmitResult> {
     const uploadId = formatJobId(request.workload, this.newId());
     const seconds = this.props.uploadUrlSeconds ?? 900;
-    const url = await getSignedUrl(this.requireS3(),
+    const url = await getSignedUrl(
+      this.requireS3(),
       new PutObjectCommand({ Bucket: this.requireBucket(), Key: payloadKey(uploadId), ContentType: 'application/json' }),
-      { expiresIn: seconds });
+      { expiresIn: seconds },
+    );
     return {
       kind: 'upload',
       uploadId,
-      upload: { url, method: 'PUT', headers: { 'content-type': 'application/json' }, expiresAt: new Date(this.clock().getTime() + seconds * 1000).toISOString() },
+      upload: {
+        url,
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        expiresAt: new Date(this.clock().getTime() + seconds * 1000).toISOString(),
+      },
     };
   }
 
@@ -381,8 +419,10 @@ export class JobClient {
     } catch (e) {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404 || (e as Error).name === 'NotFound') {
-        throw new ApiError(ApiErrorCodes.UPLOAD_NOT_FOUND,
-          `nothing was uploaded for uploadId ${jobId}; PUT the input to the upload URL first (it expires after ${this.props.uploadUrlSeconds ?? 900} s)`);
+        throw new ApiError(
+          ApiErrorCodes.UPLOAD_NOT_FOUND,
+          `nothing was uploaded for uploadId ${jobId}; PUT the input to the upload URL first (it expires after ${this.props.uploadUrlSeconds ?? 900} s)`,
+        );
       }
       throw e;
     }

@@ -10,7 +10,10 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import { JOB_TABLE_INSTANCE_INDEX, JobRecord, JobStatus, instanceOfHolder, leaseHolderOf } from '../../lib/contracts';
 
 /** What the submitter knows of a new job. */
-export type NewJob = Pick<JobRecord, 'jobId' | 'workload' | 'agent' | 'model' | 'priority' | 'submittedAt' | 'payload' | 'payloadRef' | 'idempotencyKey'>;
+export type NewJob = Pick<
+  JobRecord,
+  'jobId' | 'workload' | 'agent' | 'model' | 'priority' | 'submittedAt' | 'payload' | 'payloadRef' | 'idempotencyKey'
+>;
 
 export interface RunningOn {
   readonly instanceId: string;
@@ -72,7 +75,11 @@ export class JobRecords {
   private readonly retentionSeconds: number;
   private readonly clock: () => Date;
 
-  constructor(private readonly doc: DynamoDBDocumentClient, public readonly tableName: string, options: JobRecordsOptions = {}) {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    public readonly tableName: string,
+    options: JobRecordsOptions = {},
+  ) {
     this.retentionSeconds = options.retentionSeconds ?? 30 * 86400;
     this.clock = options.clock ?? (() => new Date());
   }
@@ -81,11 +88,15 @@ export class JobRecords {
   async create(job: NewJob): Promise<'created' | 'exists'> {
     const now = this.clock().toISOString();
     const item: JobRecord = { ...job, status: 'QUEUED', attempt: 1, interruptions: 0, updatedAt: now, ttl: this.ttl() };
-    const ok = await this.conditional(() => this.doc.send(new PutCommand({
-      TableName: this.tableName,
-      Item: stripUndefined(item),
-      ConditionExpression: 'attribute_not_exists(jobId)',
-    })));
+    const ok = await this.conditional(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: stripUndefined(item),
+          ConditionExpression: 'attribute_not_exists(jobId)',
+        }),
+      ),
+    );
     return ok ? 'created' : 'exists';
   }
 
@@ -119,10 +130,17 @@ export class JobRecords {
     const pinned = takeover
       ? `${EXPIRED} AND attempt = :seenAttempt AND ${record.leaseHolder === undefined ? 'attribute_not_exists(leaseHolder)' : 'leaseHolder = :seenHolder'}`
       : '#s = :queued';
-    const again = await this.take(jobId, on, holder, pinned, {
-      ...(takeover ? { ':seenAttempt': record.attempt, ':nowMs': nowMs, ':running': 'RUNNING' } : {}),
-      ...(takeover && record.leaseHolder !== undefined ? { ':seenHolder': record.leaseHolder } : {}),
-    }, takeover);
+    const again = await this.take(
+      jobId,
+      on,
+      holder,
+      pinned,
+      {
+        ...(takeover ? { ':seenAttempt': record.attempt, ':nowMs': nowMs, ':running': 'RUNNING' } : {}),
+        ...(takeover && record.leaseHolder !== undefined ? { ':seenHolder': record.leaseHolder } : {}),
+      },
+      takeover,
+    );
     if (again) return { started: true, record: again, holder, takeover };
     const latest = await this.get(jobId);
     if (!latest) return { started: false, reason: 'missing' };
@@ -137,26 +155,39 @@ export class JobRecords {
    */
   async renew(jobId: string, holder: string, leaseSeconds: number, expectedDoneAt?: number): Promise<boolean> {
     const nowMs = this.clock().getTime();
-    return this.conditional(() => this.doc.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { jobId },
-      UpdateExpression: `SET leaseExpiresAt = :exp${expectedDoneAt !== undefined ? ', expectedDoneAt = :done' : ''}`,
-      ConditionExpression: '#s = :running AND leaseHolder = :h',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: stripUndefined({ ':running': 'RUNNING', ':h': holder, ':exp': nowMs + leaseSeconds * 1000, ':done': expectedDoneAt }),
-    })));
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: `SET leaseExpiresAt = :exp${expectedDoneAt !== undefined ? ', expectedDoneAt = :done' : ''}`,
+          ConditionExpression: '#s = :running AND leaseHolder = :h',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: stripUndefined({
+            ':running': 'RUNNING',
+            ':h': holder,
+            ':exp': nowMs + leaseSeconds * 1000,
+            ':done': expectedDoneAt,
+          }),
+        }),
+      ),
+    );
   }
 
   /** Mark a running job as left to finish through a spot notice (the terminate hook then waits for it until `reclaimAt`). */
   async keepThroughNotice(jobId: string, holder: string, reclaimAt: number): Promise<boolean> {
-    return this.conditional(() => this.doc.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { jobId },
-      UpdateExpression: 'SET reclaimAt = :r',
-      ConditionExpression: '#s = :running AND leaseHolder = :h',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':running': 'RUNNING', ':h': holder, ':r': reclaimAt },
-    })));
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: 'SET reclaimAt = :r',
+          ConditionExpression: '#s = :running AND leaseHolder = :h',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':running': 'RUNNING', ':h': holder, ':r': reclaimAt },
+        }),
+      ),
+    );
   }
 
   /** RUNNING (held by `holder`) → SUCCEEDED with the outcome; false if this holder lost the job. */
@@ -173,7 +204,9 @@ export class JobRecords {
   async release(jobId: string, holder: string, change: ReleaseChange): Promise<ReleaseResult> {
     const budget = change.retry && change.maxAttempts !== undefined;
     const record = await this.toQueued(jobId, change, `#s = :running AND leaseHolder = :h${budget ? ' AND attempt < :max' : ''}`, {
-      ':running': 'RUNNING', ':h': holder, ':max': budget ? change.maxAttempts : undefined,
+      ':running': 'RUNNING',
+      ':h': holder,
+      ':max': budget ? change.maxAttempts : undefined,
       ':inst': change.interruption ? instanceOfHolder(holder) : undefined,
     });
     if (record) return { released: true, record };
@@ -188,7 +221,9 @@ export class JobRecords {
    */
   async retryDead(jobId: string, error: string, maxAttempts: number): Promise<JobRecord | undefined> {
     return this.toQueued(jobId, { retry: true, error }, `${EXPIRED} AND attempt < :max`, {
-      ':running': 'RUNNING', ':nowMs': this.clock().getTime(), ':max': maxAttempts,
+      ':running': 'RUNNING',
+      ':nowMs': this.clock().getTime(),
+      ':max': maxAttempts,
     });
   }
 
@@ -198,45 +233,61 @@ export class JobRecords {
    */
   async fail(jobId: string, error: string, holder?: string): Promise<boolean> {
     const now = this.clock().toISOString();
-    return this.conditional(() => this.doc.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { jobId },
-      UpdateExpression: `SET #s = :failed, #e = :e, finishedAt = :now, updatedAt = :now, #ttl = :ttl ${RELEASE}`,
-      ConditionExpression: holder !== undefined ? '#s = :running AND leaseHolder = :h' : `#s = :queued OR ${EXPIRED}`,
-      ExpressionAttributeNames: { '#s': 'status', '#e': 'error', '#ttl': 'ttl' },
-      ExpressionAttributeValues: stripUndefined({
-        ':failed': 'FAILED', ':queued': holder !== undefined ? undefined : 'QUEUED', ':running': 'RUNNING', ':e': error.slice(0, 2000),
-        ':now': now, ':ttl': this.ttl(), ':h': holder, ':nowMs': holder !== undefined ? undefined : this.clock().getTime(),
-      }),
-    })));
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: `SET #s = :failed, #e = :e, finishedAt = :now, updatedAt = :now, #ttl = :ttl ${RELEASE}`,
+          ConditionExpression: holder !== undefined ? '#s = :running AND leaseHolder = :h' : `#s = :queued OR ${EXPIRED}`,
+          ExpressionAttributeNames: { '#s': 'status', '#e': 'error', '#ttl': 'ttl' },
+          ExpressionAttributeValues: stripUndefined({
+            ':failed': 'FAILED',
+            ':queued': holder !== undefined ? undefined : 'QUEUED',
+            ':running': 'RUNNING',
+            ':e': error.slice(0, 2000),
+            ':now': now,
+            ':ttl': this.ttl(),
+            ':h': holder,
+            ':nowMs': holder !== undefined ? undefined : this.clock().getTime(),
+          }),
+        }),
+      ),
+    );
   }
 
   /** QUEUED → CANCELLED; false when the job already started or finished. */
   async cancel(jobId: string): Promise<boolean> {
     const now = this.clock().toISOString();
-    return this.conditional(() => this.doc.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { jobId },
-      UpdateExpression: 'SET #s = :cancelled, finishedAt = :now, updatedAt = :now',
-      ConditionExpression: '#s = :queued',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':cancelled': 'CANCELLED', ':queued': 'QUEUED', ':now': now },
-    })));
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: 'SET #s = :cancelled, finishedAt = :now, updatedAt = :now',
+          ConditionExpression: '#s = :queued',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':cancelled': 'CANCELLED', ':queued': 'QUEUED', ':now': now },
+        }),
+      ),
+    );
   }
 
   /** FAILED → QUEUED with a fresh attempt budget: an operator's redrive of a parked job after a fix. */
   async reset(jobId: string): Promise<JobRecord | undefined> {
     const now = this.clock().toISOString();
     try {
-      const r = await this.doc.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { jobId },
-        UpdateExpression: 'SET #s = :queued, attempt = :one, updatedAt = :now, #ttl = :ttl REMOVE #e, finishedAt, lastError',
-        ConditionExpression: '#s = :failed',
-        ExpressionAttributeNames: { '#s': 'status', '#e': 'error', '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':queued': 'QUEUED', ':failed': 'FAILED', ':one': 1, ':now': now, ':ttl': this.ttl() },
-        ReturnValues: 'ALL_NEW',
-      }));
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: 'SET #s = :queued, attempt = :one, updatedAt = :now, #ttl = :ttl REMOVE #e, finishedAt, lastError',
+          ConditionExpression: '#s = :failed',
+          ExpressionAttributeNames: { '#s': 'status', '#e': 'error', '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':queued': 'QUEUED', ':failed': 'FAILED', ':one': 1, ':now': now, ':ttl': this.ttl() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       return r.Attributes as JobRecord;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return undefined;
@@ -249,15 +300,17 @@ export class JobRecords {
     const records: JobRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const r = await this.doc.send(new QueryCommand({
-        TableName: this.tableName,
-        IndexName: JOB_TABLE_INSTANCE_INDEX,
-        KeyConditionExpression: 'instanceId = :i',
-        FilterExpression: '#s = :running',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':i': instanceId, ':running': 'RUNNING' },
-        ExclusiveStartKey: start,
-      }));
+      const r = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: JOB_TABLE_INSTANCE_INDEX,
+          KeyConditionExpression: 'instanceId = :i',
+          FilterExpression: '#s = :running',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':i': instanceId, ':running': 'RUNNING' },
+          ExclusiveStartKey: start,
+        }),
+      );
       records.push(...((r.Items ?? []) as JobRecord[]));
       start = r.LastEvaluatedKey;
     } while (start);
@@ -268,46 +321,77 @@ export class JobRecords {
     const now = this.clock().toISOString();
     const values = stripUndefined(fields);
     const sets = Object.keys(values).map((k) => `#f_${k} = :f_${k}`);
-    return this.conditional(() => this.doc.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { jobId },
-      UpdateExpression: `SET ${[...sets, '#s = :to', 'finishedAt = :now', 'updatedAt = :now', '#ttl = :ttl'].join(', ')} ${RELEASE}`,
-      ConditionExpression: '#s = :running AND leaseHolder = :h',
-      ExpressionAttributeNames: { '#s': 'status', '#ttl': 'ttl', ...Object.fromEntries(Object.keys(values).map((k) => [`#f_${k}`, k])) },
-      ExpressionAttributeValues: {
-        ':to': status, ':running': 'RUNNING', ':h': holder, ':now': now, ':ttl': this.ttl(),
-        ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`:f_${k}`, v])),
-      },
-    })));
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: `SET ${[...sets, '#s = :to', 'finishedAt = :now', 'updatedAt = :now', '#ttl = :ttl'].join(', ')} ${RELEASE}`,
+          ConditionExpression: '#s = :running AND leaseHolder = :h',
+          ExpressionAttributeNames: { '#s': 'status', '#ttl': 'ttl', ...Object.fromEntries(Object.keys(values).map((k) => [`#f_${k}`, k])) },
+          ExpressionAttributeValues: {
+            ':to': status,
+            ':running': 'RUNNING',
+            ':h': holder,
+            ':now': now,
+            ':ttl': this.ttl(),
+            ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`:f_${k}`, v])),
+          },
+        }),
+      ),
+    );
   }
 
   /** One conditional QUEUED/expired → RUNNING write for `holder`; the new record, or undefined when the condition failed. */
-  private async take(jobId: string, on: RunningOn, holder: string, condition: string, values: Record<string, unknown>, takeover: boolean): Promise<JobRecord | undefined> {
+  private async take(
+    jobId: string,
+    on: RunningOn,
+    holder: string,
+    condition: string,
+    values: Record<string, unknown>,
+    takeover: boolean,
+  ): Promise<JobRecord | undefined> {
     const nowDate = this.clock();
     const nowMs = nowDate.getTime();
     const now = nowDate.toISOString();
     const sets = [
-      '#s = :running', 'instanceId = :i', 'queueUrl = :q', 'receiptHandle = :rh', 'leaseHolder = :holder', 'leaseExpiresAt = :exp',
-      'startedAt = :now', 'updatedAt = :now', '#ttl = :ttl',
+      '#s = :running',
+      'instanceId = :i',
+      'queueUrl = :q',
+      'receiptHandle = :rh',
+      'leaseHolder = :holder',
+      'leaseExpiresAt = :exp',
+      'startedAt = :now',
+      'updatedAt = :now',
+      '#ttl = :ttl',
     ];
     if (on.expectedDurationSeconds !== undefined) sets.push('expectedDoneAt = :done');
     if (takeover) sets.push('attempt = attempt + :one');
     try {
-      const r = await this.doc.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { jobId },
-        UpdateExpression: `SET ${sets.join(', ')}${on.expectedDurationSeconds === undefined ? ' REMOVE expectedDoneAt, reclaimAt' : ' REMOVE reclaimAt'}`,
-        ConditionExpression: `(${condition}) AND (attribute_not_exists(interruptedOn) OR interruptedOn <> :i)`,
-        ExpressionAttributeNames: { '#s': 'status', '#ttl': 'ttl' },
-        ExpressionAttributeValues: stripUndefined({
-          ':running': 'RUNNING', ':queued': condition.includes(':queued') ? 'QUEUED' : undefined, ':i': on.instanceId, ':q': on.queueUrl,
-          ':rh': on.receiptHandle, ':holder': holder, ':exp': nowMs + on.leaseSeconds * 1000, ':now': now, ':ttl': this.ttl(),
-          ':done': on.expectedDurationSeconds !== undefined ? nowMs + on.expectedDurationSeconds * 1000 : undefined,
-          ':one': takeover ? 1 : undefined,
-          ...values,
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: `SET ${sets.join(', ')}${on.expectedDurationSeconds === undefined ? ' REMOVE expectedDoneAt, reclaimAt' : ' REMOVE reclaimAt'}`,
+          ConditionExpression: `(${condition}) AND (attribute_not_exists(interruptedOn) OR interruptedOn <> :i)`,
+          ExpressionAttributeNames: { '#s': 'status', '#ttl': 'ttl' },
+          ExpressionAttributeValues: stripUndefined({
+            ':running': 'RUNNING',
+            ':queued': condition.includes(':queued') ? 'QUEUED' : undefined,
+            ':i': on.instanceId,
+            ':q': on.queueUrl,
+            ':rh': on.receiptHandle,
+            ':holder': holder,
+            ':exp': nowMs + on.leaseSeconds * 1000,
+            ':now': now,
+            ':ttl': this.ttl(),
+            ':done': on.expectedDurationSeconds !== undefined ? nowMs + on.expectedDurationSeconds * 1000 : undefined,
+            ':one': takeover ? 1 : undefined,
+            ...values,
+          }),
+          ReturnValues: 'ALL_NEW',
         }),
-        ReturnValues: 'ALL_NEW',
-      }));
+      );
       return r.Attributes as JobRecord;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return undefined;
@@ -323,19 +407,24 @@ export class JobRecords {
     if (change.retry) sets.push('attempt = attempt + :one');
     if (change.error !== undefined) sets.push('lastError = :err');
     try {
-      const r = await this.doc.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { jobId },
-        UpdateExpression: `SET ${sets.join(', ')} ${RELEASE}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { '#s': 'status', '#ttl': 'ttl' },
-        ExpressionAttributeValues: stripUndefined({
-          ...values, ':queued': 'QUEUED', ':now': now, ':ttl': this.ttl(),
-          ':one': change.interruption || change.retry ? 1 : undefined,
-          ':err': change.error?.slice(0, 2000),
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId },
+          UpdateExpression: `SET ${sets.join(', ')} ${RELEASE}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#s': 'status', '#ttl': 'ttl' },
+          ExpressionAttributeValues: stripUndefined({
+            ...values,
+            ':queued': 'QUEUED',
+            ':now': now,
+            ':ttl': this.ttl(),
+            ':one': change.interruption || change.retry ? 1 : undefined,
+            ':err': change.error?.slice(0, 2000),
+          }),
+          ReturnValues: 'ALL_NEW',
         }),
-        ReturnValues: 'ALL_NEW',
-      }));
+      );
       return r.Attributes as JobRecord;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return undefined;

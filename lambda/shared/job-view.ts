@@ -6,15 +6,31 @@ import { JobRecord } from '../../lib/contracts';
 
 /** The record fields a caller sees; everything else stays inside. */
 const VISIBLE = [
-  'jobId', 'workload', 'agent', 'model', 'priority', 'status', 'attempt', 'interruptions', 'submittedAt', 'updatedAt',
-  'startedAt', 'finishedAt', 'tokensIn', 'tokensOut', 'latencyMs', 'gpuSeconds', 'costUsd', 'error', 'lastError',
+  'jobId',
+  'workload',
+  'agent',
+  'model',
+  'priority',
+  'status',
+  'attempt',
+  'interruptions',
+  'submittedAt',
+  'updatedAt',
+  'startedAt',
+  'finishedAt',
+  'tokensIn',
+  'tokensOut',
+  'latencyMs',
+  'gpuSeconds',
+  'costUsd',
+  'error',
+  'lastError',
 ] as const;
 
 export type JobView = Pick<JobRecord, (typeof VISIBLE)[number]> & {
   /** True when GET /jobs/{id}/result has something to return. */
   readonly hasResult: boolean;
 };
-
 
 export function jobView(record: JobRecord): JobView {
   const view: Record<string, unknown> = {};

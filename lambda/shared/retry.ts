@@ -67,7 +67,10 @@ export interface Failure {
   readonly holder?: string;
 }
 
-export type RetryResult = { readonly action: 'retried'; readonly delaySeconds: number } | { readonly action: 'parked'; readonly reason: string } | { readonly action: 'already-handled' };
+export type RetryResult =
+  | { readonly action: 'retried'; readonly delaySeconds: number }
+  | { readonly action: 'parked'; readonly reason: string }
+  | { readonly action: 'already-handled' };
 
 /**
  * Decide and carry out retry or park for one failed job. The budget is the record's `attempt` (the message's
@@ -103,7 +106,9 @@ export async function retryOrPark(deps: RetryDeps, message: JobMessage, failure:
   if (!record) return { action: 'already-handled' };
   const wait = backoffSeconds(record.attempt - 1, deps.backoff, deps.random);
   const next = delayed({ ...message, attempt: record.attempt, interruptions: record.interruptions, lastError: failure.error }, wait, now);
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(next.message), DelaySeconds: next.delaySeconds }));
+  await deps.sqs.send(
+    new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(next.message), DelaySeconds: next.delaySeconds }),
+  );
   return { action: 'retried', delaySeconds: wait };
 }
 
@@ -112,26 +117,33 @@ export async function retryOrPark(deps: RetryDeps, message: JobMessage, failure:
  * `holder`, only while that run holds the job; without, only while no live lease holds it.
  */
 export async function park(
-  deps: Pick<RetryDeps, 'sqs' | 'records' | 'parkingQueueUrl' | 'onParked'>, message: JobMessage, reason: string, holder?: string,
+  deps: Pick<RetryDeps, 'sqs' | 'records' | 'parkingQueueUrl' | 'onParked'>,
+  message: JobMessage,
+  reason: string,
+  holder?: string,
 ): Promise<RetryResult> {
   if (!(await deps.records.fail(message.jobId, reason, holder))) {
     const current = await deps.records.get(message.jobId);
     // Succeeded, cancelled or run by a live holder meanwhile: nothing to park. (FAILED: parking is re-done.)
     if (current && current.status !== 'FAILED') return { action: 'already-handled' };
   }
-  await deps.sqs.send(new SendMessageCommand({
-    QueueUrl: deps.parkingQueueUrl,
-    MessageBody: serializeJobMessage({ ...message, attempt: Math.max(message.attempt, 1), lastError: reason }),
-  }));
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.parkingQueueUrl,
+      MessageBody: serializeJobMessage({ ...message, attempt: Math.max(message.attempt, 1), lastError: reason }),
+    }),
+  );
   await deps.onParked?.(message, reason);
   return { action: 'parked', reason };
 }
 
 /** Park a body that is not a job message at all, keeping it verbatim with the reason as an attribute. */
 export async function parkRaw(sqs: SQSClient, parkingQueueUrl: string, body: string, reason: string): Promise<void> {
-  await sqs.send(new SendMessageCommand({
-    QueueUrl: parkingQueueUrl,
-    MessageBody: body === '' ? '(empty body)' : body,
-    MessageAttributes: { 'ai-burst-error': { DataType: 'String', StringValue: reason.slice(0, 1000) } },
-  }));
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: parkingQueueUrl,
+      MessageBody: body === '' ? '(empty body)' : body,
+      MessageAttributes: { 'ai-burst-error': { DataType: 'String', StringValue: reason.slice(0, 1000) } },
+    }),
+  );
 }

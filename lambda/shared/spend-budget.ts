@@ -50,7 +50,11 @@ export class BudgetGuard {
   private readonly cache = new Map<string, { dayStart: number; at: number; spentUsd: number }>();
   private readonly clock: () => Date;
 
-  constructor(private readonly limits: BudgetLimits, private readonly source: SpendSource, private readonly options: BudgetGuardOptions) {
+  constructor(
+    private readonly limits: BudgetLimits,
+    private readonly source: SpendSource,
+    private readonly options: BudgetGuardOptions,
+  ) {
     this.clock = options.clock ?? (() => new Date());
   }
 
@@ -80,7 +84,11 @@ export class BudgetGuard {
 
 /** `SpendUsd` {Workload, Agent}, Sum over the UTC day, over every workload of the API: one call per reading. */
 export class CloudWatchSpendSource implements SpendSource {
-  constructor(private readonly cloudWatch: CloudWatchClient, private readonly namespace: string, private readonly workloads: readonly string[]) {}
+  constructor(
+    private readonly cloudWatch: CloudWatchClient,
+    private readonly namespace: string,
+    private readonly workloads: readonly string[],
+  ) {}
 
   async dailySpendUsd(agent: string, dayStart: Date): Promise<number> {
     const queries: MetricDataQuery[] = this.workloads.map((workload, i) => ({
@@ -89,7 +97,10 @@ export class CloudWatchSpendSource implements SpendSource {
         Metric: {
           Namespace: this.namespace,
           MetricName: MetricNames.SPEND_USD,
-          Dimensions: [{ Name: Dimensions.WORKLOAD, Value: workload }, { Name: Dimensions.AGENT, Value: agent }],
+          Dimensions: [
+            { Name: Dimensions.WORKLOAD, Value: workload },
+            { Name: Dimensions.AGENT, Value: agent },
+          ],
         },
         Period: DAY_MS / 1000,
         Stat: 'Sum',
@@ -99,12 +110,14 @@ export class CloudWatchSpendSource implements SpendSource {
     let total = 0;
     let nextToken: string | undefined;
     do {
-      const r = await this.cloudWatch.send(new GetMetricDataCommand({
-        MetricDataQueries: queries,
-        StartTime: dayStart,
-        EndTime: new Date(dayStart.getTime() + DAY_MS),
-        NextToken: nextToken,
-      }));
+      const r = await this.cloudWatch.send(
+        new GetMetricDataCommand({
+          MetricDataQueries: queries,
+          StartTime: dayStart,
+          EndTime: new Date(dayStart.getTime() + DAY_MS),
+          NextToken: nextToken,
+        }),
+      );
       for (const result of r.MetricDataResults ?? []) for (const v of result.Values ?? []) total += v;
       nextToken = r.NextToken;
     } while (nextToken);

@@ -50,8 +50,10 @@ export function checkContentType(contentType: string | undefined): void {
   const [type, ...params] = (contentType ?? '').split(';').map((p) => p.trim().toLowerCase());
   const charset = params.find((p) => p.startsWith('charset='));
   if (type !== 'application/json' || (charset !== undefined && !/^charset="?utf-8"?$/.test(charset))) {
-    throw new ApiError(ApiErrorCodes.UNSUPPORTED_MEDIA_TYPE,
-      `Content-Type must be application/json (got ${quote(contentType ?? '')}); send the job as a JSON object`);
+    throw new ApiError(
+      ApiErrorCodes.UNSUPPORTED_MEDIA_TYPE,
+      `Content-Type must be application/json (got ${quote(contentType ?? '')}); send the job as a JSON object`,
+    );
   }
 }
 
@@ -74,9 +76,11 @@ export function parseJsonBody(input: HttpBody, maxBytes: number): unknown {
 }
 
 export function tooLarge(what: string, maxBytes: number): ApiError {
-  return new ApiError(ApiErrorCodes.PAYLOAD_TOO_LARGE,
+  return new ApiError(
+    ApiErrorCodes.PAYLOAD_TOO_LARGE,
     `${what}; the inline limit is ${maxBytes} bytes. Submit with "payloadUpload": true instead, PUT the input to the ` +
-    'returned upload URL, then submit again with its "uploadId"');
+      'returned upload URL, then submit again with its "uploadId"',
+  );
 }
 
 function invalid(message: string): ApiError {
@@ -104,7 +108,12 @@ export function checkSubmitRequest(input: unknown, catalog: WorkloadCatalog): Su
   const o = input as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !(SUBMIT_REQUEST_FIELDS as readonly string[]).includes(k));
   if (unknown.length > 0) {
-    throw invalid(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 5).map((k) => quote(k)).join(', ')}; allowed: ${SUBMIT_REQUEST_FIELDS.join(', ')}`);
+    throw invalid(
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown
+        .slice(0, 5)
+        .map((k) => quote(k))
+        .join(', ')}; allowed: ${SUBMIT_REQUEST_FIELDS.join(', ')}`,
+    );
   }
   for (const required of ['workload', 'agent']) {
     if (o[required] === undefined || o[required] === null) throw invalid(`${required} is required`);
@@ -114,19 +123,28 @@ export function checkSubmitRequest(input: unknown, catalog: WorkloadCatalog): Su
   if (o.workload === '') throw invalid('workload must not be empty');
   const priorities = Object.prototype.hasOwnProperty.call(catalog, o.workload) ? catalog[o.workload] : undefined;
   if (!priorities) {
-    throw new ApiError(ApiErrorCodes.UNKNOWN_WORKLOAD,
-      `workload ${quote(o.workload)} is not served by this API; known workloads: ${Object.keys(catalog).join(', ')}`);
+    throw new ApiError(
+      ApiErrorCodes.UNKNOWN_WORKLOAD,
+      `workload ${quote(o.workload)} is not served by this API; known workloads: ${Object.keys(catalog).join(', ')}`,
+    );
   }
   const workload = o.workload;
-  const agent = checkName(o, 'agent', AGENT_NAME_PATTERN, 'use 1 to 64 letters, digits, dots, dashes and underscores, starting with a letter or digit')!;
+  const agent = checkName(
+    o,
+    'agent',
+    AGENT_NAME_PATTERN,
+    'use 1 to 64 letters, digits, dots, dashes and underscores, starting with a letter or digit',
+  )!;
   const model = checkName(o, 'model', MODEL_NAME_PATTERN, 'use up to 128 letters, digits and . _ : / -, starting with a letter or digit');
 
   let priority = priorities[priorities.length - 1];
   if (o.priority !== undefined) {
     if (typeof o.priority !== 'string') throw invalid(`priority must be a string (got ${quote(o.priority)})`);
     if (!priorities.includes(o.priority)) {
-      throw new ApiError(ApiErrorCodes.INVALID_PRIORITY,
-        `priority ${quote(o.priority)} is not one of workload ${quote(workload)}'s priorities: ${priorities.join(', ')}`);
+      throw new ApiError(
+        ApiErrorCodes.INVALID_PRIORITY,
+        `priority ${quote(o.priority)} is not one of workload ${quote(workload)}'s priorities: ${priorities.join(', ')}`,
+      );
     }
     priority = o.priority;
   }
@@ -138,17 +156,27 @@ export function checkSubmitRequest(input: unknown, catalog: WorkloadCatalog): Su
       throw invalid(`idempotencyKey is ${o.idempotencyKey.length} characters; at most ${IDEMPOTENCY_KEY_MAX_LENGTH} are allowed`);
     }
     if (!IDEMPOTENCY_KEY_PATTERN.test(o.idempotencyKey)) {
-      throw invalid(`idempotencyKey ${quote(o.idempotencyKey)} is invalid: use letters, digits and . _ : @ / + = - (no spaces or control characters)`);
+      throw invalid(
+        `idempotencyKey ${quote(o.idempotencyKey)} is invalid: use letters, digits and . _ : @ / + = - (no spaces or control characters)`,
+      );
     }
     idempotencyKey = o.idempotencyKey;
   }
 
-  const common: SubmitCommon = { workload, agent, priority, ...(model !== undefined ? { model } : {}), ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) };
+  const common: SubmitCommon = {
+    workload,
+    agent,
+    priority,
+    ...(model !== undefined ? { model } : {}),
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+  };
   const given = (['payload', 'payloadUpload', 'uploadId'] as const).filter((k) => o[k] !== undefined);
   if (given.length !== 1) {
-    throw invalid(given.length === 0
-      ? 'payload is required (or "payloadUpload": true for inputs over the inline limit)'
-      : `give exactly one of payload, payloadUpload and uploadId (got ${given.join(', ')})`);
+    throw invalid(
+      given.length === 0
+        ? 'payload is required (or "payloadUpload": true for inputs over the inline limit)'
+        : `give exactly one of payload, payloadUpload and uploadId (got ${given.join(', ')})`,
+    );
   }
   switch (given[0]) {
     case 'payload':
@@ -162,7 +190,9 @@ export function checkSubmitRequest(input: unknown, catalog: WorkloadCatalog): Su
     default: {
       const uploadId = o.uploadId;
       if (typeof uploadId !== 'string' || !JOB_ID_PATTERN.test(uploadId) || workloadOfJobId(uploadId) !== workload) {
-        throw invalid(`uploadId ${quote(uploadId, 80)} is not an upload id of workload ${quote(workload)}; use the uploadId the payloadUpload answer returned`);
+        throw invalid(
+          `uploadId ${quote(uploadId, 80)} is not an upload id of workload ${quote(workload)}; use the uploadId the payloadUpload answer returned`,
+        );
       }
       return { ...common, kind: 'commit', uploadId };
     }

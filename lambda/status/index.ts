@@ -13,11 +13,15 @@ const config = requireJsonEnv<ApiConfig>(EnvNames.API_CONFIG);
 const logger = new Logger({ serviceName: 'ai-burst-status' });
 
 // Status never submits: no budgets, no wake-up (the SQS client is never called).
-const client = JobClient.fromConfig({ ...config, budgets: undefined, workloads: Object.fromEntries(
-  Object.entries(config.workloads).map(([w, c]) => [w, { queues: c.queues }])) }, {
-  sqs: new SQSClient({}),
-  dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-  s3: new S3Client({}),
-}, { tableName: requireEnv(EnvNames.JOB_TABLE), bucket: requireEnv(EnvNames.RESULT_BUCKET) }, { log: logger });
+const client = JobClient.fromConfig(
+  { ...config, budgets: undefined, workloads: Object.fromEntries(Object.entries(config.workloads).map(([w, c]) => [w, { queues: c.queues }])) },
+  {
+    sqs: new SQSClient({}),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    s3: new S3Client({}),
+  },
+  { tableName: requireEnv(EnvNames.JOB_TABLE), bucket: requireEnv(EnvNames.RESULT_BUCKET) },
+  { log: logger },
+);
 
 export const handler = createStatusHandler({ client, log: logger });

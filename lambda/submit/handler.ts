@@ -23,8 +23,10 @@ export function statusUrl(event: Pick<APIGatewayProxyEvent, 'requestContext' | '
 export function createSubmitHandler({ client, log }: SubmitHandlerDeps) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     try {
-      const body = parseJsonBody({ body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: header(event.headers, 'content-type') },
-        client.inlinePayloadMaxBytes);
+      const body = parseJsonBody(
+        { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: header(event.headers, 'content-type') },
+        client.inlinePayloadMaxBytes,
+      );
       const outcome = await client.submit(body);
       if (outcome.kind === 'upload') {
         return jsonResponse(200, {
@@ -34,8 +36,11 @@ export function createSubmitHandler({ client, log }: SubmitHandlerDeps) {
         });
       }
       const url = statusUrl(event, outcome.jobId);
-      return jsonResponse(202, { jobId: outcome.jobId, status: outcome.status, statusUrl: url },
-        { location: url, ...(outcome.replayed ? { 'idempotent-replayed': 'true' } : {}) });
+      return jsonResponse(
+        202,
+        { jobId: outcome.jobId, status: outcome.status, statusUrl: url },
+        { location: url, ...(outcome.replayed ? { 'idempotent-replayed': 'true' } : {}) },
+      );
     } catch (e) {
       return errorResponse(e, event.requestContext?.requestId, log);
     }

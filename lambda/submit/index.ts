@@ -18,19 +18,24 @@ const metrics = new Metrics({ namespace: process.env[EnvNames.METRIC_NAMESPACE] 
 // JobsSubmitted is published with exactly {Workload} (METRIC_DIMENSION_SETS): no Powertools `service` dimension.
 metrics.clearDefaultDimensions();
 
-const client = JobClient.fromConfig(config, {
-  sqs: new SQSClient({}),
-  dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-  s3: new S3Client({}),
-  cloudWatch: config.budgets ? new CloudWatchClient({}) : undefined,
-  lambda: Object.values(config.workloads).some((w) => w.wakeFunction) ? new LambdaClient({}) : undefined,
-}, { tableName: requireEnv(EnvNames.JOB_TABLE), bucket: requireEnv(EnvNames.PAYLOAD_BUCKET) }, {
-  log: logger,
-  onSubmitted: (workload) => {
-    metrics.addDimension(Dimensions.WORKLOAD, workload);
-    metrics.addMetric(MetricNames.JOBS_SUBMITTED, MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
+const client = JobClient.fromConfig(
+  config,
+  {
+    sqs: new SQSClient({}),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    s3: new S3Client({}),
+    cloudWatch: config.budgets ? new CloudWatchClient({}) : undefined,
+    lambda: Object.values(config.workloads).some((w) => w.wakeFunction) ? new LambdaClient({}) : undefined,
   },
-});
+  { tableName: requireEnv(EnvNames.JOB_TABLE), bucket: requireEnv(EnvNames.PAYLOAD_BUCKET) },
+  {
+    log: logger,
+    onSubmitted: (workload) => {
+      metrics.addDimension(Dimensions.WORKLOAD, workload);
+      metrics.addMetric(MetricNames.JOBS_SUBMITTED, MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+    },
+  },
+);
 
 export const handler = createSubmitHandler({ client, log: logger });

@@ -205,23 +205,30 @@ export class JobApi extends Construct {
 
     const config: ApiConfig = {
       v: API_CONFIG_VERSION,
-      workloads: Object.fromEntries(props.workloads.map((w) => [w.queue.workload, {
-        queues: w.queue.priorities.map((priority, i) => ({ priority, url: w.queue.queues[i].queueUrl })),
-        ...(w.wakeFunction ? { wakeFunction: w.wakeFunction.functionArn } : {}),
-      }])),
+      workloads: Object.fromEntries(
+        props.workloads.map((w) => [
+          w.queue.workload,
+          {
+            queues: w.queue.priorities.map((priority, i) => ({ priority, url: w.queue.queues[i].queueUrl })),
+            ...(w.wakeFunction ? { wakeFunction: w.wakeFunction.functionArn } : {}),
+          },
+        ]),
+      ),
       inlinePayloadMaxBytes: (props.inlinePayloadLimit ?? Size.bytes(DEFAULT_INLINE_PAYLOAD_MAX_BYTES)).toBytes(),
       uploadUrlSeconds: (props.uploadUrlExpiry ?? Duration.minutes(15)).toSeconds(),
       resultUrlSeconds: (props.resultUrlExpiry ?? Duration.minutes(5)).toSeconds(),
       wakeDebounceSeconds: (props.wakeDebounce ?? Duration.seconds(30)).toSeconds(),
       retentionSeconds: store.retention.toSeconds(),
-      ...(props.dailyBudgetsUsd || props.defaultDailyBudgetUsd !== undefined ? {
-        budgets: {
-          dailyLimitsUsd: { ...(props.dailyBudgetsUsd ?? {}) },
-          ...(props.defaultDailyBudgetUsd !== undefined ? { defaultDailyLimitUsd: props.defaultDailyBudgetUsd } : {}),
-          cacheSeconds: (props.budgetCacheDuration ?? Duration.minutes(1)).toSeconds(),
-          metricNamespace,
-        },
-      } : {}),
+      ...(props.dailyBudgetsUsd || props.defaultDailyBudgetUsd !== undefined
+        ? {
+            budgets: {
+              dailyLimitsUsd: { ...(props.dailyBudgetsUsd ?? {}) },
+              ...(props.defaultDailyBudgetUsd !== undefined ? { defaultDailyLimitUsd: props.defaultDailyBudgetUsd } : {}),
+              cacheSeconds: (props.budgetCacheDuration ?? Duration.minutes(1)).toSeconds(),
+              metricNamespace,
+            },
+          }
+        : {}),
     };
     checkConfigSize(config);
     const environment = {
@@ -231,12 +238,22 @@ export class JobApi extends Construct {
     };
 
     // ---- Lambdas: explicit roles (log writes to their own group only), X-Ray, JSON logs ----
-    const submit = this.createFunction('Submit', 'submit', SUBMIT_TIMEOUT, retention,
+    const submit = this.createFunction(
+      'Submit',
+      'submit',
+      SUBMIT_TIMEOUT,
+      retention,
       { ...environment, [EnvNames.PAYLOAD_BUCKET]: store.bucket.bucketName },
-      'cdk-ai-burst: POST /jobs - check, record and queue a job');
-    const status = this.createFunction('Status', 'status', STATUS_TIMEOUT, retention,
+      'cdk-ai-burst: POST /jobs - check, record and queue a job',
+    );
+    const status = this.createFunction(
+      'Status',
+      'status',
+      STATUS_TIMEOUT,
+      retention,
       { ...environment, [EnvNames.RESULT_BUCKET]: store.bucket.bucketName },
-      'cdk-ai-burst: GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}');
+      'cdk-ai-burst: GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}',
+    );
     this.submitFunction = submit.fn;
     this.submitRole = submit.role;
     this.statusFunction = status.fn;
@@ -254,9 +271,13 @@ export class JobApi extends Construct {
       }
     }
     if (config.budgets) {
-      submit.role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'ReadAgentSpend', actions: ['cloudwatch:GetMetricData'], resources: ['*'],
-      }));
+      submit.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadAgentSpend',
+          actions: ['cloudwatch:GetMetricData'],
+          resources: ['*'],
+        }),
+      );
     }
     // Status: read records and cancel (one conditional UpdateItem), confined to the API's workloads; read results.
     iam.Grant.addToPrincipal({
@@ -268,14 +289,21 @@ export class JobApi extends Construct {
     grantKey(store.encryptionKey, status.role, 'encrypt');
     for (const w of this.workloads) store.grantReadResults(status.role, w);
 
-    acknowledgeNag(submit.role, 'AwsSolutions-IAM5[Resource::*]',
+    acknowledgeNag(
+      submit.role,
+      'AwsSolutions-IAM5[Resource::*]',
       'X-Ray trace writes (xray:PutTraceSegments, xray:PutTelemetryRecords)' +
-      (config.budgets ? ' and cloudwatch:GetMetricData (the agents\' SpendUsd for budgets)' : '') +
-      ' support no resource-level permissions; they are write-only telemetry or read-only metrics. No wildcard actions.');
-    acknowledgeNag(status.role, 'AwsSolutions-IAM5[Resource::*]',
+        (config.budgets ? " and cloudwatch:GetMetricData (the agents' SpendUsd for budgets)" : '') +
+        ' support no resource-level permissions; they are write-only telemetry or read-only metrics. No wildcard actions.',
+    );
+    acknowledgeNag(
+      status.role,
+      'AwsSolutions-IAM5[Resource::*]',
       'X-Ray trace writes (xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource-level permissions; ' +
-      'they are write-only telemetry. No wildcard actions.');
-    const syncOnly = 'Invoked only synchronously by API Gateway (Lambda proxy integration): a failure is returned to the ' +
+        'they are write-only telemetry. No wildcard actions.',
+    );
+    const syncOnly =
+      'Invoked only synchronously by API Gateway (Lambda proxy integration): a failure is returned to the ' +
       'caller as a JSON 5xx at once, so there is no asynchronous event to dead-letter or retry.';
     for (const fn of [submit.fn, status.fn]) {
       acknowledgeNag(fn, 'Serverless-LambdaDLQ', syncOnly);
@@ -294,10 +322,12 @@ export class JobApi extends Construct {
       cloudWatchRole,
       deployOptions: {
         stageName: this.stageName,
-        ...(this.accessLogGroup ? {
-          accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
-          accessLogFormat: accessLogFormat(auth),
-        } : {}),
+        ...(this.accessLogGroup
+          ? {
+              accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
+              accessLogFormat: accessLogFormat(auth),
+            }
+          : {}),
         loggingLevel: executionLogLevel,
         dataTraceEnabled: false,
         metricsEnabled: true,
@@ -334,14 +364,34 @@ export class JobApi extends Construct {
     const result = job.addResource('result');
     const pathId = { 'method.request.path.id': true };
     jobs.addMethod('POST', submitIntegration, {
-      ...methodAuth, apiKeyRequired, requestValidator: this.requestValidator,
+      ...methodAuth,
+      apiKeyRequired,
+      requestValidator: this.requestValidator,
       requestParameters: { 'method.request.header.Content-Type': true },
       requestModels: { 'application/json': submitModel },
       operationName: 'SubmitJob',
     });
-    job.addMethod('GET', statusIntegration, { ...methodAuth, apiKeyRequired, requestValidator: this.requestValidator, requestParameters: pathId, operationName: 'GetJob' });
-    job.addMethod('DELETE', statusIntegration, { ...methodAuth, apiKeyRequired, requestValidator: this.requestValidator, requestParameters: pathId, operationName: 'CancelJob' });
-    result.addMethod('GET', statusIntegration, { ...methodAuth, apiKeyRequired, requestValidator: this.requestValidator, requestParameters: pathId, operationName: 'GetJobResult' });
+    job.addMethod('GET', statusIntegration, {
+      ...methodAuth,
+      apiKeyRequired,
+      requestValidator: this.requestValidator,
+      requestParameters: pathId,
+      operationName: 'GetJob',
+    });
+    job.addMethod('DELETE', statusIntegration, {
+      ...methodAuth,
+      apiKeyRequired,
+      requestValidator: this.requestValidator,
+      requestParameters: pathId,
+      operationName: 'CancelJob',
+    });
+    result.addMethod('GET', statusIntegration, {
+      ...methodAuth,
+      apiKeyRequired,
+      requestValidator: this.requestValidator,
+      requestParameters: pathId,
+      operationName: 'GetJobResult',
+    });
 
     addGatewayResponses(this.api);
 
@@ -357,34 +407,48 @@ export class JobApi extends Construct {
     if (props.webAclArn !== undefined) {
       this.webAclAssociation = new wafv2.CfnWebACLAssociation(this, 'WebAcl', { resourceArn: this.stage.stageArn, webAclArn: props.webAclArn });
     } else {
-      acknowledgeNag(this.stage, 'AwsSolutions-APIG3',
+      acknowledgeNag(
+        this.stage,
+        'AwsSolutions-APIG3',
         'WAF is optional (prop webAclArn): every method requires IAM SigV4 or Cognito auth, bodies and parameters are ' +
-        'validated against a JSON-schema model, and the stage is throttled, so anonymous floods never reach the Lambdas.');
+          'validated against a JSON-schema model, and the stage is throttled, so anonymous floods never reach the Lambdas.',
+      );
     }
-    const noRole = 'API Gateway writes REST stage logs to CloudWatch only with the account-level CloudWatch role, which a fresh account ' +
+    const noRole =
+      'API Gateway writes REST stage logs to CloudWatch only with the account-level CloudWatch role, which a fresh account ' +
       'and region lack (the stage then fails to deploy), so they are on with cloudWatchRole: true or when the user says the role exists ' +
       '(accessLogs, executionLogLevel). Without them the stage still publishes metrics and X-Ray traces, and both Lambdas log every request.';
     if (!this.accessLogGroup) {
       acknowledgeNag(this.stage, 'AwsSolutions-APIG1', noRole);
       acknowledgeNag(this.stage, 'Serverless-APIGWAccessLogging', noRole);
     } else {
-      acknowledgeNag(this.stage, 'Serverless-APIGWStructuredLogging', 'The access log format is one JSON object per line; the rule cannot parse ' +
-        'it because $context.error.messageString, which API Gateway substitutes as a quoted, escaped JSON string, stands unquoted.');
+      acknowledgeNag(
+        this.stage,
+        'Serverless-APIGWStructuredLogging',
+        'The access log format is one JSON object per line; the rule cannot parse ' +
+          'it because $context.error.messageString, which API Gateway substitutes as a quoted, escaped JSON string, stands unquoted.',
+      );
     }
     if (executionLogLevel === apigateway.MethodLoggingLevel.OFF) acknowledgeNag(this.stage, 'AwsSolutions-APIG6', noRole);
     if (auth.kind === 'iam') {
       for (const m of this.api.methods) {
-        acknowledgeNag(m, 'AwsSolutions-COG4',
+        acknowledgeNag(
+          m,
+          'AwsSolutions-COG4',
           'The method uses AWS IAM (SigV4) authorization, the default for service-to-service callers; Cognito user pools ' +
-          'are available with JobApiAuthorization.cognito().');
+            'are available with JobApiAuthorization.cognito().',
+        );
       }
     }
     if (props.cloudWatchRole) {
       const role = this.api.node.tryFindChild('CloudWatchRole');
       if (role) {
-        acknowledgeNag(role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        acknowledgeNag(
+          role,
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
           'The account-level role API Gateway writes execution logs with; AWS maintains this policy for exactly that purpose ' +
-          'and the role can be assumed only by apigateway.amazonaws.com.');
+            'and the role can be assumed only by apigateway.amazonaws.com.',
+        );
       }
     }
 
@@ -437,8 +501,11 @@ export class JobApi extends Construct {
     const principal = grantee.grantPrincipal as unknown as Construct;
     if (wildcard && principal?.node) {
       const apiId = stack.getLogicalId(this.api.node.defaultChild as apigateway.CfnRestApi);
-      acknowledgeNag(principal, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'execute-api', `<${apiId}>/${resourceName}`)}]`,
-        `The wildcard is the job id in the path: execute-api:Invoke on ${method} /${path} of stage ${this.stageName} only.`);
+      acknowledgeNag(
+        principal,
+        `AwsSolutions-IAM5[Resource::${nagArn(stack, 'execute-api', `<${apiId}>/${resourceName}`)}]`,
+        `The wildcard is the job id in the path: execute-api:Invoke on ${method} /${path} of stage ${this.stageName} only.`,
+      );
     }
     return grant;
   }
@@ -455,8 +522,14 @@ export class JobApi extends Construct {
     return { authorizationType: apigateway.AuthorizationType.IAM };
   }
 
-  private createFunction(id: string, entry: string, timeout: Duration, retention: logs.RetentionDays,
-    environment: Record<string, string>, description: string): { fn: nodejs.NodejsFunction; role: iam.Role } {
+  private createFunction(
+    id: string,
+    entry: string,
+    timeout: Duration,
+    retention: logs.RetentionDays,
+    environment: Record<string, string>,
+    description: string,
+  ): { fn: nodejs.NodejsFunction; role: iam.Role } {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
     const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
@@ -518,17 +591,37 @@ function addGatewayResponses(api: apigateway.RestApi): void {
   const answers: Array<[string, apigateway.ResponseType, string, string, string | null]> = [
     ['Default4xx', T.DEFAULT_4XX, C.BAD_REQUEST, 'the request was refused', null],
     ['Default5xx', T.DEFAULT_5XX, C.INTERNAL_ERROR, 'the request failed on our side; retry it', null],
-    ['BadRequestBody', T.BAD_REQUEST_BODY, C.INVALID_REQUEST,
+    [
+      'BadRequestBody',
+      T.BAD_REQUEST_BODY,
+      C.INVALID_REQUEST,
       'the body does not match the SubmitJob schema: a JSON object with workload, agent and exactly one of payload, payloadUpload or uploadId; ' +
-      'known workloads, priorities and name patterns only; no other fields', '400'],
-    ['BadRequestParameters', T.BAD_REQUEST_PARAMETERS, C.INVALID_REQUEST,
-      'a required parameter is missing: POST /jobs needs the header Content-Type: application/json; job routes need a job id', '400'],
+        'known workloads, priorities and name patterns only; no other fields',
+      '400',
+    ],
+    [
+      'BadRequestParameters',
+      T.BAD_REQUEST_PARAMETERS,
+      C.INVALID_REQUEST,
+      'a required parameter is missing: POST /jobs needs the header Content-Type: application/json; job routes need a job id',
+      '400',
+    ],
     ['UnsupportedMediaType', T.UNSUPPORTED_MEDIA_TYPE, C.UNSUPPORTED_MEDIA_TYPE, 'Content-Type must be application/json', '415'],
-    ['RequestTooLarge', T.REQUEST_TOO_LARGE, C.PAYLOAD_TOO_LARGE,
-      'the request is too large; submit with payloadUpload: true and PUT the input to the returned upload URL', '413'],
+    [
+      'RequestTooLarge',
+      T.REQUEST_TOO_LARGE,
+      C.PAYLOAD_TOO_LARGE,
+      'the request is too large; submit with payloadUpload: true and PUT the input to the returned upload URL',
+      '413',
+    ],
     ['AccessDenied', T.ACCESS_DENIED, C.ACCESS_DENIED, 'the caller is not allowed to call this method', '403'],
-    ['MissingAuthenticationToken', T.MISSING_AUTHENTICATION_TOKEN, C.ACCESS_DENIED,
-      'missing authentication (sign the request with SigV4 or send a token), or no such route', '403'],
+    [
+      'MissingAuthenticationToken',
+      T.MISSING_AUTHENTICATION_TOKEN,
+      C.ACCESS_DENIED,
+      'missing authentication (sign the request with SigV4 or send a token), or no such route',
+      '403',
+    ],
     ['InvalidSignature', T.INVALID_SIGNATURE, C.ACCESS_DENIED, 'the request signature is invalid', '403'],
     ['ExpiredToken', T.EXPIRED_TOKEN, C.ACCESS_DENIED, 'the credentials or token expired', '403'],
     ['InvalidApiKey', T.INVALID_API_KEY, C.ACCESS_DENIED, 'a valid API key (x-api-key) is required', '403'],
@@ -555,12 +648,16 @@ function addGatewayResponses(api: apigateway.RestApi): void {
  */
 function checkConfigSize(config: ApiConfig): void {
   const json = JSON.stringify(config);
-  const tokens = (json.match(/\$\{Token\[[^\]]*\]\}/g) ?? []);
+  const tokens = json.match(/\$\{Token\[[^\]]*\]\}/g) ?? [];
   const estimate = json.length + tokens.reduce((n, t) => n + 110 - t.length, 0);
   if (estimate > 3500) {
-    throw new PropError(NAME, (name) => `the handlers' configuration would be about ${estimate} bytes, over the 3500 available in Lambda's 4 KB ` +
-      `of environment variables: name fewer agents in ${name('dailyBudgetsUsd')} (use ${name('defaultDailyBudgetUsd')} for the rest) or split the ` +
-      'workloads over two APIs');
+    throw new PropError(
+      NAME,
+      (name) =>
+        `the handlers' configuration would be about ${estimate} bytes, over the 3500 available in Lambda's 4 KB ` +
+        `of environment variables: name fewer agents in ${name('dailyBudgetsUsd')} (use ${name('defaultDailyBudgetUsd')} for the rest) or split the ` +
+        'workloads over two APIs',
+    );
   }
 }
 
@@ -573,8 +670,12 @@ function validateProps(props: JobApiProps): void {
   if (dup) throw propError(NAME, 'workloads', `lists workload ${JSON.stringify(dup)} twice; give each workload once`);
   for (const w of props.workloads) {
     if (w.queue.priorities.length !== w.queue.queues.length || w.queue.priorities.length === 0) {
-      throw propError(NAME, 'workloads', `has workload ${JSON.stringify(w.queue.workload)} with ${w.queue.priorities.length} priorities but ` +
-        `${w.queue.queues.length} queues; they must pair up`);
+      throw propError(
+        NAME,
+        'workloads',
+        `has workload ${JSON.stringify(w.queue.workload)} with ${w.queue.priorities.length} priorities but ` +
+          `${w.queue.queues.length} queues; they must pair up`,
+      );
     }
   }
   validatePattern(NAME, 'stageName', props.stageName, /^[A-Za-z0-9_-]{1,128}$/, 'use letters, digits, dashes and underscores, up to 128 characters');
@@ -588,10 +689,21 @@ function validateProps(props: JobApiProps): void {
   validateDuration(NAME, 'wakeDebounce', props.wakeDebounce, Duration.seconds(0), Duration.minutes(5));
   validateDuration(NAME, 'budgetCacheDuration', props.budgetCacheDuration, Duration.seconds(0), Duration.minutes(15));
   for (const [agent, limit] of Object.entries(props.dailyBudgetsUsd ?? {})) {
-    validatePattern(NAME, 'dailyBudgetsUsd', agent, AGENT_NAME_PATTERN, 'keys are agent names: 1 to 64 letters, digits, dots, dashes and underscores');
+    validatePattern(
+      NAME,
+      'dailyBudgetsUsd',
+      agent,
+      AGENT_NAME_PATTERN,
+      'keys are agent names: 1 to 64 letters, digits, dots, dashes and underscores',
+    );
     validateRange(NAME, `dailyBudgetsUsd[${JSON.stringify(agent)}]`, limit, 0.01, 1_000_000, ' USD');
   }
   validateRange(NAME, 'defaultDailyBudgetUsd', props.defaultDailyBudgetUsd, 0.01, 1_000_000, ' USD');
-  validatePattern(NAME, 'webAclArn', props.webAclArn, /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/,
-    'give the ARN of a REGIONAL-scope AWS WAF v2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)');
+  validatePattern(
+    NAME,
+    'webAclArn',
+    props.webAclArn,
+    /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/,
+    'give the ARN of a REGIONAL-scope AWS WAF v2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)',
+  );
 }

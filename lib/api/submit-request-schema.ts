@@ -1,11 +1,5 @@
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import {
-  AGENT_NAME_PATTERN,
-  IDEMPOTENCY_KEY_MAX_LENGTH,
-  IDEMPOTENCY_KEY_PATTERN,
-  JOB_ID_PATTERN,
-  MODEL_NAME_PATTERN,
-} from '../contracts';
+import { AGENT_NAME_PATTERN, IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN, JOB_ID_PATTERN, MODEL_NAME_PATTERN } from '../contracts';
 
 /**
  * The JSON schema (draft 4) of `POST /jobs`, built from the same patterns and limits the submit handler

@@ -27,7 +27,14 @@ export function combineGrants(grants: Array<iam.Grant | undefined>): iam.Grant {
  * Object actions on one key prefix of a bucket. The object ARN must end in `*` (object keys are not known
  * in advance); that one cdk-nag IAM5 finding is acknowledged on the grantee, naming the exact resource.
  */
-export function grantObjectPrefix(bucket: s3.IBucket, grantee: iam.IGrantable, prefix: string, actions: string[], key: kms.IKey | undefined, use: KeyUse): iam.Grant {
+export function grantObjectPrefix(
+  bucket: s3.IBucket,
+  grantee: iam.IGrantable,
+  prefix: string,
+  actions: string[],
+  key: kms.IKey | undefined,
+  use: KeyUse,
+): iam.Grant {
   const objects = bucket.arnForObjects(`${prefix}*`);
   const grant = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [objects] });
   const principal = grantee.grantPrincipal as unknown as IConstruct;
@@ -37,8 +44,11 @@ export function grantObjectPrefix(bucket: s3.IBucket, grantee: iam.IGrantable, p
     // acknowledged when the tree is validated, after references are resolved.
     principal.node.addValidation({
       validate: () => {
-        acknowledgeNag(principal, `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(principal).resolve(objects))}]`,
-          `Object keys are job ids created at run time; access is confined to the prefix ${prefix} with explicit actions ${actions.join(', ')}.`);
+        acknowledgeNag(
+          principal,
+          `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(principal).resolve(objects))}]`,
+          `Object keys are job ids created at run time; access is confined to the prefix ${prefix} with explicit actions ${actions.join(', ')}.`,
+        );
         return [];
       },
     });

@@ -8,7 +8,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
  * or the jsii output next to the sources).
  */
 export function runtimeAssetDir(name: string): string {
-  for (const up of [['..', '..'], ['..', '..', '..']]) {
+  for (const up of [
+    ['..', '..'],
+    ['..', '..', '..'],
+  ]) {
     const dir = path.join(__dirname, ...up, 'assets', name);
     if (fs.existsSync(path.join(dir, 'index.js'))) return dir;
   }

@@ -84,7 +84,11 @@ export function validateDuration(construct: string, prop: string, value: Duratio
   if (value === undefined || value.isUnresolved()) return;
   const ms = value.toMilliseconds();
   if (!Number.isInteger(ms / 1000)) {
-    throw propError(construct, prop, `must be a whole number of seconds (got ${ms} milliseconds); use e.g. Duration.seconds(${Math.round(ms / 1000)})`);
+    throw propError(
+      construct,
+      prop,
+      `must be a whole number of seconds (got ${ms} milliseconds); use e.g. Duration.seconds(${Math.round(ms / 1000)})`,
+    );
   }
   const s = ms / 1000;
   if (s < min.toSeconds() || s > max.toSeconds()) {

@@ -110,12 +110,21 @@ export class CapacityManager extends Construct {
 
   constructor(scope: Construct, id: string, props: CapacityManagerProps) {
     super(scope, id);
-    validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN,
-      'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+    validatePattern(
+      NAME,
+      'workload',
+      props.workload,
+      WORKLOAD_NAME_PATTERN,
+      'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+    );
     if (props.workload !== props.jobQueue.workload) {
       // Its metrics, tags and the wake-ups the API sends name `workload`; the queues it reads are another's.
-      throw new PropError(NAME, (name) => `${name('workload')} ${JSON.stringify(props.workload)} differs from ${name('jobQueue')}.workload ` +
-        `${JSON.stringify(props.jobQueue.workload)}; give the workload of the queues it scales`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('workload')} ${JSON.stringify(props.workload)} differs from ${name('jobQueue')}.workload ` +
+          `${JSON.stringify(props.jobQueue.workload)}; give the workload of the queues it scales`,
+      );
     }
     this.workload = props.workload;
     this.policy = resolveScalingPolicy(toScalingPolicy(NAME, props, props.jobsPerInstance ?? 1));
@@ -129,10 +138,12 @@ export class CapacityManager extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `cdk-ai-burst capacity manager of workload ${props.workload}`,
     });
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [logGroup.logGroupArn],
-    }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       code: handlerCode('capacity-manager'),
       handler: HANDLER,
@@ -161,26 +172,40 @@ export class CapacityManager extends Construct {
     });
     // A failed async run is not retried: the next scheduled run (≤ 1 min) re-reads the live state anyway.
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
-    const noDlq = 'The capacity manager is idempotent and re-reads live state: a failed or dropped invocation (scheduled or wake) is ' +
+    const noDlq =
+      'The capacity manager is idempotent and re-reads live state: a failed or dropped invocation (scheduled or wake) is ' +
       'superseded by the next scheduled one within a minute, so a DLQ would hold nothing worth replaying; errorsAlarm watches failures.';
     acknowledgeNag(this.function, 'Serverless-LambdaDLQ', noDlq);
     acknowledgeNag(this.function, 'Serverless-LambdaAsyncFailureDestination', noDlq);
 
-    props.jobQueue.queues.forEach((q) => iam.Grant.addToPrincipal({ grantee: role, actions: ['sqs:GetQueueAttributes'], resourceArns: [q.queueArn] }));
+    props.jobQueue.queues.forEach((q) =>
+      iam.Grant.addToPrincipal({ grantee: role, actions: ['sqs:GetQueueAttributes'], resourceArns: [q.queueArn] }),
+    );
     // DescribeAutoScalingGroups supports no resource-level permissions.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['autoscaling:SetDesiredCapacity'],
-      resources: [autoScalingGroupArn(this, props.autoScalingGroupName)],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['autoscaling:CreateOrUpdateTags'],
-      resources: [autoScalingGroupArn(this, props.autoScalingGroupName)],
-      conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [BUSY_HISTORY_TAG] } },
-    }));
-    acknowledgeGroupArnWildcard(role, autoScalingGroupArn(this, props.autoScalingGroupName), 'SetDesiredCapacity and CreateOrUpdateTags (the busy-history tag key only)');
-    acknowledgeNag(role, 'AwsSolutions-IAM5[Resource::*]',
-      'autoscaling:DescribeAutoScalingGroups and X-Ray trace writes support no resource-level permissions; both are read-only or write-only telemetry.');
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:SetDesiredCapacity'],
+        resources: [autoScalingGroupArn(this, props.autoScalingGroupName)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:CreateOrUpdateTags'],
+        resources: [autoScalingGroupArn(this, props.autoScalingGroupName)],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [BUSY_HISTORY_TAG] } },
+      }),
+    );
+    acknowledgeGroupArnWildcard(
+      role,
+      autoScalingGroupArn(this, props.autoScalingGroupName),
+      'SetDesiredCapacity and CreateOrUpdateTags (the busy-history tag key only)',
+    );
+    acknowledgeNag(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'autoscaling:DescribeAutoScalingGroups and X-Ray trace writes support no resource-level permissions; both are read-only or write-only telemetry.',
+    );
 
     this.schedule = new events.Rule(this, 'Schedule', {
       schedule: events.Schedule.rate(Duration.minutes(1)),
@@ -197,8 +222,9 @@ export class CapacityManager extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       // No invocations means no errors; the schedule guarantees invocations, so missing data is not a failure.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `cdk-ai-burst: the ${props.workload} capacity manager failed in 3 of the last 5 minutes, so the fleet is not ` +
-        'being scaled. Check the function\'s log for the error (throttled or denied Auto Scaling calls, a missing group).',
+      alarmDescription:
+        `cdk-ai-burst: the ${props.workload} capacity manager failed in 3 of the last 5 minutes, so the fleet is not ` +
+        "being scaled. Check the function's log for the error (throttled or denied Auto Scaling calls, a missing group).",
     });
 
     applyCostTags(this, props.workload, props.costCenter);
@@ -227,7 +253,6 @@ export class CapacityManager extends Construct {
   public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
-
 }
 
 /** The construct-level options as the pure policy's input, validated (messages name the prop). */
@@ -294,10 +319,15 @@ export function nagSpelling(scope: Construct, value: string): string {
 
 /** Acknowledge the IAM5 finding of a group-ARN statement (the group id is the one wildcard). */
 export function acknowledgeGroupArnWildcard(role: Construct, groupArn: string, actions: string): void {
-  acknowledgeNag(role, `AwsSolutions-IAM5[Resource::${nagSpelling(role, groupArn)}]`,
-    `The group id (a UUID) in the ARN is assigned at creation and not returned by CloudFormation; the ARN is pinned to the group's name, for ${actions} only.`);
+  acknowledgeNag(
+    role,
+    `AwsSolutions-IAM5[Resource::${nagSpelling(role, groupArn)}]`,
+    `The group id (a UUID) in the ARN is assigned at creation and not returned by CloudFormation; the ARN is pinned to the group's name, for ${actions} only.`,
+  );
 }
 
 function queueUrlsJson(scope: Construct, jobQueue: IJobQueue): string {
-  return Stack.of(scope).toJsonString(Object.fromEntries(jobQueue.priorities.map((p, i) => [p, queueUrlFrom(scope, jobQueue.queues[i] as sqs.IQueue)])));
+  return Stack.of(scope).toJsonString(
+    Object.fromEntries(jobQueue.priorities.map((p, i) => [p, queueUrlFrom(scope, jobQueue.queues[i] as sqs.IQueue)])),
+  );
 }

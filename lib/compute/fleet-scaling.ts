@@ -116,8 +116,9 @@ class TargetTrackingScaling extends FleetScaling {
     const name = 'FleetScaling.targetTracking';
     validateRange(name, 'targetBacklogPerInstance', this.options.targetBacklogPerInstance, 0.01, 100000);
     validateDuration(name, 'estimatedInstanceWarmup', this.options.estimatedInstanceWarmup, Duration.seconds(0), Duration.hours(1));
-    const target = resolveScalingPolicy(toScalingPolicy(name, { targetBacklogPerInstance: this.options.targetBacklogPerInstance }, fleet.jobsPerInstance))
-      .targetBacklogPerInstance;
+    const target = resolveScalingPolicy(
+      toScalingPolicy(name, { targetBacklogPerInstance: this.options.targetBacklogPerInstance }, fleet.jobsPerInstance),
+    ).targetBacklogPerInstance;
     return { scalingPolicy: backlogPerInstanceTargetTracking(scope, fleet, target, this.options.estimatedInstanceWarmup ?? Duration.seconds(180)) };
   }
 }
@@ -128,11 +129,19 @@ class TargetTrackingScaling extends FleetScaling {
  * an L1 `CfnScalingPolicy` whose one returned expression is backlog per instance with the division
  * guarded, so it still has a value (the backlog) at 0 in-service instances.
  */
-export function backlogPerInstanceTargetTracking(scope: Construct, fleet: IScalableGpuFleet, targetBacklogPerInstance: number, warmup: Duration): autoscaling.CfnScalingPolicy {
+export function backlogPerInstanceTargetTracking(
+  scope: Construct,
+  fleet: IScalableGpuFleet,
+  targetBacklogPerInstance: number,
+  warmup: Duration,
+): autoscaling.CfnScalingPolicy {
   const metrics: autoscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty[] = [];
   const backlogIds: string[] = [];
   fleet.jobQueue.queues.forEach((queue, i) => {
-    for (const [prefix, metricName] of [['v', 'ApproximateNumberOfMessagesVisible'], ['f', 'ApproximateNumberOfMessagesNotVisible']] as const) {
+    for (const [prefix, metricName] of [
+      ['v', 'ApproximateNumberOfMessagesVisible'],
+      ['f', 'ApproximateNumberOfMessagesNotVisible'],
+    ] as const) {
       const id = `${prefix}${i}`;
       backlogIds.push(id);
       metrics.push({

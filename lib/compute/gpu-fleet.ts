@@ -225,7 +225,11 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     validateProps(this, props, this.instanceTypes, minCapacity, maxCapacity, rootVolumeSize);
     this.instanceWeights = weightsOf(this.instanceTypes, props.instanceWeights);
     // The server's options are checked here; their errors name them under this fleet's `modelServer` prop.
-    this.modelServer = withinProps(NAME, (_c, p) => `modelServer.${p}`, () => (props.modelServer ?? ModelServer.vllm()).bind());
+    this.modelServer = withinProps(
+      NAME,
+      (_c, p) => `modelServer.${p}`,
+      () => (props.modelServer ?? ModelServer.vllm()).bind(),
+    );
 
     const stack = Stack.of(this);
     // An explicit name, so the instances' user data can carry it without a reference cycle
@@ -238,8 +242,11 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       description: `cdk-ai-burst GPU worker of workload ${this.workload}`,
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
-    acknowledgeNag(this.role, 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-      'Session Manager replaces SSH (no key pair, no inbound rule); AmazonSSMManagedInstanceCore is the AWS-maintained minimum the SSM agent needs.');
+    acknowledgeNag(
+      this.role,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'Session Manager replaces SSH (no key pair, no inbound rule); AmazonSSMManagedInstanceCore is the AWS-maintained minimum the SSM agent needs.',
+    );
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -275,14 +282,18 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       ...(props.expectedJobDuration ? { expectedJobSeconds: props.expectedJobDuration.toSeconds() } : {}),
       hourlyPriceUsd: regionKnown ? spotPrices(this.instanceTypes, stack.region) : {},
     };
-    userData.addCommands(...renderUserData({
-      workerConfigJson: stack.toJsonString(config),
-      workerS3Url: this.workerAsset.s3ObjectUrl,
-      region: Aws.REGION,
-      modelServer: this.modelServer,
-      pricesByRegionJson: regionKnown ? undefined : JSON.stringify(Object.fromEntries(knownRegions().map((r) => [r, spotPrices(this.instanceTypes, r)]))),
-      cloudWatchAgentConfigJson: gpuMetrics ? cloudWatchAgentConfigJson({ workload: this.workload }) : undefined,
-    }));
+    userData.addCommands(
+      ...renderUserData({
+        workerConfigJson: stack.toJsonString(config),
+        workerS3Url: this.workerAsset.s3ObjectUrl,
+        region: Aws.REGION,
+        modelServer: this.modelServer,
+        pricesByRegionJson: regionKnown
+          ? undefined
+          : JSON.stringify(Object.fromEntries(knownRegions().map((r) => [r, spotPrices(this.instanceTypes, r)]))),
+        cloudWatchAgentConfigJson: gpuMetrics ? cloudWatchAgentConfigJson({ workload: this.workload }) : undefined,
+      }),
+    );
 
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: props.machineImage ?? ec2.MachineImage.fromSsmParameter(DLAMI_SSM_PARAMETER, { os: ec2.OperatingSystemType.LINUX }),
@@ -298,14 +309,16 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       detailedMonitoring: true,
       associatePublicIpAddress: false,
       ebsOptimized: true,
-      blockDevices: [{
-        deviceName: '/dev/xvda',
-        volume: ec2.BlockDeviceVolume.ebs(rootVolumeSize.toGibibytes(), {
-          encrypted: true,
-          volumeType: ec2.EbsDeviceVolumeType.GP3,
-          deleteOnTermination: true,
-        }),
-      }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(rootVolumeSize.toGibibytes(), {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
     });
 
     this.notificationTopic = props.notificationTopic ?? this.createNotificationTopic();
@@ -336,9 +349,12 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     // The stack's literal name (what AWS::StackName resolves to once deployed): a pseudo parameter would
     // resolve to the name of whichever stack reads this.
     this.autoScalingGroupPhysicalName = Fn.join('-', [stack.stackName, this.workload, this.node.addr.substring(0, 8)]);
-    acknowledgeNag(this.autoScalingGroup, 'AwsSolutions-EC26',
+    acknowledgeNag(
+      this.autoScalingGroup,
+      'AwsSolutions-EC26',
       'The rule cannot read launch templates of mixed-instances groups (it errors on the intrinsic); the only volume is the ' +
-      'launch template\'s root volume, declared encrypted gp3.');
+        "launch template's root volume, declared encrypted gp3.",
+    );
 
     this.terminationHook = this.autoScalingGroup.addLifecycleHook('TerminationHook', {
       lifecycleHookName: TERMINATION_HOOK_NAME,
@@ -408,19 +424,21 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     // EC2 Auto Scaling publishes with its service-linked role. A condition on the principal ARN (rather
     // than naming the role as principal) keeps key creation working in accounts where the role does not
     // exist yet: it is created with the first Auto Scaling group.
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AutoScalingNotifications',
-      principals: [new iam.AnyPrincipal()],
-      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-      resources: ['*'],
-      conditions: {
-        StringEquals: {
-          'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
-          'kms:CallerAccount': Aws.ACCOUNT_ID,
-          'kms:ViaService': `sns.${Aws.REGION}.amazonaws.com`,
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AutoScalingNotifications',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
+            'kms:CallerAccount': Aws.ACCOUNT_ID,
+            'kms:ViaService': `sns.${Aws.REGION}.amazonaws.com`,
+          },
         },
-      },
-    }));
+      }),
+    );
     return new sns.Topic(this, 'Notifications', {
       masterKey: key,
       enforceSSL: true,
@@ -435,19 +453,26 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     props.jobStore.grantReadPayloads(role, this.workload);
     props.jobStore.grantWriteResults(role, this.workload);
     this.grantSetInstanceProtection(role);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject'],
-      resources: [this.workerAsset.bucket.arnForObjects(this.workerAsset.s3ObjectKey)],
-    }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.workerAsset.bucket.arnForObjects(this.workerAsset.s3ObjectKey)],
+      }),
+    );
     // PutMetricData supports no resource-level permissions; the namespace condition confines it.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': gpuMetrics ? [METRIC_NAMESPACE, CW_AGENT_NAMESPACE] : [METRIC_NAMESPACE] } },
-    }));
-    acknowledgeNag(role, 'AwsSolutions-IAM5[Resource::*]',
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': gpuMetrics ? [METRIC_NAMESPACE, CW_AGENT_NAMESPACE] : [METRIC_NAMESPACE] } },
+      }),
+    );
+    acknowledgeNag(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
       'cloudwatch:PutMetricData supports no resource-level permissions and is confined by a cloudwatch:namespace condition; ' +
-      'ec2:DescribeTags (CloudWatch agent) is read-only and supports none either.');
+        'ec2:DescribeTags (CloudWatch agent) is read-only and supports none either.',
+    );
     if (gpuMetrics) {
       // The CloudWatch agent resolves ${aws:AutoScalingGroupName} with DescribeTags (read-only, no resource-level permissions).
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }));
@@ -467,8 +492,10 @@ function dataRegionOf(fleet: Construct, props: GpuFleetProps): string | undefine
   ] as const;
   const away = regions.filter(([, r]) => r !== undefined);
   if (away.length > 0 && (away.length < regions.length || away.some(([, r]) => r !== away[0][1]))) {
-    throw new Error(`${NAME}: jobQueue, jobStore.table and jobStore.bucket must be in one region (got ` +
-      `${regions.map(([n, r]) => `${n} in ${r ?? Stack.of(fleet).region}`).join(', ')})`);
+    throw new Error(
+      `${NAME}: jobQueue, jobStore.table and jobStore.bucket must be in one region (got ` +
+        `${regions.map(([n, r]) => `${n} in ${r ?? Stack.of(fleet).region}`).join(', ')})`,
+    );
   }
   return away[0]?.[1];
 }
@@ -500,8 +527,10 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
   const dup = types.find((t, i) => types.indexOf(t) !== i);
   if (dup) throw propError(NAME, 'instanceTypes', `lists ${JSON.stringify(dup)} twice`);
   if (types.length < MIN_RECOMMENDED_TYPES) {
-    Annotations.of(scope).addWarningV2('cdk-ai-burst:fewInstanceTypes',
-      `${NAME}: only ${types.length} instance type(s); list at least ${MIN_RECOMMENDED_TYPES} so spot has several pools to choose from`);
+    Annotations.of(scope).addWarningV2(
+      'cdk-ai-burst:fewInstanceTypes',
+      `${NAME}: only ${types.length} instance type(s); list at least ${MIN_RECOMMENDED_TYPES} so spot has several pools to choose from`,
+    );
   }
   for (const [t, w] of Object.entries(props.instanceWeights ?? {})) {
     if (!types.includes(t)) {
@@ -513,8 +542,12 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
   const concurrency = props.workerConcurrency ?? 1;
   for (const [t, w] of Object.entries(props.instanceWeights ?? {})) {
     if (Token.isUnresolved(w) || Token.isUnresolved(concurrency) || w * concurrency <= MAX_SLOTS_PER_INSTANCE) continue;
-    throw new PropError(NAME, (name) => `${name('workerConcurrency')} (${concurrency}) × ${name(`instanceWeights[${t}]`)} (${w}) gives ` +
-      `${w * concurrency} job slots on one ${t}; at most ${MAX_SLOTS_PER_INSTANCE}: lower the weight or the concurrency`);
+    throw new PropError(
+      NAME,
+      (name) =>
+        `${name('workerConcurrency')} (${concurrency}) × ${name(`instanceWeights[${t}]`)} (${w}) gives ` +
+        `${w * concurrency} job slots on one ${t}; at most ${MAX_SLOTS_PER_INSTANCE}: lower the weight or the concurrency`,
+    );
   }
   validateInteger(NAME, 'maxAttempts', props.maxAttempts, 1, 100);
   validateInteger(NAME, 'inlineResultMaxBytes', props.inlineResultMaxBytes, 1024, 300 * 1024);
@@ -524,8 +557,12 @@ function validateProps(scope: Construct, props: GpuFleetProps, types: readonly s
     const gib = root.toGibibytes();
     const floor = props.machineImage ? 8 : DLAMI_MIN_ROOT_GIB;
     if (!Number.isInteger(gib) || gib < floor || gib > 16384) {
-      throw propError(NAME, 'rootVolumeSize', `must be a whole number of GiB between ${floor} and 16384 (got ${gib} GiB)` +
-        (props.machineImage ? '' : `; the default GPU AMI's root snapshot is ${DLAMI_MIN_ROOT_GIB} GiB`));
+      throw propError(
+        NAME,
+        'rootVolumeSize',
+        `must be a whole number of GiB between ${floor} and 16384 (got ${gib} GiB)` +
+          (props.machineImage ? '' : `; the default GPU AMI's root snapshot is ${DLAMI_MIN_ROOT_GIB} GiB`),
+      );
     }
   }
 }
@@ -548,24 +585,40 @@ function validateGpuTypes(types: readonly string[], requireGpu: boolean, customI
   for (const t of types) {
     const family = gpuFamilyOf(t);
     if (requireGpu && isUnknownGpuFamily(t)) {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose family ${familyOf(t)} is unknown ` +
-        `(known GPU families: ${knownGpuFamilies().join(', ')}); check the name, ` +
-        `or set ${name('requireGpu')}: false for a family newer than this library`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('instanceTypes')} has ${JSON.stringify(t)}, whose family ${familyOf(t)} is unknown ` +
+          `(known GPU families: ${knownGpuFamilies().join(', ')}); check the name, ` +
+          `or set ${name('requireGpu')}: false for a family newer than this library`,
+      );
     }
     if (requireGpu && !family) {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
-        `use GPU types or set ${name('requireGpu')}: false`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('instanceTypes')} has ${JSON.stringify(t)}, which is not an NVIDIA GPU type (G or P family); ` +
+          `use GPU types or set ${name('requireGpu')}: false`,
+      );
     }
     if (customImage || !family) continue;
     if (family.vendor !== 'nvidia') {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, whose GPU is ${family.vendor.toUpperCase()}; ` +
-        `the default AMI has the NVIDIA driver only: use NVIDIA types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
-        `or give a ${name('machineImage')} with that vendor's driver`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('instanceTypes')} has ${JSON.stringify(t)}, whose GPU is ${family.vendor.toUpperCase()}; ` +
+          `the default AMI has the NVIDIA driver only: use NVIDIA types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
+          `or give a ${name('machineImage')} with that vendor's driver`,
+      );
     }
     if (family.architecture !== 'x86_64') {
-      throw new PropError(NAME, (name) => `${name('instanceTypes')} has ${JSON.stringify(t)}, an ${family.architecture} type; ` +
-        `the default AMI is x86_64: use x86_64 types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
-        `or give an ${family.architecture} ${name('machineImage')} with the NVIDIA driver`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('instanceTypes')} has ${JSON.stringify(t)}, an ${family.architecture} type; ` +
+          `the default AMI is x86_64: use x86_64 types (e.g. ${DEFAULT_GPU_INSTANCE_TYPES[0]}) ` +
+          `or give an ${family.architecture} ${name('machineImage')} with the NVIDIA driver`,
+      );
     }
   }
   const byArch = new Map<string, string>();
@@ -575,7 +628,11 @@ function validateGpuTypes(types: readonly string[], requireGpu: boolean, customI
   }
   if (byArch.size > 1) {
     const [[a1, t1], [a2, t2]] = [...byArch.entries()];
-    throw propError(NAME, 'instanceTypes', `mixes ${a1} (${t1}) and ${a2} (${t2}) types; a launch template has one AMI of one ` +
-      'architecture: list types of one architecture (or make two fleets)');
+    throw propError(
+      NAME,
+      'instanceTypes',
+      `mixes ${a1} (${t1}) and ${a2} (${t2}) types; a launch template has one AMI of one ` +
+        'architecture: list types of one architecture (or make two fleets)',
+    );
   }
 }

@@ -86,24 +86,42 @@ export abstract class ModelServer {
     const port = options.port ?? 8000;
     const args = options.extraArgs ?? ['--max-model-len', '8192', '--gpu-memory-utilization', '0.90'];
     const image = options.image ?? DEFAULT_VLLM_IMAGE;
-    return new FixedModelServer('ModelServer.vllm', {
-      worker: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}`, healthPath: options.healthPath ?? '/health', defaultModel: model, stream: true },
-      startScript: dockerRun(image, port, 8000, ['--model', model, ...args], `-v ${MODEL_CACHE_DIR}:/root/.cache/huggingface`),
-    }, port, options.healthPath, () => validateImage('ModelServer.vllm', image));
+    return new FixedModelServer(
+      'ModelServer.vllm',
+      {
+        worker: {
+          kind: 'openai',
+          baseUrl: `http://127.0.0.1:${port}`,
+          healthPath: options.healthPath ?? '/health',
+          defaultModel: model,
+          stream: true,
+        },
+        startScript: dockerRun(image, port, 8000, ['--model', model, ...args], `-v ${MODEL_CACHE_DIR}:/root/.cache/huggingface`),
+      },
+      port,
+      options.healthPath,
+      () => validateImage('ModelServer.vllm', image),
+    );
   }
 
   /** Any containerized server speaking the OpenAI API or `/invocations`. */
   public static container(options: ContainerModelServerOptions): ModelServer {
     const name = 'ModelServer.container';
     const port = options.port ?? 8000;
-    return new FixedModelServer(name, {
-      worker: workerModelServer(options, port),
-      startScript: dockerRun(options.image, port, options.containerPort ?? port, options.args ?? [], ''),
-    }, port, options.healthPath, () => {
-      validateKind(name, options.kind);
-      validateImage(name, options.image);
-      validateInteger(name, 'containerPort', options.containerPort, 1, 65535);
-    });
+    return new FixedModelServer(
+      name,
+      {
+        worker: workerModelServer(options, port),
+        startScript: dockerRun(options.image, port, options.containerPort ?? port, options.args ?? [], ''),
+      },
+      port,
+      options.healthPath,
+      () => {
+        validateKind(name, options.kind);
+        validateImage(name, options.image);
+        validateInteger(name, 'containerPort', options.containerPort, 1, 65535);
+      },
+    );
   }
 
   /** Your own start commands, run in the foreground by a systemd unit. */
@@ -111,10 +129,16 @@ export abstract class ModelServer {
     const name = 'ModelServer.commands';
     if (options.commands.length === 0) throw propError(name, 'commands', 'must list at least one line (got none)');
     const port = options.port ?? 8000;
-    return new FixedModelServer(name, {
-      worker: workerModelServer(options, port),
-      startScript: [...options.commands],
-    }, port, options.healthPath, () => validateKind(name, options.kind));
+    return new FixedModelServer(
+      name,
+      {
+        worker: workerModelServer(options, port),
+        startScript: [...options.commands],
+      },
+      port,
+      options.healthPath,
+      () => validateKind(name, options.kind),
+    );
   }
 
   /** The worker config section and start script; validates the options (throws naming the prop). */
@@ -126,14 +150,19 @@ export abstract class ModelServer {
  * path. Each of these, left through, makes the model server unit fail and restart forever at boot.
  */
 class FixedModelServer extends ModelServer {
-  constructor(private readonly factory: string, private readonly config: ModelServerConfig, private readonly port: number,
-    private readonly healthPath: string | undefined, private readonly validate: () => void) {
+  constructor(
+    private readonly factory: string,
+    private readonly config: ModelServerConfig,
+    private readonly port: number,
+    private readonly healthPath: string | undefined,
+    private readonly validate: () => void,
+  ) {
     super();
   }
 
   public bind(): ModelServerConfig {
     validateInteger(this.factory, 'port', this.port, 1024, 65535);
-    if (this.healthPath !== undefined && !/^\/[A-Za-z0-9._~\/-]*$/.test(this.healthPath)) {
+    if (this.healthPath !== undefined && !/^\/[A-Za-z0-9._~/-]*$/.test(this.healthPath)) {
       throw propError(this.factory, 'healthPath', `${JSON.stringify(this.healthPath)} must be a URL path starting with /`);
     }
     this.validate();

@@ -176,9 +176,10 @@ export function resolveScalingPolicy(policy: ScalingPolicy = {}): ResolvedScalin
   const expectedBootSeconds = policy.expectedBootSeconds ?? DEFAULT_EXPECTED_BOOT_SECONDS;
   let target = policy.targetBacklogPerInstance;
   if (target === undefined) {
-    target = policy.queueWaitSloSeconds === undefined
-      ? jobsPerInstance
-      : deriveTargetBacklog(policy.queueWaitSloSeconds, policy.expectedJobSeconds ?? DEFAULT_EXPECTED_JOB_SECONDS, jobsPerInstance);
+    target =
+      policy.queueWaitSloSeconds === undefined
+        ? jobsPerInstance
+        : deriveTargetBacklog(policy.queueWaitSloSeconds, policy.expectedJobSeconds ?? DEFAULT_EXPECTED_JOB_SECONDS, jobsPerInstance);
   }
   return {
     targetBacklogPerInstance: target,
@@ -256,7 +257,10 @@ export function decideCapacity(queue: QueueState, fleet: FleetState, policy: Sca
   const current = count(fleet.desired);
   const instances = count(fleet.inService) + count(fleet.pending);
 
-  let visible = 0; let inFlight = 0; let delayed = 0; let dueSoon = 0;
+  let visible = 0;
+  let inFlight = 0;
+  let delayed = 0;
+  let dueSoon = 0;
   for (const q of queue.queues) {
     visible += count(q.visible);
     inFlight += count(q.inFlight);
@@ -284,7 +288,8 @@ export function decideCapacity(queue: QueueState, fleet: FleetState, policy: Sca
   const desired = Math.min(max, Math.max(min, need, held));
   const backlogPerInstance = instances > 0 ? backlog / instances : backlog;
 
-  const seen = `backlog ${backlog} (visible ${visible}, in flight ${inFlight}` +
+  const seen =
+    `backlog ${backlog} (visible ${visible}, in flight ${inFlight}` +
     `${delayed > 0 ? `, delayed ${delayed} of which due soon ${dueSoon}` : ''})` +
     ` at target ${round(target)}/${fleet.weighted ? 'unit' : 'instance'} needs ${need}` +
     `${pinned > 0 ? ` (${pinned} pinned by running jobs)` : ''}`;
@@ -296,16 +301,20 @@ export function decideCapacity(queue: QueueState, fleet: FleetState, policy: Sca
     reason = `scale out ${current}→${desired}: ${seen}${capped}`;
   } else if (desired < current) {
     action = 'scale-in';
-    reason = `scale in ${current}→${desired}: ${seen}; capacity above ${desired} idle for ≥ ${p.idleWindowSeconds}s` +
+    reason =
+      `scale in ${current}→${desired}: ${seen}; capacity above ${desired} idle for ≥ ${p.idleWindowSeconds}s` +
       `${desired === min && min > Math.max(need, held) ? ` (min ${min})` : ''}`;
   } else if (desired === 0) {
     action = 'idle';
     reason = `idle at 0: ${seen}`;
   } else {
     action = 'hold';
-    const why = desired > need && held > need
-      ? `; holding ${held} until idle for ${p.idleWindowSeconds}s (level ${held} last needed ${Math.round((now - lastNeeded(history, held)) / 1000)}s ago)`
-      : desired === min && min > need ? `; min ${min}` : '';
+    const why =
+      desired > need && held > need
+        ? `; holding ${held} until idle for ${p.idleWindowSeconds}s (level ${held} last needed ${Math.round((now - lastNeeded(history, held)) / 1000)}s ago)`
+        : desired === min && min > need
+          ? `; min ${min}`
+          : '';
     reason = `hold ${desired}: ${seen}${why}${capped}`;
   }
   return { desired, reason, action, backlog, need, backlogPerInstance, busyHistory: history };
@@ -418,9 +427,7 @@ export interface BusyHistoryWrite {
  * @param next the history this evaluation's decision returned
  * @param now epoch milliseconds of this evaluation
  */
-export function planBusyHistoryWrite(
-  carry: BusyHistoryCarry | undefined, tag: string | undefined, next: BusyLevel[], now: number,
-): BusyHistoryWrite {
+export function planBusyHistoryWrite(carry: BusyHistoryCarry | undefined, tag: string | undefined, next: BusyLevel[], now: number): BusyHistoryWrite {
   const value = encodeBusyHistory(next);
   const change = value === tag ? undefined : materialHistoryChange(decodeBusyHistory(tag), next);
   const writtenAt = carry?.writtenAt;

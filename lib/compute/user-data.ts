@@ -36,13 +36,7 @@ export interface UserDataOptions {
 
 /** A heredoc with a quoted delimiter: the content is written verbatim (no shell expansion). */
 function writeFile(path: string, content: string, mode: string, owner = 'root:root'): string[] {
-  return [
-    `cat > ${path} <<'AI_BURST_EOF'`,
-    content,
-    'AI_BURST_EOF',
-    `chmod ${mode} ${path}`,
-    `chown ${owner} ${path}`,
-  ];
+  return [`cat > ${path} <<'AI_BURST_EOF'`, content, 'AI_BURST_EOF', `chmod ${mode} ${path}`, `chown ${owner} ${path}`];
 }
 
 /**
@@ -79,39 +73,47 @@ export function renderUserData(o: UserDataOptions): string[] {
   }
   lines.push(
     ...writeFile(InstancePaths.MODEL_SERVER_SCRIPT, ['#!/bin/bash', 'set -euo pipefail', ...o.modelServer.startScript].join('\n'), '0755'),
-    ...writeFile(`/etc/systemd/system/${InstancePaths.MODEL_SERVER_UNIT}`, [
-      '[Unit]',
-      'Description=cdk-ai-burst model server',
-      'Wants=network-online.target docker.service',
-      'After=network-online.target docker.service',
-      '[Service]',
-      `ExecStart=/bin/bash ${InstancePaths.MODEL_SERVER_SCRIPT}`,
-      'Restart=always',
-      'RestartSec=10',
-      'TimeoutStartSec=0',
-      '[Install]',
-      'WantedBy=multi-user.target',
-    ].join('\n'), '0644'),
-    ...writeFile(`/etc/systemd/system/${InstancePaths.WORKER_UNIT}`, [
-      '[Unit]',
-      'Description=cdk-ai-burst worker agent',
-      `Wants=network-online.target ${InstancePaths.MODEL_SERVER_UNIT}`,
-      `After=network-online.target ${InstancePaths.MODEL_SERVER_UNIT}`,
-      '[Service]',
-      `User=${InstancePaths.WORKER_USER}`,
-      `ExecStart=${node} ${InstancePaths.WORKER_BUNDLE}`,
-      'Environment=NODE_ENV=production',
-      'Restart=always',
-      'RestartSec=5',
-      // Room to finish or hand back the jobs in hand when stopped (a spot notice gives 2 minutes).
-      'TimeoutStopSec=110',
-      'NoNewPrivileges=true',
-      'ProtectSystem=full',
-      'ProtectHome=true',
-      'PrivateTmp=true',
-      '[Install]',
-      'WantedBy=multi-user.target',
-    ].join('\n'), '0644'),
+    ...writeFile(
+      `/etc/systemd/system/${InstancePaths.MODEL_SERVER_UNIT}`,
+      [
+        '[Unit]',
+        'Description=cdk-ai-burst model server',
+        'Wants=network-online.target docker.service',
+        'After=network-online.target docker.service',
+        '[Service]',
+        `ExecStart=/bin/bash ${InstancePaths.MODEL_SERVER_SCRIPT}`,
+        'Restart=always',
+        'RestartSec=10',
+        'TimeoutStartSec=0',
+        '[Install]',
+        'WantedBy=multi-user.target',
+      ].join('\n'),
+      '0644',
+    ),
+    ...writeFile(
+      `/etc/systemd/system/${InstancePaths.WORKER_UNIT}`,
+      [
+        '[Unit]',
+        'Description=cdk-ai-burst worker agent',
+        `Wants=network-online.target ${InstancePaths.MODEL_SERVER_UNIT}`,
+        `After=network-online.target ${InstancePaths.MODEL_SERVER_UNIT}`,
+        '[Service]',
+        `User=${InstancePaths.WORKER_USER}`,
+        `ExecStart=${node} ${InstancePaths.WORKER_BUNDLE}`,
+        'Environment=NODE_ENV=production',
+        'Restart=always',
+        'RestartSec=5',
+        // Room to finish or hand back the jobs in hand when stopped (a spot notice gives 2 minutes).
+        'TimeoutStopSec=110',
+        'NoNewPrivileges=true',
+        'ProtectSystem=full',
+        'ProtectHome=true',
+        'PrivateTmp=true',
+        '[Install]',
+        'WantedBy=multi-user.target',
+      ].join('\n'),
+      '0644',
+    ),
     'systemctl daemon-reload',
     `systemctl enable --now ${InstancePaths.MODEL_SERVER_UNIT} ${InstancePaths.WORKER_UNIT}`,
   );

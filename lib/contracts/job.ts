@@ -9,7 +9,6 @@ export const JOB_MESSAGE_VERSION = 1;
 export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-
 /** Priorities a JobQueue creates when none are given, highest first. */
 export const DEFAULT_PRIORITIES: readonly string[] = ['high', 'normal'];
 
@@ -195,7 +194,8 @@ export function parseJobMessage(body: string | undefined): Parsed<JobMessage> {
     checkCount(o, 'attempt', 1) ??
     checkCount(o, 'interruptions', 0);
   if (error) return fail(error);
-  if (workloadOfJobId(o.jobId as string) !== o.workload) return fail(`jobId ${JSON.stringify(o.jobId)} does not belong to workload ${JSON.stringify(o.workload)}`);
+  if (workloadOfJobId(o.jobId as string) !== o.workload)
+    return fail(`jobId ${JSON.stringify(o.jobId)} does not belong to workload ${JSON.stringify(o.workload)}`);
   if (typeof o.submittedAt !== 'string' || Number.isNaN(Date.parse(o.submittedAt))) {
     return fail(`submittedAt must be an ISO-8601 time (got ${describe(o.submittedAt)})`);
   }

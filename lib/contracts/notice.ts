@@ -46,7 +46,12 @@ export function expectedDoneAt(job: RunningJobTiming): number | undefined {
  * before `reclaimAtMs`. A job of unknown length, or one already past its expected end (it is running long,
  * so the estimate says nothing), is requeued.
  */
-export function finishesBeforeReclaim(job: RunningJobTiming, nowMs: number, reclaimAtMs: number, marginSeconds = NOTICE_FINISH_MARGIN_SECONDS): boolean {
+export function finishesBeforeReclaim(
+  job: RunningJobTiming,
+  nowMs: number,
+  reclaimAtMs: number,
+  marginSeconds = NOTICE_FINISH_MARGIN_SECONDS,
+): boolean {
   const done = expectedDoneAt(job);
   if (done === undefined || done < nowMs) return false;
   return done <= reclaimAtMs - marginSeconds * 1000;

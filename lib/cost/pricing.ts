@@ -144,12 +144,7 @@ export const PRICE_SNAPSHOT: PriceSnapshot = Object.freeze({
  * has no row for that type and region. Commitment markets return the effective hourly rate; the caller
  * pays it for every hour of the term.
  */
-export function hourlyPrice(
-  instanceType: string,
-  region: string,
-  market: Market,
-  snapshot: PriceSnapshot = PRICE_SNAPSHOT,
-): number | undefined {
+export function hourlyPrice(instanceType: string, region: string, market: Market, snapshot: PriceSnapshot = PRICE_SNAPSHOT): number | undefined {
   const row = snapshot.regions[region]?.[instanceType];
   if (!row) return undefined;
   switch (market) {
@@ -167,11 +162,7 @@ export function hourlyPrice(
 }
 
 /** The row for a type and region, or `undefined`. */
-export function instancePrice(
-  instanceType: string,
-  region: string,
-  snapshot: PriceSnapshot = PRICE_SNAPSHOT,
-): InstancePrice | undefined {
+export function instancePrice(instanceType: string, region: string, snapshot: PriceSnapshot = PRICE_SNAPSHOT): InstancePrice | undefined {
   return snapshot.regions[region]?.[instanceType];
 }
 

@@ -58,20 +58,36 @@ export class InterruptionDrill extends Construct {
       description: `FIS spot-interruption drill for workload ${props.workload}`,
     });
     // Only this workload's instances can be interrupted.
-    this.role.addToPolicy(new iam.PolicyStatement({
-      actions: ['ec2:SendSpotInstanceInterruptions'],
-      resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-      conditions: { StringEquals: { [`aws:ResourceTag/${Tags.WORKLOAD}`]: props.workload } },
-    }));
-    acknowledgeNag(this.role, `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ec2', 'instance/*')}]`,
-      'Spot instances are launched at run time; the action is confined to instances tagged with this workload.');
-    this.role.addToPolicy(new iam.PolicyStatement({
-      actions: ['ec2:DescribeInstances', 'logs:CreateLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:PutResourcePolicy'],
-      resources: ['*'],
-    }));
-    acknowledgeNag(this.role, 'AwsSolutions-IAM5[Resource::*]',
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:SendSpotInstanceInterruptions'],
+        resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+        conditions: { StringEquals: { [`aws:ResourceTag/${Tags.WORKLOAD}`]: props.workload } },
+      }),
+    );
+    acknowledgeNag(
+      this.role,
+      `AwsSolutions-IAM5[Resource::${nagArn(stack, 'ec2', 'instance/*')}]`,
+      'Spot instances are launched at run time; the action is confined to instances tagged with this workload.',
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ec2:DescribeInstances',
+          'logs:CreateLogDelivery',
+          'logs:DescribeLogGroups',
+          'logs:DescribeResourcePolicies',
+          'logs:PutResourcePolicy',
+        ],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeNag(
+      this.role,
+      'AwsSolutions-IAM5[Resource::*]',
       'ec2:DescribeInstances (to resolve the tag-selected targets) and the CloudWatch Logs delivery actions FIS uses for ' +
-      'experiment logs support no resource-level permissions; none of them mutates an instance.');
+        'experiment logs support no resource-level permissions; none of them mutates an instance.',
+    );
 
     const count = props.instancesToInterrupt ?? 1;
     const notice = props.durationBeforeInterruption ?? Duration.minutes(2);

@@ -37,10 +37,12 @@ export function createHandlerFunction(scope: Construct, id: string, o: HandlerFu
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: o.description,
   });
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-    resources: [logGroup.logGroupArn],
-  }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
   const fn = new nodejs.NodejsFunction(scope, id, {
     code: handlerCode(o.handler),
     handler: HANDLER,
@@ -56,7 +58,10 @@ export function createHandlerFunction(scope: Construct, id: string, o: HandlerFu
     environment: o.environment,
     deadLetterQueue: o.deadLetterQueue,
   });
-  acknowledgeNag(role, 'AwsSolutions-IAM5[Resource::*]',
-    'Only X-Ray trace writes (xray:PutTraceSegments, xray:PutTelemetryRecords) are on "*": they support no resource-level permissions.');
+  acknowledgeNag(
+    role,
+    'AwsSolutions-IAM5[Resource::*]',
+    'Only X-Ray trace writes (xray:PutTraceSegments, xray:PutTelemetryRecords) are on "*": they support no resource-level permissions.',
+  );
   return { function: fn, role, logGroup };
 }

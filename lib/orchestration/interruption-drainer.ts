@@ -100,7 +100,7 @@ export class InterruptionDrainer extends Construct {
     super(scope, id);
     validateDuration(NAME, 'drainTimeout', props.drainTimeout, Duration.seconds(10), Duration.minutes(14));
     validateDuration(NAME, 'lifecycleHookHeartbeat', props.lifecycleHookHeartbeat, Duration.seconds(30), Duration.hours(2));
-    if (!props.lifecycleHookName) throw propError(NAME, 'lifecycleHookName', 'must name the group\'s terminate lifecycle hook (got an empty string)');
+    if (!props.lifecycleHookName) throw propError(NAME, 'lifecycleHookName', "must name the group's terminate lifecycle hook (got an empty string)");
     this.workload = props.jobQueue.workload;
     this.drainTimeout = props.drainTimeout ?? Duration.minutes(2);
     const heartbeat = lifecycleHeartbeat(props);
@@ -108,8 +108,12 @@ export class InterruptionDrainer extends Construct {
     this.dataRegion = remoteRegionOf(this, props.jobStore.table);
     const queueRegion = remoteRegionOf(this, props.jobQueue.queues[0]);
     if (queueRegion !== this.dataRegion) {
-      throw new PropError(NAME, (name) => `${name('jobQueue')} and ${name('jobStore')} must be in one region (got jobQueue in ` +
-        `${queueRegion ?? Stack.of(this).region}, jobStore in ${this.dataRegion ?? Stack.of(this).region})`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('jobQueue')} and ${name('jobStore')} must be in one region (got jobQueue in ` +
+          `${queueRegion ?? Stack.of(this).region}, jobStore in ${this.dataRegion ?? Stack.of(this).region})`,
+      );
     }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -117,8 +121,11 @@ export class InterruptionDrainer extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    acknowledgeNag(this.deadLetterQueue, 'Serverless-SQSRedrivePolicy',
-      'This queue is itself a dead-letter queue (of the drainer\'s EventBridge targets and its asynchronous invocations): the last stop.');
+    acknowledgeNag(
+      this.deadLetterQueue,
+      'Serverless-SQSRedrivePolicy',
+      "This queue is itself a dead-letter queue (of the drainer's EventBridge targets and its asynchronous invocations): the last stop.",
+    );
 
     const fn = createHandlerFunction(this, 'Function', {
       handler: 'drain',
@@ -147,28 +154,39 @@ export class InterruptionDrainer extends Construct {
     props.jobStore.grantReadWriteRecords(fn.role, this.workload);
     // Queues: publish the copy and delete the original on this workload's work queues, nothing else.
     combineGrants([
-      iam.Grant.addToPrincipal({ grantee: fn.role, actions: ['sqs:SendMessage', 'sqs:DeleteMessage'], resourceArns: props.jobQueue.queues.map((q) => q.queueArn) }),
+      iam.Grant.addToPrincipal({
+        grantee: fn.role,
+        actions: ['sqs:SendMessage', 'sqs:DeleteMessage'],
+        resourceArns: props.jobQueue.queues.map((q) => q.queueArn),
+      }),
       grantKey(props.jobQueue.encryptionKey, fn.role, 'encrypt'),
     ]);
     // Lifecycle: complete or extend this group's hook only.
     const groupArn = autoScalingGroupArn(this, groupName);
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-      resources: [groupArn],
-    }));
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        resources: [groupArn],
+      }),
+    );
     acknowledgeGroupArnWildcard(fn.role, groupArn, 'CompleteLifecycleAction and RecordLifecycleActionHeartbeat');
     // Rebalance: the draining tag, only on instances of this group, and no other tag key.
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['ec2:CreateTags'],
-      resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-      conditions: {
-        'StringEquals': { 'aws:ResourceTag/aws:autoscaling:groupName': groupName },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.DRAINING] },
-      },
-    }));
-    acknowledgeNag(fn.role, `AwsSolutions-IAM5[Resource::${nagArn(Stack.of(this), 'ec2', 'instance/*')}]`,
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateTags'],
+        resources: [Stack.of(this).formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+        conditions: {
+          StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': groupName },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.DRAINING] },
+        },
+      }),
+    );
+    acknowledgeNag(
+      fn.role,
+      `AwsSolutions-IAM5[Resource::${nagArn(Stack.of(this), 'ec2', 'instance/*')}]`,
       'Instance ids are assigned at launch; ec2:CreateTags is confined to instances whose aws:autoscaling:groupName tag is this ' +
-      `group, and to the ${Tags.DRAINING} tag key.`);
+        `group, and to the ${Tags.DRAINING} tag key.`,
+    );
 
     const target = new targets.LambdaFunction(fn.function, {
       deadLetterQueue: this.deadLetterQueue,
@@ -217,7 +235,6 @@ export class InterruptionDrainer extends Construct {
   public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
-
 }
 
 /**
@@ -226,16 +243,21 @@ export class InterruptionDrainer extends Construct {
  * and the instance terminate mid-drain); else the hook's own timeout; else GpuFleet's default.
  */
 function lifecycleHeartbeat(props: InterruptionDrainerProps): Duration {
-  const hook = props.autoScalingGroup.node.findAll()
+  const hook = props.autoScalingGroup.node
+    .findAll()
     .find((c): c is autoscaling.CfnLifecycleHook => c instanceof autoscaling.CfnLifecycleHook && c.lifecycleHookName === props.lifecycleHookName);
   const hookSeconds = hook?.heartbeatTimeout;
   if (hookSeconds === undefined || Token.isUnresolved(hookSeconds)) return props.lifecycleHookHeartbeat ?? Duration.minutes(3);
   const given = props.lifecycleHookHeartbeat;
   if (given === undefined) return Duration.seconds(hookSeconds);
   if (!given.isUnresolved() && given.toSeconds() > hookSeconds) {
-    throw new PropError(NAME, (name) => `${name('lifecycleHookHeartbeat')} (${given.toHumanString()}) must not exceed the heartbeat timeout of ` +
-      `the group's lifecycle hook ${JSON.stringify(props.lifecycleHookName)} (${Duration.seconds(hookSeconds).toHumanString()}): the hook would ` +
-      'time out between two heartbeats and the instance terminate mid-drain; give the hook\'s timeout (GpuFleet.terminationHookHeartbeat)');
+    throw new PropError(
+      NAME,
+      (name) =>
+        `${name('lifecycleHookHeartbeat')} (${given.toHumanString()}) must not exceed the heartbeat timeout of ` +
+        `the group's lifecycle hook ${JSON.stringify(props.lifecycleHookName)} (${Duration.seconds(hookSeconds).toHumanString()}): the hook would ` +
+        "time out between two heartbeats and the instance terminate mid-drain; give the hook's timeout (GpuFleet.terminationHookHeartbeat)",
+    );
   }
   return given;
 }

@@ -92,8 +92,11 @@ export class RetryHandler extends Construct {
     const backoffBase = props.backoffBase ?? Duration.seconds(10);
     const backoffMax = props.backoffMax ?? Duration.hours(1);
     if (!backoffBase.isUnresolved() && !backoffMax.isUnresolved() && backoffMax.toSeconds() < backoffBase.toSeconds()) {
-      throw new PropError(NAME, (name) => `${name('backoffMax')} (${backoffMax.toHumanString()}) must be at least ${name('backoffBase')} ` +
-        `(${backoffBase.toHumanString()})`);
+      throw new PropError(
+        NAME,
+        (name) =>
+          `${name('backoffMax')} (${backoffMax.toHumanString()}) must be at least ${name('backoffBase')} ` + `(${backoffBase.toHumanString()})`,
+      );
     }
     const jobQueue = props.jobQueue;
     this.workload = jobQueue.workload;
@@ -120,16 +123,24 @@ export class RetryHandler extends Construct {
     this.function = fn.function;
     this.role = fn.role;
     this.logGroup = fn.logGroup;
-    acknowledgeNag(fn.function, 'Serverless-LambdaDLQ',
+    acknowledgeNag(
+      fn.function,
+      'Serverless-LambdaDLQ',
       'Only the SQS event source invokes this function, synchronously: a failed message returns to the dead-letter queue it ' +
-      'came from, and after that queue\'s maxReceiveCount SQS moves it to the parking queue. A Lambda DLQ would never receive anything.');
+        "came from, and after that queue's maxReceiveCount SQS moves it to the parking queue. A Lambda DLQ would never receive anything.",
+    );
 
-    fn.function.addEventSource(new sources.SqsEventSource(jobQueue.deadLetterQueue, {
-      batchSize: props.batchSize ?? 10,
-      reportBatchItemFailures: true,
-    }));
-    acknowledgeNag(fn.function, 'Serverless-LambdaEventSourceMappingDestination',
-      'SQS event sources take no on-failure destination; the source queue (the dead-letter queue) has its own redrive policy to the parking queue.');
+    fn.function.addEventSource(
+      new sources.SqsEventSource(jobQueue.deadLetterQueue, {
+        batchSize: props.batchSize ?? 10,
+        reportBatchItemFailures: true,
+      }),
+    );
+    acknowledgeNag(
+      fn.function,
+      'Serverless-LambdaEventSourceMappingDestination',
+      'SQS event sources take no on-failure destination; the source queue (the dead-letter queue) has its own redrive policy to the parking queue.',
+    );
 
     // Re-publish retries to the work queues, park on the parking queue; nothing else.
     combineGrants([
@@ -142,11 +153,13 @@ export class RetryHandler extends Construct {
     ]);
     props.jobStore.grantReadWriteRecords(fn.role, this.workload);
     // JobFailed events on this bus, with this library's source only.
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['events:PutEvents'],
-      resources: [this.eventBus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': EVENT_SOURCE } },
-    }));
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: [this.eventBus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': EVENT_SOURCE } },
+      }),
+    );
 
     const redrive = createHandlerFunction(this, 'RedriveFunction', {
       handler: 'redrive',
@@ -163,8 +176,11 @@ export class RetryHandler extends Construct {
     this.redriveFunction = redrive.function;
     jobQueue.grantRedrive(redrive.role);
     props.jobStore.grantReadWriteRecords(redrive.role, this.workload);
-    acknowledgeNag(redrive.function, 'Serverless-LambdaDLQ',
-      'An operator invokes the redrive synchronously (grantRedrive) and reads its report; nothing invokes it asynchronously.');
+    acknowledgeNag(
+      redrive.function,
+      'Serverless-LambdaDLQ',
+      'An operator invokes the redrive synchronously (grantRedrive) and reads its report; nothing invokes it asynchronously.',
+    );
 
     applyCostTags(this, this.workload, props.costCenter);
   }
@@ -191,5 +207,4 @@ export class RetryHandler extends Construct {
   public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metricErrors({ period: Duration.minutes(1), ...props });
   }
-
 }

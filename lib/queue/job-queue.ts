@@ -351,13 +351,22 @@ const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 const CONSUME = ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
 
 function validateProps(props: JobQueueProps): void {
-  validatePattern(NAME, 'workload', props.workload, WORKLOAD_NAME_PATTERN,
-    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters');
+  validatePattern(
+    NAME,
+    'workload',
+    props.workload,
+    WORKLOAD_NAME_PATTERN,
+    'use lower-case letters, digits and dashes, starting with a letter, up to 32 characters',
+  );
   if (props.priorities !== undefined) validatePriorities(props.priorities);
   validateDuration(NAME, 'jobTimeout', props.jobTimeout, Duration.minutes(1), Duration.seconds(SQS_MAX_VISIBILITY_SECONDS));
   if (props.maxReceiveCount === 1) {
-    throw propError(NAME, 'maxReceiveCount', 'must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ' +
-      'agent crash dead-letters a job that never failed; use 2 or more and let the RetryHandler budget attempts');
+    throw propError(
+      NAME,
+      'maxReceiveCount',
+      'must be between 2 and 1000 (got 1): with 1, a single lapsed heartbeat or ' +
+        'agent crash dead-letters a job that never failed; use 2 or more and let the RetryHandler budget attempts',
+    );
   }
   validateInteger(NAME, 'maxReceiveCount', props.maxReceiveCount, 2, 1000);
   validateDuration(NAME, 'retentionPeriod', props.retentionPeriod, Duration.minutes(1), Duration.days(13));

@@ -165,7 +165,14 @@ export class JobStore extends Construct implements IJobStore {
 
   /** Put results, and delete a run's own object when another run won the job (each run writes under its own key). */
   public grantWriteResults(grantee: iam.IGrantable, workload?: string): iam.Grant {
-    return grantObjectPrefix(this.bucket, grantee, `results/${prefixOf(workload)}`, ['s3:PutObject', 's3:DeleteObject'], this.encryptionKey, 'encrypt');
+    return grantObjectPrefix(
+      this.bucket,
+      grantee,
+      `results/${prefixOf(workload)}`,
+      ['s3:PutObject', 's3:DeleteObject'],
+      this.encryptionKey,
+      'encrypt',
+    );
   }
 
   private withKey(grant: iam.Grant, grantee: iam.IGrantable, write: boolean): iam.Grant {

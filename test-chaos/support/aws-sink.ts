@@ -6,8 +6,9 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 
-const QUERY_OK = '<Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">'
-  + '<ResponseMetadata><RequestId>sink</RequestId></ResponseMetadata></Response>';
+const QUERY_OK =
+  '<Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">' +
+  '<ResponseMetadata><RequestId>sink</RequestId></ResponseMetadata></Response>';
 
 export interface AwsSink {
   readonly endpoint: string;
@@ -28,6 +29,10 @@ export async function startAwsSink(): Promise<AwsSink> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve, reject) => { server.closeAllConnections(); server.close((e) => (e ? reject(e) : resolve())); }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((e) => (e ? reject(e) : resolve()));
+      }),
   };
 }

@@ -20,8 +20,17 @@ const root = join(__dirname, '..', '..');
 export async function buildWorkerBundle(): Promise<string> {
   const outfile = join(mkdtempSync(join(tmpdir(), 'chaos-worker-')), 'index.js');
   await build({
-    entryPoints: [join(root, 'worker', 'index.ts')], outfile, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-    minify: true, keepNames: true, legalComments: 'none', logLevel: 'error', absWorkingDir: root,
+    entryPoints: [join(root, 'worker', 'index.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'error',
+    absWorkingDir: root,
   });
   return outfile;
 }
@@ -53,16 +62,26 @@ export class WorkerProcess {
   private alive = true;
   private stopping?: Promise<number | null>;
 
-  private constructor(readonly instanceId: string, readonly imds: ImdsStub, private readonly child: ChildProcess, logs: LogLine[]) {
+  private constructor(
+    readonly instanceId: string,
+    readonly imds: ImdsStub,
+    private readonly child: ChildProcess,
+    logs: LogLine[],
+  ) {
     let resolveReady!: () => void;
     let rejectReady!: (e: Error) => void;
-    this.ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
+    this.ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
     this.ready.catch(() => undefined);
-    this.exited = new Promise((resolve) => child.once('exit', (code) => {
-      this.alive = false;
-      rejectReady(new Error(`worker ${instanceId} exited (${code}) before it was ready: ${this.stderr.slice(-500)}`));
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        this.alive = false;
+        rejectReady(new Error(`worker ${instanceId} exited (${code}) before it was ready: ${this.stderr.slice(-500)}`));
+        resolve(code);
+      }),
+    );
     let buffer = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
@@ -71,7 +90,11 @@ export class WorkerProcess {
       buffer = lines.pop() ?? '';
       for (const text of lines) {
         let o: { time?: string; message?: string; jobId?: unknown };
-        try { o = JSON.parse(text); } catch { continue; }
+        try {
+          o = JSON.parse(text);
+        } catch {
+          continue;
+        }
         if (typeof o.message !== 'string') continue;
         const time = Date.parse(o.time ?? '') || Date.now();
         logs.push({ instanceId, time, message: o.message, ...(typeof o.jobId === 'string' ? { jobId: o.jobId } : {}) });
@@ -79,7 +102,9 @@ export class WorkerProcess {
       }
     });
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => { this.stderr = (this.stderr + chunk).slice(-4000); });
+    child.stderr!.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4000);
+    });
   }
 
   get running(): boolean {
@@ -90,7 +115,9 @@ export class WorkerProcess {
   stop(signal: NodeJS.Signals, graceMs = 10_000): Promise<number | null> {
     this.stopping ??= (async () => {
       if (this.alive) this.child.kill(signal);
-      const timer = setTimeout(() => { if (this.alive) this.child.kill('SIGKILL'); }, graceMs);
+      const timer = setTimeout(() => {
+        if (this.alive) this.child.kill('SIGKILL');
+      }, graceMs);
       const code = await this.exited;
       clearTimeout(timer);
       await this.imds.close();

@@ -22,7 +22,9 @@ interface Entry {
 
 /** A wait that does not keep the process alive once everything else has closed (the run ends mid-call). */
 function after(ms: number): Promise<void> {
-  return new Promise((r) => { setTimeout(r, ms).unref(); });
+  return new Promise((r) => {
+    setTimeout(r, ms).unref();
+  });
 }
 
 export class ModelLedger {
@@ -31,13 +33,16 @@ export class ModelLedger {
   private readonly perJob = new Map<string, number>();
 
   /** @param holdMs how long a `timeout` call is held (longer than the workers' job timeout: they abort it). */
-  constructor(private readonly plan: CallPlan, private readonly holdMs: number) {}
+  constructor(
+    private readonly plan: CallPlan,
+    private readonly holdMs: number,
+  ) {}
 
   async serverFor(instanceId: string): Promise<FakeModelServer> {
     const server = await startFakeModelServer();
     server.script((call) => {
       const jobId = typeof call.body.chaosJobId === 'string' ? call.body.chaosJobId : undefined;
-      const nth = jobId ? this.perJob.get(jobId) ?? 0 : 0;
+      const nth = jobId ? (this.perJob.get(jobId) ?? 0) : 0;
       if (jobId) this.perJob.set(jobId, nth + 1);
       const { fault, durationMs } = jobId ? this.plan(jobId, nth) : { fault: 'ok' as const, durationMs: 10 };
       const id = `c${this.entries.length + 1}`;
@@ -57,13 +62,19 @@ export class ModelLedger {
 
   /** Calls not yet ended, with the time their plan has left to run. */
   openCalls(now = Date.now()): { jobId?: string; instanceId: string; remainingMs: number }[] {
-    return this.entries.filter((e) => e.call.endedAt === undefined)
+    return this.entries
+      .filter((e) => e.call.endedAt === undefined)
       .map((e) => ({ jobId: e.jobId, instanceId: e.instanceId, remainingMs: e.call.startedAt + e.durationMs - now }));
   }
 
   evidence(): CallEvidence[] {
     return this.entries.map((e) => ({
-      id: e.id, jobId: e.jobId, instanceId: e.instanceId, startedAt: e.call.startedAt, endedAt: e.call.endedAt, fault: e.fault,
+      id: e.id,
+      jobId: e.jobId,
+      instanceId: e.instanceId,
+      startedAt: e.call.startedAt,
+      endedAt: e.call.endedAt,
+      fault: e.fault,
       end: e.call.answered ? (e.fault === 'error' ? 'error' : 'answered') : e.call.aborted ? 'aborted' : 'open',
     }));
   }

@@ -23,7 +23,11 @@ interface QueueClass {
   createRecord(input: unknown): [{ attributes: Record<string, string> }, unknown];
   prototype: { changeVisibility(...args: unknown[]): boolean };
 }
-interface Service { PORT: number; HOSTNAME: string; Queues: { constructor: unknown }[] }
+interface Service {
+  PORT: number;
+  HOSTNAME: string;
+  Queues: { constructor: unknown }[];
+}
 
 const PATCHED = Symbol.for('ai-burst.chaos.receive-count-patch');
 
@@ -57,7 +61,9 @@ export function correctReceiveCount(Queue: QueueClass): void {
       enumerable: true,
       configurable: true,
       get: () => count,
-      set: (v: string) => { if (inChangeVisibility === 0) count = v; },
+      set: (v: string) => {
+        if (inChangeVisibility === 0) count = v;
+      },
     });
     return out;
   };

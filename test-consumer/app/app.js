@@ -17,8 +17,10 @@ const platform = new AiBurstPlatform(stack, 'Ai', {
 });
 // Each layer is usable on its own too.
 new JobQueue(stack, 'ExtraQueue', { workload: 'extra' });
-platform.workload('chat').jobQueue.grantSubmit(new (require('aws-cdk-lib/aws-iam').Role)(stack, 'Producer', {
-  assumedBy: new (require('aws-cdk-lib/aws-iam').ServicePrincipal)('ecs-tasks.amazonaws.com'),
-}));
+platform.workload('chat').jobQueue.grantSubmit(
+  new (require('aws-cdk-lib/aws-iam').Role)(stack, 'Producer', {
+    assumedBy: new (require('aws-cdk-lib/aws-iam').ServicePrincipal)('ecs-tasks.amazonaws.com'),
+  }),
+);
 app.synth();
 console.log('synthesized');

@@ -45,14 +45,19 @@ export function awsCli(endpoint: string, region: string): Cli {
 
 function zipDirectory(dir: string, zipFile: string): void {
   // Entries relative to the directory, as the CDK CLI zips an asset (python3 is there with moto).
-  execFileSync('python3', ['-c', [
-    'import os, sys, zipfile',
-    'src, out = sys.argv[1], sys.argv[2]',
-    'with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:',
-    '    for root, _, files in sorted(os.walk(src)):',
-    '        for f in sorted(files):',
-    '            p = os.path.join(root, f); z.write(p, os.path.relpath(p, src))',
-  ].join('\n'), dir, zipFile]);
+  execFileSync('python3', [
+    '-c',
+    [
+      'import os, sys, zipfile',
+      'src, out = sys.argv[1], sys.argv[2]',
+      'with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:',
+      '    for root, _, files in sorted(os.walk(src)):',
+      '        for f in sorted(files):',
+      '            p = os.path.join(root, f); z.write(p, os.path.relpath(p, src))',
+    ].join('\n'),
+    dir,
+    zipFile,
+  ]);
 }
 
 export interface DeployedStack {
@@ -69,17 +74,15 @@ export interface DeployedStack {
   readonly template: CfnTemplate;
 }
 
-export async function deployStack(opts: {
-  endpoint: string;
-  region: string;
-  stack: StackArtifact;
-  template: CfnTemplate;
-}): Promise<DeployedStack> {
+export async function deployStack(opts: { endpoint: string; region: string; stack: StackArtifact; template: CfnTemplate }): Promise<DeployedStack> {
   const { endpoint, region, stack } = opts;
   const cli = awsCli(endpoint, region);
   const account: string = cli(['sts', 'get-caller-identity']).Account;
-  const resolve = (s: string) => s.replace(/\$\{AWS::AccountId\}/g, account).replace(/\$\{AWS::Region\}/g, region)
-    .replace(/\$\{AWS::Partition\}/g, 'aws');
+  const resolve = (s: string) =>
+    s
+      .replace(/\$\{AWS::AccountId\}/g, account)
+      .replace(/\$\{AWS::Region\}/g, region)
+      .replace(/\$\{AWS::Partition\}/g, 'aws');
   const s3 = new S3Client({ region, endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-burst-publish-'));
   try {
@@ -108,9 +111,18 @@ export async function deployStack(opts: {
     const bucket = [...buckets][0];
     const key = `deploy-test/${stack.stackName}.template.json`;
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(opts.template) }));
-    const created = cli(['cloudformation', 'create-stack', '--stack-name', stack.stackName,
-      '--template-url', `https://s3.${region}.amazonaws.com/${bucket}/${key}`,
-      '--capabilities', 'CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND']);
+    const created = cli([
+      'cloudformation',
+      'create-stack',
+      '--stack-name',
+      stack.stackName,
+      '--template-url',
+      `https://s3.${region}.amazonaws.com/${bucket}/${key}`,
+      '--capabilities',
+      'CAPABILITY_IAM',
+      'CAPABILITY_NAMED_IAM',
+      'CAPABILITY_AUTO_EXPAND',
+    ]);
     const deadline = Date.now() + 120_000;
     let described: any;
     for (;;) {
@@ -120,8 +132,9 @@ export async function deployStack(opts: {
       await new Promise((r) => setTimeout(r, 500));
     }
     if (described.StackStatus !== 'CREATE_COMPLETE') {
-      const events = cli(['cloudformation', 'describe-stack-events', '--stack-name', stack.stackName]).StackEvents
-        .filter((e: any) => /FAILED/.test(e.ResourceStatus)).map((e: any) => `${e.LogicalResourceId} (${e.ResourceType}): ${e.ResourceStatusReason}`);
+      const events = cli(['cloudformation', 'describe-stack-events', '--stack-name', stack.stackName])
+        .StackEvents.filter((e: any) => /FAILED/.test(e.ResourceStatus))
+        .map((e: any) => `${e.LogicalResourceId} (${e.ResourceType}): ${e.ResourceStatusReason}`);
       throw new Error(`${stack.stackName}: ${described.StackStatus} ${described.StackStatusReason ?? ''}\n${events.join('\n')}`);
     }
     const resources = cli(['cloudformation', 'describe-stack-resources', '--stack-name', stack.stackName]).StackResources as any[];

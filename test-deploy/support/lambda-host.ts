@@ -66,8 +66,9 @@ export async function startFunction(opts: {
   const codeDir = assetForKey(artifact, s3Key).sourcePath;
   // The code moto holds for the function is the zip published from this asset directory.
   if (config.CodeSha256 !== deployed.publishedSha256[s3Key]) {
-    throw new Error(`${logicalId}: deployed CodeSha256 ${config.CodeSha256} is not that of the published ${s3Key} `
-      + `(${deployed.publishedSha256[s3Key]})`);
+    throw new Error(
+      `${logicalId}: deployed CodeSha256 ${config.CodeSha256} is not that of the published ${s3Key} ` + `(${deployed.publishedSha256[s3Key]})`,
+    );
   }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -83,9 +84,17 @@ export async function startFunction(opts: {
   };
   const output: string[] = [];
   const child: ChildProcess = fork(path.join(__dirname, 'lambda-runtime.js'), [codeDir, config.Handler ?? 'index.handler'], {
-    env, cwd: codeDir, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env,
+    cwd: codeDir,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  const collect = (b: Buffer) => output.push(...b.toString('utf8').split('\n').filter((l) => l.length > 0));
+  const collect = (b: Buffer) =>
+    output.push(
+      ...b
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0),
+    );
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
@@ -94,7 +103,10 @@ export async function startFunction(opts: {
     const onExit = (code: number | null) =>
       reject(new Error(`${logicalId}: the function's code failed to load (exit ${code})\n${output.join('\n')}`));
     child.once('exit', onExit);
-    child.once('message', () => { child.off('exit', onExit); resolve(); });
+    child.once('message', () => {
+      child.off('exit', onExit);
+      resolve();
+    });
   });
   child.on('message', (m: any) => {
     const p = pending.get(m.id);
@@ -113,15 +125,17 @@ export async function startFunction(opts: {
     deployedEnv,
     codeDir,
     output,
-    invoke: (event, remainingMs) => new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      child.send({ id, event, remainingMs: remainingMs ?? (config.Timeout ?? 3) * 1000 });
-    }),
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    invoke: (event, remainingMs) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        child.send({ id, event, remainingMs: remainingMs ?? (config.Timeout ?? 3) * 1000 });
+      }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }

@@ -35,7 +35,7 @@ process.on('message', async ({ id, event, remainingMs }) => {
     const result = await handler(event, context);
     process.send({ id, result: result === undefined ? null : result });
   } catch (e) {
-    process.send({ id, error: { name: e && e.name, message: String(e && e.message || e), stack: e && e.stack } });
+    process.send({ id, error: { name: e && e.name, message: String((e && e.message) || e), stack: e && e.stack } });
   }
 });
 process.send({ ready: true });

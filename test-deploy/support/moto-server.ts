@@ -50,8 +50,10 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: num
 }
 
 export async function startMoto(): Promise<MotoServer> {
-  requireTool('moto_server',
-    'the deploy test needs moto 5.x with its server extra (pip install "moto[server]"), preinstalled with Python 3.11 on these machines');
+  requireTool(
+    'moto_server',
+    'the deploy test needs moto 5.x with its server extra (pip install "moto[server]"), preinstalled with Python 3.11 on these machines',
+  );
   let lastError: unknown;
   // A port found free can be taken before moto binds it: try a few.
   for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -59,7 +61,9 @@ export async function startMoto(): Promise<MotoServer> {
     const endpoint = `http://127.0.0.1:${port}`;
     const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    const keep = (b: Buffer) => { output = (output + b.toString('utf8')).slice(-200_000); };
+    const keep = (b: Buffer) => {
+      output = (output + b.toString('utf8')).slice(-200_000);
+    };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     try {
@@ -72,12 +76,16 @@ export async function startMoto(): Promise<MotoServer> {
     return {
       endpoint,
       log: () => output,
-      stop: () => new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => { clearTimeout(timer); resolve(); });
-        child.kill('SIGTERM');
-      }),
+      stop: () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
     };
   }
   throw lastError;

@@ -10,9 +10,18 @@ import { CfnTemplate } from './cloud-assembly';
  * CloudFormation support" and moves on): the deploy test cannot observe these, and the README says so.
  */
 export const MOTO_SKIPPED_TYPES: readonly string[] = [
-  'AWS::ApiGateway::Account', 'AWS::ApiGateway::GatewayResponse', 'AWS::ApiGateway::Model', 'AWS::ApiGateway::RequestValidator',
-  'AWS::ApiGateway::Stage', 'AWS::AutoScaling::LifecycleHook', 'AWS::CDK::Metadata', 'AWS::CloudWatch::Alarm',
-  'AWS::FIS::ExperimentTemplate', 'AWS::Lambda::EventInvokeConfig', 'AWS::S3::BucketPolicy', 'AWS::SNS::TopicPolicy',
+  'AWS::ApiGateway::Account',
+  'AWS::ApiGateway::GatewayResponse',
+  'AWS::ApiGateway::Model',
+  'AWS::ApiGateway::RequestValidator',
+  'AWS::ApiGateway::Stage',
+  'AWS::AutoScaling::LifecycleHook',
+  'AWS::CDK::Metadata',
+  'AWS::CloudWatch::Alarm',
+  'AWS::FIS::ExperimentTemplate',
+  'AWS::Lambda::EventInvokeConfig',
+  'AWS::S3::BucketPolicy',
+  'AWS::SNS::TopicPolicy',
   'AWS::SQS::QueuePolicy',
 ];
 
@@ -31,8 +40,9 @@ export function adaptForMoto(template: CfnTemplate): { template: CfnTemplate; wo
   const t = JSON.parse(JSON.stringify(template)) as CfnTemplate;
   const amis: Workaround = {
     what: `AMI parameters (AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>) default to ${MOTO_AMI_PARAMETER}`,
-    why: 'moto resolves every SSM-typed parameter\'s Default from its own store even when a value is passed, lacks the Deep Learning '
-      + 'AMI parameter and refuses PutParameter under /aws/; no instance boots in moto, so which image id it records does not matter',
+    why:
+      "moto resolves every SSM-typed parameter's Default from its own store even when a value is passed, lacks the Deep Learning " +
+      'AMI parameter and refuses PutParameter under /aws/; no instance boots in moto, so which image id it records does not matter',
     changed: [],
   };
   for (const [name, p] of Object.entries(t.Parameters ?? {})) {
@@ -42,12 +52,18 @@ export function adaptForMoto(template: CfnTemplate): { template: CfnTemplate; wo
     }
   }
 
-  const skipped = new Set(Object.entries(t.Resources).filter(([, r]) => MOTO_SKIPPED_TYPES.includes(r.Type)).map(([id]) => id));
+  const skipped = new Set(
+    Object.entries(t.Resources)
+      .filter(([, r]) => MOTO_SKIPPED_TYPES.includes(r.Type))
+      .map(([id]) => id),
+  );
   const getAtts: Workaround = {
-    what: 'Fn::GetAtt of a resource moto skips (alarm ARNs in the dashboard body, FIS template ids in outputs) becomes the string '
-      + '"moto-skipped:<LogicalId>.<Attribute>"',
-    why: 'moto fails the whole stack ("Fn::GetAtt references undefined resource") on an attribute of a resource it did not create; '
-      + 'only dashboard text and outputs read these attributes, never a resource the test drives',
+    what:
+      'Fn::GetAtt of a resource moto skips (alarm ARNs in the dashboard body, FIS template ids in outputs) becomes the string ' +
+      '"moto-skipped:<LogicalId>.<Attribute>"',
+    why:
+      'moto fails the whole stack ("Fn::GetAtt references undefined resource") on an attribute of a resource it did not create; ' +
+      'only dashboard text and outputs read these attributes, never a resource the test drives',
     changed: [],
   };
   const replace = (node: unknown, owner: string): unknown => {
@@ -66,8 +82,9 @@ export function adaptForMoto(template: CfnTemplate): { template: CfnTemplate; wo
 
   const kmsTags: Workaround = {
     what: 'AWS::KMS::Key Tags are written as { TagKey, TagValue }',
-    why: 'moto\'s KMS model passes CloudFormation\'s { Key, Value } tags to its TagResource code, which reads the KMS API\'s TagKey/TagValue '
-      + 'and fails with KeyError; the tags keep their keys and values',
+    why:
+      "moto's KMS model passes CloudFormation's { Key, Value } tags to its TagResource code, which reads the KMS API's TagKey/TagValue " +
+      'and fails with KeyError; the tags keep their keys and values',
     changed: [],
   };
   for (const [id, r] of Object.entries(t.Resources)) {

@@ -33,9 +33,12 @@ export async function deployedUserData(endpoint: string, region: string, groupNa
     const group = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }))).AutoScalingGroups?.[0];
     const spec = group?.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification ?? group?.LaunchTemplate;
     if (!spec?.LaunchTemplateId) throw new Error(`group ${groupName} has no launch template`);
-    const versions = await ec2.send(new DescribeLaunchTemplateVersionsCommand({
-      LaunchTemplateId: spec.LaunchTemplateId, Versions: [spec.Version ?? '$Latest'],
-    }));
+    const versions = await ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: spec.LaunchTemplateId,
+        Versions: [spec.Version ?? '$Latest'],
+      }),
+    );
     const encoded = versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.UserData;
     if (!encoded) throw new Error(`launch template ${spec.LaunchTemplateId} has no user data`);
     return parseUserData(Buffer.from(encoded, 'base64').toString('utf8'));
@@ -61,12 +64,20 @@ export function parseUserData(script: string): UserData {
  * file, then the user data's own `node -e` steps (the price fill), run with this Node on the rooted paths.
  * Returns the rooted paths of the bundle and of the config the unit's ExecStart reads.
  */
-export async function layOutInstance(opts: { endpoint: string; region: string; userData: UserData; root: string; configPath: string }):
-Promise<{ bundle: string; config: string }> {
+export async function layOutInstance(opts: {
+  endpoint: string;
+  region: string;
+  userData: UserData;
+  root: string;
+  configPath: string;
+}): Promise<{ bundle: string; config: string }> {
   const { userData: u, root } = opts;
   const rooted = (p: string) => path.join(root, p);
   const s3 = new S3Client({
-    region: opts.region, endpoint: opts.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    region: opts.region,
+    endpoint: opts.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
   });
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: u.download.bucket, Key: u.download.key }));
@@ -103,7 +114,11 @@ export function runWorker(bundle: string, configPath: string, endpoint: string, 
   const logs: Array<Record<string, any>> = [];
   const waiters: Array<{ predicate: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }> = [];
   let buffered = '';
-  const tail = () => logs.slice(-15).map((l) => JSON.stringify(l)).join('\n');
+  const tail = () =>
+    logs
+      .slice(-15)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   const onLine = (line: string) => {
     let parsed: Record<string, any>;
     try {
@@ -142,7 +157,13 @@ export function runWorker(bundle: string, configPath: string, endpoint: string, 
           waiters.splice(waiters.indexOf(w), 1);
           reject(new Error(`worker: no matching log line within ${timeoutMs} ms; last lines:\n${tail()}`));
         }, timeoutMs);
-        const w = { predicate, resolve: (l: Record<string, any>) => { clearTimeout(timer); resolve(l); } };
+        const w = {
+          predicate,
+          resolve: (l: Record<string, any>) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
         waiters.push(w);
         void exited.then(({ code, signal }) => {
           if (!waiters.includes(w)) return;

@@ -29,7 +29,14 @@ export interface LocalAws {
 
 export async function startLocalAws(): Promise<LocalAws> {
   const [sqs, ddb, s3] = await Promise.all([startSqs(), startDynamo(), startS3([BUCKET])]);
-  return { sqs, ddb, s3, close: async () => { await Promise.all([sqs.close(), ddb.close(), s3.close()]); } };
+  return {
+    sqs,
+    ddb,
+    s3,
+    close: async () => {
+      await Promise.all([sqs.close(), ddb.close(), s3.close()]);
+    },
+  };
 }
 
 async function createQueue(sqs: SQSClient): Promise<string> {
@@ -39,7 +46,12 @@ async function createQueue(sqs: SQSClient): Promise<string> {
 /** A fresh table and fresh queues: `agents` (high, normal) and `batch` (normal, with a wake target). */
 export async function freshConfig(aws: LocalAws, over: Partial<ApiConfig> = {}): Promise<{ config: ApiConfig; tableName: string }> {
   const tableName = await createJobTable(aws.ddb.client);
-  const agents: ApiWorkloadConfig = { queues: [{ priority: 'high', url: await createQueue(aws.sqs.client) }, { priority: 'normal', url: await createQueue(aws.sqs.client) }] };
+  const agents: ApiWorkloadConfig = {
+    queues: [
+      { priority: 'high', url: await createQueue(aws.sqs.client) },
+      { priority: 'normal', url: await createQueue(aws.sqs.client) },
+    ],
+  };
   const batch: ApiWorkloadConfig = { queues: [{ priority: 'normal', url: await createQueue(aws.sqs.client) }], wakeFunction: WAKE_ARN };
   const config: ApiConfig = {
     v: API_CONFIG_VERSION,
@@ -62,15 +74,25 @@ export interface Harness {
   readonly tableName: string;
 }
 
-export function harness(aws: LocalAws, config: ApiConfig, tableName: string,
-  clients: { lambda?: LambdaClient; cloudWatch?: CloudWatchClient } = {}, extra: Partial<JobClientProps> = {}): Harness {
-  const client = JobClient.fromConfig(config, {
-    sqs: aws.sqs.client,
-    dynamo: documentClient(aws.ddb.client),
-    s3: aws.s3.client,
-    lambda: clients.lambda ?? new LambdaClient({ region: 'us-east-1' }),
-    cloudWatch: clients.cloudWatch ?? new CloudWatchClient({ region: 'us-east-1' }),
-  }, { tableName, bucket: BUCKET }, extra);
+export function harness(
+  aws: LocalAws,
+  config: ApiConfig,
+  tableName: string,
+  clients: { lambda?: LambdaClient; cloudWatch?: CloudWatchClient } = {},
+  extra: Partial<JobClientProps> = {},
+): Harness {
+  const client = JobClient.fromConfig(
+    config,
+    {
+      sqs: aws.sqs.client,
+      dynamo: documentClient(aws.ddb.client),
+      s3: aws.s3.client,
+      lambda: clients.lambda ?? new LambdaClient({ region: 'us-east-1' }),
+      cloudWatch: clients.cloudWatch ?? new CloudWatchClient({ region: 'us-east-1' }),
+    },
+    { tableName, bucket: BUCKET },
+    extra,
+  );
   return { client, submit: createSubmitHandler({ client }), status: createStatusHandler({ client }), config, tableName };
 }
 
@@ -124,7 +146,9 @@ export function jobEvent(method: 'GET' | 'DELETE', id: string, result = false): 
 
 /** Messages on a queue, visible or in flight (local-aws-sqs counts in-flight in ApproximateNumberOfMessages). */
 export async function queueDepth(sqs: SQSClient, url: string): Promise<number> {
-  const r = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'] }));
+  const r = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'] }),
+  );
   return Number(r.Attributes!.ApproximateNumberOfMessages) + Number(r.Attributes!.ApproximateNumberOfMessagesDelayed ?? 0);
 }
 

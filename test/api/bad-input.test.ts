@@ -8,7 +8,20 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { mockClient } from 'aws-sdk-client-mock';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { ApiConfig } from '../../lib/contracts';
-import { apiEvent, freshConfig, harness, Harness, jobEvent, LocalAws, objectCount, parse, postJob, startLocalAws, tableItems, totalDepth } from './api-env';
+import {
+  apiEvent,
+  freshConfig,
+  harness,
+  Harness,
+  jobEvent,
+  LocalAws,
+  objectCount,
+  parse,
+  postJob,
+  startLocalAws,
+  tableItems,
+  totalDepth,
+} from './api-env';
 
 let aws: LocalAws;
 let h: Harness;
@@ -24,7 +37,9 @@ beforeAll(async () => {
   config = fresh.config;
   h = harness(aws, config, fresh.tableName, { lambda, cloudWatch });
 });
-afterAll(async () => { await aws.close(); });
+afterAll(async () => {
+  await aws.close();
+});
 
 const ok = { workload: 'agents', agent: 'planner', payload: { prompt: 'hi' } };
 const json = { 'Content-Type': 'application/json' };
@@ -38,7 +53,20 @@ const submitCases: Case[] = [
   ['empty body', () => postJob(''), 400, 'INVALID_JSON'],
   ['whitespace body', () => postJob('   \n'), 400, 'INVALID_JSON'],
   ['trailing garbage after JSON', () => postJob('{"workload":"agents"} x'), 400, 'INVALID_JSON'],
-  ['base64 body that is not JSON', () => apiEvent({ method: 'POST', resource: '/jobs', path: '/jobs', headers: json, body: Buffer.from('nope').toString('base64'), isBase64Encoded: true }), 400, 'INVALID_JSON'],
+  [
+    'base64 body that is not JSON',
+    () =>
+      apiEvent({
+        method: 'POST',
+        resource: '/jobs',
+        path: '/jobs',
+        headers: json,
+        body: Buffer.from('nope').toString('base64'),
+        isBase64Encoded: true,
+      }),
+    400,
+    'INVALID_JSON',
+  ],
   ['body is an array', () => postJob([ok]), 400, 'INVALID_REQUEST'],
   ['body is a string', () => postJob('"agents"'), 400, 'INVALID_REQUEST'],
   ['body is null', () => postJob('null'), 400, 'INVALID_REQUEST'],
@@ -93,10 +121,30 @@ const submitCases: Case[] = [
   ['zero-width space in workload', () => postJob({ ...ok, workload: 'agents\u200B' }), 400, 'UNKNOWN_WORKLOAD'],
   ['control character in idempotency key', () => postJob({ ...ok, idempotencyKey: 'key\u0007' }), 400, 'INVALID_REQUEST'],
   ['non-ASCII idempotency key', () => postJob({ ...ok, idempotencyKey: 'clé' }), 400, 'INVALID_REQUEST'],
-  ['unpaired surrogate in the payload', () => postJob('{"workload":"agents","agent":"planner","payload":{"text":"a\\ud800b"}}'), 400, 'INVALID_REQUEST'],
-  ['integer beyond 2^53 in the payload', () => postJob('{"workload":"agents","agent":"planner","payload":{"id":123456789012345678901}}'), 400, 'INVALID_REQUEST'],
-  ['number overflowing to Infinity in the payload', () => postJob('{"workload":"agents","agent":"planner","payload":[1e400]}'), 400, 'INVALID_REQUEST'],
-  ['payload nested 40 levels deep', () => postJob(`{"workload":"agents","agent":"planner","payload":${'['.repeat(40)}${']'.repeat(40)}}`), 400, 'INVALID_REQUEST'],
+  [
+    'unpaired surrogate in the payload',
+    () => postJob('{"workload":"agents","agent":"planner","payload":{"text":"a\\ud800b"}}'),
+    400,
+    'INVALID_REQUEST',
+  ],
+  [
+    'integer beyond 2^53 in the payload',
+    () => postJob('{"workload":"agents","agent":"planner","payload":{"id":123456789012345678901}}'),
+    400,
+    'INVALID_REQUEST',
+  ],
+  [
+    'number overflowing to Infinity in the payload',
+    () => postJob('{"workload":"agents","agent":"planner","payload":[1e400]}'),
+    400,
+    'INVALID_REQUEST',
+  ],
+  [
+    'payload nested 40 levels deep',
+    () => postJob(`{"workload":"agents","agent":"planner","payload":${'['.repeat(40)}${']'.repeat(40)}}`),
+    400,
+    'INVALID_REQUEST',
+  ],
   ['empty key in the payload', () => postJob({ ...ok, payload: { '': 1 } }), 400, 'INVALID_REQUEST'],
   // injection-looking strings
   ['SQL in agent', () => postJob({ ...ok, agent: "x'; DROP TABLE jobs;--" }), 400, 'INVALID_REQUEST'],
@@ -119,7 +167,12 @@ const statusCases: Case[] = [
   ['idempotency item key as job id', () => jobEvent('GET', `agents.idem.${'a'.repeat(64)}`), 400, 'INVALID_JOB_ID'],
   ['job id with a trailing newline', () => jobEvent('DELETE', `agents.${UUID}\n`), 400, 'INVALID_JOB_ID'],
   ['empty job id', () => jobEvent('GET', ''), 400, 'INVALID_JOB_ID'],
-  ['unknown route', () => apiEvent({ method: 'PATCH', resource: '/jobs/{id}', path: `/jobs/agents.${UUID}`, pathParameters: { id: `agents.${UUID}` } }), 404, 'ROUTE_NOT_FOUND'],
+  [
+    'unknown route',
+    () => apiEvent({ method: 'PATCH', resource: '/jobs/{id}', path: `/jobs/agents.${UUID}`, pathParameters: { id: `agents.${UUID}` } }),
+    404,
+    'ROUTE_NOT_FOUND',
+  ],
 ];
 
 /** `name → status CODE` as the test title. */
@@ -130,7 +183,12 @@ function titled(cases: Case[]): Case[] {
 beforeEach(() => {
   lambdaMock.reset();
   cloudWatchMock.reset();
-  cloudWatchMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'w0', Values: [2.5] }, { Id: 'w1', Values: [] }] });
+  cloudWatchMock.on(GetMetricDataCommand).resolves({
+    MetricDataResults: [
+      { Id: 'w0', Values: [2.5] },
+      { Id: 'w1', Values: [] },
+    ],
+  });
 });
 
 async function expectNothingChanged(): Promise<void> {
@@ -179,8 +237,23 @@ describe('job routes refuse bad ids and change nothing', () => {
 
 test('the cases cover every kind of bad input the issue lists', () => {
   const names = [...submitCases, ...statusCases].map(([n]) => n.toLowerCase()).join(' | ');
-  for (const kind of ['malformed json', 'content type', 'missing', 'unknown field', 'empty', 'is a number', 'unknown workload',
-    'invalid priority', 'oversize body', 'oversize idempotency key', 'cyrillic', 'control character', 'sql', 'unknown job id', 'malformed job id']) {
+  for (const kind of [
+    'malformed json',
+    'content type',
+    'missing',
+    'unknown field',
+    'empty',
+    'is a number',
+    'unknown workload',
+    'invalid priority',
+    'oversize body',
+    'oversize idempotency key',
+    'cyrillic',
+    'control character',
+    'sql',
+    'unknown job id',
+    'malformed job id',
+  ]) {
     expect(names).toContain(kind);
   }
 });

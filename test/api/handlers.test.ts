@@ -15,7 +15,21 @@ import { checkSubmitRequest } from '../../lambda/shared/submit-request';
 import { RunningOn } from '../../lambda/shared/job-records';
 import { documentClient } from '../support/job-table';
 import {
-  BUCKET, freshConfig, harness, Harness, jobEvent, LocalAws, objectCount, parse, postJob, queueDepth, receiveBodies, startLocalAws, tableItems, totalDepth, WAKE_ARN,
+  BUCKET,
+  freshConfig,
+  harness,
+  Harness,
+  jobEvent,
+  LocalAws,
+  objectCount,
+  parse,
+  postJob,
+  queueDepth,
+  receiveBodies,
+  startLocalAws,
+  tableItems,
+  totalDepth,
+  WAKE_ARN,
 } from './api-env';
 
 let aws: LocalAws;
@@ -24,8 +38,12 @@ const cloudWatch = new CloudWatchClient({ region: 'us-east-1' });
 const lambdaMock = mockClient(lambda);
 const cloudWatchMock = mockClient(cloudWatch);
 
-beforeAll(async () => { aws = await startLocalAws(); });
-afterAll(async () => { await aws.close(); });
+beforeAll(async () => {
+  aws = await startLocalAws();
+});
+afterAll(async () => {
+  await aws.close();
+});
 beforeEach(() => {
   lambdaMock.reset();
   lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
@@ -64,17 +82,31 @@ describe('POST /jobs', () => {
 
     const [message] = await receiveBodies(aws.sqs.client, url(h, 'agents', 'high'));
     const parsed = parseJobMessage(message);
-    expect(parsed).toEqual({ ok: true, value: expect.objectContaining({
-      jobId: body.jobId, workload: 'agents', agent: 'planner', model: 'llama-3.1-8b', priority: 'high',
-      payload: { prompt: 'summarize', n: 3 }, attempt: 1, interruptions: 0,
-    }) });
+    expect(parsed).toEqual({
+      ok: true,
+      value: expect.objectContaining({
+        jobId: body.jobId,
+        workload: 'agents',
+        agent: 'planner',
+        model: 'llama-3.1-8b',
+        priority: 'high',
+        payload: { prompt: 'summarize', n: 3 },
+        attempt: 1,
+        interruptions: 0,
+      }),
+    });
     expect(await queueDepth(aws.sqs.client, url(h, 'agents', 'normal'))).toBe(0);
     expect(await h.client.records.get(body.jobId)).toMatchObject({
-      status: 'QUEUED', attempt: 1, interruptions: 0, payload: { prompt: 'summarize', n: 3 }, priority: 'high', agent: 'planner',
+      status: 'QUEUED',
+      attempt: 1,
+      interruptions: 0,
+      payload: { prompt: 'summarize', n: 3 },
+      priority: 'high',
+      agent: 'planner',
     });
   });
 
-  test('without a priority the job goes to the workload\'s lowest priority', async () => {
+  test("without a priority the job goes to the workload's lowest priority", async () => {
     const h = await setup();
     const r = await h.submit(postJob(job));
     expect(r.statusCode).toBe(202);
@@ -84,7 +116,11 @@ describe('POST /jobs', () => {
 
   test('unicode, control characters and markup in the payload are data: they round-trip exactly', async () => {
     const h = await setup();
-    const payload = { text: 'héllo 世界 🤖 \u0000\u0007\u001b[31m \u202e \uFFFE\uFFFF', html: '<script>alert(1)</script>', sql: "'; DROP TABLE jobs;--" };
+    const payload = {
+      text: 'héllo 世界 🤖 \u0000\u0007\u001b[31m \u202e \uFFFE\uFFFF',
+      html: '<script>alert(1)</script>',
+      sql: "'; DROP TABLE jobs;--",
+    };
     const r = await h.submit(postJob({ ...job, payload }));
     expect(r.statusCode).toBe(202);
     const [message] = await receiveBodies(aws.sqs.client, url(h, 'agents', 'normal'));
@@ -95,7 +131,10 @@ describe('POST /jobs', () => {
   test('fails with 503 ENQUEUE_FAILED, a FAILED record and a released idempotency key when the send fails; a retry then succeeds', async () => {
     // GIVEN a queue URL that does not exist
     const good = await setup();
-    const broken = { ...good.config, workloads: { ...good.config.workloads, agents: { queues: [{ priority: 'normal', url: `${aws.sqs.endpoint}/000000000000/no-such-queue` }] } } };
+    const broken = {
+      ...good.config,
+      workloads: { ...good.config.workloads, agents: { queues: [{ priority: 'normal', url: `${aws.sqs.endpoint}/000000000000/no-such-queue` }] } },
+    };
     const b = harness(aws, broken, good.tableName, { lambda, cloudWatch });
     // WHEN
     const r = await b.submit(postJob({ ...job, idempotencyKey: 'retry-me' }));
@@ -176,7 +215,11 @@ describe('idempotency', () => {
     const h = await setup({}, { idempotencyWaitMs: 200 });
     const request = checkSubmitRequest({ ...job, idempotencyKey: 'slow' }, { agents: ['high', 'normal'], batch: ['normal'] });
     const store = new IdempotencyStore(documentClient(aws.ddb.client), h.tableName);
-    const held = await store.claim(idempotencyItemKey('agents', 'planner', 'slow'), 'agents.0f8fad5b-d9cb-469f-a165-70867728950e', requestFingerprint(request));
+    const held = await store.claim(
+      idempotencyItemKey('agents', 'planner', 'slow'),
+      'agents.0f8fad5b-d9cb-469f-a165-70867728950e',
+      requestFingerprint(request),
+    );
     expect(held.claimed).toBe(true);
     // WHEN the same request arrives
     const r = await h.submit(postJob({ ...job, idempotencyKey: 'slow' }));
@@ -210,23 +253,43 @@ describe('per-agent budgets', () => {
 
   test('an agent over its daily limit gets 429 naming agent, spend and limit; nothing is queued or written', async () => {
     // GIVEN SpendUsd today: $7 on agents + $5 on batch
-    cloudWatchMock.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'w0', Values: [7] }, { Id: 'w1', Values: [5] }] });
+    cloudWatchMock.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'w0', Values: [7] },
+        { Id: 'w1', Values: [5] },
+      ],
+    });
     const h = await setup({ budgets });
     // WHEN
     const r = await h.submit(postJob(job));
     // THEN
     expect(r.statusCode).toBe(429);
-    expect(parse(r.body)).toEqual({ error: { code: 'BUDGET_EXCEEDED', message: expect.stringContaining('agent "planner" has spent $12.00 today (UTC) of its daily budget of $10.00') } });
+    expect(parse(r.body)).toEqual({
+      error: {
+        code: 'BUDGET_EXCEEDED',
+        message: expect.stringContaining('agent "planner" has spent $12.00 today (UTC) of its daily budget of $10.00'),
+      },
+    });
     expect(await totalDepth(aws, h.config)).toBe(0);
     expect(await tableItems(aws, h.tableName)).toEqual([]);
     // The reading is per agent, per UTC day, summed over the API's workloads with one call.
     const [call] = cloudWatchMock.commandCalls(GetMetricDataCommand);
     const input = call.args[0].input;
     expect(input.MetricDataQueries!.map((q) => q.MetricStat!.Metric!.Dimensions)).toEqual([
-      [{ Name: 'Workload', Value: 'agents' }, { Name: 'Agent', Value: 'planner' }],
-      [{ Name: 'Workload', Value: 'batch' }, { Name: 'Agent', Value: 'planner' }],
+      [
+        { Name: 'Workload', Value: 'agents' },
+        { Name: 'Agent', Value: 'planner' },
+      ],
+      [
+        { Name: 'Workload', Value: 'batch' },
+        { Name: 'Agent', Value: 'planner' },
+      ],
     ]);
-    expect(input.MetricDataQueries![0].MetricStat).toMatchObject({ Stat: 'Sum', Period: 86400, Metric: { Namespace: 'AiBurst', MetricName: 'SpendUsd' } });
+    expect(input.MetricDataQueries![0].MetricStat).toMatchObject({
+      Stat: 'Sum',
+      Period: 86400,
+      Metric: { Namespace: 'AiBurst', MetricName: 'SpendUsd' },
+    });
     expect(input.StartTime!.toISOString()).toMatch(/T00:00:00\.000Z$/);
   });
 
@@ -283,7 +346,11 @@ describe('wake-up', () => {
     const calls = lambdaMock.commandCalls(InvokeCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0].args[0].input).toMatchObject({ FunctionName: WAKE_ARN, InvocationType: 'Event' });
-    expect(JSON.parse(Buffer.from(calls[0].args[0].input.Payload as Uint8Array).toString())).toEqual({ wake: true, workload: 'batch', jobId: parse(first.body).jobId });
+    expect(JSON.parse(Buffer.from(calls[0].args[0].input.Payload as Uint8Array).toString())).toEqual({
+      wake: true,
+      workload: 'batch',
+      jobId: parse(first.body).jobId,
+    });
     expect(probes()).toBe(1); // one GetQueueAttributes per priority queue (batch has one)
 
     // WHEN more jobs arrive within the window: no probe, no wake
@@ -339,7 +406,7 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     expect(await h.client.records.succeed(jobId, started.holder, outcome)).toBe(true);
   }
 
-  test('status round trip: the record\'s public fields, never the internal ones', async () => {
+  test("status round trip: the record's public fields, never the internal ones", async () => {
     const h = await setup();
     const jobId = await submitted(h);
     const queued = await h.status(jobEvent('GET', jobId));
@@ -353,17 +420,43 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     const view = parse(running.body);
     expect(view).toMatchObject({ status: 'RUNNING', startedAt: expect.any(String) });
     for (const internal of [
-      'receiptHandle', 'queueUrl', 'instanceId', 'payload', 'payloadRef', 'ttl', 'idempotencyKey', 'resultRef', 'result', 'leaseHolder', 'leaseExpiresAt',
-      'interruptedOn', 'reclaimAt', 'expectedDoneAt',
+      'receiptHandle',
+      'queueUrl',
+      'instanceId',
+      'payload',
+      'payloadRef',
+      'ttl',
+      'idempotencyKey',
+      'resultRef',
+      'result',
+      'leaseHolder',
+      'leaseExpiresAt',
+      'interruptedOn',
+      'reclaimAt',
+      'expectedDoneAt',
     ]) {
       expect(view).not.toHaveProperty(internal);
     }
     expect(running.body).not.toMatch(/secret-handle|i-0abc|127\.0\.0\.1/);
 
     // WHEN it finishes
-    await h.client.records.succeed(jobId, holder, { tokensIn: 120, tokensOut: 480, latencyMs: 900, gpuSeconds: 1.5, costUsd: 0.0004, result: { text: 'ok' } });
+    await h.client.records.succeed(jobId, holder, {
+      tokensIn: 120,
+      tokensOut: 480,
+      latencyMs: 900,
+      gpuSeconds: 1.5,
+      costUsd: 0.0004,
+      result: { text: 'ok' },
+    });
     expect(parse((await h.status(jobEvent('GET', jobId))).body)).toMatchObject({
-      status: 'SUCCEEDED', tokensIn: 120, tokensOut: 480, latencyMs: 900, gpuSeconds: 1.5, costUsd: 0.0004, hasResult: true, finishedAt: expect.any(String),
+      status: 'SUCCEEDED',
+      tokensIn: 120,
+      tokensOut: 480,
+      latencyMs: 900,
+      gpuSeconds: 1.5,
+      costUsd: 0.0004,
+      hasResult: true,
+      finishedAt: expect.any(String),
     });
   });
 
@@ -375,13 +468,20 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     expect(parse(notYet.body).error.code).toBe('RESULT_NOT_AVAILABLE');
 
     const content = JSON.stringify({ text: 'the summary', tokens: 480 });
-    await aws.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: resultKey(jobId, 'run-1'), Body: content, ContentType: 'application/json' }));
+    await aws.s3.client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: resultKey(jobId, 'run-1'), Body: content, ContentType: 'application/json' }),
+    );
     await runAndSucceed(h, jobId, { resultRef: `s3://${BUCKET}/${resultKey(jobId, 'run-1')}`, tokensOut: 480 });
 
     const r = await h.status(jobEvent('GET', jobId, true));
     expect(r.statusCode).toBe(200);
     const body = parse(r.body);
-    expect(body).toEqual({ jobId, status: 'SUCCEEDED', resultUrl: expect.stringContaining(resultKey(jobId, 'run-1')), expiresAt: expect.any(String) });
+    expect(body).toEqual({
+      jobId,
+      status: 'SUCCEEDED',
+      resultUrl: expect.stringContaining(resultKey(jobId, 'run-1')),
+      expiresAt: expect.any(String),
+    });
     expect(body.resultUrl).toMatch(/X-Amz-Expires=60/);
     const fetched = await fetch(body.resultUrl);
     expect(fetched.status).toBe(200);
@@ -390,7 +490,11 @@ describe('GET /jobs/{id}, GET /jobs/{id}/result, DELETE /jobs/{id}', () => {
     const inline = await setup();
     const inlineId = await submitted(inline);
     await runAndSucceed(inline, inlineId, { result: { text: 'short' } });
-    expect(parse((await inline.status(jobEvent('GET', inlineId, true))).body)).toEqual({ jobId: inlineId, status: 'SUCCEEDED', result: { text: 'short' } });
+    expect(parse((await inline.status(jobEvent('GET', inlineId, true))).body)).toEqual({
+      jobId: inlineId,
+      status: 'SUCCEEDED',
+      result: { text: 'short' },
+    });
   });
 
   test('result: a record pointing outside its results prefix is never signed', async () => {
@@ -429,7 +533,12 @@ describe('payloadUpload', () => {
     expect(r1.statusCode).toBe(200);
     const { uploadId, upload } = parse(r1.body);
     expect(uploadId).toMatch(/^agents\.[0-9a-f-]{36}$/);
-    expect(upload).toEqual({ url: expect.stringContaining(`payloads/agents/${uploadId}.json`), method: 'PUT', headers: { 'content-type': 'application/json' }, expiresAt: expect.any(String) });
+    expect(upload).toEqual({
+      url: expect.stringContaining(`payloads/agents/${uploadId}.json`),
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      expiresAt: expect.any(String),
+    });
     expect(upload.url).toMatch(/X-Amz-Expires=300/);
     expect(await totalDepth(aws, h.config)).toBe(0);
     expect(await tableItems(aws, h.tableName)).toEqual([]);

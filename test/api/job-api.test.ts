@@ -57,7 +57,11 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
       expect(m.Properties.RequestValidatorId).toEqual({ Ref: validatorId });
       expect(m.Properties.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
     }
-    expect(Object.values(t.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['jobs', 'result', '{id}']);
+    expect(
+      Object.values(t.findResources('AWS::ApiGateway::Resource'))
+        .map((r) => r.Properties.PathPart)
+        .sort(),
+    ).toEqual(['jobs', 'result', '{id}']);
   });
 
   test('the request validator checks body and parameters; POST requires Content-Type and the SubmitJob model', () => {
@@ -96,10 +100,17 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
     t.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
       TracingEnabled: true,
-      MethodSettings: [Match.objectLike({
-        HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200,
-        LoggingLevel: 'OFF', DataTraceEnabled: false, MetricsEnabled: true,
-      })],
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 100,
+          ThrottlingBurstLimit: 200,
+          LoggingLevel: 'OFF',
+          DataTraceEnabled: false,
+          MetricsEnabled: true,
+        }),
+      ],
       AccessLogSetting: Match.absent(),
     });
     t.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
@@ -107,18 +118,33 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
     expect(api.accessLogGroup).toBeUndefined();
   });
 
-  test('API Gateway\'s own errors answer { error: { code, message } } with fixed messages', () => {
+  test("API Gateway's own errors answer { error: { code, message } } with fixed messages", () => {
     const responses = Object.values(t.findResources('AWS::ApiGateway::GatewayResponse'));
     const byType = Object.fromEntries(responses.map((r) => [r.Properties.ResponseType, r.Properties]));
-    for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX', 'BAD_REQUEST_BODY', 'BAD_REQUEST_PARAMETERS', 'ACCESS_DENIED', 'MISSING_AUTHENTICATION_TOKEN',
-      'UNAUTHORIZED', 'THROTTLED', 'QUOTA_EXCEEDED', 'REQUEST_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'INTEGRATION_TIMEOUT', 'WAF_FILTERED']) {
+    for (const type of [
+      'DEFAULT_4XX',
+      'DEFAULT_5XX',
+      'BAD_REQUEST_BODY',
+      'BAD_REQUEST_PARAMETERS',
+      'ACCESS_DENIED',
+      'MISSING_AUTHENTICATION_TOKEN',
+      'UNAUTHORIZED',
+      'THROTTLED',
+      'QUOTA_EXCEEDED',
+      'REQUEST_TOO_LARGE',
+      'UNSUPPORTED_MEDIA_TYPE',
+      'INTEGRATION_TIMEOUT',
+      'WAF_FILTERED',
+    ]) {
       const template = byType[type]?.ResponseTemplates?.['application/json'];
       expect(template).toBeDefined();
       const body = JSON.parse(template.replace('$context.requestId', 'r-1'));
       expect(body).toEqual({ error: { code: expect.stringMatching(/^[A-Z_]+$/), message: expect.stringContaining('(request id r-1)') } });
     }
     expect(byType.THROTTLED.StatusCode).toBe('429');
-    expect(JSON.parse(byType.BAD_REQUEST_BODY.ResponseTemplates['application/json'].replace('$context.requestId', 'r')).error.code).toBe('INVALID_REQUEST');
+    expect(JSON.parse(byType.BAD_REQUEST_BODY.ResponseTemplates['application/json'].replace('$context.requestId', 'r')).error.code).toBe(
+      'INVALID_REQUEST',
+    );
   });
 
   test('the handlers get the ApiConfig: queues by priority, the wake target, limits and budgets', () => {
@@ -139,7 +165,10 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
     expect(fns).toHaveLength(2);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
-        Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: 512, TracingConfig: { Mode: 'Active' },
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        MemorySize: 512,
+        TracingConfig: { Mode: 'Active' },
         LoggingConfig: expect.objectContaining({ LogFormat: 'JSON', LogGroup: expect.objectContaining({ Ref: expect.stringMatching(/Logs/) }) }),
       });
       expect([10, 15]).toContain(fn.Properties.Timeout);
@@ -150,21 +179,41 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
     for (const p of permissions) expect(p.Properties.Principal).toBe('apigateway.amazonaws.com');
   });
 
-  test('least privilege: submit sends, writes its workloads\' records and payloads, invokes only the wake target; status reads and cancels', () => {
+  test("least privilege: submit sends, writes its workloads' records and payloads, invokes only the wake target; status reads and cancels", () => {
     const submit = statementsOfRole(t, 'ApiSubmitRole');
     const status = statementsOfRole(t, 'ApiStatusRole');
     const actions = (s: typeof submit) => s.flatMap((x) => [x.Action].flat()).sort();
     for (const a of [...actions(submit), ...actions(status)]) expect(a).not.toContain('*');
-    expect(new Set(actions(submit))).toEqual(new Set([
-      'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords',
-      'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl',
-      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem',
-      's3:PutObject', 's3:GetObject', 'lambda:InvokeFunction', 'cloudwatch:GetMetricData',
-    ]));
-    expect(new Set(actions(status))).toEqual(new Set([
-      'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords',
-      'dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject',
-    ]));
+    expect(new Set(actions(submit))).toEqual(
+      new Set([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'sqs:SendMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:ConditionCheckItem',
+        's3:PutObject',
+        's3:GetObject',
+        'lambda:InvokeFunction',
+        'cloudwatch:GetMetricData',
+      ]),
+    );
+    expect(new Set(actions(status))).toEqual(
+      new Set([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        's3:GetObject',
+      ]),
+    );
     const invoke = submit.find((s) => [s.Action].flat().includes('lambda:InvokeFunction'))!;
     expect(invoke.Resource).toBe(WAKE_ARN);
     const records = submit.filter((s) => [s.Action].flat().includes('dynamodb:PutItem'));
@@ -196,13 +245,17 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
 
   test('JobsSubmitted is read with exactly the Workload dimension', () => {
     expect(stack.resolve(api.metricJobsSubmitted('agents').toMetricConfig().metricStat)).toMatchObject({
-      namespace: 'AiBurst', metricName: 'JobsSubmitted', dimensions: [{ name: 'Workload', value: 'agents' }],
+      namespace: 'AiBurst',
+      metricName: 'JobsSubmitted',
+      dimensions: [{ name: 'Workload', value: 'agents' }],
     });
   });
 
   test('zero unacknowledged cdk-nag findings', () => expectNagClean(stack));
   test('only the expected policy statements exist on "*"', () => {
-    const onStar = policyStatements(t).filter((s) => [s.Resource].flat().includes('*')).flatMap((s) => [s.Action].flat());
+    const onStar = policyStatements(t)
+      .filter((s) => [s.Resource].flat().includes('*'))
+      .flatMap((s) => [s.Action].flat());
     expect(new Set(onStar)).toEqual(new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'cloudwatch:GetMetricData']));
   });
 });
@@ -213,9 +266,11 @@ describe('JobApi with every option: Cognito, WAF, usage plan, CloudWatch role, c
   const store = new JobStore(stack, 'KeyedStore', { encryptionKey: key });
   const queue = new JobQueue(stack, 'Solo', { workload: 'solo', encryptionKey: key });
   const pool = new cognito.UserPool(stack, 'Pool', {
-    mfa: cognito.Mfa.REQUIRED, mfaSecondFactor: { sms: false, otp: true },
+    mfa: cognito.Mfa.REQUIRED,
+    mfaSecondFactor: { sms: false, otp: true },
     passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true },
-    featurePlan: cognito.FeaturePlan.PLUS, advancedSecurityMode: undefined,
+    featurePlan: cognito.FeaturePlan.PLUS,
+    advancedSecurityMode: undefined,
   });
   const api = new JobApi(stack, 'Api', {
     store,
@@ -246,15 +301,20 @@ describe('JobApi with every option: Cognito, WAF, usage plan, CloudWatch role, c
   test('WAF association, usage plan on the stage, execution logs at INFO, cost tags', () => {
     t.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { WebACLArn: Match.stringLikeRegexp('regional/webacl/jobs') });
     t.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
-      Throttle: { RateLimit: 10, BurstLimit: 20 }, Quota: { Limit: 10000, Period: 'DAY' },
+      Throttle: { RateLimit: 10, BurstLimit: 20 },
+      Quota: { Limit: 10000, Period: 'DAY' },
       ApiStages: [Match.objectLike({ Stage: { Ref: Match.stringLikeRegexp('DeploymentStageprod') } })],
     });
     t.hasResourceProperties('AWS::ApiGateway::Stage', {
-      StageName: 'prod', MethodSettings: [Match.objectLike({ LoggingLevel: 'INFO', ThrottlingRateLimit: 50, ThrottlingBurstLimit: 60 })],
+      StageName: 'prod',
+      MethodSettings: [Match.objectLike({ LoggingLevel: 'INFO', ThrottlingRateLimit: 50, ThrottlingBurstLimit: 60 })],
     });
     t.resourceCountIs('AWS::ApiGateway::Account', 1);
     t.hasResourceProperties('AWS::ApiGateway::RestApi', {
-      Tags: Match.arrayWith([{ Key: 'ai-burst:cost-center', Value: 'research' }, { Key: 'ai-burst:workload', Value: 'solo' }]),
+      Tags: Match.arrayWith([
+        { Key: 'ai-burst:cost-center', Value: 'research' },
+        { Key: 'ai-burst:workload', Value: 'solo' },
+      ]),
       Name: Match.stringLikeRegexp('^ApiAllOptions-Api-'),
     });
     expect(api.usagePlan).toBeDefined();
@@ -281,16 +341,28 @@ describe('JobApi props are validated at synth', () => {
     const { stack, store, agents } = fixture('Twice');
     expect(() => new JobApi(stack, 'Api', { store, workloads: [{ queue: agents }, { queue: agents }] })).toThrow(/workload "agents" twice/);
   });
-  test('fails if the inline limit exceeds the SQS message limit', () => expect(make({ inlinePayloadLimit: Size.kibibytes(512) })).toThrow(/inlinePayloadLimit must be between 1024 and 262144 bytes \(got 524288 bytes\)/));
-  test('fails if throttling is out of range', () => expect(make({ throttlingRateLimit: 0 })).toThrow(/throttlingRateLimit must be an integer between 1 and 10000 \(got 0\)/));
-  test('fails if the upload URL lives longer than an hour', () => expect(make({ uploadUrlExpiry: Duration.hours(2) })).toThrow(/uploadUrlExpiry must be between/));
-  test('fails if a budget is not positive', () => expect(make({ dailyBudgetsUsd: { planner: 0 } })).toThrow(/dailyBudgetsUsd\["planner"\] must be between 0.01 and 1000000 USD \(got 0 USD\)/));
-  test('fails if a budget names an invalid agent', () => expect(make({ dailyBudgetsUsd: { 'bad agent': 5 } })).toThrow(/dailyBudgetsUsd "bad agent" is invalid/));
+  test('fails if the inline limit exceeds the SQS message limit', () =>
+    expect(make({ inlinePayloadLimit: Size.kibibytes(512) })).toThrow(
+      /inlinePayloadLimit must be between 1024 and 262144 bytes \(got 524288 bytes\)/,
+    ));
+  test('fails if throttling is out of range', () =>
+    expect(make({ throttlingRateLimit: 0 })).toThrow(/throttlingRateLimit must be an integer between 1 and 10000 \(got 0\)/));
+  test('fails if the upload URL lives longer than an hour', () =>
+    expect(make({ uploadUrlExpiry: Duration.hours(2) })).toThrow(/uploadUrlExpiry must be between/));
+  test('fails if a budget is not positive', () =>
+    expect(make({ dailyBudgetsUsd: { planner: 0 } })).toThrow(/dailyBudgetsUsd\["planner"\] must be between 0.01 and 1000000 USD \(got 0 USD\)/));
+  test('fails if a budget names an invalid agent', () =>
+    expect(make({ dailyBudgetsUsd: { 'bad agent': 5 } })).toThrow(/dailyBudgetsUsd "bad agent" is invalid/));
   test('fails if Cognito authorization lists no user pool (CloudFormation refuses ProviderARNs: [])', () => {
-    expect(() => JobApiAuthorization.cognito({ userPools: [] })).toThrow(/JobApiAuthorization.cognito: userPools must list 1 to 1000 user pools \(got 0\)/);
+    expect(() => JobApiAuthorization.cognito({ userPools: [] })).toThrow(
+      /JobApiAuthorization.cognito: userPools must list 1 to 1000 user pools \(got 0\)/,
+    );
   });
-  test('fails if the web ACL ARN is not a regional WAF v2 ARN', () => expect(make({ webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/y' })).toThrow(/webAclArn .* is invalid: give the ARN of a REGIONAL-scope/));
-  test('fails if the handlers\' configuration would not fit Lambda\'s 4 KB of environment', () => {
+  test('fails if the web ACL ARN is not a regional WAF v2 ARN', () =>
+    expect(make({ webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/y' })).toThrow(
+      /webAclArn .* is invalid: give the ARN of a REGIONAL-scope/,
+    ));
+  test("fails if the handlers' configuration would not fit Lambda's 4 KB of environment", () => {
     const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`agent-number-${i}`, 10]));
     expect(make({ dailyBudgetsUsd: many })).toThrow(/configuration would be about \d+ bytes, over the 3500 available/);
   });
@@ -310,7 +382,10 @@ describe('JobApi stage logging and the account-level CloudWatch role', () => {
     const { t, stage, level } = stageOf({ cloudWatchRole: true });
     t.resourceCountIs('AWS::ApiGateway::Account', 1);
     expect(level).toBe('ERROR');
-    expect(stage.AccessLogSetting).toEqual({ DestinationArn: { 'Fn::GetAtt': [expect.stringMatching(/ApiAccessLogs/), 'Arn'] }, Format: expect.any(String) });
+    expect(stage.AccessLogSetting).toEqual({
+      DestinationArn: { 'Fn::GetAtt': [expect.stringMatching(/ApiAccessLogs/), 'Arn'] },
+      Format: expect.any(String),
+    });
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
@@ -339,9 +414,26 @@ describe('the access log format', () => {
   const [stage] = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::Stage'));
   const format: string = stage.Properties.AccessLogSetting.Format;
   /** Variables whose values API Gateway fills from a fixed alphabet (ids, numbers, times, ARNs, enums): never a quote. */
-  const FIXED_SHAPE = new Set(['requestId', 'extendedRequestId', 'requestTime', 'identity.sourceIp', 'identity.caller', 'identity.userArn',
-    'identity.apiKeyId', 'httpMethod', 'resourcePath', 'status', 'protocol', 'responseLength', 'responseLatency', 'integrationLatency',
-    'error.responseType', 'wafResponseCode', 'authorizer.claims.sub', 'authorizer.claims.client_id']);
+  const FIXED_SHAPE = new Set([
+    'requestId',
+    'extendedRequestId',
+    'requestTime',
+    'identity.sourceIp',
+    'identity.caller',
+    'identity.userArn',
+    'identity.apiKeyId',
+    'httpMethod',
+    'resourcePath',
+    'status',
+    'protocol',
+    'responseLength',
+    'responseLatency',
+    'integrationLatency',
+    'error.responseType',
+    'wafResponseCode',
+    'authorizer.claims.sub',
+    'authorizer.claims.client_id',
+  ]);
 
   /** The line API Gateway writes: `*String` variables are substituted quoted (JSON-escaped), the others verbatim. */
   function line(value: (variable: string) => string): string {

@@ -11,13 +11,18 @@ import { CapturedOutput } from '../support/captured-output';
 let aws: LocalAws;
 const saved = { ...process.env };
 
-beforeAll(async () => { aws = await startLocalAws(); });
+beforeAll(async () => {
+  aws = await startLocalAws();
+});
 afterAll(async () => {
   process.env = saved;
   await aws.close();
 });
 
-async function load(entry: 'submit' | 'status', fresh: Awaited<ReturnType<typeof freshConfig>>): Promise<(e: unknown) => Promise<APIGatewayProxyResult>> {
+async function load(
+  entry: 'submit' | 'status',
+  fresh: Awaited<ReturnType<typeof freshConfig>>,
+): Promise<(e: unknown) => Promise<APIGatewayProxyResult>> {
   const { config, tableName } = fresh;
   Object.assign(process.env, {
     [EnvNames.API_CONFIG]: JSON.stringify({ ...config, workloads: { agents: config.workloads.agents } }),
@@ -55,7 +60,9 @@ test('the deployed submit entry queues a job and emits JobsSubmitted with exactl
 
   const [emf] = output.emf();
   expect(emf).toBeDefined();
-  expect(emf._aws.CloudWatchMetrics).toEqual([{ Namespace: 'AiBurst', Dimensions: [['Workload']], Metrics: [{ Name: MetricNames.JOBS_SUBMITTED, Unit: 'Count' }] }]);
+  expect(emf._aws.CloudWatchMetrics).toEqual([
+    { Namespace: 'AiBurst', Dimensions: [['Workload']], Metrics: [{ Name: MetricNames.JOBS_SUBMITTED, Unit: 'Count' }] },
+  ]);
   expect(METRIC_DIMENSION_SETS[MetricNames.JOBS_SUBMITTED]).toEqual([['Workload']]);
   expect(emf).toMatchObject({ Workload: 'agents', [MetricNames.JOBS_SUBMITTED]: 1 });
 

@@ -5,7 +5,14 @@ import { canonicalJson, idempotencyItemKey, requestFingerprint } from '../../lam
 import { sqsSafeJson } from '../../lambda/shared/job-client';
 import { jobView } from '../../lambda/shared/job-view';
 import { BudgetGuard, limitFor, utcDayStart } from '../../lambda/shared/spend-budget';
-import { checkContentType, checkJobId, checkPayloadStorable, checkSubmitRequest, MAX_PAYLOAD_DEPTH, parseJsonBody } from '../../lambda/shared/submit-request';
+import {
+  checkContentType,
+  checkJobId,
+  checkPayloadStorable,
+  checkSubmitRequest,
+  MAX_PAYLOAD_DEPTH,
+  parseJsonBody,
+} from '../../lambda/shared/submit-request';
 import { statusUrl } from '../../lambda/submit/handler';
 import { JobRecord } from '../../lib/contracts';
 
@@ -22,17 +29,33 @@ function codeOf(f: () => unknown): string | undefined {
 }
 
 describe('checkSubmitRequest', () => {
-  test('an inline job; the priority defaults to the workload\'s lowest', () => {
-    expect(checkSubmitRequest({ workload: 'agents', agent: 'planner', payload: { a: 1 } }, catalog))
-      .toEqual({ kind: 'inline', workload: 'agents', agent: 'planner', priority: 'normal', payload: { a: 1 } });
-    expect(checkSubmitRequest({ workload: 'agents', agent: 'p', priority: 'high', model: 'org/model:v1', idempotencyKey: 'a1:b/c=', payload: 0 }, catalog))
-      .toEqual({ kind: 'inline', workload: 'agents', agent: 'p', priority: 'high', model: 'org/model:v1', idempotencyKey: 'a1:b/c=', payload: 0 });
+  test("an inline job; the priority defaults to the workload's lowest", () => {
+    expect(checkSubmitRequest({ workload: 'agents', agent: 'planner', payload: { a: 1 } }, catalog)).toEqual({
+      kind: 'inline',
+      workload: 'agents',
+      agent: 'planner',
+      priority: 'normal',
+      payload: { a: 1 },
+    });
+    expect(
+      checkSubmitRequest({ workload: 'agents', agent: 'p', priority: 'high', model: 'org/model:v1', idempotencyKey: 'a1:b/c=', payload: 0 }, catalog),
+    ).toEqual({ kind: 'inline', workload: 'agents', agent: 'p', priority: 'high', model: 'org/model:v1', idempotencyKey: 'a1:b/c=', payload: 0 });
   });
 
   test('upload (step 1) and commit (step 2) requests', () => {
-    expect(checkSubmitRequest({ workload: 'batch', agent: 'p', payloadUpload: true }, catalog)).toEqual({ kind: 'upload', workload: 'batch', agent: 'p', priority: 'normal' });
-    expect(checkSubmitRequest({ workload: 'batch', agent: 'p', uploadId: `batch.${UUID}` }, catalog))
-      .toEqual({ kind: 'commit', workload: 'batch', agent: 'p', priority: 'normal', uploadId: `batch.${UUID}` });
+    expect(checkSubmitRequest({ workload: 'batch', agent: 'p', payloadUpload: true }, catalog)).toEqual({
+      kind: 'upload',
+      workload: 'batch',
+      agent: 'p',
+      priority: 'normal',
+    });
+    expect(checkSubmitRequest({ workload: 'batch', agent: 'p', uploadId: `batch.${UUID}` }, catalog)).toEqual({
+      kind: 'commit',
+      workload: 'batch',
+      agent: 'p',
+      priority: 'normal',
+      uploadId: `batch.${UUID}`,
+    });
   });
 
   test('payloads that are falsy but meaningful are kept', () => {
@@ -42,16 +65,26 @@ describe('checkSubmitRequest', () => {
   });
 
   test('the first problem is named, with the field and the rule', () => {
-    expect(() => checkSubmitRequest({ workload: 'agents', agent: 'p', payload: 1, extra: 1, more: 2 }, catalog)).toThrow(/unknown fields "extra", "more"; allowed: workload, agent/);
+    expect(() => checkSubmitRequest({ workload: 'agents', agent: 'p', payload: 1, extra: 1, more: 2 }, catalog)).toThrow(
+      /unknown fields "extra", "more"; allowed: workload, agent/,
+    );
     expect(() => checkSubmitRequest({ workload: 'agents', agent: 'bad agent', payload: 1 }, catalog)).toThrow(/agent "bad agent" is invalid/);
-    expect(() => checkSubmitRequest({ workload: 'nope', agent: 'p', payload: 1 }, catalog)).toThrow(/workload "nope" is not served by this API; known workloads: agents, batch/);
-    expect(() => checkSubmitRequest({ workload: 'batch', agent: 'p', priority: 'high', payload: 1 }, catalog)).toThrow(/priority "high" is not one of workload "batch"'s priorities: normal/);
+    expect(() => checkSubmitRequest({ workload: 'nope', agent: 'p', payload: 1 }, catalog)).toThrow(
+      /workload "nope" is not served by this API; known workloads: agents, batch/,
+    );
+    expect(() => checkSubmitRequest({ workload: 'batch', agent: 'p', priority: 'high', payload: 1 }, catalog)).toThrow(
+      /priority "high" is not one of workload "batch"'s priorities: normal/,
+    );
     expect(codeOf(() => checkSubmitRequest({ workload: 'batch', agent: 'p', priority: 'high', payload: 1 }, catalog))).toBe('INVALID_PRIORITY');
   });
 
   test('idempotency keys: 128 characters pass, 129 do not', () => {
-    expect(checkSubmitRequest({ workload: 'agents', agent: 'p', payload: 1, idempotencyKey: 'k'.repeat(128) }, catalog)).toMatchObject({ idempotencyKey: 'k'.repeat(128) });
-    expect(() => checkSubmitRequest({ workload: 'agents', agent: 'p', payload: 1, idempotencyKey: 'k'.repeat(129) }, catalog)).toThrow(/idempotencyKey is 129 characters; at most 128/);
+    expect(checkSubmitRequest({ workload: 'agents', agent: 'p', payload: 1, idempotencyKey: 'k'.repeat(128) }, catalog)).toMatchObject({
+      idempotencyKey: 'k'.repeat(128),
+    });
+    expect(() => checkSubmitRequest({ workload: 'agents', agent: 'p', payload: 1, idempotencyKey: 'k'.repeat(129) }, catalog)).toThrow(
+      /idempotencyKey is 129 characters; at most 128/,
+    );
   });
 });
 
@@ -67,7 +100,9 @@ describe('body parsing', () => {
 
   test('base64 bodies are decoded; size counts UTF-8 bytes and is checked before parsing', () => {
     const body = JSON.stringify({ a: 'é' });
-    expect(parseJsonBody({ body: Buffer.from(body).toString('base64'), isBase64Encoded: true, contentType: 'application/json' }, 100)).toEqual({ a: 'é' });
+    expect(parseJsonBody({ body: Buffer.from(body).toString('base64'), isBase64Encoded: true, contentType: 'application/json' }, 100)).toEqual({
+      a: 'é',
+    });
     expect(codeOf(() => parseJsonBody({ body: '{' + ' '.repeat(100), contentType: 'application/json' }, 100))).toBe('PAYLOAD_TOO_LARGE');
     expect(codeOf(() => parseJsonBody({ body: '"éé"', contentType: 'application/json' }, 5))).toBe('PAYLOAD_TOO_LARGE'); // 6 bytes, 4 characters
   });
@@ -87,7 +122,8 @@ describe('checkPayloadStorable', () => {
   });
 
   test('numbers DynamoDB stores exactly pass; others are named by path', () => {
-    for (const n of [0, -0, 1.5, -2, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e-130, 3.14e-20]) expect(() => checkPayloadStorable({ n })).not.toThrow();
+    for (const n of [0, -0, 1.5, -2, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e-130, 3.14e-20])
+      expect(() => checkPayloadStorable({ n })).not.toThrow();
     expect(() => checkPayloadStorable({ a: { b: [1, 2 ** 53 + 2] } })).toThrow(/payload\.a\.b\[1\] holds the number 9007199254740994/);
     for (const n of [Infinity, NaN, 1e125, 1e-131]) expect(codeOf(() => checkPayloadStorable([n]))).toBe('INVALID_REQUEST');
   });
@@ -101,7 +137,7 @@ describe('checkPayloadStorable', () => {
   });
 });
 
-test('checkJobId: malformed → 400, another API\'s workload → 404', () => {
+test("checkJobId: malformed → 400, another API's workload → 404", () => {
   expect(checkJobId(`agents.${UUID}`, catalog)).toBe(`agents.${UUID}`);
   expect(codeOf(() => checkJobId(`video.${UUID}`, catalog))).toBe('JOB_NOT_FOUND');
   for (const bad of [undefined, '', 'agents', `agents.${UUID.toUpperCase()}`, `agents.${UUID}/..`, `agents.idem.${'a'.repeat(64)}`]) {
@@ -154,9 +190,16 @@ describe('BudgetGuard', () => {
     let now = Date.parse('2026-11-25T23:59:00Z');
     const reads: string[] = [];
     let spend = 5;
-    const guard = new BudgetGuard({ dailyLimitsUsd: { planner: 5 } }, {
-      dailySpendUsd: async (agent, day) => { reads.push(`${agent}@${day.toISOString().slice(0, 10)}`); return spend; },
-    }, { cacheSeconds: 60, clock: () => new Date(now) });
+    const guard = new BudgetGuard(
+      { dailyLimitsUsd: { planner: 5 } },
+      {
+        dailySpendUsd: async (agent, day) => {
+          reads.push(`${agent}@${day.toISOString().slice(0, 10)}`);
+          return spend;
+        },
+      },
+      { cacheSeconds: 60, clock: () => new Date(now) },
+    );
     expect(await guard.check('planner')).toMatchObject({ allowed: false, spentUsd: 5, limitUsd: 5, resetsAt: new Date('2026-11-26T00:00:00Z') });
     spend = 1;
     now += 30_000;
@@ -170,13 +213,40 @@ describe('BudgetGuard', () => {
 
 test('jobView shows only the public fields', () => {
   const record: JobRecord = {
-    jobId: `agents.${UUID}`, workload: 'agents', agent: 'p', priority: 'high', status: 'RUNNING', attempt: 2, interruptions: 1,
-    submittedAt: 't0', updatedAt: 't1', startedAt: 't2', instanceId: 'i-1', queueUrl: 'https://sqs/q', receiptHandle: 'rh',
-    payload: { secret: 1 }, payloadRef: 's3://b/k', idempotencyKey: 'k', resultRef: 's3://b/r', result: { r: 1 }, ttl: 1, lastError: 'boom',
+    jobId: `agents.${UUID}`,
+    workload: 'agents',
+    agent: 'p',
+    priority: 'high',
+    status: 'RUNNING',
+    attempt: 2,
+    interruptions: 1,
+    submittedAt: 't0',
+    updatedAt: 't1',
+    startedAt: 't2',
+    instanceId: 'i-1',
+    queueUrl: 'https://sqs/q',
+    receiptHandle: 'rh',
+    payload: { secret: 1 },
+    payloadRef: 's3://b/k',
+    idempotencyKey: 'k',
+    resultRef: 's3://b/r',
+    result: { r: 1 },
+    ttl: 1,
+    lastError: 'boom',
   };
   expect(jobView(record)).toEqual({
-    jobId: `agents.${UUID}`, workload: 'agents', agent: 'p', priority: 'high', status: 'RUNNING', attempt: 2, interruptions: 1,
-    submittedAt: 't0', updatedAt: 't1', startedAt: 't2', lastError: 'boom', hasResult: false,
+    jobId: `agents.${UUID}`,
+    workload: 'agents',
+    agent: 'p',
+    priority: 'high',
+    status: 'RUNNING',
+    attempt: 2,
+    interruptions: 1,
+    submittedAt: 't0',
+    updatedAt: 't1',
+    startedAt: 't2',
+    lastError: 'boom',
+    hasResult: false,
   });
 });
 

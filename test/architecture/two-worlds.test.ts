@@ -9,7 +9,8 @@ import * as path from 'node:path';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 function sources(dir: string): string[] {
-  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
     .map((e) => path.relative(ROOT, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)));
 }
@@ -18,14 +19,20 @@ function sources(dir: string): string[] {
 function importsOf(file: string): string[] {
   const code = fs.readFileSync(path.join(ROOT, file), 'utf8');
   const found: string[] = [];
-  for (const m of code.matchAll(/(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|require\(\s*['"]([^'"]+)['"]\s*\)|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+  for (const m of code.matchAll(
+    /(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|require\(\s*['"]([^'"]+)['"]\s*\)|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+  )) {
     found.push(m[1] ?? m[2] ?? m[3]);
   }
   return found;
 }
 
 function offenders(files: string[], forbidden: RegExp): string[] {
-  return files.flatMap((f) => importsOf(f).filter((s) => forbidden.test(s)).map((s) => `${f} imports ${s}`));
+  return files.flatMap((f) =>
+    importsOf(f)
+      .filter((s) => forbidden.test(s))
+      .map((s) => `${f} imports ${s}`),
+  );
 }
 
 test('lib/ never imports the AWS SDK', () => {
@@ -43,12 +50,14 @@ test('lambda/ and worker/ never import aws-cdk-lib or constructs', () => {
 test('run-time code reaches into lib/ only through its pure modules', () => {
   const pure = /\/lib\/(contracts|compute\/scaling-policy|cost)(\/|$)/;
   const runtime = [...sources('lambda'), ...sources('worker')];
-  const intoLib = runtime.flatMap((f) => importsOf(f)
-    .filter((s) => s.startsWith('.'))
-    .map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(f), s)))
-    .filter((target) => target.startsWith('lib/'))
-    .filter((target) => !pure.test(`/${target}`))
-    .map((target) => `${f} → ${target}`));
+  const intoLib = runtime.flatMap((f) =>
+    importsOf(f)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(f), s)))
+      .filter((target) => target.startsWith('lib/'))
+      .filter((target) => !pure.test(`/${target}`))
+      .map((target) => `${f} → ${target}`),
+  );
   expect(intoLib).toEqual([]);
 });
 

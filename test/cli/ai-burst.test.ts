@@ -7,8 +7,14 @@ import { main } from '../../tools/bin/ai-burst';
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((c) => { out.push(String(c)); return true; });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((c) => { err.push(String(c)); return true; });
+  const o = jest.spyOn(process.stdout, 'write').mockImplementation((c) => {
+    out.push(String(c));
+    return true;
+  });
+  const e = jest.spyOn(process.stderr, 'write').mockImplementation((c) => {
+    err.push(String(c));
+    return true;
+  });
   try {
     const code = await main(args);
     return { code, stdout: out.join(''), stderr: err.join('') };
@@ -20,7 +26,9 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 
 const DOCS = ['--docs-per-day', '100', '--gpu-hours-per-doc', '0.2'];
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'ai-burst-cli-truth-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ai-burst-cli-truth-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('each command --help prints its own usage', () => {
@@ -48,10 +56,21 @@ describe('each command --help prints its own usage', () => {
 describe('bad flags get a message that names the flag and the fix', () => {
   test.each<[string, string[], RegExp]>([
     ['a benchmark flag without its partner', ['cost', '--docs-per-day', '100'], /^ai-burst: --gpu-hours-per-doc: required with --docs-per-day/],
-    ['a flag at the end without its value', ['cost', '--gpu-hours-per-doc', '1', '--docs-per-day'], /^ai-burst: --docs-per-day: missing its value\n$/],
-    ['a flag followed by the next flag', ['cost', '--docs-per-day', '--gpu-hours-per-doc', '1'],
-      /^ai-burst: --docs-per-day: missing its value \(found the next flag --gpu-hours-per-doc instead\)\n$/],
-    ['a hexadecimal number', ['cost', '--docs-per-day', '0x10', '--gpu-hours-per-doc', '1'], /^ai-burst: --docs-per-day: expected a decimal number, got "0x10"\n$/],
+    [
+      'a flag at the end without its value',
+      ['cost', '--gpu-hours-per-doc', '1', '--docs-per-day'],
+      /^ai-burst: --docs-per-day: missing its value\n$/,
+    ],
+    [
+      'a flag followed by the next flag',
+      ['cost', '--docs-per-day', '--gpu-hours-per-doc', '1'],
+      /^ai-burst: --docs-per-day: missing its value \(found the next flag --gpu-hours-per-doc instead\)\n$/,
+    ],
+    [
+      'a hexadecimal number',
+      ['cost', '--docs-per-day', '0x10', '--gpu-hours-per-doc', '1'],
+      /^ai-burst: --docs-per-day: expected a decimal number, got "0x10"\n$/,
+    ],
     ['--top 0', ['cost', ...DOCS, '--top', '0'], /^ai-burst: --top: expected an integer ≥ 1, got 0\n$/],
     ['--seed in hex', ['traces', '--out', '/tmp/x', '--seed', '0x1'], /^ai-burst: --seed: expected a decimal number, got "0x1"\n$/],
   ])('%s', async (_name, args, expected) => {
@@ -109,7 +128,19 @@ describe('cost: types the model server cannot use', () => {
   });
 
   test('GIVEN --model-server custom THEN g4dn is usable and can be the cheapest', async () => {
-    const r = await cli('cost', ...DOCS, '--instance-types', 'g4dn.xlarge,g5.xlarge', '--regions', 'us-east-1', '--markets', 'spot', '--model-server', 'custom', '--json');
+    const r = await cli(
+      'cost',
+      ...DOCS,
+      '--instance-types',
+      'g4dn.xlarge,g5.xlarge',
+      '--regions',
+      'us-east-1',
+      '--markets',
+      'spot',
+      '--model-server',
+      'custom',
+      '--json',
+    );
     expect(JSON.parse(r.stdout).cheapest).toMatchObject({ instanceType: 'g4dn.xlarge', modelServerSupported: true });
   });
 
@@ -127,7 +158,10 @@ describe('a trace carries its own interruption rate', () => {
     const csv = readFileSync(join(out, 'stress.csv'), 'utf8');
     expect(csv.split('\n').slice(0, 3).join('\n')).toMatch(/^# ai-burst simulate --interruptions-per-hour 0\.3 --missed-notice-share 0\.05$/m);
     // Same settings line, a small trace: the rate comes from the file, a flag overrides it.
-    const small = `${csv.split('\n').filter((l) => l.startsWith('#')).join('\n')}\narrival_s,gpu_seconds,priority,agent\n0,60,high,a\n10,60,normal,b\n`;
+    const small = `${csv
+      .split('\n')
+      .filter((l) => l.startsWith('#'))
+      .join('\n')}\narrival_s,gpu_seconds,priority,agent\n0,60,high,a\n10,60,normal,b\n`;
     writeFileSync(join(dir, 'small-stress.csv'), small);
     const r = await cli('simulate', '--trace', join(dir, 'small-stress.csv'), '--policies', 'ai-burst');
     expect(r.code).toBe(0);

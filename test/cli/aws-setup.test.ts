@@ -41,6 +41,8 @@ test('GIVEN a region but no credentials THEN redrive says how to provide credent
 test('GIVEN cost --live without credentials THEN one fallback line naming the fix, no SDK Node-version warning', () => {
   const r = bare('cost', '--docs-per-day', '100', '--gpu-hours-per-doc', '0.2', '--regions', 'us-east-1', '--live', '--json');
   expect(r.code).toBe(0);
-  expect(r.stderr).toMatch(/^ai-burst: --live: could not read spot prices \(no AWS credentials .*AWS_PROFILE.*\); using the snapshot of \d{4}-\d{2}-\d{2}\n$/);
+  expect(r.stderr).toMatch(
+    /^ai-burst: --live: could not read spot prices \(no AWS credentials .*AWS_PROFILE.*\); using the snapshot of \d{4}-\d{2}-\d{2}\n$/,
+  );
   expect(JSON.parse(r.stdout).snapshotSource).not.toMatch(/LIVE/);
 });

@@ -3,7 +3,11 @@
  * through aws-sdk-client-mock: a stateful fake group that keeps the desired capacity and tags it is given.
  */
 import {
-  AutoScalingClient, AutoScalingGroup, CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand,
+  AutoScalingClient,
+  AutoScalingGroup,
+  CreateOrUpdateTagsCommand,
+  DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -14,8 +18,12 @@ import { clientConfig, LocalServer, startSqs, uniqueName } from '../support/loca
 import { CapturedOutput } from '../support/captured-output';
 
 let sqs: LocalServer<SQSClient>;
-beforeAll(async () => { sqs = await startSqs(); });
-afterAll(async () => { await sqs.close(); });
+beforeAll(async () => {
+  sqs = await startSqs();
+});
+afterAll(async () => {
+  await sqs.close();
+});
 
 const asgMock = mockClient(AutoScalingClient);
 const GROUP = 'fleet-agents';
@@ -25,13 +33,24 @@ const POLICY = { ...resolveScalingPolicy({ targetBacklogPerInstance: 1 }), evalu
 /** A fake group: DescribeAutoScalingGroups reflects what SetDesiredCapacity and CreateOrUpdateTags did. */
 function fakeGroup(initial: Partial<AutoScalingGroup>) {
   const group: AutoScalingGroup = {
-    AutoScalingGroupName: GROUP, MinSize: 0, MaxSize: 10, DesiredCapacity: 0, Instances: [], Tags: [],
-    DefaultCooldown: 300, AvailabilityZones: [], HealthCheckType: 'EC2', CreatedTime: new Date(T0),
+    AutoScalingGroupName: GROUP,
+    MinSize: 0,
+    MaxSize: 10,
+    DesiredCapacity: 0,
+    Instances: [],
+    Tags: [],
+    DefaultCooldown: 300,
+    AvailabilityZones: [],
+    HealthCheckType: 'EC2',
+    CreatedTime: new Date(T0),
     ...initial,
   } as AutoScalingGroup;
   asgMock.reset();
   asgMock.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({ AutoScalingGroups: [structuredClone(group)] }));
-  asgMock.on(SetDesiredCapacityCommand).callsFake((input) => { group.DesiredCapacity = input.DesiredCapacity; return {}; });
+  asgMock.on(SetDesiredCapacityCommand).callsFake((input) => {
+    group.DesiredCapacity = input.DesiredCapacity;
+    return {};
+  });
   asgMock.on(CreateOrUpdateTagsCommand).callsFake((input) => {
     for (const tag of input.Tags) {
       group.Tags = [...(group.Tags ?? []).filter((t) => t.Key !== tag.Key), { Key: tag.Key, Value: tag.Value, ResourceId: GROUP }];
@@ -43,7 +62,11 @@ function fakeGroup(initial: Partial<AutoScalingGroup>) {
 
 function instances(n: number, busy = 0) {
   return Array.from({ length: n }, (_, i) => ({
-    InstanceId: `i-${i}`, LifecycleState: 'InService', ProtectedFromScaleIn: i < busy, HealthStatus: 'Healthy', AvailabilityZone: 'us-east-1a',
+    InstanceId: `i-${i}`,
+    LifecycleState: 'InService',
+    ProtectedFromScaleIn: i < busy,
+    HealthStatus: 'Healthy',
+    AvailabilityZone: 'us-east-1a',
   })) as AutoScalingGroup['Instances'];
 }
 
@@ -169,34 +192,37 @@ describe('busy-history tag: written on a material change, at most once a minute'
     expect(600 - writtenAt.at(-1)!).toBeLessThanOrEqual(60);
   });
 
-  test('GIVEN the last write ≥ 60 s ago WHEN a new level is needed THEN it is written at once; a change within the minute ' +
-    'waits and is written at the first evaluation allowed', async () => {
-    const urls = await queues();
-    fakeGroup({ DesiredCapacity: 2, Instances: instances(2) });
-    const memory: HistoryMemory = {};
-    await evaluate(clients(), config(urls), T0, memory);
-    for (let t = 10; t <= 90; t += 10) expect((await evaluate(clients(), config(urls), T0 + t * 1000, memory)).history.written).toBe(false);
-    expect(tagWrites()).toEqual([`v1:2@${T0 / 1000}`]);
+  test(
+    'GIVEN the last write ≥ 60 s ago WHEN a new level is needed THEN it is written at once; a change within the minute ' +
+      'waits and is written at the first evaluation allowed',
+    async () => {
+      const urls = await queues();
+      fakeGroup({ DesiredCapacity: 2, Instances: instances(2) });
+      const memory: HistoryMemory = {};
+      await evaluate(clients(), config(urls), T0, memory);
+      for (let t = 10; t <= 90; t += 10) expect((await evaluate(clients(), config(urls), T0 + t * 1000, memory)).history.written).toBe(false);
+      expect(tagWrites()).toEqual([`v1:2@${T0 / 1000}`]);
 
-    // WHEN 3 jobs arrive 100 s after the last write THEN level 3 is written at that evaluation.
-    await send(urls.normal, 3);
-    const at100 = await evaluate(clients(), config(urls), T0 + 100_000, memory);
-    expect(at100.history).toEqual({ written: true, reason: 'levels [2] → [3]' });
-    expect(tagWrites().at(-1)).toBe(`v1:3@${T0 / 1000 + 100}`);
+      // WHEN 3 jobs arrive 100 s after the last write THEN level 3 is written at that evaluation.
+      await send(urls.normal, 3);
+      const at100 = await evaluate(clients(), config(urls), T0 + 100_000, memory);
+      expect(at100.history).toEqual({ written: true, reason: 'levels [2] → [3]' });
+      expect(tagWrites().at(-1)).toBe(`v1:3@${T0 / 1000 + 100}`);
 
-    // WHEN 3 more arrive 10 s later THEN the scale-out happens at once but the tag waits until 60 s after the last write.
-    await send(urls.high, 3);
-    const at110 = await evaluate(clients(), config(urls), T0 + 110_000, memory);
-    expect(at110.changed).toBe(true);
-    expect(at110.decision.desired).toBe(6);
-    expect(at110.history.written).toBe(false);
-    expect(at110.history.reason).toMatch(/^levels \[3\] → \[6\]; waits: last write 10s ago/);
-    for (let t = 120; t <= 150; t += 10) expect((await evaluate(clients(), config(urls), T0 + t * 1000, memory)).history.written).toBe(false);
-    const at160 = await evaluate(clients(), config(urls), T0 + 160_000, memory);
-    expect(at160.history.written).toBe(true);
-    expect(tagWrites().at(-1)).toBe(`v1:6@${T0 / 1000 + 160}`);
-    expect(setCalls().map((c) => c.DesiredCapacity)).toEqual([3, 6]);
-  });
+      // WHEN 3 more arrive 10 s later THEN the scale-out happens at once but the tag waits until 60 s after the last write.
+      await send(urls.high, 3);
+      const at110 = await evaluate(clients(), config(urls), T0 + 110_000, memory);
+      expect(at110.changed).toBe(true);
+      expect(at110.decision.desired).toBe(6);
+      expect(at110.history.written).toBe(false);
+      expect(at110.history.reason).toMatch(/^levels \[3\] → \[6\]; waits: last write 10s ago/);
+      for (let t = 120; t <= 150; t += 10) expect((await evaluate(clients(), config(urls), T0 + t * 1000, memory)).history.written).toBe(false);
+      const at160 = await evaluate(clients(), config(urls), T0 + 160_000, memory);
+      expect(at160.history.written).toBe(true);
+      expect(tagWrites().at(-1)).toBe(`v1:6@${T0 / 1000 + 160}`);
+      expect(setCalls().map((c) => c.DesiredCapacity)).toEqual([3, 6]);
+    },
+  );
 
   test('GIVEN a failed tag write (throttled) THEN the next evaluation writes it', async () => {
     const urls = await queues();
@@ -251,11 +277,22 @@ describe('evaluateLoop', () => {
     let clock = 0;
     const at: number[] = [];
     const errors: unknown[] = [];
-    const result = await evaluateLoop(async () => {
-      at.push(clock);
-      clock += 300; // each evaluation takes 0.3 s
-      if (at.length === 2) throw new Error('throttled');
-    }, (e) => errors.push(e), { until: 50_000, intervalMs: 10_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const result = await evaluateLoop(
+      async () => {
+        at.push(clock);
+        clock += 300; // each evaluation takes 0.3 s
+        if (at.length === 2) throw new Error('throttled');
+      },
+      (e) => errors.push(e),
+      {
+        until: 50_000,
+        intervalMs: 10_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+    );
     expect(at).toEqual([0, 10_000, 20_000, 30_000, 40_000, 50_000]);
     expect(result).toEqual({ evaluations: 6, failures: 1 });
     expect(errors).toHaveLength(1);
@@ -313,11 +350,16 @@ describe('handler', () => {
     const log = records.find((r) => r.message?.startsWith('scale out 0→1'));
     expect(log).toMatchObject({ level: 'INFO', action: 'scale-out', desired: 1, workload: 'agents' });
     const [emf] = output.emf();
-    expect(emf._aws.CloudWatchMetrics).toEqual([{
-      Namespace: METRIC_NAMESPACE,
-      Dimensions: [[Dimensions.WORKLOAD]],
-      Metrics: expect.arrayContaining([{ Name: MetricNames.BACKLOG_PER_INSTANCE, Unit: 'Count' }, { Name: MetricNames.DESIRED_CAPACITY, Unit: 'Count' }]),
-    }]);
+    expect(emf._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: METRIC_NAMESPACE,
+        Dimensions: [[Dimensions.WORKLOAD]],
+        Metrics: expect.arrayContaining([
+          { Name: MetricNames.BACKLOG_PER_INSTANCE, Unit: 'Count' },
+          { Name: MetricNames.DESIRED_CAPACITY, Unit: 'Count' },
+        ]),
+      },
+    ]);
     expect(emf).toMatchObject({ [Dimensions.WORKLOAD]: 'agents', [MetricNames.BACKLOG_PER_INSTANCE]: 1, [MetricNames.DESIRED_CAPACITY]: 1 });
     expect(emf.service).toBeUndefined();
   });

@@ -8,12 +8,13 @@ describe('CapacityManager props', () => {
     return () => new CapacityManager(stack, 'Manager', { workload, jobQueue, autoScalingGroupName: 'gpu' });
   }
 
-  test('fails if workload differs from the queue\'s (metrics, tags and wake-ups would name the wrong workload)', () => {
+  test("fails if workload differs from the queue's (metrics, tags and wake-ups would name the wrong workload)", () => {
     expect(build('agents', 'batch')).toThrow(
-      /CapacityManager: workload "agents" differs from jobQueue.workload "batch"; give the workload of the queues it scales/);
+      /CapacityManager: workload "agents" differs from jobQueue.workload "batch"; give the workload of the queues it scales/,
+    );
   });
 
-  test('accepts the queue\'s own workload', () => {
+  test("accepts the queue's own workload", () => {
     expect(build('batch', 'batch')).not.toThrow();
   });
 });

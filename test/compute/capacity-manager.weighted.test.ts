@@ -5,7 +5,11 @@
  * Auto Scaling is mocked (aws-sdk-client-mock), as in capacity-manager.sqs.test.ts.
  */
 import {
-  AutoScalingClient, AutoScalingGroup, DescribeAutoScalingGroupsCommand, Instance, SetDesiredCapacityCommand,
+  AutoScalingClient,
+  AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  Instance,
+  SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -15,8 +19,12 @@ import { economics } from '../../worker/cost';
 import { LocalServer, startSqs, uniqueName } from '../support/local-aws';
 
 let sqs: LocalServer<SQSClient>;
-beforeAll(async () => { sqs = await startSqs(); });
-afterAll(async () => { await sqs.close(); });
+beforeAll(async () => {
+  sqs = await startSqs();
+});
+afterAll(async () => {
+  await sqs.close();
+});
 
 const asgMock = mockClient(AutoScalingClient);
 const GROUP = 'fleet-weighted';
@@ -28,22 +36,38 @@ const POLICY = { ...resolveScalingPolicy({ jobsPerInstance: SLOTS_PER_UNIT }), e
 
 function weightedGroup(instances: Instance[], desired = 0): AutoScalingGroup {
   const group = {
-    AutoScalingGroupName: GROUP, MinSize: 0, MaxSize: 16, DesiredCapacity: desired, Instances: instances, Tags: [],
-    DefaultCooldown: 300, AvailabilityZones: [], HealthCheckType: 'EC2', CreatedTime: new Date(T0),
+    AutoScalingGroupName: GROUP,
+    MinSize: 0,
+    MaxSize: 16,
+    DesiredCapacity: desired,
+    Instances: instances,
+    Tags: [],
+    DefaultCooldown: 300,
+    AvailabilityZones: [],
+    HealthCheckType: 'EC2',
+    CreatedTime: new Date(T0),
     MixedInstancesPolicy: {
       LaunchTemplate: { Overrides: Object.entries(WEIGHTS).map(([InstanceType, w]) => ({ InstanceType, WeightedCapacity: String(w) })) },
     },
   } as AutoScalingGroup;
   asgMock.reset();
   asgMock.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({ AutoScalingGroups: [structuredClone(group)] }));
-  asgMock.on(SetDesiredCapacityCommand).callsFake((input) => { group.DesiredCapacity = input.DesiredCapacity; return {}; });
+  asgMock.on(SetDesiredCapacityCommand).callsFake((input) => {
+    group.DesiredCapacity = input.DesiredCapacity;
+    return {};
+  });
   return group;
 }
 
 function instance(id: string, type: keyof typeof WEIGHTS, state = 'InService', busy = false): Instance {
   return {
-    InstanceId: id, InstanceType: type, WeightedCapacity: String(WEIGHTS[type]), LifecycleState: state, ProtectedFromScaleIn: busy,
-    HealthStatus: 'Healthy', AvailabilityZone: 'us-east-1a',
+    InstanceId: id,
+    InstanceType: type,
+    WeightedCapacity: String(WEIGHTS[type]),
+    LifecycleState: state,
+    ProtectedFromScaleIn: busy,
+    HealthStatus: 'Healthy',
+    AvailabilityZone: 'us-east-1a',
   } as Instance;
 }
 
@@ -73,18 +97,21 @@ function fills(units: number): Array<Array<keyof typeof WEIGHTS>> {
   return out;
 }
 
-test('GIVEN 32 queued jobs, 8 slots per unit, weights {g5.xlarge: 1, g5.12xlarge: 4} WHEN the empty fleet is evaluated ' +
-  'THEN it asks for 4 units, and every mix of types that fills 4 units runs ≥ 32 jobs at once', async () => {
-  weightedGroup([]);
-  const { decision } = await evaluate(clients(), config(await queueWith(32)), T0);
-  expect(decision.desired).toBe(4);
-  expect(decision.reason).toMatch(/at target 8\/unit needs 4/);
-  const mixes = fills(decision.desired);
-  expect(mixes.map((m) => m.join('+'))).toEqual(expect.arrayContaining(['g5.12xlarge', 'g5.xlarge+g5.xlarge+g5.xlarge+g5.xlarge']));
-  for (const mix of mixes) expect(slotsOf(mix)).toBeGreaterThanOrEqual(32);
-  // The bug this replaces: one g5.12xlarge with 8 slots for 32 jobs.
-  expect(slotsOf(['g5.12xlarge'])).toBe(32);
-});
+test(
+  'GIVEN 32 queued jobs, 8 slots per unit, weights {g5.xlarge: 1, g5.12xlarge: 4} WHEN the empty fleet is evaluated ' +
+    'THEN it asks for 4 units, and every mix of types that fills 4 units runs ≥ 32 jobs at once',
+  async () => {
+    weightedGroup([]);
+    const { decision } = await evaluate(clients(), config(await queueWith(32)), T0);
+    expect(decision.desired).toBe(4);
+    expect(decision.reason).toMatch(/at target 8\/unit needs 4/);
+    const mixes = fills(decision.desired);
+    expect(mixes.map((m) => m.join('+'))).toEqual(expect.arrayContaining(['g5.12xlarge', 'g5.xlarge+g5.xlarge+g5.xlarge+g5.xlarge']));
+    for (const mix of mixes) expect(slotsOf(mix)).toBeGreaterThanOrEqual(32);
+    // The bug this replaces: one g5.12xlarge with 8 slots for 32 jobs.
+    expect(slotsOf(['g5.12xlarge'])).toBe(32);
+  },
+);
 
 test('GIVEN one g5.12xlarge in service (4 units) WHEN 32 jobs wait THEN the fleet holds at 4 units, not 4 instances', async () => {
   weightedGroup([instance('i-big', 'g5.12xlarge')], 4);
@@ -95,17 +122,20 @@ test('GIVEN one g5.12xlarge in service (4 units) WHEN 32 jobs wait THEN the flee
   expect(decision.backlogPerInstance).toBe(8);
 });
 
-test('GIVEN a busy g5.12xlarge and a pending g5.xlarge WHEN the queue is empty THEN busy and pending count their weights ' +
-  'and the busy instance pins its 4 units', async () => {
-  weightedGroup([instance('i-big', 'g5.12xlarge', 'InService', true), instance('i-small', 'g5.xlarge', 'Pending')], 5);
-  const { fleet } = await readFleetState(new AutoScalingClient({ region: 'us-east-1' }), GROUP);
-  expect(fleet).toMatchObject({ inService: 4, pending: 1, busy: 4, weighted: true });
-  // 5 units last needed 10 minutes ago (past the 180 s idle window): only the busy instance's weight stays.
-  const memory = { carry: { history: [{ level: 5, at: T0 - 600_000 }], tag: undefined } };
-  const { decision } = await evaluate(clients(), config(await queueWith(0)), T0, memory);
-  expect(decision.reason).toMatch(/\(4 pinned by running jobs\)/);
-  expect(decision.desired).toBe(4);
-});
+test(
+  'GIVEN a busy g5.12xlarge and a pending g5.xlarge WHEN the queue is empty THEN busy and pending count their weights ' +
+    'and the busy instance pins its 4 units',
+  async () => {
+    weightedGroup([instance('i-big', 'g5.12xlarge', 'InService', true), instance('i-small', 'g5.xlarge', 'Pending')], 5);
+    const { fleet } = await readFleetState(new AutoScalingClient({ region: 'us-east-1' }), GROUP);
+    expect(fleet).toMatchObject({ inService: 4, pending: 1, busy: 4, weighted: true });
+    // 5 units last needed 10 minutes ago (past the 180 s idle window): only the busy instance's weight stays.
+    const memory = { carry: { history: [{ level: 5, at: T0 - 600_000 }], tag: undefined } };
+    const { decision } = await evaluate(clients(), config(await queueWith(0)), T0, memory);
+    expect(decision.reason).toMatch(/\(4 pinned by running jobs\)/);
+    expect(decision.desired).toBe(4);
+  },
+);
 
 test('GIVEN an unweighted group THEN instances count 1 each and the reason says /instance (as before)', async () => {
   const group = weightedGroup([instance('i-1', 'g5.xlarge'), instance('i-2', 'g5.12xlarge')], 2);

@@ -13,7 +13,11 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
   vpc.addFlowLog('FlowLog');
   const jobQueue = new JobQueue(stack, 'Jobs', { workload: 'agents' });
   const fleet = new GpuFleet(stack, 'Fleet', {
-    vpc, jobQueue, jobStore: new JobStore(stack, 'Store'), workerEntry: WORKER_FIXTURE, workerConcurrency: 2,
+    vpc,
+    jobQueue,
+    jobStore: new JobStore(stack, 'Store'),
+    workerEntry: WORKER_FIXTURE,
+    workerConcurrency: 2,
     scaling: FleetScaling.targetTracking({ estimatedInstanceWarmup: Duration.minutes(4) }),
   });
   const template = Template.fromStack(stack);
@@ -46,7 +50,9 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
     const byId = Object.fromEntries(metrics.map((m) => [m.Id, m]));
     expect(byId.v0.MetricStat.Metric).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' });
     expect(byId.f1.MetricStat.Metric).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesNotVisible' });
-    expect(byId.v0.MetricStat.Metric.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/^JobsQueuehigh/), 'QueueName'] } }]);
+    expect(byId.v0.MetricStat.Metric.Dimensions).toEqual([
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/^JobsQueuehigh/), 'QueueName'] } },
+    ]);
     expect(byId.instances.MetricStat.Metric).toMatchObject({ Namespace: 'AWS/AutoScaling', MetricName: 'GroupInServiceInstances' });
   });
 
@@ -54,18 +60,23 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
     expectNagClean(stack);
   });
 
-  test('GIVEN a weighted fleet THEN the divisor is the group\'s in-service capacity units (GroupInServiceCapacity), not its instances', () => {
+  test("GIVEN a weighted fleet THEN the divisor is the group's in-service capacity units (GroupInServiceCapacity), not its instances", () => {
     const { stack: own } = testStack();
     const weighted = new GpuFleet(own, 'Weighted', {
-      vpc: new ec2.Vpc(own, 'Vpc', { maxAzs: 2, natGateways: 1 }), jobQueue: new JobQueue(own, 'WeightedJobs', { workload: 'weighted' }),
+      vpc: new ec2.Vpc(own, 'Vpc', { maxAzs: 2, natGateways: 1 }),
+      jobQueue: new JobQueue(own, 'WeightedJobs', { workload: 'weighted' }),
       jobStore: new JobStore(own, 'WeightedStore'),
-      workerEntry: WORKER_FIXTURE, workerConcurrency: 8, instanceTypes: ['g5.xlarge', 'g5.12xlarge', 'g6.xlarge'],
-      instanceWeights: { 'g5.12xlarge': 4 }, scaling: FleetScaling.targetTracking(),
+      workerEntry: WORKER_FIXTURE,
+      workerConcurrency: 8,
+      instanceTypes: ['g5.xlarge', 'g5.12xlarge', 'g6.xlarge'],
+      instanceWeights: { 'g5.12xlarge': 4 },
+      scaling: FleetScaling.targetTracking(),
     });
     const t = Template.fromStack(own);
     const groupRef = { Ref: own.getLogicalId(weighted.autoScalingGroup.node.defaultChild as any) };
-    const policy = Object.values(t.findResources('AWS::AutoScaling::ScalingPolicy'))
-      .find((p) => JSON.stringify(p.Properties.AutoScalingGroupName) === JSON.stringify(groupRef))!;
+    const policy = Object.values(t.findResources('AWS::AutoScaling::ScalingPolicy')).find(
+      (p) => JSON.stringify(p.Properties.AutoScalingGroupName) === JSON.stringify(groupRef),
+    )!;
     const byId = Object.fromEntries(policy.Properties.TargetTrackingConfiguration.CustomizedMetricSpecification.Metrics.map((m: any) => [m.Id, m]));
     expect(byId.instances.MetricStat).toEqual({
       Metric: { Namespace: 'AWS/AutoScaling', MetricName: 'GroupInServiceCapacity', Dimensions: [{ Name: 'AutoScalingGroupName', Value: groupRef }] },
@@ -73,7 +84,8 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
       Period: 60,
     });
     expect(byId.backlogPerInstance).toMatchObject({
-      Label: 'weighted backlog per capacity unit', Expression: 'IF(instances > 0, (v0 + f0 + v1 + f1) / instances, v0 + f0 + v1 + f1)',
+      Label: 'weighted backlog per capacity unit',
+      Expression: 'IF(instances > 0, (v0 + f0 + v1 + f1) / instances, v0 + f0 + v1 + f1)',
     });
     // Target: 8 jobs per unit (workerConcurrency counts per unit in a weighted fleet).
     expect(policy.Properties.TargetTrackingConfiguration.TargetValue).toBe(8);
@@ -82,9 +94,15 @@ describe('FleetScaling.targetTracking (the one L1 escape hatch)', () => {
   test('fails if the target is not positive', () => {
     const other = testStack().stack;
     const q = new JobQueue(other, 'Jobs', { workload: 'agents' });
-    expect(() => new GpuFleet(other, 'Fleet', {
-      vpc: new ec2.Vpc(other, 'Vpc'), jobQueue: q, jobStore: new JobStore(other, 'Store'), workerEntry: WORKER_FIXTURE,
-      scaling: FleetScaling.targetTracking({ targetBacklogPerInstance: 0 }),
-    })).toThrow(/targetBacklogPerInstance must be between 0.01 and 100000 \(got 0\)/);
+    expect(
+      () =>
+        new GpuFleet(other, 'Fleet', {
+          vpc: new ec2.Vpc(other, 'Vpc'),
+          jobQueue: q,
+          jobStore: new JobStore(other, 'Store'),
+          workerEntry: WORKER_FIXTURE,
+          scaling: FleetScaling.targetTracking({ targetBacklogPerInstance: 0 }),
+        }),
+    ).toThrow(/targetBacklogPerInstance must be between 0.01 and 100000 \(got 0\)/);
   });
 });

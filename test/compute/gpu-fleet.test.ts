@@ -12,7 +12,6 @@ import { policyStatements } from '../support/nag';
 import { expectNagClean, testStack } from '../support/stacks';
 import { flatten, WORKER_FIXTURE } from './support';
 
-
 function base(stack: Stack) {
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
   vpc.addFlowLog('FlowLog');
@@ -75,10 +74,12 @@ describe('GpuFleet defaults', () => {
   });
 
   test('encrypted gp3 root volume of 150 GiB', () => {
-    expect(ltData.BlockDeviceMappings).toEqual([{
-      DeviceName: '/dev/xvda',
-      Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 150, VolumeType: 'gp3' },
-    }]);
+    expect(ltData.BlockDeviceMappings).toEqual([
+      {
+        DeviceName: '/dev/xvda',
+        Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 150, VolumeType: 'gp3' },
+      },
+    ]);
   });
 
   test('the AMI comes from the Deep Learning Base OSS Nvidia Driver GPU AMI (AL2023) SSM parameter', () => {
@@ -104,27 +105,38 @@ describe('GpuFleet defaults', () => {
     const topics = template.findResources('AWS::SNS::Topic');
     const [topicId, topic] = Object.entries(topics)[0];
     expect(topic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/NotificationKey/), 'Arn'] });
-    expect(asg.Properties.NotificationConfigurations).toEqual([{
-      TopicARN: { Ref: topicId },
-      NotificationTypes: expect.arrayContaining(['autoscaling:EC2_INSTANCE_LAUNCH', 'autoscaling:EC2_INSTANCE_TERMINATE',
-        'autoscaling:EC2_INSTANCE_LAUNCH_ERROR', 'autoscaling:EC2_INSTANCE_TERMINATE_ERROR']),
-    }]);
+    expect(asg.Properties.NotificationConfigurations).toEqual([
+      {
+        TopicARN: { Ref: topicId },
+        NotificationTypes: expect.arrayContaining([
+          'autoscaling:EC2_INSTANCE_LAUNCH',
+          'autoscaling:EC2_INSTANCE_TERMINATE',
+          'autoscaling:EC2_INSTANCE_LAUNCH_ERROR',
+          'autoscaling:EC2_INSTANCE_TERMINATE_ERROR',
+        ]),
+      },
+    ]);
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({
-        Sid: 'AutoScalingNotifications',
-        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        Condition: { StringEquals: Match.objectLike({ 'aws:PrincipalArn': Match.anyValue() }) },
-      })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AutoScalingNotifications',
+            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            Condition: { StringEquals: Match.objectLike({ 'aws:PrincipalArn': Match.anyValue() }) },
+          }),
+        ]),
+      },
     });
   });
 
   test('the security group allows no inbound traffic', () => {
-    const sgs = Object.values(template.findResources('AWS::EC2::SecurityGroup'))
-      .filter((g) => String(g.Properties.GroupDescription).includes('GPU workers'));
+    const sgs = Object.values(template.findResources('AWS::EC2::SecurityGroup')).filter((g) =>
+      String(g.Properties.GroupDescription).includes('GPU workers'),
+    );
     expect(sgs).toHaveLength(1);
     expect(sgs[0].Properties.SecurityGroupIngress).toBeUndefined();
   });
@@ -135,7 +147,7 @@ describe('GpuFleet defaults', () => {
     }
   });
 
-  test('the instance role: only this workload\'s queues, records and result prefix, its namespace, its own group', () => {
+  test("the instance role: only this workload's queues, records and result prefix, its namespace, its own group", () => {
     const find = (action: string) => instanceStatements.filter((s) => [s.Action].flat().includes(action));
     expect(find('sqs:ReceiveMessage')[0].Resource).toHaveLength(2);
     expect(find('dynamodb:PutItem')[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } });
@@ -144,10 +156,15 @@ describe('GpuFleet defaults', () => {
     const del = find('s3:DeleteObject');
     expect(del).toHaveLength(1);
     expect(flatten(del[0].Resource)).toMatch(/\/results\/agents\/\*$/);
-    expect(find('cloudwatch:PutMetricData')[0]).toMatchObject({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': [METRIC_NAMESPACE, 'CWAgent'] } } });
+    expect(find('cloudwatch:PutMetricData')[0]).toMatchObject({
+      Resource: '*',
+      Condition: { StringEquals: { 'cloudwatch:namespace': [METRIC_NAMESPACE, 'CWAgent'] } },
+    });
     const protection = find('autoscaling:SetInstanceProtection');
     expect(protection).toHaveLength(1);
-    expect(flatten(protection[0].Resource)).toMatch(/^arn:<AWS::Partition>:autoscaling:us-east-1:123456789012:autoScalingGroup:\*:autoScalingGroupName\/<AWS::StackName>-agents-[0-9a-f]{8}$/);
+    expect(flatten(protection[0].Resource)).toMatch(
+      /^arn:<AWS::Partition>:autoscaling:us-east-1:123456789012:autoScalingGroup:\*:autoScalingGroupName\/<AWS::StackName>-agents-[0-9a-f]{8}$/,
+    );
     // The name in the ARN is the group's own name.
     expect(flatten(asg.Properties.AutoScalingGroupName)).toBe(flatten(protection[0].Resource).split('autoScalingGroupName/')[1]);
     // The worker asset: one exact object.
@@ -160,16 +177,20 @@ describe('GpuFleet defaults', () => {
   });
 
   test('instances are tagged with the workload (propagated at launch) and cost center', () => {
-    expect(asg.Properties.Tags).toEqual(expect.arrayContaining([
-      { Key: 'ai-burst:workload', Value: 'agents', PropagateAtLaunch: true },
-      { Key: 'ai-burst:cost-center', Value: 'research', PropagateAtLaunch: true },
-    ]));
+    expect(asg.Properties.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'ai-burst:workload', Value: 'agents', PropagateAtLaunch: true },
+        { Key: 'ai-burst:cost-center', Value: 'research', PropagateAtLaunch: true },
+      ]),
+    );
   });
 
   test('user data installs Node.js from dnf, the worker asset, the CloudWatch agent, writes the config, enables the units', () => {
     expect(userData).toMatch(/^#!\/bin\/bash\n/);
     expect(userData).toContain('dnf install -y nodejs22 amazon-cloudwatch-agent');
-    expect(userData).toMatch(/aws s3 cp s3:\/\/cdk-[a-z0-9]+-assets-123456789012-us-east-1\/[0-9a-f]{64}\.js \/opt\/ai-burst\/worker\/index\.js --region <AWS::Region>/);
+    expect(userData).toMatch(
+      /aws s3 cp s3:\/\/cdk-[a-z0-9]+-assets-123456789012-us-east-1\/[0-9a-f]{64}\.js \/opt\/ai-burst\/worker\/index\.js --region <AWS::Region>/,
+    );
     expect(userData).toContain(`cat > ${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'`);
     expect(userData).toContain('ExecStart=/usr/bin/node-22 /opt/ai-burst/worker/index.js');
     expect(userData).toContain('User=ai-burst');
@@ -177,27 +198,54 @@ describe('GpuFleet defaults', () => {
     expect(userData).toContain('amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/ai-burst.json');
     expect(userData).toContain('"nvidia_gpu"');
     // The default model server: vLLM's OpenAI server via Docker, bound to localhost.
-    expect(userData).toContain("exec docker run --rm --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000");
+    expect(userData).toContain('exec docker run --rm --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000');
     expect(userData).toContain("'vllm/vllm-openai:v0.11.0' '--model' 'Qwen/Qwen2.5-7B-Instruct'");
   });
 
   test('the worker config fills every field of WorkerConfig', () => {
     const json = userData.split(`cat > ${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0];
     const config = JSON.parse(json);
-    expect(Object.keys(config).sort()).toEqual(['autoScalingGroupName', 'concurrency', 'hourlyPriceUsd', 'inlineResultMaxBytes', 'jobTable',
-      'jobTimeoutSeconds', 'maxAttempts', 'metricNamespace', 'modelServer', 'parkingQueueUrl', 'payloadBucket', 'queues', 'region',
-      'resultBucket', 'v', 'visibilityTimeoutSeconds', 'workload'].sort());
+    expect(Object.keys(config).sort()).toEqual(
+      [
+        'autoScalingGroupName',
+        'concurrency',
+        'hourlyPriceUsd',
+        'inlineResultMaxBytes',
+        'jobTable',
+        'jobTimeoutSeconds',
+        'maxAttempts',
+        'metricNamespace',
+        'modelServer',
+        'parkingQueueUrl',
+        'payloadBucket',
+        'queues',
+        'region',
+        'resultBucket',
+        'v',
+        'visibilityTimeoutSeconds',
+        'workload',
+      ].sort(),
+    );
     expect(config).toMatchObject({
       v: 1,
       region: '<AWS::Region>',
       workload: 'agents',
-      queues: [{ priority: 'high', url: expect.stringMatching(/^<JobsQueuehigh/) }, { priority: 'normal', url: expect.stringMatching(/^<JobsQueuenormal/) }],
+      queues: [
+        { priority: 'high', url: expect.stringMatching(/^<JobsQueuehigh/) },
+        { priority: 'normal', url: expect.stringMatching(/^<JobsQueuenormal/) },
+      ],
       concurrency: 1,
       maxAttempts: 3,
       jobTimeoutSeconds: 3600,
       visibilityTimeoutSeconds: 900,
       metricNamespace: METRIC_NAMESPACE,
-      modelServer: { kind: 'openai', baseUrl: 'http://127.0.0.1:8000', healthPath: '/health', defaultModel: 'Qwen/Qwen2.5-7B-Instruct', stream: true },
+      modelServer: {
+        kind: 'openai',
+        baseUrl: 'http://127.0.0.1:8000',
+        healthPath: '/health',
+        defaultModel: 'Qwen/Qwen2.5-7B-Instruct',
+        stream: true,
+      },
     });
     expect(config.autoScalingGroupName).toBe(flatten(asg.Properties.AutoScalingGroupName));
     // Concrete region: spot prices of every fleet type from the snapshot, written directly.
@@ -211,14 +259,18 @@ describe('GpuFleet defaults', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
-      Environment: { Variables: Match.objectLike({ AI_BURST_ASG_NAME: { Ref: stack.getLogicalId(fleet.autoScalingGroup.node.defaultChild as any) } }) },
+      Environment: {
+        Variables: Match.objectLike({ AI_BURST_ASG_NAME: { Ref: stack.getLogicalId(fleet.autoScalingGroup.node.defaultChild as any) } }),
+      },
     });
-    const managerStatements = policyStatements(template).filter((s) => JSON.stringify(s.Action).includes('SetDesiredCapacity') ||
-      JSON.stringify(s.Action).includes('CreateOrUpdateTags'));
+    const managerStatements = policyStatements(template).filter(
+      (s) => JSON.stringify(s.Action).includes('SetDesiredCapacity') || JSON.stringify(s.Action).includes('CreateOrUpdateTags'),
+    );
     expect(managerStatements).toHaveLength(2);
     for (const s of managerStatements) expect(flatten(s.Resource)).toMatch(/:autoScalingGroup:\*:autoScalingGroupName\/<FleetASG[0-9A-F]+>$/);
-    expect(managerStatements.find((s) => s.Action === 'autoscaling:CreateOrUpdateTags')!.Condition)
-      .toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': [BUSY_HISTORY_TAG] } });
+    expect(managerStatements.find((s) => s.Action === 'autoscaling:CreateOrUpdateTags')!.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [BUSY_HISTORY_TAG] },
+    });
   });
 
   test('zero unacknowledged cdk-nag findings, each acknowledgement proven', () => {
@@ -252,9 +304,13 @@ describe('GpuFleet options (one stack, two fleets)', () => {
   const drainer = new iam.Role(stack, 'Drainer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   single.grantCompleteLifecycleAction(drainer);
   const t = Template.fromStack(stack);
-  const groupOf = (f: GpuFleet) => t.findResources('AWS::AutoScaling::AutoScalingGroup')[stack.getLogicalId(f.autoScalingGroup.node.defaultChild as any)];
-  const userDataOf = (f: GpuFleet) => flatten(t.findResources('AWS::EC2::LaunchTemplate')[stack.getLogicalId(f.launchTemplate.node.defaultChild as any)]
-    .Properties.LaunchTemplateData.UserData);
+  const groupOf = (f: GpuFleet) =>
+    t.findResources('AWS::AutoScaling::AutoScalingGroup')[stack.getLogicalId(f.autoScalingGroup.node.defaultChild as any)];
+  const userDataOf = (f: GpuFleet) =>
+    flatten(
+      t.findResources('AWS::EC2::LaunchTemplate')[stack.getLogicalId(f.launchTemplate.node.defaultChild as any)].Properties.LaunchTemplateData
+        .UserData,
+    );
 
   test('custom types with weights, capacity and volume size', () => {
     const g = groupOf(fleet).Properties;
@@ -262,7 +318,8 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     expect(g.MaxSize).toBe('8');
     // Auto Scaling wants a weight on every override once one has one: the unnamed types weigh 1.
     expect(g.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([
-      { InstanceType: 'g6e.xlarge', WeightedCapacity: '1' }, { InstanceType: 'g6e.2xlarge', WeightedCapacity: '1' },
+      { InstanceType: 'g6e.xlarge', WeightedCapacity: '1' },
+      { InstanceType: 'g6e.2xlarge', WeightedCapacity: '1' },
       { InstanceType: 'g6.12xlarge', WeightedCapacity: '4' },
     ]);
     const lt = t.findResources('AWS::EC2::LaunchTemplate')[stack.getLogicalId(fleet.launchTemplate.node.defaultChild as any)];
@@ -278,7 +335,7 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     expect(ud).toContain('"concurrency":4');
   });
 
-  test('a weighted fleet writes every type\'s weight into the worker config (slots = concurrency × weight); an unweighted one writes none', () => {
+  test("a weighted fleet writes every type's weight into the worker config (slots = concurrency × weight); an unweighted one writes none", () => {
     expect(fleet.instanceWeights).toEqual({ 'g6e.xlarge': 1, 'g6e.2xlarge': 1, 'g6.12xlarge': 4 });
     expect(userDataOf(fleet)).toContain('"concurrency":4,"instanceWeights":{"g6e.xlarge":1,"g6e.2xlarge":1,"g6.12xlarge":4}');
     expect(single.instanceWeights).toBeUndefined();
@@ -295,8 +352,11 @@ describe('GpuFleet options (one stack, two fleets)', () => {
   test('without the agent, PutMetricData is confined to the library namespace alone and DescribeTags is not granted', () => {
     const customRole = stack.getLogicalId(fleet.role.node.defaultChild as any);
     const statements = Object.values(t.findResources('AWS::IAM::Policy'))
-      .filter((p) => JSON.stringify(p.Properties.Roles).includes(customRole)).flatMap((p) => p.Properties.PolicyDocument.Statement);
-    expect(statements.find((s: any) => s.Action === 'cloudwatch:PutMetricData').Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': [METRIC_NAMESPACE] } });
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(customRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.find((s: any) => s.Action === 'cloudwatch:PutMetricData').Condition).toEqual({
+      StringEquals: { 'cloudwatch:namespace': [METRIC_NAMESPACE] },
+    });
     expect(statements.some((s: any) => s.Action === 'ec2:DescribeTags')).toBe(false);
   });
 
@@ -320,31 +380,59 @@ describe('GpuFleet validation', () => {
     ['max < 1', { maxCapacity: 0 }, /maxCapacity must be an integer between 1 and 1000 \(got 0\)/],
     ['min > max', { minCapacity: 5, maxCapacity: 2 }, /minCapacity \(5\) must not exceed maxCapacity \(2\)/],
     ['empty instance types', { instanceTypes: [] }, /instanceTypes must list at least one instance type \(got none\)/],
-    ['non-GPU types with requireGpu', { instanceTypes: ['g6.xlarge', 'm7i.xlarge'] }, /instanceTypes has "m7i.xlarge", which is not an NVIDIA GPU type/],
+    [
+      'non-GPU types with requireGpu',
+      { instanceTypes: ['g6.xlarge', 'm7i.xlarge'] },
+      /instanceTypes has "m7i.xlarge", which is not an NVIDIA GPU type/,
+    ],
     ['a malformed type', { instanceTypes: ['g6'] }, /instanceTypes has "g6", which is not an instance type name/],
     ['a duplicate type', { instanceTypes: ['g6.xlarge', 'g6.xlarge'] }, /instanceTypes lists "g6.xlarge" twice/],
     ['a weight for an unlisted type', { instanceWeights: { 'p5.48xlarge': 8 } }, /instanceWeights names "p5.48xlarge"/],
-    ['more than 256 slots on one instance',
+    [
+      'more than 256 slots on one instance',
       { instanceTypes: ['g6.xlarge', 'g6.12xlarge'], instanceWeights: { 'g6.12xlarge': 8 }, workerConcurrency: 64 },
-      /workerConcurrency \(64\) × instanceWeights\[g6\.12xlarge\] \(8\) gives 512 job slots on one g6\.12xlarge; at most 256/],
-    ['an unknown GPU family', { instanceTypes: ['g6.xlarge', 'g9.xlarge'] },
-      /instanceTypes has "g9\.xlarge", whose family g9 is unknown \(known GPU families: g3, .*\); check the name, or set requireGpu: false/],
-    ['an AMD type with the default AMI', { instanceTypes: ['g6.xlarge', 'g4ad.xlarge'] },
-      /instanceTypes has "g4ad\.xlarge", whose GPU is AMD; the default AMI has the NVIDIA driver only: use NVIDIA types \(e\.g\. g6\.xlarge\)/],
-    ['an arm64 type with the default AMI', { instanceTypes: ['g5g.xlarge', 'g5g.2xlarge'] },
-      /instanceTypes has "g5g\.xlarge", an arm64 type; the default AMI is x86_64: use x86_64 types \(e\.g\. g6\.xlarge\) or give an arm64/],
-    ['an arm64 type with the default AMI even when requireGpu is off', { instanceTypes: ['p6e-gb200.36xlarge'], requireGpu: false },
-      /an arm64 type; the default AMI is x86_64/],
-    ['two architectures under one machineImage',
+      /workerConcurrency \(64\) × instanceWeights\[g6\.12xlarge\] \(8\) gives 512 job slots on one g6\.12xlarge; at most 256/,
+    ],
+    [
+      'an unknown GPU family',
+      { instanceTypes: ['g6.xlarge', 'g9.xlarge'] },
+      /instanceTypes has "g9\.xlarge", whose family g9 is unknown \(known GPU families: g3, .*\); check the name, or set requireGpu: false/,
+    ],
+    [
+      'an AMD type with the default AMI',
+      { instanceTypes: ['g6.xlarge', 'g4ad.xlarge'] },
+      /instanceTypes has "g4ad\.xlarge", whose GPU is AMD; the default AMI has the NVIDIA driver only: use NVIDIA types \(e\.g\. g6\.xlarge\)/,
+    ],
+    [
+      'an arm64 type with the default AMI',
+      { instanceTypes: ['g5g.xlarge', 'g5g.2xlarge'] },
+      /instanceTypes has "g5g\.xlarge", an arm64 type; the default AMI is x86_64: use x86_64 types \(e\.g\. g6\.xlarge\) or give an arm64/,
+    ],
+    [
+      'an arm64 type with the default AMI even when requireGpu is off',
+      { instanceTypes: ['p6e-gb200.36xlarge'], requireGpu: false },
+      /an arm64 type; the default AMI is x86_64/,
+    ],
+    [
+      'two architectures under one machineImage',
       { instanceTypes: ['g5.xlarge', 'g5g.xlarge'], machineImage: new ec2.GenericLinuxImage({ 'us-east-1': 'ami-12345678' }) },
-      /instanceTypes mixes x86_64 \(g5\.xlarge\) and arm64 \(g5g\.xlarge\) types; a launch template has one AMI of one architecture/],
+      /instanceTypes mixes x86_64 \(g5\.xlarge\) and arm64 \(g5g\.xlarge\) types; a launch template has one AMI of one architecture/,
+    ],
     ['SLO ≤ 0', { scaling: FleetScaling.capacityManager({ queueWaitSlo: Duration.seconds(0) }) }, /queueWaitSlo must be longer than 0 seconds/],
-    ['a root volume below the AMI snapshot', { rootVolumeSize: Size.gibibytes(50) }, /rootVolumeSize must be a whole number of GiB between 75 and 16384 \(got 50 GiB\)/],
+    [
+      'a root volume below the AMI snapshot',
+      { rootVolumeSize: Size.gibibytes(50) },
+      /rootVolumeSize must be a whole number of GiB between 75 and 16384 \(got 50 GiB\)/,
+    ],
     ['concurrency 0', { workerConcurrency: 0 }, /workerConcurrency must be an integer between 1 and 64/],
     ['a heartbeat under 30 s', { terminationHookHeartbeat: Duration.seconds(10) }, /terminationHookHeartbeat must be between/],
     ['an expected job duration over 12 h', { expectedJobDuration: Duration.hours(13) }, /expectedJobDuration must be between/],
     ['a privileged model server port', { modelServer: ModelServer.vllm({ port: 80 }) }, /port must be an integer between 1024 and 65535 \(got 80\)/],
-    ['an evaluation interval over a minute', { scaling: FleetScaling.capacityManager({ evaluationInterval: Duration.minutes(2) }) }, /evaluationInterval must be between/],
+    [
+      'an evaluation interval over a minute',
+      { scaling: FleetScaling.capacityManager({ evaluationInterval: Duration.minutes(2) }) },
+      /evaluationInterval must be between/,
+    ],
   ] as Array<[string, Partial<GpuFleetProps>, RegExp]>)('fails if %s', (_, props, message) => {
     expect(() => construct(props)).toThrow(message);
   });
@@ -367,6 +455,8 @@ describe('GpuFleet validation', () => {
   });
 
   test('fails if the worker entry is missing, naming the prop', () => {
-    expect(() => construct({ workerEntry: '/nonexistent/index.ts' })).toThrow(/worker agent's entry \/nonexistent\/index\.ts does not exist; set workerEntry/);
+    expect(() => construct({ workerEntry: '/nonexistent/index.ts' })).toThrow(
+      /worker agent's entry \/nonexistent\/index\.ts does not exist; set workerEntry/,
+    );
   });
 });

@@ -1,6 +1,19 @@
 import {
-  BusyLevel, busyHistoryInput, decideCapacity, decodeBusyHistory, deriveTargetBacklog, encodeBusyHistory, FleetState, MAX_BUSY_LEVELS,
-  materialHistoryChange, planBusyHistoryWrite, PriorityBacklog, QueueState, recordBusy, resolveScalingPolicy, ScalingPolicy,
+  BusyLevel,
+  busyHistoryInput,
+  decideCapacity,
+  decodeBusyHistory,
+  deriveTargetBacklog,
+  encodeBusyHistory,
+  FleetState,
+  MAX_BUSY_LEVELS,
+  materialHistoryChange,
+  planBusyHistoryWrite,
+  PriorityBacklog,
+  QueueState,
+  recordBusy,
+  resolveScalingPolicy,
+  ScalingPolicy,
 } from '../../lib/compute/scaling-policy';
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
@@ -20,17 +33,66 @@ describe('decideCapacity — single decisions', () => {
     { name: 'one job at 0 → 1', q: queue({ visible: 1 }), f: fleet(), desired: 1, action: 'scale-out' },
     { name: 'from 0, jobs across priorities → all at once', q: queue({ visible: 3 }, { visible: 4 }), f: fleet(), desired: 7, action: 'scale-out' },
     { name: 'burst of 500 → capped at max', q: queue({ visible: 500 }), f: fleet(), desired: 10, action: 'scale-out' },
-    { name: 'target 4 per instance: 9 jobs → 3', q: queue({ visible: 9 }), f: fleet(), p: { targetBacklogPerInstance: 4 }, desired: 3, action: 'scale-out' },
-    { name: 'in-flight only → holds', q: queue({ inFlight: 3 }), f: fleet({ desired: 3, inService: 3, busy: 3, busyHistory: [{ level: 3, at: s(-3600) }] }), desired: 3, action: 'hold' },
-    { name: 'busy instances pin capacity even if the queue reads 0', q: queue({}), f: fleet({ desired: 2, inService: 2, busy: 2, busyHistory: [{ level: 2, at: s(-3600) }] }), desired: 2, action: 'hold' },
-    { name: 'pending instances are not re-bought', q: queue({ visible: 2 }), f: fleet({ desired: 2, pending: 2, busyHistory: [{ level: 2, at: s(-10) }] }), desired: 2, action: 'hold' },
+    {
+      name: 'target 4 per instance: 9 jobs → 3',
+      q: queue({ visible: 9 }),
+      f: fleet(),
+      p: { targetBacklogPerInstance: 4 },
+      desired: 3,
+      action: 'scale-out',
+    },
+    {
+      name: 'in-flight only → holds',
+      q: queue({ inFlight: 3 }),
+      f: fleet({ desired: 3, inService: 3, busy: 3, busyHistory: [{ level: 3, at: s(-3600) }] }),
+      desired: 3,
+      action: 'hold',
+    },
+    {
+      name: 'busy instances pin capacity even if the queue reads 0',
+      q: queue({}),
+      f: fleet({ desired: 2, inService: 2, busy: 2, busyHistory: [{ level: 2, at: s(-3600) }] }),
+      desired: 2,
+      action: 'hold',
+    },
+    {
+      name: 'pending instances are not re-bought',
+      q: queue({ visible: 2 }),
+      f: fleet({ desired: 2, pending: 2, busyHistory: [{ level: 2, at: s(-10) }] }),
+      desired: 2,
+      action: 'hold',
+    },
     { name: 'never below min', q: queue({}), f: fleet({ min: 1, desired: 1, inService: 1 }), desired: 1, action: 'hold' },
-    { name: 'missing history → current treated as busy now (no scale-in)', q: queue({}), f: fleet({ desired: 4, inService: 4, busyHistory: undefined }), desired: 4, action: 'hold' },
+    {
+      name: 'missing history → current treated as busy now (no scale-in)',
+      q: queue({}),
+      f: fleet({ desired: 4, inService: 4, busyHistory: undefined }),
+      desired: 4,
+      action: 'hold',
+    },
     { name: 'delayed retries alone do not start a fleet', q: queue({ delayed: 5 }), f: fleet(), desired: 0, action: 'idle' },
-    { name: 'delayed retries keep running capacity', q: queue({ delayed: 2 }), f: fleet({ desired: 2, inService: 2, busyHistory: [{ level: 2, at: s(-3600) }] }), desired: 2, action: 'hold' },
+    {
+      name: 'delayed retries keep running capacity',
+      q: queue({ delayed: 2 }),
+      f: fleet({ desired: 2, inService: 2, busyHistory: [{ level: 2, at: s(-3600) }] }),
+      desired: 2,
+      action: 'hold',
+    },
     { name: 'delayed due soon count as backlog', q: queue({ delayed: 5, delayedDueSoon: 3 }), f: fleet(), desired: 3, action: 'scale-out' },
-    { name: 'idle past the window → released', q: queue({}), f: fleet({ desired: 3, inService: 3, busyHistory: [{ level: 3, at: s(-181) }] }), desired: 0, action: 'scale-in' },
-    { name: 'idle within the window → held', q: queue({}), f: fleet({ desired: 3, inService: 3, busyHistory: [{ level: 3, at: s(-179) }] }), desired: 3, action: 'hold' },
+    {
+      name: 'idle past the window → released',
+      q: queue({}),
+      f: fleet({ desired: 3, inService: 3, busyHistory: [{ level: 3, at: s(-181) }] }),
+      desired: 0,
+      action: 'scale-in',
+    },
+    {
+      name: 'idle within the window → held',
+      q: queue({}),
+      f: fleet({ desired: 3, inService: 3, busyHistory: [{ level: 3, at: s(-179) }] }),
+      desired: 3,
+      action: 'hold',
+    },
   ];
   test.each(cases)('$name', ({ q, f, p, desired, action }) => {
     const d = decideCapacity(q, f, p ?? POLICY, T0);
@@ -152,7 +214,10 @@ describe('busy history', () => {
     h = recordBusy(h, 5, s(0));
     h = recordBusy(h, 2, s(10));
     h = recordBusy(h, 3, s(20));
-    expect(h).toEqual([{ level: 5, at: s(0) }, { level: 3, at: s(20) }]);
+    expect(h).toEqual([
+      { level: 5, at: s(0) },
+      { level: 3, at: s(20) },
+    ]);
   });
 
   test('encode/decode round-trips at second resolution and fits an ASG tag', () => {

@@ -16,13 +16,16 @@ import { flatten, WORKER_FIXTURE } from './support';
 const CONFIG = { v: 1, region: 'eu-west-1', workload: 'agents', hourlyPriceUsd: {} };
 
 function script(extra: Partial<Parameters<typeof renderUserData>[0]> = {}): string {
-  return ['#!/bin/bash', ...renderUserData({
-    workerConfigJson: JSON.stringify(CONFIG),
-    workerS3Url: 's3://assets/abc.js',
-    region: 'eu-west-1',
-    modelServer: ModelServer.vllm().bind(),
-    ...extra,
-  })].join('\n');
+  return [
+    '#!/bin/bash',
+    ...renderUserData({
+      workerConfigJson: JSON.stringify(CONFIG),
+      workerS3Url: 's3://assets/abc.js',
+      region: 'eu-west-1',
+      modelServer: ModelServer.vllm().bind(),
+      ...extra,
+    }),
+  ].join('\n');
 }
 
 describe('renderUserData', () => {
@@ -33,8 +36,14 @@ describe('renderUserData', () => {
 
   test('steps run in order: Node.js, worker, config, model server, worker unit, start', () => {
     const text = script();
-    const order = ['dnf install -y nodejs22', 'aws s3 cp s3://assets/abc.js', 'cat > /etc/ai-burst/worker.json',
-      `cat > ${InstancePaths.MODEL_SERVER_SCRIPT}`, `cat > /etc/systemd/system/${InstancePaths.WORKER_UNIT}`, 'systemctl enable --now'];
+    const order = [
+      'dnf install -y nodejs22',
+      'aws s3 cp s3://assets/abc.js',
+      'cat > /etc/ai-burst/worker.json',
+      `cat > ${InstancePaths.MODEL_SERVER_SCRIPT}`,
+      `cat > /etc/systemd/system/${InstancePaths.WORKER_UNIT}`,
+      'systemctl enable --now',
+    ];
     const positions = order.map((s) => text.indexOf(s));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -44,10 +53,13 @@ describe('renderUserData', () => {
     expect(script()).toContain('chmod 0640 /etc/ai-burst/worker.json\nchown root:ai-burst /etc/ai-burst/worker.json');
   });
 
-  test('the boot-time price step fills hourlyPriceUsd for the instance\'s region, falling back to us-east-1', () => {
+  test("the boot-time price step fills hourlyPriceUsd for the instance's region, falling back to us-east-1", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ud-'));
     const lines = renderUserData({
-      workerConfigJson: '{}', workerS3Url: 's3://a/b', region: 'r', modelServer: ModelServer.vllm().bind(),
+      workerConfigJson: '{}',
+      workerS3Url: 's3://a/b',
+      region: 'r',
+      modelServer: ModelServer.vllm().bind(),
       pricesByRegionJson: '{}',
     });
     const merge = lines.find((l) => l.startsWith('/usr/bin/node-22 -e '))!;
@@ -55,7 +67,10 @@ describe('renderUserData', () => {
     const program = merge.slice('/usr/bin/node-22 -e '.length).split(`' ${'/etc/ai-burst/worker.json'}`)[0].slice(1);
     const prices = path.join(dir, 'prices.json');
     fs.writeFileSync(prices, JSON.stringify({ 'eu-west-1': { 'g6.xlarge': 0.45 }, 'us-east-1': { 'g6.xlarge': 0.4 } }));
-    for (const [region, expected] of [['eu-west-1', 0.45], ['sa-east-1', 0.4]] as const) {
+    for (const [region, expected] of [
+      ['eu-west-1', 0.45],
+      ['sa-east-1', 0.4],
+    ] as const) {
       const config = path.join(dir, `${region}.json`);
       fs.writeFileSync(config, JSON.stringify({ ...CONFIG, region }));
       execFileSync(process.execPath, ['-e', program, config, prices]);
@@ -68,7 +83,11 @@ describe('renderUserData', () => {
 describe('ModelServer', () => {
   test('vllm(): OpenAI kind, /health, streaming, the model as default', () => {
     expect(ModelServer.vllm({ model: 'meta-llama/Llama-3.1-8B-Instruct', port: 8001 }).bind().worker).toEqual({
-      kind: 'openai', baseUrl: 'http://127.0.0.1:8001', healthPath: '/health', defaultModel: 'meta-llama/Llama-3.1-8B-Instruct', stream: true,
+      kind: 'openai',
+      baseUrl: 'http://127.0.0.1:8001',
+      healthPath: '/health',
+      defaultModel: 'meta-llama/Llama-3.1-8B-Instruct',
+      stream: true,
     });
   });
 
@@ -89,16 +108,28 @@ describe('ModelServer', () => {
     ['an empty command list', () => ModelServer.commands({ kind: 'openai', commands: [] }).bind(), /commands must list at least one line/],
     ['a health path without /', () => ModelServer.vllm({ healthPath: 'health' }).bind(), /healthPath "health" must be a URL path starting with \//],
     // Each of these used to boot an instance whose model server unit failed and restarted forever.
-    ['a container without an image', () => ModelServer.container({ kind: 'openai', image: '' }).bind(),
-      /ModelServer.container: image must name a container image, e.g. vllm\/vllm-openai:v0.11.0 \(got ""\)/],
+    [
+      'a container without an image',
+      () => ModelServer.container({ kind: 'openai', image: '' }).bind(),
+      /ModelServer.container: image must name a container image, e.g. vllm\/vllm-openai:v0.11.0 \(got ""\)/,
+    ],
     ['a blank container image', () => ModelServer.container({ kind: 'openai', image: '  ' }).bind(), /image must name a container image/],
     ['a vLLM server with an empty image', () => ModelServer.vllm({ image: '' }).bind(), /ModelServer.vllm: image must name a container image/],
-    ['container port 0', () => ModelServer.container({ kind: 'openai', image: 'x:1', containerPort: 0 }).bind(),
-      /ModelServer.container: containerPort must be an integer between 1 and 65535 \(got 0\)/],
-    ['an unknown container kind', () => ModelServer.container({ kind: 'grpc' as ModelServerKind, image: 'x:1' }).bind(),
-      /ModelServer.container: kind must be "openai" or "invocations" \(got "grpc"\)/],
-    ['an unknown commands kind', () => ModelServer.commands({ kind: 'OpenAI' as ModelServerKind, commands: ['exec x'] }).bind(),
-      /ModelServer.commands: kind must be "openai" or "invocations" \(got "OpenAI"\)/],
+    [
+      'container port 0',
+      () => ModelServer.container({ kind: 'openai', image: 'x:1', containerPort: 0 }).bind(),
+      /ModelServer.container: containerPort must be an integer between 1 and 65535 \(got 0\)/,
+    ],
+    [
+      'an unknown container kind',
+      () => ModelServer.container({ kind: 'grpc' as ModelServerKind, image: 'x:1' }).bind(),
+      /ModelServer.container: kind must be "openai" or "invocations" \(got "grpc"\)/,
+    ],
+    [
+      'an unknown commands kind',
+      () => ModelServer.commands({ kind: 'OpenAI' as ModelServerKind, commands: ['exec x'] }).bind(),
+      /ModelServer.commands: kind must be "openai" or "invocations" \(got "OpenAI"\)/,
+    ],
   ] as const)('fails if %s', (_, make, message) => {
     expect(make).toThrow(message);
   });
@@ -108,7 +139,11 @@ describe('GpuFleet in an environment-agnostic stack', () => {
   const stack = new Stack(new App(), 'Agnostic');
   const jobQueue = new JobQueue(stack, 'Jobs', { workload: 'agents' });
   const fleet = new GpuFleet(stack, 'Fleet', {
-    vpc: new ec2.Vpc(stack, 'Vpc'), jobQueue, jobStore: new JobStore(stack, 'Store'), workerEntry: WORKER_FIXTURE, scaling: FleetScaling.none(),
+    vpc: new ec2.Vpc(stack, 'Vpc'),
+    jobQueue,
+    jobStore: new JobStore(stack, 'Store'),
+    workerEntry: WORKER_FIXTURE,
+    scaling: FleetScaling.none(),
   });
   // The user data as CloudFormation resolves it; no full synth needed.
   const rendered = flatten(stack.resolve(fleet.launchTemplate.userData!.render()));

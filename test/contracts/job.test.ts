@@ -1,4 +1,15 @@
-import { canTransition, formatJobId, payloadKey, resultKey, workloadOfJobId, JOB_MESSAGE_VERSION, JobMessage, parseJobMessage, salvageJobId, serializeJobMessage } from '../../lib/contracts';
+import {
+  canTransition,
+  formatJobId,
+  payloadKey,
+  resultKey,
+  workloadOfJobId,
+  JOB_MESSAGE_VERSION,
+  JobMessage,
+  parseJobMessage,
+  salvageJobId,
+  serializeJobMessage,
+} from '../../lib/contracts';
 
 const valid: JobMessage = {
   v: JOB_MESSAGE_VERSION,
@@ -31,7 +42,11 @@ describe('parseJobMessage', () => {
     ['an array', '[]', /must be a JSON object/],
     ['unknown version', JSON.stringify({ ...valid, v: 2 }), /v must be 1 \(got 2\)/],
     ['bad job id', JSON.stringify({ ...valid, jobId: '../etc' }), /jobId "..\/etc" must match/],
-    ['job id of another workload', JSON.stringify({ ...valid, jobId: 'other.3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f' }), /does not belong to workload "doc-analysis"/],
+    [
+      'job id of another workload',
+      JSON.stringify({ ...valid, jobId: 'other.3f1c2b8e-9a4d-4c6b-8e2f-1a2b3c4d5e6f' }),
+      /does not belong to workload "doc-analysis"/,
+    ],
     ['missing workload', JSON.stringify({ ...valid, workload: undefined }), /workload must be a string \(got undefined\)/],
     ['agent with spaces', JSON.stringify({ ...valid, agent: 'a b' }), /agent "a b" must match/],
     ['numeric priority', JSON.stringify({ ...valid, priority: 1 }), /priority must be a string \(got 1\)/],

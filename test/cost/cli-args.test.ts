@@ -16,7 +16,9 @@ function message(fn: () => unknown): string {
 describe('parseFlags', () => {
   test('GIVEN --flag value, --flag=value and a boolean THEN all are read', () => {
     expect(parseFlags(['--docs-per-day', '100', '--gpu-hours-per-doc=0.2', '--json'], SPEC)).toEqual({
-      'docs-per-day': '100', 'gpu-hours-per-doc': '0.2', json: true,
+      'docs-per-day': '100',
+      'gpu-hours-per-doc': '0.2',
+      json: true,
     });
   });
 
@@ -30,8 +32,9 @@ describe('parseFlags', () => {
   });
 
   test('GIVEN a flag followed by the next flag THEN the message names the flag missing its value and the flag found instead', () => {
-    expect(message(() => parseFlags(['--docs-per-day', '--gpu-hours-per-doc', '1'], SPEC)))
-      .toBe('--docs-per-day: missing its value (found the next flag --gpu-hours-per-doc instead)');
+    expect(message(() => parseFlags(['--docs-per-day', '--gpu-hours-per-doc', '1'], SPEC))).toBe(
+      '--docs-per-day: missing its value (found the next flag --gpu-hours-per-doc instead)',
+    );
   });
 
   test('GIVEN --flag= with nothing after THEN it is missing its value', () => {
@@ -63,7 +66,15 @@ describe('numbers', () => {
     expect(message(() => requireNumber(text, '--docs-per-day'))).toBe(`--docs-per-day: expected a decimal number, got ${JSON.stringify(text)}`);
   });
 
-  test.each<[string, number]>([['16', 16], ['0.2', 0.2], ['.5', 0.5], ['3.', 3], ['3.6e7', 36_000_000], ['-5', -5], ['+2', 2]])('%p is %p', (text, n) => {
+  test.each<[string, number]>([
+    ['16', 16],
+    ['0.2', 0.2],
+    ['.5', 0.5],
+    ['3.', 3],
+    ['3.6e7', 36_000_000],
+    ['-5', -5],
+    ['+2', 2],
+  ])('%p is %p', (text, n) => {
     expect(parseDecimal(text)).toBe(n);
   });
 
@@ -78,6 +89,7 @@ describe('numbers', () => {
 });
 
 test('GIVEN the command name THEN the unknown-flag message points at its --help', () => {
-  expect(message(() => parseFlags(['--instance-type', 'g5.xlarge'], { 'instance-types': 'string' }, 'ai-burst cost')))
-    .toBe('unknown flag --instance-type (did you mean --instance-types? see ai-burst cost --help)');
+  expect(message(() => parseFlags(['--instance-type', 'g5.xlarge'], { 'instance-types': 'string' }, 'ai-burst cost'))).toBe(
+    'unknown flag --instance-type (did you mean --instance-types? see ai-burst cost --help)',
+  );
 });

@@ -8,7 +8,12 @@ const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const CLI = join(ROOT, 'tools', 'bin', 'ai-burst.ts');
 
 function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [TSX, CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60000, env: { ...process.env, FORCE_COLOR: '0' } });
+  const r = spawnSync(process.execPath, [TSX, CLI, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60000,
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -36,7 +41,14 @@ describe('ai-burst CLI (spawned with tsx)', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ gpuHoursPerDay: 20, gpuHoursPerMonth: 600, snapshotDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
-    expect(out.options[0]).toEqual(expect.objectContaining({ instanceType: expect.any(String), region: expect.any(String), market: expect.any(String), monthlyUsd: expect.any(Number) }));
+    expect(out.options[0]).toEqual(
+      expect.objectContaining({
+        instanceType: expect.any(String),
+        region: expect.any(String),
+        market: expect.any(String),
+        monthlyUsd: expect.any(Number),
+      }),
+    );
     expect(out.cheapest).toEqual(out.options[0]);
   });
 
@@ -55,9 +67,27 @@ describe('ai-burst CLI (spawned with tsx)', () => {
     const out = JSON.parse(r.stdout);
     expect(out.runs.map((x: { policy: string }) => x.policy)).toEqual(['ai-burst', 'poll-lambda']);
     expect(Object.keys(out.runs[0]).sort()).toEqual(
-      ['policy', 'costUsd', 'costVsStaticOnDemand', 'p50WaitS', 'p95WaitS', 'maxWaitS', 'p95WaitByPriority', 'jobsCompleted', 'jobsUnfinished',
-        'jobsLost', 'duplicateCompletions', 'interruptions', 'wastedGpuSeconds', 'instanceHours',
-        'busyGpuSeconds', 'interruptedGpuSeconds', 'bootGpuSeconds', 'idleGpuSeconds', 'billedGpuSeconds'].sort(),
+      [
+        'policy',
+        'costUsd',
+        'costVsStaticOnDemand',
+        'p50WaitS',
+        'p95WaitS',
+        'maxWaitS',
+        'p95WaitByPriority',
+        'jobsCompleted',
+        'jobsUnfinished',
+        'jobsLost',
+        'duplicateCompletions',
+        'interruptions',
+        'wastedGpuSeconds',
+        'instanceHours',
+        'busyGpuSeconds',
+        'interruptedGpuSeconds',
+        'bootGpuSeconds',
+        'idleGpuSeconds',
+        'billedGpuSeconds',
+      ].sort(),
     );
     expect(Object.keys(out.bounds).sort()).toEqual(['costFloorUsd', 'p95WaitFloorS']);
     expect(readFileSync(join(report, 'summary.md'), 'utf8')).toMatch(/\| ai-burst \|/);

@@ -23,7 +23,14 @@ describe('estimateCost', () => {
   });
 
   test('GIVEN one type and region THEN spot, on-demand and commitments follow the stated assumptions', () => {
-    const e = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g5.xlarge'], regions: ['us-east-1'], spotInterruptionOverhead: 0.05, idleOverhead: 0.1 });
+    const e = estimateCost({
+      docsPerDay: 100,
+      gpuHoursPerDoc: 0.2,
+      instanceTypes: ['g5.xlarge'],
+      regions: ['us-east-1'],
+      spotInterruptionOverhead: 0.05,
+      idleOverhead: 0.1,
+    });
     const by = Object.fromEntries(e.options.map((o) => [o.market, o]));
     // spot: 600 instance-hours × 1.05 × 1.1 at the spot price
     expect(by.spot.billedInstanceHoursPerMonth).toBeCloseTo(693, 6);
@@ -38,7 +45,14 @@ describe('estimateCost', () => {
   });
 
   test('GIVEN a multi-GPU type THEN it needs fewer instance-hours for the same GPU-hours', () => {
-    const e = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g5.12xlarge'], regions: ['us-east-1'], markets: ['on-demand'], idleOverhead: 0 });
+    const e = estimateCost({
+      docsPerDay: 100,
+      gpuHoursPerDoc: 0.2,
+      instanceTypes: ['g5.12xlarge'],
+      regions: ['us-east-1'],
+      markets: ['on-demand'],
+      idleOverhead: 0,
+    });
     expect(e.options[0].billedInstanceHoursPerMonth).toBe(150);
     expect(e.options[0].gpuHoursPerMonth).toBe(600);
   });
@@ -87,7 +101,13 @@ describe('estimateCost', () => {
     expect(e.options[0]).toMatchObject({ instanceType: 'g4dn.xlarge', modelServerSupported: false });
     expect(e.cheapest).toEqual(e.options.find((o) => o.modelServerSupported));
     expect(e.assumptions.join(' ')).toMatch(/g4dn\.xlarge \(T4\).*vLLM/);
-    const custom = estimateCost({ docsPerDay: 100, gpuHoursPerDoc: 0.2, instanceTypes: ['g4dn.xlarge', 'g6.xlarge'], regions: ['us-east-1'], modelServer: 'custom' });
+    const custom = estimateCost({
+      docsPerDay: 100,
+      gpuHoursPerDoc: 0.2,
+      instanceTypes: ['g4dn.xlarge', 'g6.xlarge'],
+      regions: ['us-east-1'],
+      modelServer: 'custom',
+    });
     expect(custom.cheapest.instanceType).toBe('g4dn.xlarge');
   });
 

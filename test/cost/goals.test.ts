@@ -3,14 +3,36 @@ import { PolicyRun, SimulationResult } from '../../tools/cost/simulator/simulate
 
 function runOf(policy: string, over: Partial<PolicyRun>): PolicyRun {
   return {
-    policy, costUsd: 10, costVsStaticOnDemand: 0.1, p50WaitS: 10, p95WaitS: 100, maxWaitS: 200, p95WaitByPriority: {},
-    jobsCompleted: 10, jobsUnfinished: 0, jobsLost: 0, duplicateCompletions: 0, interruptions: 0, wastedGpuSeconds: 1000, instanceHours: 1,
-    busyGpuSeconds: 2600, interruptedGpuSeconds: 0, bootGpuSeconds: 600, idleGpuSeconds: 400, billedGpuSeconds: 3600, ...over,
+    policy,
+    costUsd: 10,
+    costVsStaticOnDemand: 0.1,
+    p50WaitS: 10,
+    p95WaitS: 100,
+    maxWaitS: 200,
+    p95WaitByPriority: {},
+    jobsCompleted: 10,
+    jobsUnfinished: 0,
+    jobsLost: 0,
+    duplicateCompletions: 0,
+    interruptions: 0,
+    wastedGpuSeconds: 1000,
+    instanceHours: 1,
+    busyGpuSeconds: 2600,
+    interruptedGpuSeconds: 0,
+    bootGpuSeconds: 600,
+    idleGpuSeconds: 400,
+    billedGpuSeconds: 3600,
+    ...over,
   };
 }
 
 function result(runs: PolicyRun[], floorCost = 6, floorWait = 0): SimulationResult {
-  return { runs, bounds: { costFloorUsd: floorCost, p95WaitFloorS: floorWait }, snapshotDate: 'x', options: { bootP95S: 480 } } as unknown as SimulationResult;
+  return {
+    runs,
+    bounds: { costFloorUsd: floorCost, p95WaitFloorS: floorWait },
+    snapshotDate: 'x',
+    options: { bootP95S: 480 },
+  } as unknown as SimulationResult;
 }
 
 const byGoal = (checks: ReturnType<typeof checkGoals>, prefix: string) => checks.find((c) => c.goal.startsWith(prefix))!;
@@ -34,7 +56,15 @@ describe('checkGoals', () => {
 
   test('GIVEN ai-burst pricier than target-tracking, losing a job, and a floor above half the best baseline THEN those goals are not met and the floor is named', () => {
     const checks = checkGoals(
-      result([runOf('ai-burst', { costUsd: 20, jobsLost: 1, p95WaitS: 700 }), runOf('target-tracking', { costUsd: 12, p95WaitS: 900 }), runOf('poll-lambda', { p95WaitS: 900 })], 6, 600),
+      result(
+        [
+          runOf('ai-burst', { costUsd: 20, jobsLost: 1, p95WaitS: 700 }),
+          runOf('target-tracking', { costUsd: 12, p95WaitS: 900 }),
+          runOf('poll-lambda', { p95WaitS: 900 }),
+        ],
+        6,
+        600,
+      ),
       false,
     );
     expect(byGoal(checks, 'cost ≤ 2').met).toBe(false);

@@ -1,11 +1,4 @@
-import {
-  hourlyPrice,
-  isGpuInstanceType,
-  knownInstanceTypes,
-  knownRegions,
-  PRICE_SNAPSHOT,
-  PriceSnapshot,
-} from '../../lib/cost/pricing';
+import { hourlyPrice, isGpuInstanceType, knownInstanceTypes, knownRegions, PRICE_SNAPSHOT, PriceSnapshot } from '../../lib/cost/pricing';
 
 describe('pricing snapshot', () => {
   test('GIVEN the snapshot THEN it covers the required families in at least 5 regions with a date and a source', () => {
@@ -45,9 +38,7 @@ describe('pricing snapshot', () => {
   });
 
   test('GIVEN a regional row THEN it is at least the us-east-1 price', () => {
-    expect(hourlyPrice('g6.xlarge', 'eu-central-1', 'on-demand')!).toBeGreaterThan(
-      hourlyPrice('g6.xlarge', 'us-east-1', 'on-demand')!,
-    );
+    expect(hourlyPrice('g6.xlarge', 'eu-central-1', 'on-demand')!).toBeGreaterThan(hourlyPrice('g6.xlarge', 'us-east-1', 'on-demand')!);
   });
 
   test.each([

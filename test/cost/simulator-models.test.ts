@@ -116,7 +116,7 @@ describe('SQS model', () => {
 describe('CloudWatch model', () => {
   const values = { visible: 5, inflight: 0, inService: 0 };
 
-  test('GIVEN an active queue THEN a minute\'s datapoint is readable lagS after the minute ends', () => {
+  test("GIVEN an active queue THEN a minute's datapoint is readable lagS after the minute ends", () => {
     const cw = new CloudWatchModel({ seed: 1, lagS: 60 });
     cw.noteSend(10, 5, false); // not idle: no wake delay
     cw.publish(0, values);

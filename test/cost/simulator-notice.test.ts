@@ -18,9 +18,21 @@ const LATENCY = 2; // requeueLatencyS default
 /** One warm spot instance that acts on notices like ai-burst's worker, configured with `expectedJobSeconds`. */
 function oneWarmInstance(expectedJobSeconds: number | undefined, capacityRebalance = false) {
   return (_setup: PolicySetup): SimPolicy => ({
-    name: 'one-warm', market: 'spot', priorityQueues: false, protectBusy: true, requeueAtNotice: true, expectedJobSeconds,
-    capacityRebalance, heartbeat: true, retryHandler: true, visibilityTimeoutS: 900, warmAtStart: 1, floor: 1,
-    start(ctx) { ctx.setDesired(1, 'fixed at 1'); },
+    name: 'one-warm',
+    market: 'spot',
+    priorityQueues: false,
+    protectBusy: true,
+    requeueAtNotice: true,
+    expectedJobSeconds,
+    capacityRebalance,
+    heartbeat: true,
+    retryHandler: true,
+    visibilityTimeoutS: 900,
+    warmAtStart: 1,
+    floor: 1,
+    start(ctx) {
+      ctx.setDesired(1, 'fixed at 1');
+    },
   });
 }
 
@@ -71,13 +83,13 @@ describe('spot notice: finish what ends before the reclaim, requeue the rest (no
     expect(d.busyGpuSeconds).toBeCloseTo(300, 6);
   });
 
-  test('GIVEN the worker knows the job\'s own length (noticeEstimate job) THEN the long job is requeued at once instead', () => {
+  test("GIVEN the worker knows the job's own length (noticeEstimate job) THEN the long job is requeued at once instead", () => {
     const r = run([job(start, 300)], oneWarmInstance(60), { ...spotRate, noticeEstimate: 'job' });
     expect(r.details[0]).toMatchObject({ noticeKept: 0, requeuedAtNotice: 1, jobsCompleted: 1 });
     expect(r.details[0].interruptedGpuSeconds).toBeCloseTo(30 + LATENCY, 6);
   });
 
-  test('GIVEN a job already past the fleet\'s expected length THEN it is requeued (the estimate says nothing about it)', () => {
+  test("GIVEN a job already past the fleet's expected length THEN it is requeued (the estimate says nothing about it)", () => {
     const r = run([job(N - 90, 100)], oneWarmInstance(60), spotRate);
     expect(r.details[0]).toMatchObject({ noticeKept: 0, requeuedAtNotice: 1, jobsCompleted: 1, duplicateCompletions: 0 });
   });

@@ -35,7 +35,10 @@ describe('ai-burst (the real decideCapacity, CapacityManager cadence, wake-on-su
 
   test('GIVEN a business day THEN the busy-history tag is written at most once a minute, far less often than it changes', () => {
     const trace = Array.from({ length: 200 }, (_, i) => ({
-      arrivalS: i * 97 + (i % 5) * 13, gpuSeconds: 60 + ((i * 53) % 400), priority: 'normal', agent: 't',
+      arrivalS: i * 97 + (i % 5) * 13,
+      gpuSeconds: 60 + ((i * 53) % 400),
+      priority: 'normal',
+      agent: 't',
     }));
     const r = simulate(trace, ['ai-burst'], CALM);
     const { evaluations, historyTagWrites, historyChanges } = r.details[0].policyStats;

@@ -36,7 +36,7 @@ describe('trace CSV', () => {
 });
 
 describe('standard traces', () => {
-  test('GIVEN the same seed THEN the set is identical; the shapes are the seed\'s', () => {
+  test("GIVEN the same seed THEN the set is identical; the shapes are the seed's", () => {
     const a = standardTraces(7);
     expect(standardTraces(7)).toEqual(a);
     expect(a.map((t) => t.name)).toEqual(['agent-bursts', 'doc-batches', 'business-hours', 'steady-trickle', 'stress']);

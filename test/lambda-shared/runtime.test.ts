@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand as CreateSqsQueue, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand as CreateSqsQueue,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { formatJobId, JobMessage, messageFromRecord, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
 import { JobRecords, NewJob, RunningOn } from '../../lambda/shared/job-records';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
@@ -25,12 +31,19 @@ beforeAll(async () => {
   [sqs, ddb] = await Promise.all([startSqs(), startDynamo()]);
   records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client), { clock: () => new Date(clockMs) });
 });
-afterAll(async () => { await Promise.all([sqs.close(), ddb.close()]); });
+afterAll(async () => {
+  await Promise.all([sqs.close(), ddb.close()]);
+});
 
 function newJob(over: Partial<NewJob> = {}): NewJob {
   return {
-    jobId: formatJobId('agents', randomUUID()), workload: 'agents', agent: 'planner', priority: 'high',
-    submittedAt: new Date().toISOString(), payload: { prompt: 'hello' }, ...over,
+    jobId: formatJobId('agents', randomUUID()),
+    workload: 'agents',
+    agent: 'planner',
+    priority: 'high',
+    submittedAt: new Date().toISOString(),
+    payload: { prompt: 'hello' },
+    ...over,
   };
 }
 
@@ -212,8 +225,15 @@ describe('retry policy', () => {
     const parking = await queue();
     const parked: string[] = [];
     const deps = {
-      sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 2,
-      random: () => 0, onParked: async (m: JobMessage) => { parked.push(m.jobId); },
+      sqs: sqs.client,
+      records,
+      queueUrls: { high: url },
+      parkingQueueUrl: parking,
+      maxAttempts: 2,
+      random: () => 0,
+      onParked: async (m: JobMessage) => {
+        parked.push(m.jobId);
+      },
     };
     const { job, holder } = await running(url);
     const message = messageFromRecord((await records.get(job.jobId))!);
@@ -224,29 +244,33 @@ describe('retry policy', () => {
     expect(second.ok && second.value).toMatchObject({ attempt: 2, lastError: 'model 500' });
 
     const again = await records.start(job.jobId, on('i-1', url, retried.ReceiptHandle!, { maxAttempts: 2 }));
-    const outcome = await retryOrPark(deps, (second as { value: JobMessage }).value, { error: 'model 500', permanent: false, holder: (again as { holder: string }).holder });
+    const outcome = await retryOrPark(deps, (second as { value: JobMessage }).value, {
+      error: 'model 500',
+      permanent: false,
+      holder: (again as { holder: string }).holder,
+    });
     expect(outcome).toMatchObject({ action: 'parked', reason: expect.stringMatching(/retry budget spent after 2 attempts/) });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/budget spent/) });
     expect(await receiveAll(parking)).toHaveLength(1);
     expect(parked).toEqual([job.jobId]);
   });
 
-  test('the record\'s attempt is the budget: a stale copy claiming attempt 1 cannot retry past maxAttempts', async () => {
+  test("the record's attempt is the budget: a stale copy claiming attempt 1 cannot retry past maxAttempts", async () => {
     const url = await queue();
     const parking = await queue();
     const deps = { sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 3, random: () => 0 };
     const { job, holder } = await running(url);
     const stale = messageFromRecord((await records.get(job.jobId))!); // attempt 1, kept by a duplicate
     expect(await retryOrPark(deps, stale, { error: 'e1', permanent: false, holder })).toMatchObject({ action: 'retried' });
-    let h = (await records.start(job.jobId, on('i-1', url, 'r2')) as { holder: string }).holder;
+    let h = ((await records.start(job.jobId, on('i-1', url, 'r2'))) as { holder: string }).holder;
     expect(await retryOrPark(deps, stale, { error: 'e2', permanent: false, holder: h })).toMatchObject({ action: 'retried' });
-    h = (await records.start(job.jobId, on('i-1', url, 'r3')) as { holder: string }).holder;
+    h = ((await records.start(job.jobId, on('i-1', url, 'r3'))) as { holder: string }).holder;
     // The copy says attempt 1; the record says 3 = maxAttempts: parked, never a 4th attempt.
     expect(await retryOrPark(deps, stale, { error: 'e3', permanent: false, holder: h })).toMatchObject({ action: 'parked' });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'FAILED', attempt: 3 });
   });
 
-  test('a permanent error parks at once; a dead holder\'s job is retried without a holder, a live one is not', async () => {
+  test("a permanent error parks at once; a dead holder's job is retried without a holder, a live one is not", async () => {
     const url = await queue();
     const parking = await queue();
     const deps = { sqs: sqs.client, records, queueUrls: { high: url }, parkingQueueUrl: parking, maxAttempts: 5, random: () => 0.5 };
@@ -263,7 +287,10 @@ describe('retry policy', () => {
     expect(await retryOrPark(deps, bm, { error: 'dead-lettered after 5 receives', permanent: false })).toEqual({ action: 'already-handled' });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'RUNNING', attempt: 1 });
     clockMs += (LEASE + 1) * 1000;
-    expect(await retryOrPark(deps, bm, { error: 'dead-lettered after 5 receives', permanent: false })).toEqual({ action: 'retried', delaySeconds: 5 });
+    expect(await retryOrPark(deps, bm, { error: 'dead-lettered after 5 receives', permanent: false })).toEqual({
+      action: 'retried',
+      delaySeconds: 5,
+    });
     expect(await records.get(job.jobId)).toMatchObject({ status: 'QUEUED', attempt: 2 });
     const attrs = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }));
     expect(Number(attrs.Attributes!.ApproximateNumberOfMessagesDelayed)).toBe(1);

@@ -19,7 +19,8 @@ describe('cloudWatchAgentConfig', () => {
     expect(gpu.append_dimensions).toEqual({ Workload: 'realtime' });
     expect(config.metrics.append_dimensions).toEqual({ AutoScalingGroupName: '${aws:AutoScalingGroupName}', InstanceId: '${aws:InstanceId}' });
     // The agent accepts only these four keys in the top-level append_dimensions.
-    for (const key of Object.keys(config.metrics.append_dimensions)) expect(['ImageId', 'InstanceId', 'InstanceType', 'AutoScalingGroupName']).toContain(key);
+    for (const key of Object.keys(config.metrics.append_dimensions))
+      expect(['ImageId', 'InstanceId', 'InstanceType', 'AutoScalingGroupName']).toContain(key);
   });
 
   test('rolls up per workload, per group and per instance, and drops the per-GPU originals', () => {

@@ -30,7 +30,10 @@ function instance(id: string, type: string, az: string, workload: string, extra:
     Placement: { AvailabilityZone: az },
     InstanceLifecycle: 'spot',
     LaunchTime: LONG_AGO,
-    Tags: [{ Key: 'ai-burst:workload', Value: workload }, { Key: 'Name', Value: id }],
+    Tags: [
+      { Key: 'ai-burst:workload', Value: workload },
+      { Key: 'Name', Value: id },
+    ],
     ...extra,
   } as Instance;
 }
@@ -94,17 +97,40 @@ describe('GIVEN running instances of mixed types and AZs over two pages', () => 
     });
     cwMock.on(ListMetricsCommand, { Dimensions: [{ Name: 'Workload', Value: 'realtime' }] }).resolves({
       Metrics: [
-        { MetricName: 'GpuSeconds', Dimensions: [{ Name: 'Workload', Value: 'realtime' }, { Name: 'Agent', Value: 'summarizer' }] },
-        { MetricName: 'GpuSeconds', Dimensions: [{ Name: 'Workload', Value: 'realtime' }, { Name: 'Model', Value: 'llama' }] },
+        {
+          MetricName: 'GpuSeconds',
+          Dimensions: [
+            { Name: 'Workload', Value: 'realtime' },
+            { Name: 'Agent', Value: 'summarizer' },
+          ],
+        },
+        {
+          MetricName: 'GpuSeconds',
+          Dimensions: [
+            { Name: 'Workload', Value: 'realtime' },
+            { Name: 'Model', Value: 'llama' },
+          ],
+        },
         { MetricName: 'GpuSeconds', Dimensions: [{ Name: 'Workload', Value: 'realtime' }] },
       ],
       NextToken: 'metrics-2',
     });
     cwMock.on(ListMetricsCommand, { Dimensions: [{ Name: 'Workload', Value: 'realtime' }], NextToken: 'metrics-2' }).resolves({
-      Metrics: [{ MetricName: 'GpuSeconds', Dimensions: [{ Name: 'Workload', Value: 'realtime' }, { Name: 'Agent', Value: 'triage' }] }],
+      Metrics: [
+        {
+          MetricName: 'GpuSeconds',
+          Dimensions: [
+            { Name: 'Workload', Value: 'realtime' },
+            { Name: 'Agent', Value: 'triage' },
+          ],
+        },
+      ],
     });
     cwMock.on(GetMetricDataCommand).resolves({
-      MetricDataResults: [{ Id: 'q0', Values: [100, 50] }, { Id: 'q1', Values: [50] }],
+      MetricDataResults: [
+        { Id: 'q0', Values: [100, 50] },
+        { Id: 'q1', Values: [50] },
+      ],
     });
   });
 
@@ -114,9 +140,9 @@ describe('GIVEN running instances of mixed types and AZs over two pages', () => 
     expect(ec2Mock.commandCalls(DescribeSpotPriceHistoryCommand)).toHaveLength(2);
     const values = published();
     // i-1 at the newest 1a price (0.40, not the older 0.39), i-2 at 1b (0.46); batch's g6 at 0.30.
-    expect(values.realtime).toBeCloseTo(perMinute(0.40 + 0.46), 10);
+    expect(values.realtime).toBeCloseTo(perMinute(0.4 + 0.46), 10);
     expect(values['realtime/PriceSource=live']).toBeCloseTo(perMinute(0.86), 10);
-    expect(values.batch).toBeCloseTo(perMinute(0.30), 10);
+    expect(values.batch).toBeCloseTo(perMinute(0.3), 10);
     expect(summary.priceSource).toBe('live');
     expect(summary.priceApiError).toBeUndefined();
     expect(summary.instances).toBe(3);
@@ -140,14 +166,20 @@ describe('GIVEN running instances of mixed types and AZs over two pages', () => 
     await reportSpend(deps(), END);
     const values = published();
     const total = perMinute(0.86);
-    expect(values['realtime/Agent=summarizer']).toBeCloseTo(total * 150 / 200, 10);
-    expect(values['realtime/Agent=triage']).toBeCloseTo(total * 50 / 200, 10);
+    expect(values['realtime/Agent=summarizer']).toBeCloseTo((total * 150) / 200, 10);
+    expect(values['realtime/Agent=triage']).toBeCloseTo((total * 50) / 200, 10);
     // batch has instances but no agent reported GPU-seconds: all of it is unattributed.
-    expect(values[`batch/Agent=${UNATTRIBUTED_AGENT}`]).toBeCloseTo(perMinute(0.30), 10);
+    expect(values[`batch/Agent=${UNATTRIBUTED_AGENT}`]).toBeCloseTo(perMinute(0.3), 10);
     const queries = cwMock.commandCalls(GetMetricDataCommand)[0].args[0].input;
     expect(queries.MetricDataQueries!.map((q) => q.MetricStat!.Metric!.Dimensions)).toEqual([
-      [{ Name: 'Workload', Value: 'realtime' }, { Name: 'Agent', Value: 'summarizer' }],
-      [{ Name: 'Workload', Value: 'realtime' }, { Name: 'Agent', Value: 'triage' }],
+      [
+        { Name: 'Workload', Value: 'realtime' },
+        { Name: 'Agent', Value: 'summarizer' },
+      ],
+      [
+        { Name: 'Workload', Value: 'realtime' },
+        { Name: 'Agent', Value: 'triage' },
+      ],
     ]);
     expect(queries.EndTime).toEqual(END);
     expect(queries.StartTime).toEqual(new Date(END.getTime() - 5 * 60_000));
@@ -180,10 +212,9 @@ describe('GIVEN running instances of mixed types and AZs over two pages', () => 
 describe('GIVEN the spot price API fails', () => {
   beforeEach(() => {
     ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{ Instances: [
-        instance('i-1', 'g5.xlarge', 'us-east-1a', 'realtime'),
-        instance('i-2', 'g6e.xlarge', 'us-east-1c', 'realtime'),
-      ] }],
+      Reservations: [
+        { Instances: [instance('i-1', 'g5.xlarge', 'us-east-1a', 'realtime'), instance('i-2', 'g6e.xlarge', 'us-east-1c', 'realtime')] },
+      ],
     });
     ec2Mock.on(DescribeSpotPriceHistoryCommand).rejects(Object.assign(new Error('not authorized'), { name: 'UnauthorizedOperation' }));
   });
@@ -202,7 +233,9 @@ describe('GIVEN the spot price API fails', () => {
 
   test('THEN a type the snapshot does not know is left out and named, not guessed', async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{ Instances: [instance('i-1', 'g5.xlarge', 'us-east-1a', 'realtime'), instance('i-9', 'x9.mystery', 'us-east-1a', 'realtime')] }],
+      Reservations: [
+        { Instances: [instance('i-1', 'g5.xlarge', 'us-east-1a', 'realtime'), instance('i-9', 'x9.mystery', 'us-east-1a', 'realtime')] },
+      ],
     });
     const summary = await reportSpend(deps(), END);
     expect(summary.unpriced).toEqual(['i-9 (x9.mystery)']);
@@ -213,11 +246,15 @@ describe('GIVEN the spot price API fails', () => {
 describe('GIVEN instances the price API answers only in part', () => {
   test('THEN the answered pair is live, the rest snapshot, and an on-demand instance uses the on-demand snapshot', async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [{ Instances: [
-        instance('i-1', 'g5.xlarge', 'us-east-1a', 'realtime'),
-        instance('i-2', 'g5.xlarge', 'us-east-1d', 'realtime'),
-        instance('i-3', 'g5.xlarge', 'us-east-1a', 'realtime', { InstanceLifecycle: undefined }),
-      ] }],
+      Reservations: [
+        {
+          Instances: [
+            instance('i-1', 'g5.xlarge', 'us-east-1a', 'realtime'),
+            instance('i-2', 'g5.xlarge', 'us-east-1d', 'realtime'),
+            instance('i-3', 'g5.xlarge', 'us-east-1a', 'realtime', { InstanceLifecycle: undefined }),
+          ],
+        },
+      ],
     });
     ec2Mock.on(DescribeSpotPriceHistoryCommand).resolves({ SpotPriceHistory: [spot('g5.xlarge', 'us-east-1a', '0.41')] });
     const summary = await reportSpend(deps({ workloads: ['realtime'] }), END);
@@ -235,7 +272,7 @@ describe('GIVEN instances the price API answers only in part', () => {
     });
     ec2Mock.on(DescribeSpotPriceHistoryCommand).resolves({ SpotPriceHistory: [spot('g5.xlarge', 'us-east-1a', '0.36')] });
     await reportSpend(deps({ workloads: ['realtime'] }), END);
-    expect(published().realtime).toBeCloseTo(0.36 * 15 / 3600, 12);
+    expect(published().realtime).toBeCloseTo((0.36 * 15) / 3600, 12);
   });
 });
 
@@ -255,7 +292,9 @@ describe('GIVEN no instance runs', () => {
 
 describe('GIVEN the Lambda entry point', () => {
   const saved = { ...process.env };
-  afterAll(() => { process.env = saved; });
+  afterAll(() => {
+    process.env = saved;
+  });
 
   test('WHEN the schedule fires THEN the minute ending at the event time is reported with the configured namespace', async () => {
     process.env.AWS_REGION = 'us-east-1';

@@ -43,10 +43,12 @@ describe('CostReporter defaults', () => {
     const byAction = (a: string) => statements.filter((s) => [s.Action].flat().includes(a));
     expect(byAction('ec2:DescribeInstances')[0]).toMatchObject({ Action: ['ec2:DescribeInstances', 'ec2:DescribeSpotPriceHistory'], Resource: '*' });
     expect(byAction('cloudwatch:GetMetricData')[0]).toMatchObject({ Action: ['cloudwatch:ListMetrics', 'cloudwatch:GetMetricData'], Resource: '*' });
-    expect(byAction('cloudwatch:PutMetricData')).toEqual([expect.objectContaining({
-      Resource: '*',
-      Condition: { StringEquals: { 'cloudwatch:namespace': 'AiBurst' } },
-    })]);
+    expect(byAction('cloudwatch:PutMetricData')).toEqual([
+      expect.objectContaining({
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': 'AiBurst' } },
+      }),
+    ]);
     const logStatement = byAction('logs:PutLogEvents')[0];
     expect(JSON.stringify(logStatement.Resource)).toContain('CostLogs');
     for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toMatch(/\*/);
@@ -80,14 +82,16 @@ describe('CostReporter defaults', () => {
   test('cost tags: the shared value for a multi-workload reporter, and the cost center', () => {
     for (const type of ['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::Logs::LogGroup', 'AWS::CloudWatch::Alarm']) {
       const [resource] = Object.values(template.findResources(type));
-      expect(resource.Properties.Tags).toEqual(expect.arrayContaining([
-        { Key: 'ai-burst:workload', Value: '_shared' },
-        { Key: 'ai-burst:cost-center', Value: 'research' },
-      ]));
+      expect(resource.Properties.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'ai-burst:workload', Value: '_shared' },
+          { Key: 'ai-burst:cost-center', Value: 'research' },
+        ]),
+      );
     }
   });
 
-  test('metricSpendUsd reads the contract\'s dimension sets', () => {
+  test("metricSpendUsd reads the contract's dimension sets", () => {
     expect(reporter.metricSpendUsd('realtime').dimensions).toEqual({ Workload: 'realtime' });
     expect(reporter.metricSpendUsd('realtime', { agent: 'a' }).dimensions).toEqual({ Workload: 'realtime', Agent: 'a' });
     expect(reporter.metricSpendUsd('realtime', { priceSource: 'snapshot' }).dimensions).toEqual({ Workload: 'realtime', PriceSource: 'snapshot' });
@@ -103,8 +107,9 @@ describe('CostReporter options', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ AI_BURST_METRIC_NAMESPACE: 'Team/AiBurst' }) },
     });
-    expect(policyStatements(template).find((s) => [s.Action].flat().includes('cloudwatch:PutMetricData'))!.Condition)
-      .toEqual({ StringEquals: { 'cloudwatch:namespace': 'Team/AiBurst' } });
+    expect(policyStatements(template).find((s) => [s.Action].flat().includes('cloudwatch:PutMetricData'))!.Condition).toEqual({
+      StringEquals: { 'cloudwatch:namespace': 'Team/AiBurst' },
+    });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
 

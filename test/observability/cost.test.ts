@@ -9,7 +9,13 @@ function inst(id: string, workload: string, extra: Partial<RunningInstance> = {}
 
 describe('attribute', () => {
   test('splits by GPU-seconds share and the parts add up to the whole', () => {
-    const parts = attribute(3, new Map([['a', 10], ['b', 20]]));
+    const parts = attribute(
+      3,
+      new Map([
+        ['a', 10],
+        ['b', 20],
+      ]),
+    );
     expect(parts).toEqual({ a: 1, b: 2 });
   });
   test('gives everything to the unattributed agent when no agent reported GPU-seconds', () => {
@@ -17,7 +23,16 @@ describe('attribute', () => {
     expect(attribute(2, undefined)).toEqual({ [UNATTRIBUTED_AGENT]: 2 });
   });
   test('ignores negative and non-finite GPU-seconds', () => {
-    expect(attribute(4, new Map([['a', 1], ['b', -5], ['c', Number.NaN]]))).toEqual({ a: 4 });
+    expect(
+      attribute(
+        4,
+        new Map([
+          ['a', 1],
+          ['b', -5],
+          ['c', Number.NaN],
+        ]),
+      ),
+    ).toEqual({ a: 4 });
   });
   test('has nothing to split when nothing was spent', () => {
     expect(attribute(0, new Map([['a', 1]]))).toEqual({});
@@ -28,7 +43,13 @@ describe('computeSpend', () => {
   const prices = priceInstances([inst('i-1', 'w'), inst('i-2', 'other')], new Map([['g5.xlarge|us-east-1a', 0.6]]), 'us-east-1');
 
   test('ignores instances of workloads the reporter does not cover', () => {
-    const report = computeSpend({ workloads: ['w'], instances: [inst('i-1', 'w'), inst('i-2', 'other')], prices, gpuSecondsByAgent: new Map(), windowEnd: END });
+    const report = computeSpend({
+      workloads: ['w'],
+      instances: [inst('i-1', 'w'), inst('i-2', 'other')],
+      prices,
+      gpuSecondsByAgent: new Map(),
+      windowEnd: END,
+    });
     expect(report.workloads).toEqual([expect.objectContaining({ workload: 'w', instances: 1, usd: 0.01 })]);
   });
 
@@ -46,11 +67,14 @@ describe('computeSpend', () => {
 
 describe('toMetricData', () => {
   test('one datum per dimension set of the metrics contract, with Workload first', () => {
-    const data = toMetricData([
-      { workload: 'w', usd: 1 },
-      { workload: 'w', agent: 'a', usd: 0.5 },
-      { workload: 'w', priceSource: 'live', usd: 1 },
-    ], END);
+    const data = toMetricData(
+      [
+        { workload: 'w', usd: 1 },
+        { workload: 'w', agent: 'a', usd: 0.5 },
+        { workload: 'w', priceSource: 'live', usd: 1 },
+      ],
+      END,
+    );
     expect(data.map((d) => d.Dimensions.map((x) => x.Name))).toEqual([['Workload'], ['Workload', 'Agent'], ['Workload', 'PriceSource']]);
     expect(data.every((d) => d.MetricName === 'SpendUsd' && d.Timestamp === END && d.Unit === 'None')).toBe(true);
   });

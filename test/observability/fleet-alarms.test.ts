@@ -10,7 +10,7 @@ import { expectNagClean, testStack } from '../support/stacks';
 import { dashboardBodies } from './metric-contract';
 
 const AWAY = 'us-west-2';
-const options = (row: unknown[]) => (typeof row[row.length - 1] === 'object' ? row[row.length - 1] as Record<string, any> : {});
+const options = (row: unknown[]) => (typeof row[row.length - 1] === 'object' ? (row[row.length - 1] as Record<string, any>) : {});
 
 describe('GIVEN a workload observed with metricsRegion = another region', () => {
   const { stack } = testStack();
@@ -47,17 +47,29 @@ describe('GIVEN a workload observed with metricsRegion = another region', () => 
     expect(gpu.filter((r) => r[0] === 'CWAgent').every((r) => options(r).region === AWAY)).toBe(true);
     expect(gpu.filter((r) => /SEARCH/.test(String(options(r).expression))).map((r) => options(r).region)).toEqual([AWAY]);
     const jobs = rows('remote · jobs submitted / succeeded / failed');
-    expect(jobs.filter((r) => typeof r[0] === 'string').map((r) => [r[1], options(r).region]))
-      .toEqual(expect.arrayContaining([['JobsSubmitted', undefined], ['JobsSucceeded', AWAY], ['JobsFailed', AWAY]]));
+    expect(jobs.filter((r) => typeof r[0] === 'string').map((r) => [r[1], options(r).region])).toEqual(
+      expect.arrayContaining([
+        ['JobsSubmitted', undefined],
+        ['JobsSucceeded', AWAY],
+        ['JobsFailed', AWAY],
+      ]),
+    );
   });
 
   test('THEN only its queue alarms are created here; the home workload keeps every alarm and the platform budget', () => {
-    expect(Object.keys(obs.workloadAlarms.remote).filter((k) => (obs.workloadAlarms.remote as any)[k] !== undefined).sort())
-      .toEqual(['deadLetters', 'oldestJobAge', 'parkedJobs']);
+    expect(
+      Object.keys(obs.workloadAlarms.remote)
+        .filter((k) => (obs.workloadAlarms.remote as any)[k] !== undefined)
+        .sort(),
+    ).toEqual(['deadLetters', 'oldestJobAge', 'parkedJobs']);
     expect(obs.workloadAlarms.home.fleetIdle).toBeDefined();
     expect(obs.workloadAlarms.home.spendDataMissing).toBeDefined();
-    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('Remote') || id.includes('remote'))
-      .map((id) => id.replace(/^ObsWorkloadremote|[0-9A-F]{8}$/g, '')).sort()).toEqual(['DeadLettersAlarm', 'OldestJobAgeAlarm', 'ParkedJobsAlarm']);
+    expect(
+      Object.keys(template.findResources('AWS::CloudWatch::Alarm'))
+        .filter((id) => id.includes('Remote') || id.includes('remote'))
+        .map((id) => id.replace(/^ObsWorkloadremote|[0-9A-F]{8}$/g, ''))
+        .sort(),
+    ).toEqual(['DeadLettersAlarm', 'OldestJobAgeAlarm', 'ParkedJobsAlarm']);
     const budget = Object.entries(template.findResources('AWS::CloudWatch::Alarm')).find(([id]) => id.startsWith('ObsSpendOverBudget'))![1];
     expect(JSON.stringify(budget.Properties.Metrics)).not.toContain('remote');
   });
@@ -69,18 +81,20 @@ describe('GIVEN metricsRegion misused', () => {
   test('fails if every workload reads another region and a platform budget is set', () => {
     const { stack } = testStack();
     const queue = new JobQueue(stack, 'Q', { workload: 'solo' });
-    expect(() => new AiObservability(stack, 'Obs', { workloads: [{ queue, autoScalingGroupName: 'g', metricsRegion: AWAY }], dailyBudgetUsd: 5 }))
-      .toThrow(/dailyBudgetUsd covers the workloads whose metrics are in this stack's region \(us-east-1\).*FleetAlarms/);
+    expect(
+      () => new AiObservability(stack, 'Obs', { workloads: [{ queue, autoScalingGroupName: 'g', metricsRegion: AWAY }], dailyBudgetUsd: 5 }),
+    ).toThrow(/dailyBudgetUsd covers the workloads whose metrics are in this stack's region \(us-east-1\).*FleetAlarms/);
   });
 
   test('fails if metricsRegion is not a region name', () => {
     const { stack } = testStack();
     const queue = new JobQueue(stack, 'Q', { workload: 'solo' });
-    expect(() => new AiObservability(stack, 'Obs', { workloads: [{ queue, autoScalingGroupName: 'g', metricsRegion: 'Oregon' }] }))
-      .toThrow(/workloads\["solo"\]\.metricsRegion.*Oregon.*us-west-2/);
+    expect(() => new AiObservability(stack, 'Obs', { workloads: [{ queue, autoScalingGroupName: 'g', metricsRegion: 'Oregon' }] })).toThrow(
+      /workloads\["solo"\]\.metricsRegion.*Oregon.*us-west-2/,
+    );
   });
 
-  test('metricsRegion equal to the stack\'s region changes nothing', () => {
+  test("metricsRegion equal to the stack's region changes nothing", () => {
     const build = (metricsRegion?: string) => {
       const { stack } = testStack();
       const queue = new JobQueue(stack, 'Q', { workload: 'solo' });
@@ -91,7 +105,7 @@ describe('GIVEN metricsRegion misused', () => {
   });
 });
 
-describe('GIVEN FleetAlarms in the fleet\'s region, with the queues in another', () => {
+describe("GIVEN FleetAlarms in the fleet's region, with the queues in another", () => {
   const app = new App();
   const homeStack = new Stack(app, 'Home', { env: { account: '123456789012', region: 'us-east-1' } });
   const gpuStack = new Stack(app, 'Gpu', { env: { account: '123456789012', region: AWAY } });
@@ -108,16 +122,18 @@ describe('GIVEN FleetAlarms in the fleet\'s region, with the queues in another',
   });
   const template = Template.fromStack(gpuStack);
 
-  test('THEN fleet idle reads the CapacityManager\'s backlog and the group, for the configured window', () => {
+  test("THEN fleet idle reads the CapacityManager's backlog and the group, for the configured window", () => {
     const idle = template.findResources('AWS::CloudWatch::Alarm')[gpuStack.getLogicalId(alarms.fleetIdle.node.defaultChild as any)].Properties;
     expect(idle.EvaluationPeriods).toBe(20);
     expect(idle.TreatMissingData).toBe('notBreaching');
-    const names = idle.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.MetricName).sort();
+    const names = idle.Metrics.filter((m: any) => m.MetricStat)
+      .map((m: any) => m.MetricStat.Metric.MetricName)
+      .sort();
     expect(names).toEqual(['BacklogPerInstance', 'GroupInServiceInstances']);
     expect(idle.AlarmDescription).toMatch(/no job waiting or in flight for 20 minutes/);
   });
 
-  test('THEN every alarm and the cost reporter\'s errors alarm notify the created topic', () => {
+  test("THEN every alarm and the cost reporter's errors alarm notify the created topic", () => {
     expect(alarms.alarms).toHaveLength(6);
     const topic = gpuStack.getLogicalId(alarms.alarmTopic!.node.defaultChild as any);
     for (const a of alarms.alarms) {
@@ -131,17 +147,20 @@ describe('GIVEN FleetAlarms in the fleet\'s region, with the queues in another',
   test('THEN zero unacknowledged cdk-nag findings', () => expectNagClean(gpuStack));
 
   test('fails if jobQueue is in another region', () => {
-    expect(() => new FleetAlarms(gpuStack, 'Bad', { workload: 'batch', autoScalingGroupName: 'g', jobQueue: queue }))
-      .toThrow(/jobQueue is in region us-east-1 but the alarms are in us-west-2/);
+    expect(() => new FleetAlarms(gpuStack, 'Bad', { workload: 'batch', autoScalingGroupName: 'g', jobQueue: queue })).toThrow(
+      /jobQueue is in region us-east-1 but the alarms are in us-west-2/,
+    );
   });
 
   test('fails if the cost reporter does not cover the workload', () => {
-    expect(() => new FleetAlarms(gpuStack, 'Bad2', { workload: 'other', autoScalingGroupName: 'g', costReporter }))
-      .toThrow(/cost reporter does not cover "other"/);
+    expect(() => new FleetAlarms(gpuStack, 'Bad2', { workload: 'other', autoScalingGroupName: 'g', costReporter })).toThrow(
+      /cost reporter does not cover "other"/,
+    );
   });
 
   test('fails if failureRatioThreshold is out of range', () => {
-    expect(() => new FleetAlarms(gpuStack, 'Bad3', { workload: 'batch', autoScalingGroupName: 'g', failureRatioThreshold: 2 }))
-      .toThrow(/failureRatioThreshold/);
+    expect(() => new FleetAlarms(gpuStack, 'Bad3', { workload: 'batch', autoScalingGroupName: 'g', failureRatioThreshold: 2 })).toThrow(
+      /failureRatioThreshold/,
+    );
   });
 });

@@ -23,8 +23,13 @@ function platformTemplate(metricNamespace?: string): Template {
   const costReporter = metricNamespace ? undefined : new CostReporter(stack, 'Cost', { workloads: ['realtime', 'batch'] });
   new AiObservability(stack, 'Obs', {
     workloads: [
-      { queue: realtime, autoScalingGroupName: 'realtime-asg', dailyBudgetUsd: 50, agents: ['summarizer', 'triage'],
-        capacityManagerFunction: lambda.Function.fromFunctionName(stack, 'Cm', 'realtime-capacity-manager') },
+      {
+        queue: realtime,
+        autoScalingGroupName: 'realtime-asg',
+        dailyBudgetUsd: 50,
+        agents: ['summarizer', 'triage'],
+        capacityManagerFunction: lambda.Function.fromFunctionName(stack, 'Cm', 'realtime-capacity-manager'),
+      },
       { queue: batch, autoScalingGroupName: 'batch-asg', oldestJobAgeSlo: Duration.hours(1) },
     ],
     costReporter,
@@ -45,23 +50,29 @@ describe('GIVEN the platform dashboard and alarms', () => {
   test('THEN they read library, agent and AWS metrics, including SEARCH schemas', () => {
     const namespaces = new Set(read.map((r) => r.namespace));
     expect([...namespaces].sort()).toEqual(['AWS/AutoScaling', 'AWS/Lambda', 'AWS/SQS', 'AiBurst', 'CWAgent']);
-    expect(read).toEqual(expect.arrayContaining([
-      expect.objectContaining({ namespace: 'AiBurst', metricName: 'InferenceLatency', dimensions: ['Model', 'Workload'] }),
-      expect.objectContaining({ namespace: 'AiBurst', metricName: 'SpendUsd', dimensions: ['Agent', 'Workload'] }),
-      expect.objectContaining({ namespace: 'CWAgent', metricName: 'nvidia_smi_utilization_gpu', dimensions: ['Workload'] }),
-    ]));
+    expect(read).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ namespace: 'AiBurst', metricName: 'InferenceLatency', dimensions: ['Model', 'Workload'] }),
+        expect.objectContaining({ namespace: 'AiBurst', metricName: 'SpendUsd', dimensions: ['Agent', 'Workload'] }),
+        expect.objectContaining({ namespace: 'CWAgent', metricName: 'nvidia_smi_utilization_gpu', dimensions: ['Workload'] }),
+      ]),
+    );
   });
 
   test.each(unique(read.filter((r) => r.namespace !== METRIC_NAMESPACE)).map((r) => [key(r), r] as const))(
-    'external or agent metric %s is published by its producer', (_k, r) => {
+    'external or agent metric %s is published by its producer',
+    (_k, r) => {
       expect(violation(r, producers)).toBeUndefined();
-    });
+    },
+  );
 
   // One test per library metric: red ones name the metric that has no producer yet.
   test.each(unique(read.filter((r) => r.namespace === METRIC_NAMESPACE)).map((r) => [key(r), r] as const))(
-    'library metric %s is emitted by a producer in worker/ or lambda/', (_k, r) => {
+    'library metric %s is emitted by a producer in worker/ or lambda/',
+    (_k, r) => {
       expect(violation(r, producers)).toBeUndefined();
-    });
+    },
+  );
 });
 
 describe('GIVEN the producers in the repo', () => {
@@ -94,7 +105,12 @@ describe('GIVEN a drifted name or dimension set, the check fails', () => {
   });
 
   test('WHEN the dashboard reads an AWS metric the resource does not publish', () => {
-    const r: ReadMetric = { namespace: 'AWS/AutoScaling', metricName: 'GroupPendingInstances', dimensions: ['AutoScalingGroupName'], where: 'widget "x"' };
+    const r: ReadMetric = {
+      namespace: 'AWS/AutoScaling',
+      metricName: 'GroupPendingInstances',
+      dimensions: ['AutoScalingGroupName'],
+      where: 'widget "x"',
+    };
     expect(violation(r, producers)).toMatch(/AWS\/AutoScaling publishes no such metric/);
   });
 
@@ -108,29 +124,41 @@ describe('GIVEN a drifted name or dimension set, the check fails', () => {
         fs.writeFileSync(path.join(root, rel), text);
       };
       // Emits TokensIn with the Workload dimension only, through a shared helper it imports.
-      write('lambda/narrow/index.ts', [
-        "import { EnvNames, MetricNames } from '../../lib/contracts';",
-        "import { emit } from '../shared/emit';",
-        'const ns = process.env[EnvNames.METRIC_NAMESPACE];',
-        'export const handler = () => emit(MetricNames.TOKENS_IN, 12);',
-      ].join('\n'));
-      write('lambda/shared/emit.ts', [
-        "import { Dimensions } from '../../lib/contracts';",
-        'export function emit(name: string, value: number) { return { MetricName: name, Dimensions: [{ Name: Dimensions.WORKLOAD, Value: "w" }], Value: value }; }',
-      ].join('\n'));
+      write(
+        'lambda/narrow/index.ts',
+        [
+          "import { EnvNames, MetricNames } from '../../lib/contracts';",
+          "import { emit } from '../shared/emit';",
+          'const ns = process.env[EnvNames.METRIC_NAMESPACE];',
+          'export const handler = () => emit(MetricNames.TOKENS_IN, 12);',
+        ].join('\n'),
+      );
+      write(
+        'lambda/shared/emit.ts',
+        [
+          "import { Dimensions } from '../../lib/contracts';",
+          'export function emit(name: string, value: number) { return { MetricName: name, Dimensions: [{ Name: Dimensions.WORKLOAD, Value: "w" }], Value: value }; }',
+        ].join('\n'),
+      );
       // Spells the name as a literal and only compares with the constant: neither counts as emitting.
-      write('worker/index.ts', [
-        "import { EnvNames, MetricNames } from '../lib/contracts';",
-        'const ns = process.env[EnvNames.METRIC_NAMESPACE];',
-        "export function publish(put: (n: string) => void, name: string) { put('TokensOut'); if (name === MetricNames.JOBS_FAILED) return; }",
-      ].join('\n'));
+      write(
+        'worker/index.ts',
+        [
+          "import { EnvNames, MetricNames } from '../lib/contracts';",
+          'const ns = process.env[EnvNames.METRIC_NAMESPACE];',
+          "export function publish(put: (n: string) => void, name: string) { put('TokensOut'); if (name === MetricNames.JOBS_FAILED) return; }",
+        ].join('\n'),
+      );
       // Reads metrics (a budget check, a share lookup): reading is not emitting.
-      write('lambda/reader/index.ts', [
-        "import { EnvNames, MetricNames, Dimensions } from '../../lib/contracts';",
-        'const ns = process.env[EnvNames.METRIC_NAMESPACE];',
-        "const q = { Id: 'a', MetricStat: { Metric: { MetricName: MetricNames.GPU_SECONDS, Dimensions: [{ Name: Dimensions.AGENT, Value: 'x' }] } } };",
-        "export const run = (cw: any) => Promise.all([cw.send(new GetMetricDataCommand({ MetricDataQueries: [q] })), cw.send(new ListMetricsCommand({ MetricName: MetricNames.SPEND_USD }))]);",
-      ].join('\n'));
+      write(
+        'lambda/reader/index.ts',
+        [
+          "import { EnvNames, MetricNames, Dimensions } from '../../lib/contracts';",
+          'const ns = process.env[EnvNames.METRIC_NAMESPACE];',
+          "const q = { Id: 'a', MetricStat: { Metric: { MetricName: MetricNames.GPU_SECONDS, Dimensions: [{ Name: Dimensions.AGENT, Value: 'x' }] } } };",
+          'export const run = (cw: any) => Promise.all([cw.send(new GetMetricDataCommand({ MetricDataQueries: [q] })), cw.send(new ListMetricsCommand({ MetricName: MetricNames.SPEND_USD }))]);',
+        ].join('\n'),
+      );
       scratch = scanProducers(root);
     });
     afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -158,8 +186,9 @@ describe('GIVEN a drifted name or dimension set, the check fails', () => {
       const worker = scratch.find((p) => p.component === 'worker')!;
       expect(worker.emits.size).toBe(0);
       for (const metricName of ['TokensOut', 'JobsFailed']) {
-        expect(violation({ namespace: 'AiBurst', metricName, dimensions: ['Workload'], where: 'alarm A' }, scratch))
-          .toMatch(new RegExp(`no producer in worker/ or lambda/ emits MetricNames for ${metricName}`));
+        expect(violation({ namespace: 'AiBurst', metricName, dimensions: ['Workload'], where: 'alarm A' }, scratch)).toMatch(
+          new RegExp(`no producer in worker/ or lambda/ emits MetricNames for ${metricName}`),
+        );
       }
     });
   });

@@ -143,8 +143,14 @@ function inEmittingPosition(node: ts.Node, callRe: RegExp, propertyRe: RegExp): 
       const name = propertyName(parent.name);
       if (READ_PROPERTY.test(name)) return false;
       if (parent.initializer === cur && propertyRe.test(name)) named = true;
-    } else if (!(ts.isArrayLiteralExpression(parent) || ts.isObjectLiteralExpression(parent) || ts.isParenthesizedExpression(parent) ||
-        ts.isConditionalExpression(parent) || ts.isAsExpression(parent) || ts.isSpreadElement(parent))) {
+    } else if (!(
+      ts.isArrayLiteralExpression(parent) ||
+      ts.isObjectLiteralExpression(parent) ||
+      ts.isParenthesizedExpression(parent) ||
+      ts.isConditionalExpression(parent) ||
+      ts.isAsExpression(parent) ||
+      ts.isSpreadElement(parent)
+    )) {
       return named;
     }
     cur = parent;
@@ -175,7 +181,8 @@ function factsOf(file: string): FileFacts {
       const owner = node.expression.text;
       const key = node.name.text;
       if (owner === 'MetricNames' && metricValues[key] && inEmittingPosition(node, EMIT_CALL, METRIC_PROPERTY)) emits.add(metricValues[key]);
-      if (owner === 'Dimensions' && dimensionValues[key] && inEmittingPosition(node, DIMENSION_CALL, DIMENSION_PROPERTY)) dimensions.add(dimensionValues[key]);
+      if (owner === 'Dimensions' && dimensionValues[key] && inEmittingPosition(node, DIMENSION_CALL, DIMENSION_PROPERTY))
+        dimensions.add(dimensionValues[key]);
     }
     if (ts.isIdentifier(node) && node.text === 'METRIC_DIMENSION_SETS' && !ts.isImportSpecifier(node.parent)) usesDimensionSets = true;
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
@@ -244,7 +251,14 @@ export function scanProducers(repoRoot: string): Producer[] {
       usesDimensionSets ||= x.usesDimensionSets;
       namespaceFromContract ||= x.namespaceFromContract;
     }
-    return { component, files: [...files].map((f) => path.relative(repoRoot, f)).sort(), emits, dimensions, usesDimensionSets, namespaceFromContract };
+    return {
+      component,
+      files: [...files].map((f) => path.relative(repoRoot, f)).sort(),
+      emits,
+      dimensions,
+      usesDimensionSets,
+      namespaceFromContract,
+    };
   });
 }
 
@@ -277,14 +291,17 @@ export function violation(read: ReadMetric, producers: readonly Producer[], name
   const label = `${read.where} reads ${read.namespace}/${read.metricName} {${read.dimensions.join(', ')}}`;
   const external = EXTERNAL_PRODUCERS[read.namespace];
   if (external) {
-    if (!external.names.includes(read.metricName)) return `${label}: ${read.namespace} publishes no such metric (known: ${external.names.join(', ')})`;
-    if (!external.dimensionSets.some((d) => sameSet(d, read.dimensions))) return `${label}: ${read.namespace} publishes it with ${JSON.stringify(external.dimensionSets)}`;
+    if (!external.names.includes(read.metricName))
+      return `${label}: ${read.namespace} publishes no such metric (known: ${external.names.join(', ')})`;
+    if (!external.dimensionSets.some((d) => sameSet(d, read.dimensions)))
+      return `${label}: ${read.namespace} publishes it with ${JSON.stringify(external.dimensionSets)}`;
     return undefined;
   }
   if (read.namespace === 'CWAgent') {
     const agent = agentProduces();
     if (!agent.names.includes(read.metricName)) return `${label}: the agent configuration collects ${agent.names.join(', ')}`;
-    if (!agent.dimensionSets.some((d) => sameSet(d, read.dimensions))) return `${label}: the agent rolls up on ${JSON.stringify(agent.dimensionSets)}`;
+    if (!agent.dimensionSets.some((d) => sameSet(d, read.dimensions)))
+      return `${label}: the agent rolls up on ${JSON.stringify(agent.dimensionSets)}`;
     return undefined;
   }
   if (read.namespace !== namespace) return `${label}: no producer publishes to namespace ${read.namespace}`;
@@ -298,8 +315,10 @@ export function violation(read: ReadMetric, producers: readonly Producer[], name
   if (emitters.length === 0) return `${label}: no producer in worker/ or lambda/ emits MetricNames for ${read.metricName}`;
   const complete = emitters.filter((p) => p.namespaceFromContract && (p.usesDimensionSets || read.dimensions.every((d) => p.dimensions.has(d))));
   if (complete.length === 0) {
-    return `${label}: emitted by ${emitters.map((p) => p.component).join(', ')} but not with dimensions ` +
-      `${read.dimensions.join(', ')} in the contract namespace`;
+    return (
+      `${label}: emitted by ${emitters.map((p) => p.component).join(', ')} but not with dimensions ` +
+      `${read.dimensions.join(', ')} in the contract namespace`
+    );
   }
   return undefined;
 }

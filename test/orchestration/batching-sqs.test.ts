@@ -3,7 +3,12 @@
  * batch calls per queue, each caller gets its own outcome, and errors keep the single call's class.
  */
 import {
-  DeleteMessageCommand, GetQueueAttributesCommand, ReceiptHandleIsInvalid, ReceiveMessageCommand, SendMessageCommand, SQSClient,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiptHandleIsInvalid,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
 } from '@aws-sdk/client-sqs';
 import { BatchingSQSClient } from '../../lambda/drain/batching-sqs';
 import { deleteQuietly } from '../../lambda/shared/requeue';
@@ -17,10 +22,21 @@ const calls: string[] = [];
 beforeAll(async () => {
   sqs = await startSqs();
   client = new BatchingSQSClient(clientConfig(sqs.endpoint));
-  client.middlewareStack.add((next, context) => async (args) => { calls.push(context.commandName!); return next(args); }, { step: 'initialize', name: 'countCalls' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push(context.commandName!);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
 });
-afterAll(async () => { client.destroy(); await sqs.close(); });
-beforeEach(() => { calls.length = 0; });
+afterAll(async () => {
+  client.destroy();
+  await sqs.close();
+});
+beforeEach(() => {
+  calls.length = 0;
+});
 
 const count = (name: string) => calls.filter((c) => c === name).length;
 
@@ -53,7 +69,7 @@ test('GIVEN a batch of deletes with one stale receipt handle THEN only that call
   expect(attrs.Attributes!.ApproximateNumberOfMessages).toBe('0');
 });
 
-test('GIVEN bodies whose sum exceeds a batch\'s payload limit THEN they are split over several batches and all arrive', async () => {
+test("GIVEN bodies whose sum exceeds a batch's payload limit THEN they are split over several batches and all arrive", async () => {
   const q = await createQueue(sqs.client);
   const big = (c: string) => c.repeat(100 * 1024);
   await Promise.all(['a', 'b', 'c', 'd'].map((c) => client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: big(c) }))));

@@ -16,17 +16,21 @@ import { requeueInterrupted } from '../../lambda/shared/requeue';
 import { createJobTable, documentClient } from '../support/job-table';
 import { clientConfig, LocalServer, startDynamo, startSqs } from '../support/local-aws';
 import { captureEachTest } from '../support/captured-output';
-import {
-  createQueue, drainQueue, fixture, FIXTURE_GROUP, FIXTURE_HOOK, FIXTURE_INSTANCE, FIXTURE_TOKEN, recordingLog, runningJobs,
-} from './helpers';
+import { createQueue, drainQueue, fixture, FIXTURE_GROUP, FIXTURE_HOOK, FIXTURE_INSTANCE, FIXTURE_TOKEN, recordingLog, runningJobs } from './helpers';
 
 let sqs: LocalServer<SQSClient>;
 let ddb: LocalServer<DynamoDBClient>;
 const asg = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);
 
-beforeAll(async () => { [sqs, ddb] = await Promise.all([startSqs(), startDynamo()]); });
-afterAll(async () => { await Promise.all([sqs.close(), ddb.close()]); asg.restore(); ec2.restore(); });
+beforeAll(async () => {
+  [sqs, ddb] = await Promise.all([startSqs(), startDynamo()]);
+});
+afterAll(async () => {
+  await Promise.all([sqs.close(), ddb.close()]);
+  asg.restore();
+  ec2.restore();
+});
 beforeEach(() => {
   asg.reset();
   ec2.reset();
@@ -41,9 +45,18 @@ async function world(over: Partial<DrainDeps> = {}) {
   const queueUrl = await createQueue(sqs.client);
   const log = recordingLog();
   const deps: DrainDeps = {
-    sqs: new BatchingSQSClient(clientConfig(sqs.endpoint)), records, autoScaling: new AutoScalingClient({ region: 'us-east-1' }), ec2: new EC2Client({ region: 'us-east-1' }),
-    workload: 'agents', groupName: FIXTURE_GROUP, hookName: FIXTURE_HOOK, drainTimeoutSeconds: 110, heartbeatTimeoutSeconds: 60,
-    retryPauseMs: 1, log, ...over,
+    sqs: new BatchingSQSClient(clientConfig(sqs.endpoint)),
+    records,
+    autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
+    ec2: new EC2Client({ region: 'us-east-1' }),
+    workload: 'agents',
+    groupName: FIXTURE_GROUP,
+    hookName: FIXTURE_HOOK,
+    drainTimeoutSeconds: 110,
+    heartbeatTimeoutSeconds: 60,
+    retryPauseMs: 1,
+    log,
+    ...over,
   };
   return { records, queueUrl, log, deps };
 }
@@ -79,8 +92,11 @@ describe('spot interruption warning', () => {
     const calls = asg.commandCalls(CompleteLifecycleActionCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0].args[0].input).toEqual({
-      AutoScalingGroupName: FIXTURE_GROUP, LifecycleHookName: FIXTURE_HOOK, LifecycleActionToken: FIXTURE_TOKEN,
-      LifecycleActionResult: 'CONTINUE', InstanceId: FIXTURE_INSTANCE,
+      AutoScalingGroupName: FIXTURE_GROUP,
+      LifecycleHookName: FIXTURE_HOOK,
+      LifecycleActionToken: FIXTURE_TOKEN,
+      LifecycleActionResult: 'CONTINUE',
+      InstanceId: FIXTURE_INSTANCE,
     });
     const attrs = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
     expect(attrs.Attributes!.ApproximateNumberOfMessages).toBe('3');
@@ -103,9 +119,15 @@ describe('spot interruption warning', () => {
     for (const h of short) {
       expect(await records.get(h.jobId)).toMatchObject({ status: 'RUNNING', leaseHolder: h.holder, reclaimAt: noticeAt + 120_000, interruptions: 0 });
     }
-    for (const h of [...long, ...unknown]) expect(await records.get(h.jobId)).toMatchObject({ status: 'QUEUED', interruptions: 1, interruptedOn: FIXTURE_INSTANCE });
-    expect((await drainQueue(sqs.client, queueUrl)).map((m) => JSON.parse(m.Body!).jobId).sort()).toEqual([...long, ...unknown].map((h) => h.jobId).sort());
-    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({ Resources: [FIXTURE_INSTANCE], Tags: [{ Key: 'ai-burst:draining', Value: 'true' }] });
+    for (const h of [...long, ...unknown])
+      expect(await records.get(h.jobId)).toMatchObject({ status: 'QUEUED', interruptions: 1, interruptedOn: FIXTURE_INSTANCE });
+    expect((await drainQueue(sqs.client, queueUrl)).map((m) => JSON.parse(m.Body!).jobId).sort()).toEqual(
+      [...long, ...unknown].map((h) => h.jobId).sort(),
+    );
+    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({
+      Resources: [FIXTURE_INSTANCE],
+      Tags: [{ Key: 'ai-burst:draining', Value: 'true' }],
+    });
     // The kept jobs finish normally: their holder still owns them.
     expect(await records.succeed(short[0].jobId, short[0].holder, {})).toBe(true);
   });
@@ -113,7 +135,10 @@ describe('spot interruption warning', () => {
   test('GIVEN the same warning delivered twice THEN the second finds nothing and no duplicate is published', async () => {
     const { records, queueUrl, deps } = await world();
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
-    const [first, second] = [await handleDrainEvent(deps, fixture('spot-interruption-warning')), await handleDrainEvent(deps, fixture('spot-interruption-warning'))];
+    const [first, second] = [
+      await handleDrainEvent(deps, fixture('spot-interruption-warning')),
+      await handleDrainEvent(deps, fixture('spot-interruption-warning')),
+    ];
     expect(first.requeued).toBe(3);
     expect(second).toMatchObject({ outcome: 'drained', requeued: 0, alreadyHandled: 0 });
     expect(await drainQueue(sqs.client, queueUrl)).toHaveLength(3);
@@ -144,7 +169,7 @@ describe('spot interruption warning', () => {
     for (const h of held) expect((await records.get(h.jobId))!.interruptions).toBe(1);
   });
 
-  test('GIVEN an instance running only another workload\'s jobs THEN the warning is dropped with a log line and those jobs are untouched', async () => {
+  test("GIVEN an instance running only another workload's jobs THEN the warning is dropped with a log line and those jobs are untouched", async () => {
     const { records, queueUrl, log, deps } = await world();
     const theirs = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'images');
     const summary = await handleDrainEvent(deps, fixture('spot-interruption-warning'));
@@ -161,7 +186,14 @@ describe('terminate lifecycle action', () => {
     let clock = Date.now();
     let onSleep: () => Promise<void> = async () => {};
     const { records, queueUrl, deps } = await world({
-      now: () => clock, sleep: async (ms) => { clock += ms; await onSleep(); }, retryPauseMs: 10_000, drainTimeoutSeconds: 110, heartbeatTimeoutSeconds: 60,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+        await onSleep();
+      },
+      retryPauseMs: 10_000,
+      drainTimeoutSeconds: 110,
+      heartbeatTimeoutSeconds: 60,
     });
     const held = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 3);
     // Two jobs finish during the wait; the third runs past the drain timeout.
@@ -173,10 +205,19 @@ describe('terminate lifecycle action', () => {
     };
     const summary = await handleDrainEvent(deps, fixture('terminate-lifecycle-action'));
     expect(summary).toMatchObject({
-      outcome: 'drained', kind: 'terminate-lifecycle', requeued: 1, finishedWhileWaiting: 2, leftInFlight: 0, lifecycleCompleted: true, taggedDraining: true,
+      outcome: 'drained',
+      kind: 'terminate-lifecycle',
+      requeued: 1,
+      finishedWhileWaiting: 2,
+      leftInFlight: 0,
+      lifecycleCompleted: true,
+      taggedDraining: true,
     });
     expect(summary.heartbeats).toBeGreaterThanOrEqual(2);
-    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({ Resources: [FIXTURE_INSTANCE], Tags: [{ Key: 'ai-burst:draining', Value: 'true' }] });
+    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({
+      Resources: [FIXTURE_INSTANCE],
+      Tags: [{ Key: 'ai-burst:draining', Value: 'true' }],
+    });
     expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
     const requeued = (await drainQueue(sqs.client, queueUrl)).map((m) => JSON.parse(m.Body!).jobId);
     expect(requeued).toEqual([held[2].jobId]);
@@ -185,7 +226,14 @@ describe('terminate lifecycle action', () => {
 
   test('GIVEN a spot notice left a job to finish THEN the terminate hook waits for it only until the reclaim, not the drain timeout', async () => {
     let clock = Date.now();
-    const { records, queueUrl, deps } = await world({ now: () => clock, sleep: async (ms) => { clock += ms; }, retryPauseMs: 5_000, drainTimeoutSeconds: 600 });
+    const { records, queueUrl, deps } = await world({
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      retryPauseMs: 5_000,
+      drainTimeoutSeconds: 600,
+    });
     const [kept] = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 1);
     const reclaimAt = clock + 60_000;
     expect(await records.keepThroughNotice(kept.jobId, kept.holder, reclaimAt)).toBe(true);
@@ -198,7 +246,12 @@ describe('terminate lifecycle action', () => {
 
   test('GIVEN a job whose holder died (expired lease) THEN the terminate hook requeues it at once', async () => {
     let clock = Date.now() + 1000;
-    const { records, queueUrl, deps } = await world({ now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const { records, queueUrl, deps } = await world({
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { leaseSeconds: 0 });
     const start = clock;
     const summary = await handleDrainEvent(deps, fixture('terminate-lifecycle-action'));
@@ -211,7 +264,8 @@ describe('terminate lifecycle action', () => {
     const { records, queueUrl, log, deps } = await world();
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { leaseSeconds: 0 });
     await new Promise((r) => setTimeout(r, 5));
-    asg.on(CompleteLifecycleActionCommand)
+    asg
+      .on(CompleteLifecycleActionCommand)
       .resolvesOnce({})
       .rejects(Object.assign(new Error(`No active Lifecycle Action found with token ${FIXTURE_TOKEN}`), { name: 'ValidationError' }));
     expect(await handleDrainEvent(deps, fixture('terminate-lifecycle-action'))).toMatchObject({ requeued: 2, lifecycleCompleted: true });
@@ -224,7 +278,9 @@ describe('terminate lifecycle action', () => {
     let clock = Date.now() + 1000;
     const { records, queueUrl, deps } = await world({
       now: () => clock,
-      sleep: async (ms) => { clock += ms; },
+      sleep: async (ms) => {
+        clock += ms;
+      },
       retryPauseMs: 20_000,
       heartbeatTimeoutSeconds: 30,
     });
@@ -239,7 +295,9 @@ describe('terminate lifecycle action', () => {
     expect(summary).toMatchObject({ requeued: 3, failures: 3, leftInFlight: 0, lifecycleCompleted: true });
     expect(summary.heartbeats).toBeGreaterThanOrEqual(1);
     expect(asg.commandCalls(RecordLifecycleActionHeartbeatCommand)[0].args[0].input).toMatchObject({
-      AutoScalingGroupName: FIXTURE_GROUP, LifecycleHookName: FIXTURE_HOOK, LifecycleActionToken: FIXTURE_TOKEN,
+      AutoScalingGroupName: FIXTURE_GROUP,
+      LifecycleHookName: FIXTURE_HOOK,
+      LifecycleActionToken: FIXTURE_TOKEN,
     });
     expect(await drainQueue(sqs.client, queueUrl)).toHaveLength(3);
   });
@@ -247,10 +305,19 @@ describe('terminate lifecycle action', () => {
   test('GIVEN requeues that keep failing THEN the drainer stops at the drain timeout, completes the action and says what is left', async () => {
     let clock = Date.now() + 1000;
     const start = clock;
-    const { records, queueUrl, log, deps } = await world({ now: () => clock, sleep: async (ms) => { clock += ms; }, retryPauseMs: 5_000, drainTimeoutSeconds: 30 });
+    const { records, queueUrl, log, deps } = await world({
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      retryPauseMs: 5_000,
+      drainTimeoutSeconds: 30,
+    });
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2, 'agents', { leaseSeconds: 0 });
     const broken = Object.create(records) as JobRecords;
-    broken.release = async () => { throw new Error('AccessDeniedException'); };
+    broken.release = async () => {
+      throw new Error('AccessDeniedException');
+    };
     const summary = await handleDrainEvent({ ...deps, records: broken }, fixture('terminate-lifecycle-action'));
     expect(summary).toMatchObject({ requeued: 0, leftInFlight: 2, lifecycleCompleted: true });
     expect(clock - start).toBeLessThanOrEqual(30_000);
@@ -275,21 +342,26 @@ describe('rebalance recommendation', () => {
     const held = await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 2);
     const summary = await handleDrainEvent(deps, fixture('rebalance-recommendation'));
     expect(summary).toMatchObject({ outcome: 'tagged', requeued: 0 });
-    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({ Resources: [FIXTURE_INSTANCE], Tags: [{ Key: Tags.DRAINING, Value: 'true' }] });
+    expect(ec2.commandCalls(CreateTagsCommand)[0].args[0].input).toEqual({
+      Resources: [FIXTURE_INSTANCE],
+      Tags: [{ Key: Tags.DRAINING, Value: 'true' }],
+    });
     for (const h of held) expect((await records.get(h.jobId))!.status).toBe('RUNNING');
     expect(await drainQueue(sqs.client, queueUrl)).toHaveLength(0);
   });
 
   test('GIVEN an instance of another group (IAM refuses the tag by its group-name condition) THEN the event is dropped, not retried', async () => {
     const { log, deps } = await world();
-    ec2.on(CreateTagsCommand).rejects(Object.assign(new Error('You are not authorized to perform this operation.'), { name: 'UnauthorizedOperation' }));
+    ec2
+      .on(CreateTagsCommand)
+      .rejects(Object.assign(new Error('You are not authorized to perform this operation.'), { name: 'UnauthorizedOperation' }));
     const summary = await handleDrainEvent(deps, fixture('rebalance-recommendation'));
     expect(summary).toMatchObject({ outcome: 'dropped' });
     expect(summary.reason).toMatch(/not one of group gpu-fleet \(UnauthorizedOperation\)/);
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'event dropped' }));
   });
 
-  test('GIVEN an instance running another workload\'s jobs THEN the event is dropped without calling EC2', async () => {
+  test("GIVEN an instance running another workload's jobs THEN the event is dropped without calling EC2", async () => {
     const { records, queueUrl, deps } = await world();
     await runningJobs(sqs.client, records, queueUrl, FIXTURE_INSTANCE, 1, 'images');
     expect(await handleDrainEvent(deps, fixture('rebalance-recommendation'))).toMatchObject({ outcome: 'dropped' });
@@ -306,9 +378,29 @@ describe('rebalance recommendation', () => {
 describe('malformed and unknown events', () => {
   test.each([
     ['a spot warning without an instance id', fixture('spot-interruption-warning-malformed'), /instance-id is missing or malformed/],
-    ['an event of another detail type', { ...fixture('spot-interruption-warning'), 'detail-type': 'EC2 Instance State-change Notification' }, /unhandled event/],
-    ['a lifecycle action without a token', (() => { const e = fixture('terminate-lifecycle-action'); delete e.detail.LifecycleActionToken; return e; })(), /LifecycleActionToken are required/],
-    ['a launch lifecycle transition', (() => { const e = fixture('terminate-lifecycle-action'); e.detail.LifecycleTransition = 'autoscaling:EC2_INSTANCE_LAUNCHING'; return e; })(), /unexpected transition/],
+    [
+      'an event of another detail type',
+      { ...fixture('spot-interruption-warning'), 'detail-type': 'EC2 Instance State-change Notification' },
+      /unhandled event/,
+    ],
+    [
+      'a lifecycle action without a token',
+      (() => {
+        const e = fixture('terminate-lifecycle-action');
+        delete e.detail.LifecycleActionToken;
+        return e;
+      })(),
+      /LifecycleActionToken are required/,
+    ],
+    [
+      'a launch lifecycle transition',
+      (() => {
+        const e = fixture('terminate-lifecycle-action');
+        e.detail.LifecycleTransition = 'autoscaling:EC2_INSTANCE_LAUNCHING';
+        return e;
+      })(),
+      /unexpected transition/,
+    ],
     ['a string', 'not an event', /not a JSON object/],
     ['null', null, /not a JSON object/],
     ['an event without detail', { source: 'aws.ec2', 'detail-type': 'EC2 Spot Instance Interruption Warning' }, /no detail object/],
@@ -324,7 +416,8 @@ describe('malformed and unknown events', () => {
 
   test('the stored fixtures parse into the events the drainer expects', () => {
     expect(parseDrainEvent(fixture('spot-interruption-warning'))).toEqual({
-      ok: true, event: { kind: 'spot-interruption', instanceId: FIXTURE_INSTANCE, noticeAt: Date.parse('2026-11-25T08:22:00Z') },
+      ok: true,
+      event: { kind: 'spot-interruption', instanceId: FIXTURE_INSTANCE, noticeAt: Date.parse('2026-11-25T08:22:00Z') },
     });
     expect(parseDrainEvent(fixture('rebalance-recommendation'))).toEqual({ ok: true, event: { kind: 'rebalance', instanceId: FIXTURE_INSTANCE } });
     expect(parseDrainEvent(fixture('terminate-lifecycle-action'))).toEqual({
@@ -346,15 +439,24 @@ describe('InterruptionDrainer Lambda (index.ts)', () => {
     records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client));
     queueUrl = await createQueue(sqs.client);
     Object.assign(process.env, {
-      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
-      AI_BURST_WORKLOAD: 'agents', AI_BURST_JOB_TABLE: records.tableName, AI_BURST_ASG_NAME: FIXTURE_GROUP,
-      AI_BURST_LIFECYCLE_HOOK_NAME: FIXTURE_HOOK, AI_BURST_DRAIN_TIMEOUT_SECONDS: '110',
-      AI_BURST_LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS: '120', AI_BURST_METRIC_NAMESPACE: 'AiBurst',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AI_BURST_WORKLOAD: 'agents',
+      AI_BURST_JOB_TABLE: records.tableName,
+      AI_BURST_ASG_NAME: FIXTURE_GROUP,
+      AI_BURST_LIFECYCLE_HOOK_NAME: FIXTURE_HOOK,
+      AI_BURST_DRAIN_TIMEOUT_SECONDS: '110',
+      AI_BURST_LIFECYCLE_HEARTBEAT_TIMEOUT_SECONDS: '120',
+      AI_BURST_METRIC_NAMESPACE: 'AiBurst',
     });
     handler = (await import('../../lambda/drain/index')).handler;
   });
-  afterAll(() => { process.env = saved; });
+  afterAll(() => {
+    process.env = saved;
+  });
 
   const emf = () => output.emf();
 
@@ -370,7 +472,12 @@ describe('InterruptionDrainer Lambda (index.ts)', () => {
   test('GIVEN a malformed event THEN the handler returns normally with a Powertools log line and publishes nothing', async () => {
     await expect(handler(fixture('spot-interruption-warning-malformed'))).resolves.toMatchObject({ outcome: 'dropped' });
     const logLine = output.lines().find((l) => l.includes('event dropped'));
-    expect(JSON.parse(logLine!)).toMatchObject({ level: 'WARN', message: 'event dropped', workload: 'agents', eventId: '5d4c3b2a-1908-4f7e-8d6c-5b4a39281706' });
+    expect(JSON.parse(logLine!)).toMatchObject({
+      level: 'WARN',
+      message: 'event dropped',
+      workload: 'agents',
+      eventId: '5d4c3b2a-1908-4f7e-8d6c-5b4a39281706',
+    });
     expect(emf()).toEqual([]);
   });
 });

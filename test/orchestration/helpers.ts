@@ -28,8 +28,13 @@ export async function createQueue(sqs: SQSClient, visibilitySeconds = 300): Prom
 
 export function newJob(workload = 'agents', over: Partial<NewJob> = {}): NewJob {
   return {
-    jobId: formatJobId(workload, randomUUID()), workload, agent: 'planner', priority: 'high',
-    submittedAt: new Date().toISOString(), payload: { prompt: 'hello' }, ...over,
+    jobId: formatJobId(workload, randomUUID()),
+    workload,
+    agent: 'planner',
+    priority: 'high',
+    submittedAt: new Date().toISOString(),
+    payload: { prompt: 'hello' },
+    ...over,
   };
 }
 
@@ -53,16 +58,24 @@ export interface RunningJobsOptions {
  * flight), records started with the receipt handles — the state a spot notice finds.
  */
 export async function runningJobs(
-  sqs: SQSClient, records: JobRecords, queueUrl: string, instanceId: string, count: number, workload = 'agents', options: RunningJobsOptions = {},
+  sqs: SQSClient,
+  records: JobRecords,
+  queueUrl: string,
+  instanceId: string,
+  count: number,
+  workload = 'agents',
+  options: RunningJobsOptions = {},
 ): Promise<Held[]> {
   const jobs = Array.from({ length: count }, () => newJob(workload));
   await Promise.all(jobs.map((j) => records.create(j)));
   const bodies = await Promise.all(jobs.map(async (j) => serializeJobMessage(messageFromRecord((await records.get(j.jobId))!))));
   for (let i = 0; i < bodies.length; i += 10) {
-    await sqs.send(new SendMessageBatchCommand({
-      QueueUrl: queueUrl,
-      Entries: bodies.slice(i, i + 10).map((MessageBody, k) => ({ Id: String(k), MessageBody })),
-    }));
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: bodies.slice(i, i + 10).map((MessageBody, k) => ({ Id: String(k), MessageBody })),
+      }),
+    );
   }
   const held: Held[] = [];
   while (held.length < count) {
@@ -73,21 +86,36 @@ export async function runningJobs(
     }
     if ((r.Messages ?? []).length === 0) throw new Error(`only ${held.length} of ${count} messages received`);
   }
-  return Promise.all(held.map(async (h) => {
-    const started = await records.start(h.jobId, {
-      instanceId, runId: randomUUID(), queueUrl, receiptHandle: h.receiptHandle, leaseSeconds: options.leaseSeconds ?? 300, maxAttempts: 3,
-      expectedDurationSeconds: options.expectedDurationSeconds,
-    });
-    if (!started.started) throw new Error(`could not start ${h.jobId}`);
-    return { ...h, holder: started.holder };
-  }));
+  return Promise.all(
+    held.map(async (h) => {
+      const started = await records.start(h.jobId, {
+        instanceId,
+        runId: randomUUID(),
+        queueUrl,
+        receiptHandle: h.receiptHandle,
+        leaseSeconds: options.leaseSeconds ?? 300,
+        maxAttempts: 3,
+        expectedDurationSeconds: options.expectedDurationSeconds,
+      });
+      if (!started.started) throw new Error(`could not start ${h.jobId}`);
+      return { ...h, holder: started.holder };
+    }),
+  );
 }
 
 /** Every visible message of a queue, with attributes (receives them: they go in flight). */
 export async function drainQueue(sqs: SQSClient, queueUrl: string) {
   const all = [];
   for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, AttributeNames: ['All'], MessageAttributeNames: ['All'] }));
+    const r = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        AttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
     if (!r.Messages || r.Messages.length === 0) return all;
     all.push(...r.Messages);
   }
@@ -98,7 +126,11 @@ export function recordingLog() {
   const lines: Array<{ level: 'info' | 'warn'; message: string; extra: Record<string, unknown> }> = [];
   return {
     lines,
-    info: (message: string, ...extra: Record<string, unknown>[]) => { lines.push({ level: 'info', message, extra: Object.assign({}, ...extra) }); },
-    warn: (message: string, ...extra: Record<string, unknown>[]) => { lines.push({ level: 'warn', message, extra: Object.assign({}, ...extra) }); },
+    info: (message: string, ...extra: Record<string, unknown>[]) => {
+      lines.push({ level: 'info', message, extra: Object.assign({}, ...extra) });
+    },
+    warn: (message: string, ...extra: Record<string, unknown>[]) => {
+      lines.push({ level: 'warn', message, extra: Object.assign({}, ...extra) });
+    },
   };
 }

@@ -15,7 +15,12 @@ function build(props: Partial<InterruptionDrainerProps> = {}, withKey = false) {
   const jobStore = new JobStore(stack, 'Store');
   const autoScalingGroup = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', 'gpu-fleet');
   const drainer = new InterruptionDrainer(stack, 'Drainer', {
-    autoScalingGroup, lifecycleHookName: 'drain-on-terminate', jobQueue, jobStore, costCenter: 'research', ...props,
+    autoScalingGroup,
+    lifecycleHookName: 'drain-on-terminate',
+    jobQueue,
+    jobStore,
+    costCenter: 'research',
+    ...props,
   });
   return { stack, drainer, jobQueue, template: Template.fromStack(stack) };
 }
@@ -42,7 +47,7 @@ describe('InterruptionDrainer defaults', () => {
 
   test('a rule for the spot interruption warning, targeting the function with a DLQ and bounded retries', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'source': ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
+      EventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
       State: 'ENABLED',
       Targets: [Match.objectLike(target)],
     });
@@ -50,17 +55,17 @@ describe('InterruptionDrainer defaults', () => {
 
   test('a rule for the rebalance recommendation, same target', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'source': ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] },
+      EventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] },
       Targets: [Match.objectLike(target)],
     });
   });
 
-  test('a rule for this group\'s terminate lifecycle action, filtered by group and hook name in the pattern', () => {
+  test("a rule for this group's terminate lifecycle action, filtered by group and hook name in the pattern", () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
-        'source': ['aws.autoscaling'],
+        source: ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
-        'detail': { AutoScalingGroupName: ['gpu-fleet'], LifecycleHookName: ['drain-on-terminate'] },
+        detail: { AutoScalingGroupName: ['gpu-fleet'], LifecycleHookName: ['drain-on-terminate'] },
       },
       Targets: [Match.objectLike(target)],
     });
@@ -72,12 +77,16 @@ describe('InterruptionDrainer defaults', () => {
     expect(permissions).toHaveLength(3);
     const ruleIds = Object.keys(template.findResources('AWS::Events::Rule'));
     for (const p of permissions) {
-      expect(p.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] } });
+      expect(p.Properties).toMatchObject({
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      });
       expect(ruleIds).toContain(p.Properties.SourceArn['Fn::GetAtt'][0]);
     }
   });
 
-  test('the function: Node 24, one vCPU (1769 MB ≥ 1024 MB), timeout = drain timeout + 30 s, traced, its own DLQ, configured through the contract\'s env names', () => {
+  test("the function: Node 24, one vCPU (1769 MB ≥ 1024 MB), timeout = drain timeout + 30 s, traced, its own DLQ, configured through the contract's env names", () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       MemorySize: 1769,
@@ -99,7 +108,7 @@ describe('InterruptionDrainer defaults', () => {
     });
   });
 
-  test('the DLQ is encrypted, TLS-only, keeps events 14 days, and only these rules\' EventBridge deliveries may write to it', () => {
+  test("the DLQ is encrypted, TLS-only, keeps events 14 days, and only these rules' EventBridge deliveries may write to it", () => {
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86400 });
     const policy = Object.values(template.findResources('AWS::SQS::QueuePolicy')).find((p) => p.Properties.Queues.some((q: any) => q.Ref === dlqId))!;
     const statements = policy.Properties.PolicyDocument.Statement;
@@ -112,55 +121,82 @@ describe('InterruptionDrainer defaults', () => {
     }
   });
 
-  test('least privilege: explicit actions, each on this workload\'s or this group\'s resources only', () => {
+  test("least privilege: explicit actions, each on this workload's or this group's resources only", () => {
     const statements = statementsOf(template, stack, drainer.role);
     for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toContain('*');
     const byAction = (a: string) => statements.filter((s) => [s.Action].flat().includes(a));
     // Records: the instance index, and this workload's ids only.
-    expect(byAction('dynamodb:Query')).toEqual([expect.objectContaining({ Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(template, 'AWS::DynamoDB::Table', 'StoreTable'), 'Arn'] }, '/index/byInstance']] } })]);
-    expect(byAction('dynamodb:UpdateItem')).toEqual([expect.objectContaining({ Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } } })]);
+    expect(byAction('dynamodb:Query')).toEqual([
+      expect.objectContaining({
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(template, 'AWS::DynamoDB::Table', 'StoreTable'), 'Arn'] }, '/index/byInstance']] },
+      }),
+    ]);
+    expect(byAction('dynamodb:UpdateItem')).toEqual([
+      expect.objectContaining({ Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } } }),
+    ]);
     // Queues: send the copy, delete the original, on the work queues only (not the DLQ or parking queue).
     const queueStatement = statements.find((s) => [s.Action].flat().includes('sqs:DeleteMessage'));
     expect(queueStatement.Action).toEqual(['sqs:SendMessage', 'sqs:DeleteMessage']);
     expect(queueStatement.Resource.map((r: any) => r['Fn::GetAtt'][0]).sort()).toEqual(
-      Object.keys(template.findResources('AWS::SQS::Queue')).filter((k) => k.startsWith('JobsQueue')).sort());
+      Object.keys(template.findResources('AWS::SQS::Queue'))
+        .filter((k) => k.startsWith('JobsQueue'))
+        .sort(),
+    );
     // Lifecycle: this group only.
-    expect(byAction('autoscaling:CompleteLifecycleAction')).toEqual([{
-      Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-      Effect: 'Allow',
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/gpu-fleet']] },
-    }]);
-    // Draining tag: only on instances of this group, only the draining key.
-    expect(byAction('ec2:CreateTags')).toEqual([{
-      Action: 'ec2:CreateTags',
-      Effect: 'Allow',
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1:123456789012:instance/*']] },
-      Condition: {
-        'StringEquals': { 'aws:ResourceTag/aws:autoscaling:groupName': 'gpu-fleet' },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.DRAINING] },
+    expect(byAction('autoscaling:CompleteLifecycleAction')).toEqual([
+      {
+        Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': [
+            '',
+            ['arn:', { Ref: 'AWS::Partition' }, ':autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/gpu-fleet'],
+          ],
+        },
       },
-    }]);
+    ]);
+    // Draining tag: only on instances of this group, only the draining key.
+    expect(byAction('ec2:CreateTags')).toEqual([
+      {
+        Action: 'ec2:CreateTags',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:us-east-1:123456789012:instance/*']] },
+        Condition: {
+          StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': 'gpu-fleet' },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [Tags.DRAINING] },
+        },
+      },
+    ]);
     // Nothing else: no Describe calls, no "*" except X-Ray's write-only actions.
     for (const s of statements.filter((x) => x.Resource === '*')) expect(s.Action).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => /Describe/.test(a))).toEqual([]);
   });
 
-  test('log writes go to the function\'s own log group; no managed policies', () => {
-    template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent(), AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] }) });
+  test("log writes go to the function's own log group; no managed policies", () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: Match.absent(),
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] }),
+    });
     const logs = statementsOf(template, stack, drainer.role).find((s) => [s.Action].flat().includes('logs:PutLogEvents'));
     expect(logs.Resource).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(drainer.logGroup.node.defaultChild as any), 'Arn'] });
   });
 
-  test('metrics use the contract\'s namespace and the Workload dimension', () => {
+  test("metrics use the contract's namespace and the Workload dimension", () => {
     expect(stack.resolve(drainer.metricJobsRequeued().toMetricConfig().metricStat)).toMatchObject({
-      namespace: 'AiBurst', metricName: 'JobsRequeued', dimensions: [{ name: 'Workload', value: 'agents' }], statistic: 'Sum',
+      namespace: 'AiBurst',
+      metricName: 'JobsRequeued',
+      dimensions: [{ name: 'Workload', value: 'agents' }],
+      statistic: 'Sum',
     });
     expect(drainer.metricJobsInterrupted().metricName).toBe('JobsInterrupted');
     expect(stack.resolve(drainer.metricFailedEvents().dimensions)).toEqual({ QueueName: { 'Fn::GetAtt': [dlqId, 'QueueName'] } });
   });
 
   test('cost tags on the function and the DLQ', () => {
-    const tags = [{ Key: 'ai-burst:cost-center', Value: 'research' }, { Key: 'ai-burst:workload', Value: 'agents' }];
+    const tags = [
+      { Key: 'ai-burst:cost-center', Value: 'research' },
+      { Key: 'ai-burst:workload', Value: 'agents' },
+    ];
     template.hasResourceProperties('AWS::Lambda::Function', { Tags: Match.arrayWith(tags) });
     expect(template.findResources('AWS::SQS::Queue')[dlqId].Properties.Tags).toEqual(expect.arrayContaining(tags));
   });
@@ -172,7 +208,9 @@ describe('InterruptionDrainer options', () => {
   test('a KMS-encrypted job queue: the drainer may encrypt with its key (GenerateDataKey + Decrypt), nothing more', () => {
     const { stack, drainer, template } = build({}, true);
     const kmsStatements = statementsOf(template, stack, drainer.role).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('kms:')));
-    expect(kmsStatements).toEqual([expect.objectContaining({ Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] } })]);
+    expect(kmsStatements).toEqual([
+      expect.objectContaining({ Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] } }),
+    ]);
     expectNagClean(stack);
   });
 
@@ -192,25 +230,35 @@ describe('InterruptionDrainer options', () => {
     vpc.addFlowLog('FlowLog');
     const fleet = new GpuFleet(stack, 'Fleet', { vpc, jobQueue, jobStore, workerEntry: WORKER_FIXTURE });
     new InterruptionDrainer(stack, 'Drainer', {
-      autoScalingGroup: fleet.autoScalingGroup, lifecycleHookName: fleet.terminationHookName,
-      lifecycleHookHeartbeat: fleet.terminationHookHeartbeat, jobQueue, jobStore,
+      autoScalingGroup: fleet.autoScalingGroup,
+      lifecycleHookName: fleet.terminationHookName,
+      lifecycleHookHeartbeat: fleet.terminationHookHeartbeat,
+      jobQueue,
+      jobStore,
     });
     const template = Template.fromStack(stack);
     const groupId = id(template, 'AWS::AutoScaling::AutoScalingGroup', 'Fleet');
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({ detail: { AutoScalingGroupName: [{ Ref: groupId }], LifecycleHookName: [fleet.terminationHookName] } }),
     });
-    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { LifecycleHookName: fleet.terminationHookName, AutoScalingGroupName: { Ref: groupId } });
+    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      LifecycleHookName: fleet.terminationHookName,
+      AutoScalingGroupName: { Ref: groupId },
+    });
     expectNagClean(stack);
   });
 
   test('fails if drainTimeout is out of range', () => {
-    expect(() => build({ drainTimeout: Duration.minutes(20) })).toThrow(/InterruptionDrainer: drainTimeout must be between 10 seconds and 14 minutes \(got 20 minutes\)/);
+    expect(() => build({ drainTimeout: Duration.minutes(20) })).toThrow(
+      /InterruptionDrainer: drainTimeout must be between 10 seconds and 14 minutes \(got 20 minutes\)/,
+    );
     expect(() => build({ drainTimeout: Duration.seconds(5) })).toThrow(/drainTimeout must be between/);
   });
 
   test('fails if lifecycleHookHeartbeat is out of range', () => {
-    expect(() => build({ lifecycleHookHeartbeat: Duration.seconds(10) })).toThrow(/InterruptionDrainer: lifecycleHookHeartbeat must be between 30 seconds and 2 hours \(got 10 seconds\)/);
+    expect(() => build({ lifecycleHookHeartbeat: Duration.seconds(10) })).toThrow(
+      /InterruptionDrainer: lifecycleHookHeartbeat must be between 30 seconds and 2 hours \(got 10 seconds\)/,
+    );
   });
 
   /** A group with a terminate hook of `hookHeartbeat`, and a drainer for it. */
@@ -218,26 +266,34 @@ describe('InterruptionDrainer options', () => {
     const { stack } = testStack();
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });
     const group = new autoscaling.AutoScalingGroup(stack, 'Group', {
-      vpc, instanceType: new ec2.InstanceType('g5.xlarge'), machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+      vpc,
+      instanceType: new ec2.InstanceType('g5.xlarge'),
+      machineImage: ec2.MachineImage.latestAmazonLinux2023(),
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
     });
     group.addLifecycleHook('Hook', {
-      lifecycleHookName: 'drain', lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING, heartbeatTimeout: hookHeartbeat,
+      lifecycleHookName: 'drain',
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: hookHeartbeat,
     });
     const drainer = new InterruptionDrainer(stack, 'Drainer', {
-      autoScalingGroup: group, lifecycleHookName: 'drain', lifecycleHookHeartbeat: drainerHeartbeat,
-      jobQueue: new JobQueue(stack, 'Jobs', { workload: 'agents' }), jobStore: new JobStore(stack, 'Store'),
+      autoScalingGroup: group,
+      lifecycleHookName: 'drain',
+      lifecycleHookHeartbeat: drainerHeartbeat,
+      jobQueue: new JobQueue(stack, 'Jobs', { workload: 'agents' }),
+      jobStore: new JobStore(stack, 'Store'),
     });
     return { stack, drainer };
   }
 
-  test('fails if lifecycleHookHeartbeat is longer than the heartbeat of the group\'s hook (the hook would time out between heartbeats)', () => {
+  test("fails if lifecycleHookHeartbeat is longer than the heartbeat of the group's hook (the hook would time out between heartbeats)", () => {
     expect(() => drainHook(Duration.minutes(1), Duration.minutes(10))).toThrow(
-      /InterruptionDrainer: lifecycleHookHeartbeat \(10 minutes\) must not exceed the heartbeat timeout of the group's lifecycle hook "drain" /);
+      /InterruptionDrainer: lifecycleHookHeartbeat \(10 minutes\) must not exceed the heartbeat timeout of the group's lifecycle hook "drain" /,
+    );
     expect(() => drainHook(Duration.minutes(1), Duration.minutes(10))).toThrow(/\(1 minute\): the hook would time out between two heartbeats/);
   });
 
-  test('without lifecycleHookHeartbeat the drainer takes the hook\'s own heartbeat', () => {
+  test("without lifecycleHookHeartbeat the drainer takes the hook's own heartbeat", () => {
     const { stack, drainer } = drainHook(Duration.minutes(1));
     const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
       Properties: { FunctionName: Match.absent(), Description: Match.stringLikeRegexp('requeues the agents jobs') },
@@ -246,7 +302,7 @@ describe('InterruptionDrainer options', () => {
     expect(drainer.workload).toBe('agents');
   });
 
-  test('a drainer heartbeat equal to or shorter than the hook\'s is accepted', () => {
+  test("a drainer heartbeat equal to or shorter than the hook's is accepted", () => {
     expect(() => drainHook(Duration.minutes(5), Duration.minutes(5))).not.toThrow();
     expect(() => drainHook(Duration.minutes(5), Duration.minutes(2))).not.toThrow();
   });

@@ -21,11 +21,20 @@ beforeAll(async () => {
   [sqs, ddb] = await Promise.all([startSqs(), startDynamo()]);
   records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client));
 });
-afterAll(async () => { await Promise.all([sqs.close(), ddb.close()]); });
+afterAll(async () => {
+  await Promise.all([sqs.close(), ddb.close()]);
+});
 
 async function world() {
   const [high, normal, parking, origin] = await Promise.all([1, 2, 3, 4].map(() => createQueue(sqs.client)));
-  const deps: RedriveDeps = { sqs: sqs.client, records, workload: 'agents', queueUrls: { high, normal }, parkingQueueUrl: parking, receiveWaitSeconds: 0 };
+  const deps: RedriveDeps = {
+    sqs: sqs.client,
+    records,
+    workload: 'agents',
+    queueUrls: { high, normal },
+    parkingQueueUrl: parking,
+    receiveWaitSeconds: 0,
+  };
   return { high, normal, parking, origin, deps };
 }
 
@@ -46,7 +55,10 @@ describe('redriveParked', () => {
     const report = await redriveParked(w.deps);
     expect(report.redriven.sort()).toEqual([a.jobId, b.jobId].sort());
     expect(report).toMatchObject({ stale: [], kept: [], errors: [], more: false });
-    for (const [job, url] of [[a, w.high], [b, w.normal]] as const) {
+    for (const [job, url] of [
+      [a, w.high],
+      [b, w.normal],
+    ] as const) {
       const [m] = await drainQueue(sqs.client, url);
       const body = JSON.parse(m.Body!);
       expect(body).toMatchObject({ jobId: job.jobId, attempt: 1, priority: job.priority });
@@ -64,7 +76,9 @@ describe('redriveParked', () => {
     const other = await parkedJob(w);
     await sqs.client.send(new SendMessageCommand({ QueueUrl: w.parking, MessageBody: 'not a job' }));
     const [done] = await runningJobs(sqs.client, records, w.origin, 'i-0123456789abcdef0', 1);
-    await sqs.client.send(new SendMessageCommand({ QueueUrl: w.parking, MessageBody: serializeJobMessage(messageFromRecord((await records.get(done.jobId))!)) }));
+    await sqs.client.send(
+      new SendMessageCommand({ QueueUrl: w.parking, MessageBody: serializeJobMessage(messageFromRecord((await records.get(done.jobId))!)) }),
+    );
     await records.succeed(done.jobId, done.holder, {});
 
     const report = await redriveParked(w.deps, { jobIds: [selected.jobId, done.jobId] });
@@ -73,7 +87,7 @@ describe('redriveParked', () => {
     expect(report.stale).toEqual([done.jobId]);
     expect(report.kept.map((k) => k.reason).sort()).toEqual(['not a job message: message body is not JSON', 'not selected'].sort());
     const stillParked = await drainQueue(sqs.client, w.parking);
-    expect(stillParked.map((m) => m.Body === 'not a job' ? 'poison' : JSON.parse(m.Body!).jobId).sort()).toEqual(['poison', other.jobId].sort());
+    expect(stillParked.map((m) => (m.Body === 'not a job' ? 'poison' : JSON.parse(m.Body!).jobId)).sort()).toEqual(['poison', other.jobId].sort());
     expect((await records.get(other.jobId))!.status).toBe('FAILED');
     expect((await records.get(done.jobId))!.status).toBe('SUCCEEDED');
   });
@@ -89,7 +103,7 @@ describe('redriveParked', () => {
     expect((await drainQueue(sqs.client, w.high)).map((m) => JSON.parse(m.Body!).jobId)).toEqual([job.jobId]);
   });
 
-  test('GIVEN the job\'s queue cannot be reached THEN its record goes back to FAILED and the message stays parked', async () => {
+  test("GIVEN the job's queue cannot be reached THEN its record goes back to FAILED and the message stays parked", async () => {
     const w = await world();
     const job = await parkedJob(w);
     const deps = { ...w.deps, queueUrls: { high: `${sqs.endpoint}/000000000000/no-such-queue` } };

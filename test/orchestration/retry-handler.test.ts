@@ -34,7 +34,7 @@ describe('RetryHandler defaults', () => {
   const parkingId = logicalId(stack, jobQueue.parkingQueue);
   const workIds = jobQueue.queues.map((q) => logicalId(stack, q));
 
-  test('consumes the workload\'s dead-letter queue with partial batch responses', () => {
+  test("consumes the workload's dead-letter queue with partial batch responses", () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
       FunctionName: { Ref: fnId },
@@ -44,7 +44,7 @@ describe('RetryHandler defaults', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
   });
 
-  test('the function: Node 24, timeout ≤ 50 s (a sixth of the DLQ\'s 5-minute visibility), configured through the contract\'s env names', () => {
+  test("the function: Node 24, timeout ≤ 50 s (a sixth of the DLQ's 5-minute visibility), configured through the contract's env names", () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Timeout: 30,
@@ -67,12 +67,14 @@ describe('RetryHandler defaults', () => {
 
   test('the queue URLs map each priority to its queue, in order', () => {
     const fn = template.findResources('AWS::Lambda::Function')[fnId];
-    expect(JSON.stringify(fn.Properties.Environment.Variables.AI_BURST_QUEUE_URLS)).toBe(JSON.stringify({
-      'Fn::Join': ['', ['{"high":"', { Ref: workIds[0] }, '","normal":"', { Ref: workIds[1] }, '"}']],
-    }));
+    expect(JSON.stringify(fn.Properties.Environment.Variables.AI_BURST_QUEUE_URLS)).toBe(
+      JSON.stringify({
+        'Fn::Join': ['', ['{"high":"', { Ref: workIds[0] }, '","normal":"', { Ref: workIds[1] }, '"}']],
+      }),
+    );
   });
 
-  test('least privilege: consume the DLQ, send to the work and parking queues, this workload\'s records, JobFailed on the default bus only', () => {
+  test("least privilege: consume the DLQ, send to the work and parking queues, this workload's records, JobFailed on the default bus only", () => {
     const statements = statementsOf(template, stack, handler.role);
     for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toContain('*');
     const queueStatements = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('sqs:')));
@@ -89,26 +91,34 @@ describe('RetryHandler defaults', () => {
     expect(statements.filter((s) => [s.Action].flat().includes('dynamodb:UpdateItem'))).toEqual([
       expect.objectContaining({ Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } } }),
     ]);
-    expect(statements.filter((s) => [s.Action].flat().includes('events:PutEvents'))).toEqual([{
-      Action: 'events:PutEvents',
-      Effect: 'Allow',
-      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:us-east-1:123456789012:event-bus/default']] },
-      Condition: { StringEquals: { 'events:source': 'cdk-ai-burst' } },
-    }]);
+    expect(statements.filter((s) => [s.Action].flat().includes('events:PutEvents'))).toEqual([
+      {
+        Action: 'events:PutEvents',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:us-east-1:123456789012:event-bus/default']] },
+        Condition: { StringEquals: { 'events:source': 'cdk-ai-burst' } },
+      },
+    ]);
     for (const s of statements.filter((x) => x.Resource === '*')) expect(s.Action).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
   });
 
-  test('the redrive function holds JobQueue.grantRedrive and the workload\'s record grant; grantRedrive gives invoke on it only', () => {
+  test("the redrive function holds JobQueue.grantRedrive and the workload's record grant; grantRedrive gives invoke on it only", () => {
     const redriveRole = handler.redriveFunction.role!;
     const statements = statementsOf(template, stack, redriveRole);
-    expect(statements).toContainEqual(expect.objectContaining({
-      Action: ['sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask'],
-    }));
-    expect(statements).toContainEqual(expect.objectContaining({
-      Action: expect.arrayContaining(['sqs:SendMessage']),
-      Resource: workIds.map((q) => ({ 'Fn::GetAtt': [q, 'Arn'] })),
-    }));
-    expect(statements).toContainEqual(expect.objectContaining({ Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } } }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: ['sqs:StartMessageMoveTask', 'sqs:ListMessageMoveTasks', 'sqs:CancelMessageMoveTask'],
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: expect.arrayContaining(['sqs:SendMessage']),
+        Resource: workIds.map((q) => ({ 'Fn::GetAtt': [q, 'Arn'] })),
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['agents.*'] } } }),
+    );
     for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toContain('*');
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
@@ -118,16 +128,26 @@ describe('RetryHandler defaults', () => {
     // Nothing invokes it but principals granted by grantRedrive.
     expect(Object.values(template.findResources('AWS::Lambda::Permission'))).toEqual([]);
 
-    expect(statementsOf(template, stack, operator!)).toEqual([{
-      Action: 'lambda:InvokeFunction',
-      Effect: 'Allow',
-      Resource: { 'Fn::GetAtt': [logicalId(stack, handler.redriveFunction), 'Arn'] },
-    }]);
+    expect(statementsOf(template, stack, operator!)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [logicalId(stack, handler.redriveFunction), 'Arn'] },
+      },
+    ]);
   });
 
-  test('metrics use the contract\'s namespace and the Workload dimension', () => {
-    for (const [m, name] of [[handler.metricJobsRetried(), 'JobsRetried'], [handler.metricJobsParked(), 'JobsParked']] as const) {
-      expect(stack.resolve(m.toMetricConfig().metricStat)).toMatchObject({ namespace: 'AiBurst', metricName: name, dimensions: [{ name: 'Workload', value: 'agents' }], statistic: 'Sum' });
+  test("metrics use the contract's namespace and the Workload dimension", () => {
+    for (const [m, name] of [
+      [handler.metricJobsRetried(), 'JobsRetried'],
+      [handler.metricJobsParked(), 'JobsParked'],
+    ] as const) {
+      expect(stack.resolve(m.toMetricConfig().metricStat)).toMatchObject({
+        namespace: 'AiBurst',
+        metricName: name,
+        dimensions: [{ name: 'Workload', value: 'agents' }],
+        statistic: 'Sum',
+      });
     }
   });
 });
@@ -141,19 +161,30 @@ describe('RetryHandler nag', () => {
 
 describe('RetryHandler options', () => {
   test('a custom bus, budget, backoff and batch size', () => {
-    const { stack, handler, template } = build({ maxAttempts: 5, backoffBase: Duration.seconds(30), backoffMax: Duration.hours(6), batchSize: 5 }, { bus: true });
+    const { stack, handler, template } = build(
+      { maxAttempts: 5, backoffBase: Duration.seconds(30), backoffMax: Duration.hours(6), batchSize: 5 },
+      { bus: true },
+    );
     const busId = Object.keys(template.findResources('AWS::Events::EventBus'))[0];
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ AI_BURST_EVENT_BUS: { Ref: busId }, AI_BURST_MAX_ATTEMPTS: '5', AI_BURST_BACKOFF_POLICY: '{"baseSeconds":30,"maxSeconds":21600}' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          AI_BURST_EVENT_BUS: { Ref: busId },
+          AI_BURST_MAX_ATTEMPTS: '5',
+          AI_BURST_BACKOFF_POLICY: '{"baseSeconds":30,"maxSeconds":21600}',
+        }),
+      },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 5 });
-    expect(statementsOf(template, stack, handler.role).filter((s) => [s.Action].flat().includes('events:PutEvents'))[0].Resource)
-      .toEqual({ 'Fn::GetAtt': [busId, 'Arn'] });
+    expect(statementsOf(template, stack, handler.role).filter((s) => [s.Action].flat().includes('events:PutEvents'))[0].Resource).toEqual({
+      'Fn::GetAtt': [busId, 'Arn'],
+    });
   });
 
   test('a KMS-encrypted job queue: encrypt for the queues it sends to, decrypt for the DLQ it reads', () => {
     const { stack, handler, template } = build({}, { key: true });
-    const kmsActions = statementsOf(template, stack, handler.role).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('kms:')))
+    const kmsActions = statementsOf(template, stack, handler.role)
+      .filter((s) => [s.Action].flat().some((a: string) => a.startsWith('kms:')))
       .flatMap((s) => [s.Action].flat());
     expect(new Set(kmsActions)).toEqual(new Set(['kms:Decrypt', 'kms:GenerateDataKey']));
     expectNagClean(stack);
@@ -162,7 +193,11 @@ describe('RetryHandler options', () => {
   test('fails if maxAttempts, batchSize or the backoff are out of range', () => {
     expect(() => build({ maxAttempts: 0 })).toThrow(/RetryHandler: maxAttempts must be an integer between 1 and 100 \(got 0\)/);
     expect(() => build({ batchSize: 11 })).toThrow(/RetryHandler: batchSize must be an integer between 1 and 10 \(got 11\)/);
-    expect(() => build({ backoffBase: Duration.minutes(20) })).toThrow(/RetryHandler: backoffBase must be between 1 second and 15 minutes \(got 20 minutes\)/);
-    expect(() => build({ backoffBase: Duration.minutes(5), backoffMax: Duration.minutes(1) })).toThrow(/backoffMax \(1 minute\) must be at least backoffBase \(5 minutes\)/);
+    expect(() => build({ backoffBase: Duration.minutes(20) })).toThrow(
+      /RetryHandler: backoffBase must be between 1 second and 15 minutes \(got 20 minutes\)/,
+    );
+    expect(() => build({ backoffBase: Duration.minutes(5), backoffMax: Duration.minutes(1) })).toThrow(
+      /backoffMax \(1 minute\) must be at least backoffBase \(5 minutes\)/,
+    );
   });
 });

@@ -27,12 +27,18 @@ const sent: SendMessageCommandInput[] = [];
 beforeAll(async () => {
   [sqs, ddb] = await Promise.all([startSqs(), startDynamo()]);
   records = new JobRecords(documentClient(ddb.client), await createJobTable(ddb.client));
-  sqs.client.middlewareStack.add((next, context) => async (args) => {
-    if (context.commandName === 'SendMessageCommand') sent.push({ ...(args.input as SendMessageCommandInput) });
-    return next(args);
-  }, { step: 'initialize', name: 'captureSends' });
+  sqs.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'SendMessageCommand') sent.push({ ...(args.input as SendMessageCommandInput) });
+      return next(args);
+    },
+    { step: 'initialize', name: 'captureSends' },
+  );
 });
-afterAll(async () => { await Promise.all([sqs.close(), ddb.close()]); events.restore(); });
+afterAll(async () => {
+  await Promise.all([sqs.close(), ddb.close()]);
+  events.restore();
+});
 beforeEach(() => {
   sent.length = 0;
   events.reset();
@@ -48,12 +54,20 @@ async function queues() {
 /** `body` as Lambda's SQS event source hands it over after SQS dead-lettered it: a real received message. */
 async function deadLettered(dlqUrl: string, body: string): Promise<SQSRecord> {
   await sqs.client.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: body }));
-  const r = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 0, AttributeNames: ['All'] }));
+  const r = await sqs.client.send(
+    new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 0, AttributeNames: ['All'] }),
+  );
   const m = r.Messages![0];
   return {
-    messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body!, md5OfBody: m.MD5OfBody!,
+    messageId: m.MessageId!,
+    receiptHandle: m.ReceiptHandle!,
+    body: m.Body!,
+    md5OfBody: m.MD5OfBody!,
     attributes: { ...(m.Attributes as Record<string, string>), ApproximateReceiveCount: '6' } as SQSRecord['attributes'],
-    messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:dlq', awsRegion: TEST_REGION,
+    messageAttributes: {},
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:dlq',
+    awsRegion: TEST_REGION,
   };
 }
 
@@ -76,9 +90,17 @@ describe('a failing job', () => {
     const q = await queues();
     const log = recordingLog();
     const deps: DeadLetterDeps = {
-      sqs: sqs.client, records, events: new EventBridgeClient({ region: TEST_REGION }), eventBusName: 'default',
-      queueUrls: { high: q.high, normal: q.normal }, parkingQueueUrl: q.parking, maxAttempts: 3,
-      backoff: { baseSeconds: 10, maxSeconds: 3600 }, random: () => 1, workload: 'agents', log,
+      sqs: sqs.client,
+      records,
+      events: new EventBridgeClient({ region: TEST_REGION }),
+      eventBusName: 'default',
+      queueUrls: { high: q.high, normal: q.normal },
+      parkingQueueUrl: q.parking,
+      maxAttempts: 3,
+      backoff: { baseSeconds: 10, maxSeconds: 3600 },
+      random: () => 1,
+      workload: 'agents',
+      log,
     };
     const [held] = await runningJobs(sqs.client, records, q.high, 'i-0123456789abcdef0', 1, 'agents', { leaseSeconds: 0 });
     let body = serializeJobMessage(messageFromRecord((await records.get(held.jobId))!));
@@ -99,7 +121,9 @@ describe('a failing job', () => {
       body = copy.MessageBody!;
     }
     expect(delays).toEqual([10, 20]);
-    const delayed = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: q.high, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }));
+    const delayed = await sqs.client.send(
+      new GetQueueAttributesCommand({ QueueUrl: q.high, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }),
+    );
     expect(delayed.Attributes!.ApproximateNumberOfMessagesDelayed).toBe('2');
     expect(events.commandCalls(PutEventsCommand)).toHaveLength(0);
 
@@ -110,10 +134,21 @@ describe('a failing job', () => {
     const onParking = await drainQueue(sqs.client, q.parking);
     expect(onParking).toHaveLength(1);
     expect(JSON.parse(onParking[0].Body!)).toMatchObject({ jobId: held.jobId, attempt: 3 });
-    expect(putEventDetails()).toEqual([{
-      source: EVENT_SOURCE, detailType: EventDetailTypes.JOB_FAILED, bus: 'default',
-      detail: expect.objectContaining({ jobId: held.jobId, workload: 'agents', agent: 'planner', priority: 'high', attempt: 3, reason: expect.stringMatching(/retry budget spent/) }),
-    }]);
+    expect(putEventDetails()).toEqual([
+      {
+        source: EVENT_SOURCE,
+        detailType: EventDetailTypes.JOB_FAILED,
+        bus: 'default',
+        detail: expect.objectContaining({
+          jobId: held.jobId,
+          workload: 'agents',
+          agent: 'planner',
+          priority: 'high',
+          attempt: 3,
+          reason: expect.stringMatching(/retry budget spent/),
+        }),
+      },
+    ]);
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'job parked' }));
   });
 
@@ -125,14 +160,26 @@ describe('a failing job', () => {
     const rec = { ...m, status: 'RUNNING', attempt: 3, interruptions: 2, updatedAt: '', leaseExpiresAt: now - 1 } as never;
     expect(decide(m, rec, 6, now, 10)).toMatchObject({ kind: 'retry', permanent: false, message: { attempt: 3, interruptions: 2 } });
     // A live holder: no attempt spent, a copy comes back once the lease would have expired.
-    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 42_000 } as never, 6, now, 10))
-      .toMatchObject({ kind: 'resend', delaySeconds: 43, message: { attempt: 3 } });
-    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 3_600_000 } as never, 6, now, 10)).toMatchObject({ kind: 'resend', delaySeconds: 900 });
+    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 42_000 } as never, 6, now, 10)).toMatchObject({
+      kind: 'resend',
+      delaySeconds: 43,
+      message: { attempt: 3 },
+    });
+    expect(decide(m, { ...(rec as object), leaseExpiresAt: now + 3_600_000 } as never, 6, now, 10)).toMatchObject({
+      kind: 'resend',
+      delaySeconds: 900,
+    });
     // Queued, never started: a fresh copy after the backoff, no attempt spent.
-    expect(decide(m, { ...(rec as object), status: 'QUEUED', leaseExpiresAt: undefined } as never, 6, now, 10))
-      .toMatchObject({ kind: 'resend', delaySeconds: 10, message: { attempt: 3 } });
-    expect(decide({ ...m, payload: null }, { ...(rec as object), payload: undefined } as never, 6, now, 10))
-      .toMatchObject({ kind: 'retry', permanent: true, error: expect.stringMatching(/payload missing/) });
+    expect(decide(m, { ...(rec as object), status: 'QUEUED', leaseExpiresAt: undefined } as never, 6, now, 10)).toMatchObject({
+      kind: 'resend',
+      delaySeconds: 10,
+      message: { attempt: 3 },
+    });
+    expect(decide({ ...m, payload: null }, { ...(rec as object), payload: undefined } as never, 6, now, 10)).toMatchObject({
+      kind: 'retry',
+      permanent: true,
+      error: expect.stringMatching(/payload missing/),
+    });
     expect(decide(m, { ...(rec as object), status: 'SUCCEEDED' } as never, 6, now, 10)).toMatchObject({ kind: 'skip' });
     expect(decide(m, { ...(rec as object), status: 'FAILED' } as never, 6, now, 10)).toMatchObject({ kind: 'skip' });
   });
@@ -148,21 +195,29 @@ describe('RetryHandler Lambda (index.ts) with batch processing', () => {
   beforeAll(async () => {
     q = await queues();
     Object.assign(process.env, {
-      AWS_REGION: TEST_REGION, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
-      AI_BURST_WORKLOAD: 'agents', AI_BURST_JOB_TABLE: records.tableName, AI_BURST_EVENT_BUS: 'jobs-bus',
+      AWS_REGION: TEST_REGION,
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AI_BURST_WORKLOAD: 'agents',
+      AI_BURST_JOB_TABLE: records.tableName,
+      AI_BURST_EVENT_BUS: 'jobs-bus',
       // `normal` points at a queue that does not exist: its jobs fail to send and are reported as batch failures.
       AI_BURST_QUEUE_URLS: JSON.stringify({ high: q.high, normal: `${sqs.endpoint}/000000000000/no-such-queue` }),
-      AI_BURST_PARKING_QUEUE_URL: q.parking, AI_BURST_MAX_ATTEMPTS: '3',
-      AI_BURST_BACKOFF_POLICY: JSON.stringify({ baseSeconds: 1, maxSeconds: 60 }), AI_BURST_METRIC_NAMESPACE: 'AiBurst',
+      AI_BURST_PARKING_QUEUE_URL: q.parking,
+      AI_BURST_MAX_ATTEMPTS: '3',
+      AI_BURST_BACKOFF_POLICY: JSON.stringify({ baseSeconds: 1, maxSeconds: 60 }),
+      AI_BURST_METRIC_NAMESPACE: 'AiBurst',
     });
     handler = (await import('../../lambda/retry/index')).handler as never;
   });
-  afterAll(() => { process.env = saved; });
+  afterAll(() => {
+    process.env = saved;
+  });
 
   function emf(name: string): Array<Record<string, any>> {
-    return output.emf()
-      .filter((e) => e._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === name));
+    return output.emf().filter((e) => e._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === name));
   }
 
   test('GIVEN a batch with poison bodies, a retryable job and a job whose queue is gone THEN the poison is parked at once, the others are processed, and only the failed one is reported', async () => {

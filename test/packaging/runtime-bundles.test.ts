@@ -70,8 +70,11 @@ describe('the bundles', () => {
     }
   });
 
-  test('the worker and the API handlers carry the SDK; the other Lambdas use the runtime\'s', () => {
-    const withSdk = first.filter((b) => b.inputs.some((i) => i.includes('node_modules/@aws-sdk/'))).map((b) => b.name).sort();
+  test("the worker and the API handlers carry the SDK; the other Lambdas use the runtime's", () => {
+    const withSdk = first
+      .filter((b) => b.inputs.some((i) => i.includes('node_modules/@aws-sdk/')))
+      .map((b) => b.name)
+      .sort();
     expect(withSdk).toEqual(['status', 'submit', 'worker']);
   });
 });
@@ -85,7 +88,7 @@ describe('the constructs load the prebuilt bundles', () => {
     return stack;
   }
 
-  test('a Lambda\'s code is its assets/ folder, hashed by content without the source map; handler index.handler', () => {
+  test("a Lambda's code is its assets/ folder, hashed by content without the source map; handler index.handler", () => {
     const template = Template.fromStack(platformPieces(new App()));
     const dir = runtimeAssetDir('cost-reporter');
     const hash = FileSystem.fingerprint(dir, { exclude: ['*.map'] });
@@ -99,7 +102,10 @@ describe('the constructs load the prebuilt bundles', () => {
   test('GpuFleet uploads the prebuilt worker file as is; two syntheses give the same hashes', () => {
     const keys = (app: App) => {
       const fns = Template.fromStack(platformPieces(app)).findResources('AWS::Lambda::Function');
-      return Object.values(fns).map((f) => f.Properties.Code?.S3Key).filter(Boolean).sort();
+      return Object.values(fns)
+        .map((f) => f.Properties.Code?.S3Key)
+        .filter(Boolean)
+        .sort();
     };
     const stack = platformPieces(new App());
     const fleet = stack.node.findChild('Fleet') as GpuFleet;

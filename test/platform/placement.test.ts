@@ -36,7 +36,7 @@ function render(value: unknown): string {
   if (typeof value === 'string') return value;
   const join = (value as Record<string, unknown>)['Fn::Join'] as [string, unknown[]] | undefined;
   if (join) return join[1].map(render).join(join[0]);
-  return `{${JSON.stringify(value).replace(/"/g, '\'')}}`;
+  return `{${JSON.stringify(value).replace(/"/g, "'")}}`;
 }
 
 /** The worker config GpuFleet writes into the user data, with CloudFormation tokens rendered as text. */
@@ -101,10 +101,15 @@ describe('a GPU layer in another region', () => {
     expect(JSON.stringify(homeTemplate.toJSON())).not.toMatch(/Fn::ImportValue|ExportsWriter|Custom::CrossRegion/);
     expect(home.stack.dependencies).not.toContain(gpu.stack);
     expect(gpu.stack.dependencies).toContain(home.stack); // deploy order, stated explicitly
-    expect(app.synth().getStackByName('Gpu').dependencies.map((d) => d.id)).toContain('Home');
+    expect(
+      app
+        .synth()
+        .getStackByName('Gpu')
+        .dependencies.map((d) => d.id),
+    ).toContain('Home');
   });
 
-  test('only the data the other region reads gets a generated physical name; the same-region workload\'s queues do not', () => {
+  test("only the data the other region reads gets a generated physical name; the same-region workload's queues do not", () => {
     for (const name of Object.values(names)) expect(name).toMatch(/^home[a-z0-9]+$/);
     for (const [id, q] of Object.entries(homeTemplate.findResources('AWS::SQS::Queue'))) {
       if (id.includes('Ailocal')) expect(q.Properties.QueueName).toBeUndefined();
@@ -113,9 +118,12 @@ describe('a GPU layer in another region', () => {
 
   test('the worker config reads the home queues, table and bucket, with dataRegion = the home region', () => {
     const config = workerConfigOf(gpuTemplate) as unknown as WorkerConfig;
-    expect(config.region).toBe('{{\'Ref\':\'AWS::Region\'}}'); // the instance's own region
+    expect(config.region).toBe("{{'Ref':'AWS::Region'}}"); // the instance's own region
     expect(config.dataRegion).toBe(HOME);
-    expect(config.queues).toEqual([{ priority: 'high', url: queueUrl(names.high) }, { priority: 'normal', url: queueUrl(names.normal) }]);
+    expect(config.queues).toEqual([
+      { priority: 'high', url: queueUrl(names.high) },
+      { priority: 'normal', url: queueUrl(names.normal) },
+    ]);
     expect(config.parkingQueueUrl).toBe(queueUrl(names.parking));
     expect(config.jobTable).toBe(names.table);
     expect(config.resultBucket).toBe(names.bucket);
@@ -130,12 +138,16 @@ describe('a GPU layer in another region', () => {
     expect(platform.workload('batch').fleet.capacityManager!.dataRegion).toBe(HOME);
   });
 
-  test('the drainer writes the home table in the home region; spot events stay in the fleet\'s region', () => {
+  test("the drainer writes the home table in the home region; spot events stay in the fleet's region", () => {
     const env = functionEnv(gpuTemplate, 'DrainerFunction');
     expect(env[EnvNames.DATA_REGION]).toBe(HOME);
     expect(env[EnvNames.JOB_TABLE]).toBe(names.table);
     expect(platform.workload('batch').drainer.dataRegion).toBe(HOME);
-    gpuTemplate.resourcePropertiesCountIs('AWS::Events::Rule', { EventPattern: { 'source': ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] } }, 1);
+    gpuTemplate.resourcePropertiesCountIs(
+      'AWS::Events::Rule',
+      { EventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] } },
+      1,
+    );
   });
 
   test('the same-region workload and home functions get no data region', () => {
@@ -147,7 +159,9 @@ describe('a GPU layer in another region', () => {
   });
 
   test('IAM in the compute stack names the home resources by literal ARN (home region), explicit actions only', () => {
-    const arn = (service: string, resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:${HOME}:${ACCOUNT}:${resource}`]] });
+    const arn = (service: string, resource: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:${HOME}:${ACCOUNT}:${resource}`]],
+    });
     const instance = rolePolicyStatements(gpuTemplate, 'FleetInstanceRole');
     const consume = instance.find((s: any) => [s.Action].flat().includes('sqs:ReceiveMessage'));
     expect(consume.Resource).toEqual([arn('sqs', names.high), arn('sqs', names.normal)]);
@@ -167,29 +181,34 @@ describe('a GPU layer in another region', () => {
     for (const s of policyStatements(gpuTemplate)) for (const a of [s.Action].flat()) expect(a).not.toMatch(/\*/);
   });
 
-  test('isolation: the placed fleet cannot consume the other workload\'s queues or write its records', () => {
+  test("isolation: the placed fleet cannot consume the other workload's queues or write its records", () => {
     const instance = rolePolicyStatements(gpuTemplate, 'FleetInstanceRole');
     const text = JSON.stringify(instance);
     expect(text).not.toMatch(/local/);
-    const sqsResources = instance.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('sqs:'))).flatMap((s: any) => [s.Resource].flat());
+    const sqsResources = instance
+      .filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('sqs:')))
+      .flatMap((s: any) => [s.Resource].flat());
     expect(sqsResources).toHaveLength(3); // high, normal (consume) + parking (send)
   });
 
-  test('the home dashboard reads the placed fleet by its literal name (the compute stack\'s, not the home stack\'s)', () => {
+  test("the home dashboard reads the placed fleet by its literal name (the compute stack's, not the home stack's)", () => {
     const body = JSON.stringify(Object.values(homeTemplate.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
     expect(body).toMatch(/Gpu-batch-[0-9a-f]{8}/);
     expect(body).not.toMatch(/Home-batch-|AWS::StackName/);
   });
 
-  test('the drill stops on an alarm of its own region (the drainer\'s dead letters), not the home oldest-job alarm', () => {
-    const [alarmId] = Object.keys(gpuTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { Threshold: 1, EvaluationPeriods: 1 } }))
-      .filter((id) => id.includes('DrillStop'));
+  test("the drill stops on an alarm of its own region (the drainer's dead letters), not the home oldest-job alarm", () => {
+    const [alarmId] = Object.keys(gpuTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { Threshold: 1, EvaluationPeriods: 1 } })).filter(
+      (id) => id.includes('DrillStop'),
+    );
     expect(alarmId).toBeDefined();
     gpuTemplate.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
       StopConditions: [{ Source: 'aws:cloudwatch:alarm', Value: { 'Fn::GetAtt': [alarmId, 'Arn'] } }],
     });
     gpuTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS', TreatMissingData: 'notBreaching',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      TreatMissingData: 'notBreaching',
     });
   });
 
@@ -199,9 +218,10 @@ describe('a GPU layer in another region', () => {
     const widgets: { title: string; rows: Row[] }[] = body.widgets
       .filter((w: any) => Array.isArray(w.properties.metrics))
       .map((w: any) => ({ title: w.properties.title, rows: w.properties.metrics }));
-    const options = (row: Row) => (typeof row[row.length - 1] === 'object' ? row[row.length - 1] as Record<string, unknown> : {});
+    const options = (row: Row) => (typeof row[row.length - 1] === 'object' ? (row[row.length - 1] as Record<string, unknown>) : {});
     const homeSide = new Set(['JobsSubmitted', 'JobsRetried', 'JobsParked']);
-    const metricRows = (prefix: string) => widgets.filter((w) => w.title.startsWith(prefix)).flatMap((w) => w.rows.filter((r) => typeof r[0] === 'string'));
+    const metricRows = (prefix: string) =>
+      widgets.filter((w) => w.title.startsWith(prefix)).flatMap((w) => w.rows.filter((r) => typeof r[0] === 'string'));
     const alarmIds = (template: Template) => Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
     const alarmTopicId = () => {
       const ids = Object.keys(gpuTemplate.findResources('AWS::SNS::Topic')).filter((id) => id.startsWith('HomebatchAlarmsAlarmTopic'));
@@ -209,10 +229,14 @@ describe('a GPU layer in another region', () => {
       return ids[0];
     };
 
-    test('the home dashboard reads the placed workload\'s fleet-side metrics in the compute region, its queue metrics at home', () => {
+    test("the home dashboard reads the placed workload's fleet-side metrics in the compute region, its queue metrics at home", () => {
       const rows = metricRows('batch · ');
-      const fleetSide = rows.filter((r) => ['AWS/AutoScaling', 'CWAgent'].includes(r[0] as string) || (r[0] === 'AiBurst' && !homeSide.has(r[1] as string)));
-      expect(fleetSide.map((r) => r[1])).toEqual(expect.arrayContaining(['GroupInServiceInstances', 'DesiredCapacity', 'JobsSucceeded', 'SpendUsd', 'nvidia_smi_utilization_gpu']));
+      const fleetSide = rows.filter(
+        (r) => ['AWS/AutoScaling', 'CWAgent'].includes(r[0] as string) || (r[0] === 'AiBurst' && !homeSide.has(r[1] as string)),
+      );
+      expect(fleetSide.map((r) => r[1])).toEqual(
+        expect.arrayContaining(['GroupInServiceInstances', 'DesiredCapacity', 'JobsSucceeded', 'SpendUsd', 'nvidia_smi_utilization_gpu']),
+      );
       for (const r of fleetSide) expect(options(r).region).toBe(AWAY);
       const home = rows.filter((r) => r[0] === 'AWS/SQS' || homeSide.has(r[1] as string));
       expect(home.map((r) => r[1])).toEqual(expect.arrayContaining(['ApproximateAgeOfOldestMessage', 'JobsSubmitted', 'JobsRetried', 'JobsParked']));
@@ -223,23 +247,31 @@ describe('a GPU layer in another region', () => {
       expect(search.length).toBeGreaterThanOrEqual(9);
       for (const r of search) expect(options(r).region).toBe(AWAY);
       expect(expressions.find((r) => options(r).label === 'failure ratio')![0]).toMatchObject({ region: AWAY });
-      expect(expressions.filter((r) => /_waiting|_running/.test(String(options(r).expression))).every((r) => options(r).region === undefined)).toBe(true);
+      expect(expressions.filter((r) => /_waiting|_running/.test(String(options(r).expression))).every((r) => options(r).region === undefined)).toBe(
+        true,
+      );
     });
 
-    test('the same-region workload\'s widgets carry no region; the platform\'s spend reads each region', () => {
+    test("the same-region workload's widgets carry no region; the platform's spend reads each region", () => {
       for (const r of metricRows('local · ')) expect(options(r).region).toBeUndefined();
       const spend = widgets.find((w) => w.title.startsWith('Platform · spend by workload'))!;
       const spendRows = spend.rows.filter((r) => r[1] === 'SpendUsd');
-      expect(spendRows.map((r) => [r[3], options(r).region])).toEqual([['batch', AWAY], ['local', undefined]]);
+      expect(spendRows.map((r) => [r[3], options(r).region])).toEqual([
+        ['batch', AWAY],
+        ['local', undefined],
+      ]);
       const top = widgets.find((w) => w.title.startsWith('Platform · top agents by spend'))!;
       expect(top.rows.map((r) => options(r).region)).toEqual([undefined, AWAY]);
     });
 
-    test('the compute stack has the placed workload\'s fleet-side alarms, missing data treated as before, notifying its own topic', () => {
+    test("the compute stack has the placed workload's fleet-side alarms, missing data treated as before, notifying its own topic", () => {
       const gpuAlarms = alarmIds(gpuTemplate);
       const expected: Record<string, string> = {
-        FleetIdleAlarm: 'notBreaching', FailureRatioAlarm: 'notBreaching', SpendOverBudgetAlarm: 'notBreaching',
-        SpendDataMissingAlarm: 'breaching', CapacityManagerErrorsAlarm: 'notBreaching',
+        FleetIdleAlarm: 'notBreaching',
+        FailureRatioAlarm: 'notBreaching',
+        SpendOverBudgetAlarm: 'notBreaching',
+        SpendDataMissingAlarm: 'breaching',
+        CapacityManagerErrorsAlarm: 'notBreaching',
       };
       const topicId = alarmTopicId();
       for (const [name, missing] of Object.entries(expected)) {
@@ -260,16 +292,22 @@ describe('a GPU layer in another region', () => {
       expect(gpuTemplate.findResources('AWS::CloudWatch::Alarm')[errors].Properties.AlarmActions).toEqual([{ Ref: topicId }]);
     });
 
-    test('the compute stack\'s alarm topic is encrypted and TLS-only, open to this account\'s alarms only', () => {
+    test("the compute stack's alarm topic is encrypted and TLS-only, open to this account's alarms only", () => {
       const topicId = alarmTopicId();
-      expect(gpuTemplate.findResources('AWS::SNS::Topic')[topicId].Properties.KmsMasterKeyId)
-        .toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^HomebatchAlarmsAlarmTopicKey/), 'Arn'] });
+      expect(gpuTemplate.findResources('AWS::SNS::Topic')[topicId].Properties.KmsMasterKeyId).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^HomebatchAlarmsAlarmTopicKey/), 'Arn'],
+      });
       gpuTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: topicId }],
-        PolicyDocument: { Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Sid: 'AllowCloudWatchAlarmsToPublish', Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': ACCOUNT } }) }),
-        ]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({
+              Sid: 'AllowCloudWatchAlarmsToPublish',
+              Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': ACCOUNT } }),
+            }),
+          ]),
+        },
       });
       gpuTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     });
@@ -289,12 +327,18 @@ describe('a GPU layer in another region', () => {
       expect(Stack.of(platform.costReporter!)).toBe(home.stack);
     });
 
-    test('the home stack keeps only the placed workload\'s queue alarms; the platform budget sums the home workload', () => {
+    test("the home stack keeps only the placed workload's queue alarms; the platform budget sums the home workload", () => {
       const homeBatch = alarmIds(homeTemplate).filter((id) => id.includes('Workloadbatch'));
-      expect(homeBatch.map((id) => id.replace(/^AiObservabilityWorkloadbatch|[0-9A-F]{8}$/g, '')).sort())
-        .toEqual(['DeadLettersAlarm', 'OldestJobAgeAlarm', 'ParkedJobsAlarm']);
+      expect(homeBatch.map((id) => id.replace(/^AiObservabilityWorkloadbatch|[0-9A-F]{8}$/g, '')).sort()).toEqual([
+        'DeadLettersAlarm',
+        'OldestJobAgeAlarm',
+        'ParkedJobsAlarm',
+      ]);
       expect(alarmIds(homeTemplate).filter((id) => id.includes('Workloadlocal')).length).toBe(8 - 1); // no workload budget on local
-      const budget = homeTemplate.findResources('AWS::CloudWatch::Alarm')[alarmIds(homeTemplate).find((id) => id === id.replace(/Workload/, '') && id.includes('ObservabilitySpendOverBudget'))!].Properties;
+      const budget =
+        homeTemplate.findResources('AWS::CloudWatch::Alarm')[
+          alarmIds(homeTemplate).find((id) => id === id.replace(/Workload/, '') && id.includes('ObservabilitySpendOverBudget'))!
+        ].Properties;
       const spendIds = budget.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric.Dimensions[0].Value);
       expect(spendIds).toEqual(['local']);
       const batchAlarms = platform.observability.workloadAlarms.batch;

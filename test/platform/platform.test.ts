@@ -51,24 +51,30 @@ describe('the two-workload example platform', () => {
   test('each fleet carries its own workload and cost-center tags, propagated to instances', () => {
     const groups = Object.values(template.findResources('AWS::AutoScaling::AutoScalingGroup'));
     const tagsOf = (g: any) => Object.fromEntries(g.Properties.Tags.map((t: any) => [t.Key, `${t.Value}|${t.PropagateAtLaunch}`]));
-    expect(groups.map(tagsOf)).toEqual(expect.arrayContaining([
-      expect.objectContaining({ 'ai-burst:workload': 'realtime-agent|true', 'ai-burst:cost-center': 'agents|true' }),
-      expect.objectContaining({ 'ai-burst:workload': 'doc-analysis|true', 'ai-burst:cost-center': 'research|true' }),
-    ]));
+    expect(groups.map(tagsOf)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ 'ai-burst:workload': 'realtime-agent|true', 'ai-burst:cost-center': 'agents|true' }),
+        expect.objectContaining({ 'ai-burst:workload': 'doc-analysis|true', 'ai-burst:cost-center': 'research|true' }),
+      ]),
+    );
   });
 
-  test('isolation: a workload\'s instance role can consume only its own queues and write only its own records', () => {
+  test("isolation: a workload's instance role can consume only its own queues and write only its own records", () => {
     const own = logicalIdsOf(template, 'AWS::SQS::Queue', '/realtime-agent-Queue/');
     const other = logicalIdsOf(template, 'AWS::SQS::Queue', '/doc-analysis-Queue/');
     const [roleId] = logicalIdsOf(template, 'AWS::IAM::Role', '/realtime-agent-Fleet/InstanceRole');
     expect(roleId).toBeDefined();
     const statements = statementsOfRole(template, roleId);
-    const sqsResources = JSON.stringify(statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('sqs:'))).map((s: any) => s.Resource));
+    const sqsResources = JSON.stringify(
+      statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('sqs:'))).map((s: any) => s.Resource),
+    );
     expect(own.some((id) => sqsResources.includes(id))).toBe(true);
     for (const id of other) expect(sqsResources).not.toContain(id);
     const records = statements.find((s: any) => [s.Action].flat().includes('dynamodb:UpdateItem'));
     expect(records.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['realtime-agent.*'] } });
-    const objects = JSON.stringify(statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('s3:'))).map((s: any) => s.Resource));
+    const objects = JSON.stringify(
+      statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('s3:'))).map((s: any) => s.Resource),
+    );
     expect(objects).toContain('/results/realtime-agent/*');
     expect(objects).not.toContain('doc-analysis');
   });
@@ -85,7 +91,7 @@ describe('the two-workload example platform', () => {
     expect(platform.workload('doc-analysis').retryHandler.maxAttempts).toBe(4);
   });
 
-  test('the API wakes each workload\'s CapacityManager, and nothing else', () => {
+  test("the API wakes each workload's CapacityManager, and nothing else", () => {
     const submitRole = logicalIdsOf(template, 'AWS::IAM::Role', '/Api/SubmitRole');
     const invokes = statementsOfRole(template, submitRole[0]).filter((s: any) => [s.Action].flat().includes('lambda:InvokeFunction'));
     const targets = JSON.stringify(invokes.map((s: any) => s.Resource));
@@ -134,9 +140,15 @@ describe('every option on', () => {
       if (String(q.Metadata?.['aws:cdk:path']).includes('-Queue/')) expect(q.Properties.KmsMasterKeyId).toBeDefined();
     }
     template.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS' } });
-    template.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({
-      ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } },
-    })] } });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } },
+          }),
+        ],
+      },
+    });
   });
 
   test('cognito authorizer and WAF association', () => {
@@ -154,7 +166,7 @@ describe('every option on', () => {
 });
 
 describe('placement in another stack', () => {
-  test('a workload\'s GPU layer in a compute stack reads the queues of the platform stack', () => {
+  test("a workload's GPU layer in a compute stack reads the queues of the platform stack", () => {
     const app = new App();
     const { stack: home, vpc } = vpcStack(app, 'Home');
     const { stack: gpu, vpc: gpuVpc } = vpcStack(app, 'Gpu');
@@ -199,18 +211,23 @@ describe('AiBurstPlatform fails on invalid props', () => {
   }
   test('fails if the GPU layer is placed in another region from a stack without an explicit env', () => {
     expect(() => place(ENV, undefined)).toThrow(
-      /workloads\["w"\].computeScope is stack "Gpu" \(region unresolved\) and the platform's stack "Home" is in region us-east-1; a GPU layer in another region needs an explicit env: \{ account, region \} on both stacks, and stack "Gpu" has account unresolved, region unresolved/);
+      /workloads\["w"\].computeScope is stack "Gpu" \(region unresolved\) and the platform's stack "Home" is in region us-east-1; a GPU layer in another region needs an explicit env: \{ account, region \} on both stacks, and stack "Gpu" has account unresolved, region unresolved/,
+    );
   });
-  test('fails if the platform\'s stack has no explicit env and the GPU layer\'s has one', () => {
+  test("fails if the platform's stack has no explicit env and the GPU layer's has one", () => {
     expect(() => place(undefined, { account: ENV.account, region: 'us-west-2' })).toThrow(
-      /computeScope is stack "Gpu" \(region us-west-2\).*needs an explicit env: \{ account, region \} on both stacks, and stack "Home" has account unresolved/);
+      /computeScope is stack "Gpu" \(region us-west-2\).*needs an explicit env: \{ account, region \} on both stacks, and stack "Home" has account unresolved/,
+    );
   });
   test('fails if the GPU layer is placed in another region with an unresolved account', () => {
-    expect(() => place(ENV, { region: 'us-west-2' } as { account: string; region: string })).toThrow(/stack "Gpu" has account unresolved, region us-west-2/);
+    expect(() => place(ENV, { region: 'us-west-2' } as { account: string; region: string })).toThrow(
+      /stack "Gpu" has account unresolved, region us-west-2/,
+    );
   });
   test('fails if the GPU layer is placed in another account', () => {
     expect(() => place(ENV, { account: '210987654321', region: 'us-west-2' })).toThrow(
-      /computeScope is stack "Gpu" in account 210987654321 but the platform's stack "Home" is in account 123456789012; a GPU layer must be in the platform's account/);
+      /computeScope is stack "Gpu" in account 210987654321 but the platform's stack "Home" is in account 123456789012; a GPU layer must be in the platform's account/,
+    );
   });
   test('fails if a customer-managed key is combined with a GPU layer in another region (its grant would be on every key)', () => {
     const app = new App();
@@ -220,7 +237,8 @@ describe('AiBurstPlatform fails on invalid props', () => {
     const gpuVpc = ec2.Vpc.fromVpcAttributes(compute, 'Vpc', { vpcId: 'vpc-2', availabilityZones: ['b'], privateSubnetIds: ['s-2'] });
     const encryptionKey = new kms.Key(home, 'Key', { enableKeyRotation: true });
     expect(() => new AiBurstPlatform(home, 'Ai', { vpc, encryptionKey, workloads: [{ name: 'w', computeScope: compute, vpc: gpuVpc }] })).toThrow(
-      /encryptionKey cannot be combined with a GPU layer in another region yet \(workloads\["w"\].computeScope is in us-west-2, the platform in us-east-1\)/);
+      /encryptionKey cannot be combined with a GPU layer in another region yet \(workloads\["w"\].computeScope is in us-west-2, the platform in us-east-1\)/,
+    );
   });
   test('another region with explicit envs on both stacks is accepted', () => {
     expect(() => place(ENV, { account: ENV.account, region: 'us-west-2' })).not.toThrow();

@@ -9,8 +9,12 @@ export class CapturedOutput {
   /** Start capturing (and silencing) `streams`. */
   public start(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): this {
     this.reset();
-    this.spies = streams.map((stream) => jest.spyOn(stream, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => { this.chunks.push(String(chunk)); return true; }));
+    this.spies = streams.map((stream) =>
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        this.chunks.push(String(chunk));
+        return true;
+      }),
+    );
     return this;
   }
 
@@ -29,12 +33,16 @@ export class CapturedOutput {
   }
 
   public lines(): string[] {
-    return this.text().split('\n').filter((l) => l !== '');
+    return this.text()
+      .split('\n')
+      .filter((l) => l !== '');
   }
 
   /** Every line that is a JSON object. */
   public records(): Array<Record<string, any>> {
-    return this.lines().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    return this.lines()
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
   }
 
   /** The EMF metric records. */

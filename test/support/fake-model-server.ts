@@ -90,7 +90,9 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
     if (call.aborted || res.destroyed) return;
     const status = b.status ?? 200;
     if (status >= 300) {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: b.errorMessage ?? `scripted ${status}` } }));
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: b.errorMessage ?? `scripted ${status}` } }));
       call.answered = true;
       return;
     }
@@ -99,23 +101,40 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
     const usage = { prompt_tokens: b.promptTokens ?? words(prompt), completion_tokens: b.completionTokens ?? words(content) };
     const model = typeof body.model === 'string' ? body.model : 'fake-model';
     if (path === '/invocations') {
-      res.writeHead(200, { 'content-type': 'application/json' })
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ generated_text: content, usage: { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens } }));
     } else if (body.stream === true) {
-      streamAnswer(res, path === '/v1/chat/completions', model, content, usage, (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true);
+      streamAnswer(
+        res,
+        path === '/v1/chat/completions',
+        model,
+        content,
+        usage,
+        (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
+      );
     } else {
       const chat = path === '/v1/chat/completions';
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        id: 'cmpl-fake', object: chat ? 'chat.completion' : 'text_completion', created: 1764000000, model,
-        choices: [chat ? { index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' } : { index: 0, text: content, finish_reason: 'stop' }],
-        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
-      }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: 'cmpl-fake',
+          object: chat ? 'chat.completion' : 'text_completion',
+          created: 1764000000,
+          model,
+          choices: [
+            chat ? { index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' } : { index: 0, text: content, finish_reason: 'stop' },
+          ],
+          usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+        }),
+      );
     }
     call.answered = true;
   };
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((e) => { if (!res.headersSent) res.writeHead(500).end(String(e)); });
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) res.writeHead(500).end(String(e));
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -123,29 +142,46 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
     baseUrl,
     calls,
     callsWith: (marker) => calls.filter((c) => c.raw.includes(marker)),
-    script: (fn) => { scriptFn = fn; },
-    setHealthy: (h) => { healthy = h; },
+    script: (fn) => {
+      scriptFn = fn;
+    },
+    setHealthy: (h) => {
+      healthy = h;
+    },
     healthChecks: () => health,
     gate: () => {
       let release!: () => void;
-      const until = new Promise<void>((r) => { release = r; });
+      const until = new Promise<void>((r) => {
+        release = r;
+      });
       return { until, release };
     },
-    close: () => new Promise<void>((resolve, reject) => {
-      server.closeAllConnections();
-      server.close((err) => (err ? reject(err) : resolve()));
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
   };
 }
 
-function streamAnswer(res: ServerResponse, chat: boolean, model: string, content: string, usage: { prompt_tokens: number; completion_tokens: number }, includeUsage: boolean): void {
+function streamAnswer(
+  res: ServerResponse,
+  chat: boolean,
+  model: string,
+  content: string,
+  usage: { prompt_tokens: number; completion_tokens: number },
+  includeUsage: boolean,
+): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const base = { id: 'cmpl-fake', created: 1764000000, model, object: chat ? 'chat.completion.chunk' : 'text_completion' };
   const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
   if (chat) send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
   const pieces = content.match(/\S+\s*/g) ?? [content];
   for (const piece of pieces) {
-    send({ ...base, choices: [chat ? { index: 0, delta: { content: piece }, finish_reason: null } : { index: 0, text: piece, finish_reason: null }] });
+    send({
+      ...base,
+      choices: [chat ? { index: 0, delta: { content: piece }, finish_reason: null } : { index: 0, text: piece, finish_reason: null }],
+    });
   }
   send({ ...base, choices: [chat ? { index: 0, delta: {}, finish_reason: 'stop' } : { index: 0, text: '', finish_reason: 'stop' }] });
   if (includeUsage) send({ ...base, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });

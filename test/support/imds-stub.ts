@@ -102,12 +102,14 @@ export async function startImdsStub(options: ImdsStubOptions = {}): Promise<Imds
     expireTokens: () => tokens.clear(),
     gets,
     tokenRequests: () => tokenCount,
-    nextGet: (path) => new Promise<void>((resolve) => {
-      waiters.set(path, [...(waiters.get(path) ?? []), resolve]);
-    }),
-    close: () => new Promise<void>((resolve, reject) => {
-      server.closeAllConnections();
-      server.close((err) => (err ? reject(err) : resolve()));
-    }),
+    nextGet: (path) =>
+      new Promise<void>((resolve) => {
+        waiters.set(path, [...(waiters.get(path) ?? []), resolve]);
+      }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
   };
 }

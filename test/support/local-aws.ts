@@ -38,7 +38,14 @@ export async function startSqs(): Promise<LocalServer<SQSClient>> {
   const server = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false } as never);
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new SQSClient(clientConfig(endpoint));
-  return { endpoint, client, close: async () => { client.destroy(); await closeServer(server); } };
+  return {
+    endpoint,
+    client,
+    close: async () => {
+      client.destroy();
+      await closeServer(server);
+    },
+  };
 }
 
 export async function startDynamo(): Promise<LocalServer<DynamoDBClient>> {
@@ -48,7 +55,14 @@ export async function startDynamo(): Promise<LocalServer<DynamoDBClient>> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient(clientConfig(endpoint));
-  return { endpoint, client, close: async () => { client.destroy(); await closeServer(server); } };
+  return {
+    endpoint,
+    client,
+    close: async () => {
+      client.destroy();
+      await closeServer(server);
+    },
+  };
 }
 
 export async function startS3(buckets: string[] = []): Promise<LocalServer<S3Client>> {

@@ -20,7 +20,11 @@ export function nagFindings(scope: IConstruct): NagFinding[] {
     const report = pack.validateScope(scope);
     for (const v of report.violations) {
       for (const r of v.violatingResources) {
-        findings.push({ rule: v.ruleName, path: (r as { constructPath?: string }).constructPath ?? r.resourceLogicalId ?? '', description: v.description });
+        findings.push({
+          rule: v.ruleName,
+          path: (r as { constructPath?: string }).constructPath ?? r.resourceLogicalId ?? '',
+          description: v.description,
+        });
       }
     }
   }
@@ -64,19 +68,18 @@ export interface NagProof {
 }
 
 const parkingQueuesAreDlqs: NagProof = {
-    control: 'the queues without a DLQ are parking queues, which are themselves the DLQ of a dead-letter queue',
-    prove: (t) => {
-      const queues = t.findResources('AWS::SQS::Queue');
-      const dlqTargets = new Set(Object.values(queues)
-        .map((q) => JSON.stringify(q.Properties?.RedrivePolicy?.deadLetterTargetArn ?? null)));
-      const withoutDlq = Object.entries(queues).filter(([, q]) => !q.Properties?.RedrivePolicy);
-      for (const [id] of withoutDlq) {
-        if (!dlqTargets.has(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }))) {
-          throw new Error(`queue ${id} has no DLQ and is no queue's DLQ`);
-        }
+  control: 'the queues without a DLQ are parking queues, which are themselves the DLQ of a dead-letter queue',
+  prove: (t) => {
+    const queues = t.findResources('AWS::SQS::Queue');
+    const dlqTargets = new Set(Object.values(queues).map((q) => JSON.stringify(q.Properties?.RedrivePolicy?.deadLetterTargetArn ?? null)));
+    const withoutDlq = Object.entries(queues).filter(([, q]) => !q.Properties?.RedrivePolicy);
+    for (const [id] of withoutDlq) {
+      if (!dlqTargets.has(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }))) {
+        throw new Error(`queue ${id} has no DLQ and is no queue's DLQ`);
       }
-      if (withoutDlq.length === 0) throw new Error('no queue without a DLQ, yet SQS3 acknowledged');
-    },
+    }
+    if (withoutDlq.length === 0) throw new Error('no queue without a DLQ, yet SQS3 acknowledged');
+  },
 };
 
 export const NAG_PROOFS: Record<string, NagProof> = {
@@ -85,11 +88,10 @@ export const NAG_PROOFS: Record<string, NagProof> = {
 };
 
 NAG_PROOFS['AwsSolutions-S1'] = {
-  control: 'the only bucket without access logs is the one that receives the other buckets\' access logs',
+  control: "the only bucket without access logs is the one that receives the other buckets' access logs",
   prove: (t) => {
     const buckets = t.findResources('AWS::S3::Bucket');
-    const logTargets = new Set(Object.values(buckets)
-      .map((b) => JSON.stringify(b.Properties?.LoggingConfiguration?.DestinationBucketName ?? null)));
+    const logTargets = new Set(Object.values(buckets).map((b) => JSON.stringify(b.Properties?.LoggingConfiguration?.DestinationBucketName ?? null)));
     const unlogged = Object.entries(buckets).filter(([, b]) => !b.Properties?.LoggingConfiguration);
     if (unlogged.length === 0) throw new Error('every bucket logs, yet S1 acknowledged');
     for (const [id] of unlogged) {
@@ -113,8 +115,10 @@ export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
     pattern: /^Resource::(?:<([A-Za-z0-9]+)\.Arn>|[A-Za-z0-9-]+:ExportsOutput[A-Za-z0-9]+)\/((?:payloads|results)\/(?:[a-z][a-z0-9-]*\/)?)\*$/,
     control: 'S3 object prefixes of one workload (payloads/<workload>/*, results/<workload>/*), explicit actions only',
     prove: (t, [, bucketId, prefix]) => {
-      const statements = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`"/${prefix}*"`) &&
-        (bucketId === undefined || JSON.stringify(s.Resource).includes(`"${bucketId}"`)));
+      const statements = policyStatements(t).filter(
+        (s) =>
+          JSON.stringify(s.Resource).includes(`"/${prefix}*"`) && (bucketId === undefined || JSON.stringify(s.Resource).includes(`"${bucketId}"`)),
+      );
       if (statements.length === 0) throw new Error(`no statement grants ${prefix}* on ${bucketId ?? 'an imported bucket'}`);
       for (const s of statements) {
         for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${prefix}*`);
@@ -123,10 +127,12 @@ export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
   },
   {
     pattern: /^Resource::\*$/,
-    control: 'statements on "*" hold only read-only or log-delivery actions that support no resource-level permissions, ' +
+    control:
+      'statements on "*" hold only read-only or log-delivery actions that support no resource-level permissions, ' +
       'or actions confined by a condition',
     prove: (t) => {
-      const readOnly = /^(ec2:Describe[A-Za-z]+|autoscaling:Describe[A-Za-z]+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|DescribeLogGroups|DescribeResourcePolicies|PutResourcePolicy)|cloudwatch:(GetMetricData|ListMetrics)|xray:(PutTraceSegments|PutTelemetryRecords))$/;
+      const readOnly =
+        /^(ec2:Describe[A-Za-z]+|autoscaling:Describe[A-Za-z]+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|DescribeLogGroups|DescribeResourcePolicies|PutResourcePolicy)|cloudwatch:(GetMetricData|ListMetrics)|xray:(PutTraceSegments|PutTelemetryRecords))$/;
       for (const s of policyStatements(t).filter((x) => [x.Resource].flat().includes('*'))) {
         for (const a of [s.Action].flat()) {
           if (a.includes('*')) throw new Error(`wildcard action ${a} on *`);
@@ -141,7 +147,8 @@ export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
     prove: (t) => {
       const onInstances = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(':instance/*'));
       if (onInstances.length === 0) throw new Error('no statement on instance/*');
-      for (const s of onInstances) if (!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceTag/')) throw new Error('instance/* statement without a tag condition');
+      for (const s of onInstances)
+        if (!JSON.stringify(s.Condition ?? {}).includes('aws:ResourceTag/')) throw new Error('instance/* statement without a tag condition');
     },
   },
 ];
@@ -166,21 +173,28 @@ export function hasErrorsAlarm(t: Template, functionId: string): boolean {
   return Object.values(t.findResources('AWS::CloudWatch::Alarm')).some((a) => {
     const p = a.Properties ?? {};
     const stats = [p, ...(p.Metrics ?? []).map((m: any) => m.MetricStat?.Metric ?? {})];
-    return stats.some((m: any) => m.Namespace === 'AWS/Lambda' && m.MetricName === 'Errors' &&
-      (m.Dimensions ?? []).some((d: any) => d.Name === 'FunctionName' && functionIdOf(d.Value) === functionId));
+    return stats.some(
+      (m: any) =>
+        m.Namespace === 'AWS/Lambda' &&
+        m.MetricName === 'Errors' &&
+        (m.Dimensions ?? []).some((d: any) => d.Name === 'FunctionName' && functionIdOf(d.Value) === functionId),
+    );
   });
 }
 
 /** True when only EventBridge schedule rules invoke the function (no event source mapping, no other principal). */
 export function invokedOnlyBySchedules(t: Template, functionId: string): boolean {
   const rules = t.findResources('AWS::Events::Rule');
-  const scheduleRuleIds = new Set(Object.entries(rules)
-    .filter(([, r]) => r.Properties?.ScheduleExpression && !r.Properties?.EventPattern).map(([id]) => id));
-  const targeting = Object.entries(rules).filter(([, r]) =>
-    (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
+  const scheduleRuleIds = new Set(
+    Object.entries(rules)
+      .filter(([, r]) => r.Properties?.ScheduleExpression && !r.Properties?.EventPattern)
+      .map(([id]) => id),
+  );
+  const targeting = Object.entries(rules).filter(([, r]) => (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
   if (targeting.length === 0 || targeting.some(([id]) => !scheduleRuleIds.has(id))) return false;
-  const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))
-    .filter((m) => functionIdOf(m.Properties?.FunctionName) === functionId);
+  const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).filter(
+    (m) => functionIdOf(m.Properties?.FunctionName) === functionId,
+  );
   if (mappings.length > 0) return false;
   return Object.values(t.findResources('AWS::Lambda::Permission'))
     .filter((p) => functionIdOf(p.Properties?.FunctionName) === functionId)
@@ -211,7 +225,8 @@ NAG_PROOFS['Serverless-LambdaDLQ'] = {
   control: 'every function without a dead-letter queue matches a kind in NO_DLQ_FUNCTION_KINDS',
   prove: (t) => {
     const ids = Object.entries(t.findResources('AWS::Lambda::Function'))
-      .filter(([, f]) => !f.Properties?.DeadLetterConfig?.TargetArn).map(([id]) => id);
+      .filter(([, f]) => !f.Properties?.DeadLetterConfig?.TargetArn)
+      .map(([id]) => id);
     proveFunctionsWithoutDlq(t, ids, 'without a dead-letter queue');
   },
 };
@@ -246,12 +261,19 @@ NAG_PROOFS['Serverless-EventBusDLQ'] = {
 // ---- compute (GpuFleet, CapacityManager) ----
 
 IAM5_FINDING_PROOFS.push({
-  pattern: /^Resource::arn:<AWS::Partition>:autoscaling:(?:<AWS::Region>|[a-z0-9-]+):(?:<AWS::AccountId>|\d{12}):autoScalingGroup:\*:autoScalingGroupName\/.+$/,
-  control: 'Auto Scaling group ARNs whose only wildcard is the group id (pinned by name), with explicit write actions on ' +
+  pattern:
+    /^Resource::arn:<AWS::Partition>:autoscaling:(?:<AWS::Region>|[a-z0-9-]+):(?:<AWS::AccountId>|\d{12}):autoScalingGroup:\*:autoScalingGroupName\/.+$/,
+  control:
+    'Auto Scaling group ARNs whose only wildcard is the group id (pinned by name), with explicit write actions on ' +
     'the group only; tag writes are confined to named tag keys',
   prove: (t) => {
-    const allowed = new Set(['autoscaling:SetInstanceProtection', 'autoscaling:SetDesiredCapacity', 'autoscaling:CreateOrUpdateTags',
-      'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+    const allowed = new Set([
+      'autoscaling:SetInstanceProtection',
+      'autoscaling:SetDesiredCapacity',
+      'autoscaling:CreateOrUpdateTags',
+      'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
+    ]);
     const onGroups = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(':autoScalingGroup:*:autoScalingGroupName/'));
     if (onGroups.length === 0) throw new Error('no statement on an autoScalingGroup:*:autoScalingGroupName/ ARN');
     for (const s of onGroups) {
@@ -269,16 +291,23 @@ IAM5_FINDING_PROOFS.push({
 export const IAM4_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prove: (t: Template) => void }> = [
   {
     pattern: /^Policy::arn:<AWS::Partition>:iam::aws:policy\/AmazonSSMManagedInstanceCore$/,
-    control: 'Session Manager replaces SSH: roles with AmazonSSMManagedInstanceCore are EC2 instance roles whose launch templates ' +
+    control:
+      'Session Manager replaces SSH: roles with AmazonSSMManagedInstanceCore are EC2 instance roles whose launch templates ' +
       'have no key pair and whose security groups allow no inbound traffic',
     prove: (t) => {
-      const roles = Object.entries(t.findResources('AWS::IAM::Role'))
-        .filter(([, r]) => JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonSSMManagedInstanceCore'));
+      const roles = Object.entries(t.findResources('AWS::IAM::Role')).filter(([, r]) =>
+        JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonSSMManagedInstanceCore'),
+      );
       if (roles.length === 0) throw new Error('no role has AmazonSSMManagedInstanceCore');
       for (const [id, r] of roles) {
-        if (JSON.stringify(r.Properties.AssumeRolePolicyDocument) !== JSON.stringify({
-          Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' } }], Version: '2012-10-17',
-        })) throw new Error(`role ${id} with AmazonSSMManagedInstanceCore is not an EC2-only role`);
+        if (
+          JSON.stringify(r.Properties.AssumeRolePolicyDocument) !==
+          JSON.stringify({
+            Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' } }],
+            Version: '2012-10-17',
+          })
+        )
+          throw new Error(`role ${id} with AmazonSSMManagedInstanceCore is not an EC2-only role`);
       }
       const templates = Object.values(t.findResources('AWS::EC2::LaunchTemplate'));
       const groups = t.findResources('AWS::EC2::SecurityGroup');
@@ -286,10 +315,13 @@ export const IAM4_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
         const data = lt.Properties.LaunchTemplateData;
         if (data.KeyName) throw new Error('a launch template has a key pair');
         const sgIds = [...(data.SecurityGroupIds ?? []), ...(data.NetworkInterfaces ?? []).flatMap((n: any) => n.Groups ?? [])]
-          .map((g: any) => g['Fn::GetAtt']?.[0]).filter(Boolean);
+          .map((g: any) => g['Fn::GetAtt']?.[0])
+          .filter(Boolean);
         for (const sg of sgIds) {
           if ((groups[sg]?.Properties?.SecurityGroupIngress ?? []).length > 0) throw new Error(`security group ${sg} allows inbound traffic`);
-          const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter((i) => i.Properties?.GroupId?.['Fn::GetAtt']?.[0] === sg);
+          const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+            (i) => i.Properties?.GroupId?.['Fn::GetAtt']?.[0] === sg,
+          );
           if (ingress.length > 0) throw new Error(`security group ${sg} has an ingress rule`);
         }
       }
@@ -339,18 +371,21 @@ function queueIdOfArn(ref: unknown): string | undefined {
 export const LAST_STOP_QUEUE_KINDS: Array<{ control: string; matches: (t: Template, queueId: string) => boolean }> = [
   {
     control: 'the dead-letter queue of another queue (a parking queue)',
-    matches: (t, id) => Object.values(t.findResources('AWS::SQS::Queue'))
-      .some((q) => queueIdOfArn(q.Properties?.RedrivePolicy?.deadLetterTargetArn) === id),
+    matches: (t, id) =>
+      Object.values(t.findResources('AWS::SQS::Queue')).some((q) => queueIdOfArn(q.Properties?.RedrivePolicy?.deadLetterTargetArn) === id),
   },
   {
-    control: 'the dead-letter queue of EventBridge rule targets and/or of a function\'s asynchronous invocations, and nothing else',
+    control: "the dead-letter queue of EventBridge rule targets and/or of a function's asynchronous invocations, and nothing else",
     matches: (t, id) => {
-      const ruleDlq = Object.values(t.findResources('AWS::Events::Rule'))
-        .some((r) => (r.Properties?.Targets ?? []).some((x: any) => queueIdOfArn(x.DeadLetterConfig?.Arn) === id));
-      const lambdaDlq = Object.values(t.findResources('AWS::Lambda::Function'))
-        .some((f) => queueIdOfArn(f.Properties?.DeadLetterConfig?.TargetArn) === id);
-      const consumed = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))
-        .some((m) => queueIdOfArn(m.Properties?.EventSourceArn) === id);
+      const ruleDlq = Object.values(t.findResources('AWS::Events::Rule')).some((r) =>
+        (r.Properties?.Targets ?? []).some((x: any) => queueIdOfArn(x.DeadLetterConfig?.Arn) === id),
+      );
+      const lambdaDlq = Object.values(t.findResources('AWS::Lambda::Function')).some(
+        (f) => queueIdOfArn(f.Properties?.DeadLetterConfig?.TargetArn) === id,
+      );
+      const consumed = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).some(
+        (m) => queueIdOfArn(m.Properties?.EventSourceArn) === id,
+      );
       return (ruleDlq || lambdaDlq) && !consumed;
     },
   },
@@ -362,7 +397,8 @@ const lastStopQueues: NagProof = {
     const withoutDlq = Object.entries(t.findResources('AWS::SQS::Queue')).filter(([, q]) => !q.Properties?.RedrivePolicy);
     if (withoutDlq.length === 0) throw new Error('no queue without a DLQ, yet the rule is acknowledged');
     for (const [id] of withoutDlq) {
-      if (!LAST_STOP_QUEUE_KINDS.some((k) => k.matches(t, id))) throw new Error(`queue ${id} has no DLQ and matches no kind in LAST_STOP_QUEUE_KINDS`);
+      if (!LAST_STOP_QUEUE_KINDS.some((k) => k.matches(t, id)))
+        throw new Error(`queue ${id} has no DLQ and matches no kind in LAST_STOP_QUEUE_KINDS`);
     }
   },
 };
@@ -385,30 +421,37 @@ function invokePermissions(t: Template, functionId: string) {
 }
 
 function targetedByRules(t: Template, functionId: string): boolean {
-  return Object.values(t.findResources('AWS::Events::Rule')).some((r) => (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
+  return Object.values(t.findResources('AWS::Events::Rule')).some((r) =>
+    (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId),
+  );
 }
 
 NO_DLQ_FUNCTION_KINDS.push(
   {
-    control: 'invoked only by SQS event source mappings (synchronously) whose source queues have a redrive policy: a failed ' +
-      'message goes back to its queue and, after maxReceiveCount, to that queue\'s DLQ',
+    control:
+      'invoked only by SQS event source mappings (synchronously) whose source queues have a redrive policy: a failed ' +
+      "message goes back to its queue and, after maxReceiveCount, to that queue's DLQ",
     matches: (t, id) => {
       const queues = sqsSourcesOf(t, id);
       return queues.length > 0 && queues.every((q) => hasRedrivePolicy(t, q)) && invokePermissions(t, id).length === 0 && !targetedByRules(t, id);
     },
   },
   {
-    control: 'invoked by no AWS service at all (no event source, no rule, no resource-based permission): only principals granted ' +
+    control:
+      'invoked by no AWS service at all (no event source, no rule, no resource-based permission): only principals granted ' +
       'lambda:InvokeFunction call it, synchronously, and read its result',
     matches: (t, id) => sqsSourcesOf(t, id).length === 0 && invokePermissions(t, id).length === 0 && !targetedByRules(t, id),
   },
 );
 
 NAG_PROOFS['Serverless-LambdaEventSourceMappingDestination'] = {
-  control: 'every event source mapping without an on-failure destination reads an SQS queue that has its own redrive policy ' +
+  control:
+    'every event source mapping without an on-failure destination reads an SQS queue that has its own redrive policy ' +
     '(SQS sources take no on-failure destination)',
   prove: (t) => {
-    const mappings = Object.entries(t.findResources('AWS::Lambda::EventSourceMapping')).filter(([, m]) => !m.Properties?.DestinationConfig?.OnFailure);
+    const mappings = Object.entries(t.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      ([, m]) => !m.Properties?.DestinationConfig?.OnFailure,
+    );
     if (mappings.length === 0) throw new Error('every mapping has a destination, yet the rule is acknowledged');
     for (const [id, m] of mappings) {
       if (!hasRedrivePolicy(t, queueIdOfArn(m.Properties?.EventSourceArn))) throw new Error(`mapping ${id} reads no queue with a redrive policy`);
@@ -426,8 +469,9 @@ export function invokedOnlyByApiGateway(t: Template, functionId: string): boolea
   if (permissions.length === 0 || permissions.some((p) => p.Properties?.Principal !== 'apigateway.amazonaws.com')) return false;
   if (mine('AWS::Lambda::EventSourceMapping', (p) => p.FunctionName).length > 0) return false;
   if (mine('AWS::Lambda::EventInvokeConfig', (p) => p.FunctionName).length > 0) return false;
-  return !Object.values(t.findResources('AWS::Events::Rule'))
-    .some((r) => (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId));
+  return !Object.values(t.findResources('AWS::Events::Rule')).some((r) =>
+    (r.Properties?.Targets ?? []).some((x: any) => functionIdOf(x.Arn) === functionId),
+  );
 }
 
 NO_DLQ_FUNCTION_KINDS.push({
@@ -437,12 +481,14 @@ NO_DLQ_FUNCTION_KINDS.push({
 
 /** Methods of a REST API by its logical id (OPTIONS excluded). */
 function methodsOf(t: Template, restApiId: string) {
-  return Object.entries(t.findResources('AWS::ApiGateway::Method'))
-    .filter(([, m]) => m.Properties?.RestApiId?.Ref === restApiId && m.Properties?.HttpMethod !== 'OPTIONS');
+  return Object.entries(t.findResources('AWS::ApiGateway::Method')).filter(
+    ([, m]) => m.Properties?.RestApiId?.Ref === restApiId && m.Properties?.HttpMethod !== 'OPTIONS',
+  );
 }
 
 NAG_PROOFS['AwsSolutions-APIG3'] = {
-  control: 'a stage without a WAF web ACL serves only methods with IAM or Cognito authorization, each checked by a request ' +
+  control:
+    'a stage without a WAF web ACL serves only methods with IAM or Cognito authorization, each checked by a request ' +
     'validator that validates body and parameters, and the stage throttles every method',
   prove: (t) => {
     const associations = JSON.stringify(t.findResources('AWS::WAFv2::WebACLAssociation'));
@@ -450,15 +496,18 @@ NAG_PROOFS['AwsSolutions-APIG3'] = {
     const unprotected = Object.entries(t.findResources('AWS::ApiGateway::Stage')).filter(([id]) => !associations.includes(`"${id}"`));
     if (unprotected.length === 0) throw new Error('every stage has a web ACL, yet APIG3 acknowledged');
     for (const [id, stage] of unprotected) {
-      const throttled = (stage.Properties.MethodSettings ?? []).some((s: any) => s.HttpMethod === '*' && s.ResourcePath === '/*' &&
-        s.ThrottlingRateLimit > 0 && s.ThrottlingBurstLimit > 0);
+      const throttled = (stage.Properties.MethodSettings ?? []).some(
+        (s: any) => s.HttpMethod === '*' && s.ResourcePath === '/*' && s.ThrottlingRateLimit > 0 && s.ThrottlingBurstLimit > 0,
+      );
       if (!throttled) throw new Error(`stage ${id} has no stage-wide throttling`);
       const methods = methodsOf(t, stage.Properties.RestApiId.Ref);
       if (methods.length === 0) throw new Error(`stage ${id} has no methods`);
       for (const [mid, m] of methods) {
-        if (!['AWS_IAM', 'COGNITO_USER_POOLS'].includes(m.Properties.AuthorizationType)) throw new Error(`method ${mid} is not IAM or Cognito authorized`);
+        if (!['AWS_IAM', 'COGNITO_USER_POOLS'].includes(m.Properties.AuthorizationType))
+          throw new Error(`method ${mid} is not IAM or Cognito authorized`);
         const v = validators[m.Properties.RequestValidatorId?.Ref]?.Properties;
-        if (v?.ValidateRequestBody !== true || v?.ValidateRequestParameters !== true) throw new Error(`method ${mid} has no body+parameter validator`);
+        if (v?.ValidateRequestBody !== true || v?.ValidateRequestParameters !== true)
+          throw new Error(`method ${mid} has no body+parameter validator`);
       }
     }
   },
@@ -468,14 +517,16 @@ NAG_PROOFS['AwsSolutions-APIG3'] = {
 function proveStageLoggingNeedsAccountRole(t: Template, lacks: (stage: any) => boolean, what: string): void {
   const stages = Object.entries(t.findResources('AWS::ApiGateway::Stage')).filter(([, s]) => lacks(s.Properties));
   if (stages.length === 0) throw new Error(`every stage has ${what}, yet the rule is acknowledged`);
-  if (Object.keys(t.findResources('AWS::ApiGateway::Account')).length > 0) throw new Error(`the account role is created here, yet a stage has no ${what}`);
+  if (Object.keys(t.findResources('AWS::ApiGateway::Account')).length > 0)
+    throw new Error(`the account role is created here, yet a stage has no ${what}`);
   for (const [id, stage] of stages) {
     if (stage.Properties.TracingEnabled !== true) throw new Error(`stage ${id} has no X-Ray tracing`);
     if (!(stage.Properties.MethodSettings ?? []).some((m: any) => m.MetricsEnabled === true)) throw new Error(`stage ${id} publishes no metrics`);
   }
   const functions = t.findResources('AWS::Lambda::Function');
-  const integrations = Object.values(t.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } }))
-    .map((p) => p.Properties.FunctionName?.['Fn::GetAtt']?.[0] as string);
+  const integrations = Object.values(t.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } })).map(
+    (p) => p.Properties.FunctionName?.['Fn::GetAtt']?.[0] as string,
+  );
   if (integrations.length === 0) throw new Error('no Lambda is invoked by API Gateway');
   for (const id of integrations) {
     if (functions[id]?.Properties.LoggingConfig?.LogGroup === undefined) throw new Error(`integration function ${id} logs to no group of its own`);
@@ -483,25 +534,34 @@ function proveStageLoggingNeedsAccountRole(t: Template, lacks: (stage: any) => b
 }
 
 NAG_PROOFS['AwsSolutions-APIG1'] = {
-  control: 'access logs are off only where this template does not create the account-level API Gateway CloudWatch role (without it the ' +
+  control:
+    'access logs are off only where this template does not create the account-level API Gateway CloudWatch role (without it the ' +
     'stage cannot deploy); such a stage publishes metrics and X-Ray traces and its Lambdas log to their own groups',
   prove: (t) => proveStageLoggingNeedsAccountRole(t, (p) => p.AccessLogSetting === undefined, 'access logs'),
 };
 
 NAG_PROOFS['AwsSolutions-APIG6'] = {
-  control: 'execution logs are off only where this template does not create the account-level API Gateway CloudWatch role (without it ' +
+  control:
+    'execution logs are off only where this template does not create the account-level API Gateway CloudWatch role (without it ' +
     'the stage cannot deploy); such a stage publishes metrics and X-Ray traces and its Lambdas log to their own groups',
-  prove: (t) => proveStageLoggingNeedsAccountRole(t,
-    (p) => !(p.MethodSettings ?? []).some((m: any) => ['ERROR', 'INFO'].includes(m.LoggingLevel)), 'execution logs'),
+  prove: (t) =>
+    proveStageLoggingNeedsAccountRole(
+      t,
+      (p) => !(p.MethodSettings ?? []).some((m: any) => ['ERROR', 'INFO'].includes(m.LoggingLevel)),
+      'execution logs',
+    ),
 };
 
 NAG_PROOFS['Serverless-APIGWAccessLogging'] = NAG_PROOFS['AwsSolutions-APIG1'];
 
 NAG_PROOFS['Serverless-APIGWStructuredLogging'] = {
-  control: 'the access log format is one JSON object per line; it only looks unparseable to the rule because the pre-quoted ' +
+  control:
+    'the access log format is one JSON object per line; it only looks unparseable to the rule because the pre-quoted ' +
     '$context.error.messageString (a JSON string once API Gateway substitutes it) stands unquoted',
   prove: (t) => {
-    const formats = Object.values(t.findResources('AWS::ApiGateway::Stage')).map((s) => s.Properties.AccessLogSetting?.Format).filter(Boolean);
+    const formats = Object.values(t.findResources('AWS::ApiGateway::Stage'))
+      .map((s) => s.Properties.AccessLogSetting?.Format)
+      .filter(Boolean);
     if (formats.length === 0) throw new Error('no stage has access logs, yet APIGWStructuredLogging acknowledged');
     for (const f of formats) {
       if (!String(f).includes(':$context.error.messageString')) throw new Error(`format ${f} has no unquoted messageString`);
@@ -517,7 +577,8 @@ NAG_PROOFS['AwsSolutions-COG4'] = {
     const methods = Object.entries(t.findResources('AWS::ApiGateway::Method')).filter(([, m]) => m.Properties?.HttpMethod !== 'OPTIONS');
     const iamOnes = methods.filter(([, m]) => m.Properties.AuthorizationType !== 'COGNITO_USER_POOLS');
     if (iamOnes.length === 0) throw new Error('every method uses Cognito, yet COG4 acknowledged');
-    for (const [id, m] of iamOnes) if (m.Properties.AuthorizationType !== 'AWS_IAM') throw new Error(`method ${id} uses ${m.Properties.AuthorizationType}`);
+    for (const [id, m] of iamOnes)
+      if (m.Properties.AuthorizationType !== 'AWS_IAM') throw new Error(`method ${id} uses ${m.Properties.AuthorizationType}`);
   },
 };
 
@@ -529,23 +590,28 @@ IAM5_FINDING_PROOFS.push({
     if (onApi.length === 0) throw new Error('no statement on an execute-api ARN');
     for (const s of onApi) {
       for (const a of [s.Action].flat()) if (a !== 'execute-api:Invoke') throw new Error(`action ${a} on an execute-api ARN`);
-      if (!/\/(POST|GET|DELETE)\/jobs(\/\*)?"/.test(JSON.stringify(s.Resource))) throw new Error(`execute-api resource ${JSON.stringify(s.Resource)} is not one job route`);
+      if (!/\/(POST|GET|DELETE)\/jobs(\/\*)?"/.test(JSON.stringify(s.Resource)))
+        throw new Error(`execute-api resource ${JSON.stringify(s.Resource)} is not one job route`);
     }
   },
 });
 
 IAM4_FINDING_PROOFS.push({
   pattern: /^Policy::arn:<AWS::Partition>:iam::aws:policy\/service-role\/AmazonAPIGatewayPushToCloudWatchLogs$/,
-  control: 'the policy is attached only to roles that API Gateway alone can assume (the account-level execution-log role), with nothing else attached',
+  control:
+    'the policy is attached only to roles that API Gateway alone can assume (the account-level execution-log role), with nothing else attached',
   prove: (t) => {
-    const roles = Object.entries(t.findResources('AWS::IAM::Role'))
-      .filter(([, r]) => JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonAPIGatewayPushToCloudWatchLogs'));
+    const roles = Object.entries(t.findResources('AWS::IAM::Role')).filter(([, r]) =>
+      JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonAPIGatewayPushToCloudWatchLogs'),
+    );
     if (roles.length === 0) throw new Error('no role has AmazonAPIGatewayPushToCloudWatchLogs');
     const attached = JSON.stringify(Object.values(t.findResources('AWS::IAM::Policy')).map((p) => p.Properties.Roles));
     for (const [id, r] of roles) {
       const principals = (r.Properties.AssumeRolePolicyDocument.Statement ?? []).map((s: any) => s.Principal?.Service);
-      if (JSON.stringify(principals) !== JSON.stringify(['apigateway.amazonaws.com'])) throw new Error(`role ${id} is assumable by ${JSON.stringify(principals)}`);
-      if (r.Properties.Policies || r.Properties.ManagedPolicyArns.length !== 1 || attached.includes(`"${id}"`)) throw new Error(`role ${id} has other policies`);
+      if (JSON.stringify(principals) !== JSON.stringify(['apigateway.amazonaws.com']))
+        throw new Error(`role ${id} is assumable by ${JSON.stringify(principals)}`);
+      if (r.Properties.Policies || r.Properties.ManagedPolicyArns.length !== 1 || attached.includes(`"${id}"`))
+        throw new Error(`role ${id} has other policies`);
     }
   },
 });

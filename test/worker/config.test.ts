@@ -11,7 +11,10 @@ const valid: WorkerConfig = {
   v: WORKER_CONFIG_VERSION,
   region: 'us-east-1',
   workload: 'chat',
-  queues: [{ priority: 'high', url: 'https://sqs.us-east-1.amazonaws.com/1/high' }, { priority: 'normal', url: 'https://sqs.us-east-1.amazonaws.com/1/normal' }],
+  queues: [
+    { priority: 'high', url: 'https://sqs.us-east-1.amazonaws.com/1/high' },
+    { priority: 'normal', url: 'https://sqs.us-east-1.amazonaws.com/1/normal' },
+  ],
   parkingQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/parking',
   jobTable: 'jobs',
   resultBucket: 'data',
@@ -34,8 +37,13 @@ describe('worker config', () => {
     const config = loadWorkerConfig(path);
     expect(config).toEqual(valid);
     expect(settingsOf(config)).toEqual({
-      pollWaitSeconds: 20, imdsPollMs: 5000, starvationLimit: 5, retryBackoff: DEFAULT_BACKOFF, shutdownGraceMs: 20000,
-      metricsFlushMs: 30000, imdsEndpoint: 'http://169.254.169.254',
+      pollWaitSeconds: 20,
+      imdsPollMs: 5000,
+      starvationLimit: 5,
+      retryBackoff: DEFAULT_BACKOFF,
+      shutdownGraceMs: 20000,
+      metricsFlushMs: 30000,
+      imdsEndpoint: 'http://169.254.169.254',
     });
   });
 
@@ -47,19 +55,44 @@ describe('worker config', () => {
   });
 
   test('fails naming every bad field with its value and the allowed range', () => {
-    const bad = { ...valid, v: 2, workload: 'Bad Name', queues: [], concurrency: -1, visibilityTimeoutSeconds: 50000, pollWaitSeconds: 30, modelServer: { kind: 'grpc', baseUrl: 'nope', healthPath: 'health' } };
+    const bad = {
+      ...valid,
+      v: 2,
+      workload: 'Bad Name',
+      queues: [],
+      concurrency: -1,
+      visibilityTimeoutSeconds: 50000,
+      pollWaitSeconds: 30,
+      modelServer: { kind: 'grpc', baseUrl: 'nope', healthPath: 'health' },
+    };
     expect(() => validateWorkerConfig(bad)).toThrow(/v must be 1 \(got 2\)/);
-    const message = (() => { try { validateWorkerConfig(bad); return ''; } catch (e) { return (e as Error).message; } })();
-    for (const re of [/workload must match .* \(got "Bad Name"\)/, /queues must be a non-empty array/, /concurrency must be an integer from 0 \(one per GPU\) to 256 \(got -1\)/,
-      /visibilityTimeoutSeconds must be an integer from 1 to 43200 \(got 50000\)/, /pollWaitSeconds must be an integer from 1 to 20 \(got 30\)/,
-      /modelServer.kind must be "openai" or "invocations" \(got "grpc"\)/, /modelServer.baseUrl must be an http\(s\) URL/, /modelServer.healthPath must start with "\/"/]) {
+    const message = (() => {
+      try {
+        validateWorkerConfig(bad);
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    for (const re of [
+      /workload must match .* \(got "Bad Name"\)/,
+      /queues must be a non-empty array/,
+      /concurrency must be an integer from 0 \(one per GPU\) to 256 \(got -1\)/,
+      /visibilityTimeoutSeconds must be an integer from 1 to 43200 \(got 50000\)/,
+      /pollWaitSeconds must be an integer from 1 to 20 \(got 30\)/,
+      /modelServer.kind must be "openai" or "invocations" \(got "grpc"\)/,
+      /modelServer.baseUrl must be an http\(s\) URL/,
+      /modelServer.healthPath must start with "\/"/,
+    ]) {
       expect(message).toMatch(re);
     }
   });
 
   test('fails if a priority repeats or the inline limit would not fit a DynamoDB item', () => {
     expect(() => validateWorkerConfig({ ...valid, queues: [valid.queues[0], valid.queues[0]] })).toThrow(/must not repeat a priority/);
-    expect(() => validateWorkerConfig({ ...valid, inlineResultMaxBytes: 400_000 })).toThrow(/inlineResultMaxBytes must be an integer from 0 to 307200 \(got 400000\)/);
+    expect(() => validateWorkerConfig({ ...valid, inlineResultMaxBytes: 400_000 })).toThrow(
+      /inlineResultMaxBytes must be an integer from 0 to 307200 \(got 400000\)/,
+    );
   });
 });
 
@@ -86,7 +119,7 @@ describe('GPU accounting', () => {
     expect(costUsdOf(10, unknown)).toBeUndefined();
   });
 
-  test('GIVEN a weighted fleet THEN an instance runs concurrency × its type\'s weight slots; a type without a weight, or no map, weighs 1', () => {
+  test("GIVEN a weighted fleet THEN an instance runs concurrency × its type's weight slots; a type without a weight, or no map, weighs 1", () => {
     const weights = { 'g5.xlarge': 1, 'g5.12xlarge': 4 };
     expect(economics('g5.12xlarge', 'us-east-1', 8, {}, weights)).toMatchObject({ gpus: 4, weight: 4, concurrency: 32, gpusPerSlot: 4 / 32 });
     expect(economics('g5.xlarge', 'us-east-1', 8, {}, weights)).toMatchObject({ weight: 1, concurrency: 8 });
@@ -100,8 +133,9 @@ describe('GPU accounting', () => {
 
   test('fails if a weight is not an integer from 1 to 999 or gives more than 256 slots', () => {
     expect(() => validateWorkerConfig({ ...valid, concurrency: 8, instanceWeights: { 'g5.12xlarge': 4 } })).not.toThrow();
-    expect(() => validateWorkerConfig({ ...valid, instanceWeights: { 'g5.12xlarge': 0 } }))
-      .toThrow(/instanceWeights must map instance types to integer weights from 1 to 999/);
+    expect(() => validateWorkerConfig({ ...valid, instanceWeights: { 'g5.12xlarge': 0 } })).toThrow(
+      /instanceWeights must map instance types to integer weights from 1 to 999/,
+    );
     expect(() => validateWorkerConfig({ ...valid, concurrency: 64, instanceWeights: { 'g5.12xlarge': 8 } })).toThrow(/concurrency × weight ≤ 256/);
   });
 

@@ -23,8 +23,15 @@ describe('bundle', () => {
     const out = mkdtempSync(join(tmpdir(), 'worker-bundle-'));
     bundlePath = join(out, 'worker.js');
     const result = await build({
-      entryPoints: [join(root, 'worker', 'index.ts')], bundle: true, platform: 'node', target: 'node18', format: 'cjs',
-      outfile: bundlePath, metafile: true, logLevel: 'silent', absWorkingDir: root,
+      entryPoints: [join(root, 'worker', 'index.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node18',
+      format: 'cjs',
+      outfile: bundlePath,
+      metafile: true,
+      logLevel: 'silent',
+      absWorkingDir: root,
     });
     inputs = Object.keys(result.metafile.inputs);
     expect(Object.keys(result.metafile.outputs)).toHaveLength(1);
@@ -38,7 +45,9 @@ describe('bundle', () => {
   });
 
   test('the bundle runs on its own: a bad config path exits 1 with a JSON log line naming it', async () => {
-    const run = await promisify(execFile)(process.execPath, [bundlePath, '/nonexistent/worker.json']).catch((e) => e as { code: number; stdout: string });
+    const run = await promisify(execFile)(process.execPath, [bundlePath, '/nonexistent/worker.json']).catch(
+      (e) => e as { code: number; stdout: string },
+    );
     expect((run as { code: number }).code).toBe(1);
     const line = JSON.parse((run as { stdout: string }).stdout.trim().split('\n')[0]);
     expect(line).toMatchObject({ level: 'error', message: 'invalid worker config', path: '/nonexistent/worker.json' });
@@ -52,8 +61,11 @@ describe('main()', () => {
     env = await startEnv();
     // the entry builds its own SDK clients from the config's region: point them at the local servers
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL_SQS: env.sqs.endpoint, AWS_ENDPOINT_URL_DYNAMODB: env.ddb.endpoint, AWS_ENDPOINT_URL_S3: env.s3.endpoint,
-      AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_SQS: env.sqs.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: env.ddb.endpoint,
+      AWS_ENDPOINT_URL_S3: env.s3.endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
     });
   });
   afterAll(async () => {

@@ -8,12 +8,16 @@ import { CloudWatchClient, MetricDatum, PutMetricDataCommand } from '@aws-sdk/cl
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand, GetQueueAttributesCommand, Message, ReceiveMessageCommand, SendMessageCommand, SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, Message, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
-  JOB_MESSAGE_VERSION, JobMessage, METRIC_NAMESPACE, WORKER_CONFIG_VERSION, WorkerConfig, formatJobId, serializeJobMessage,
+  JOB_MESSAGE_VERSION,
+  JobMessage,
+  METRIC_NAMESPACE,
+  WORKER_CONFIG_VERSION,
+  WorkerConfig,
+  formatJobId,
+  serializeJobMessage,
 } from '../../lib/contracts';
 import { JobRecords } from '../../lambda/shared/job-records';
 import { Worker, WorkerDeps, WorkerEvents, startWorker } from '../../worker/worker';
@@ -69,9 +73,15 @@ export interface Queues {
 }
 
 export async function makeQueues(env: Env, visibilityTimeoutSeconds = 30): Promise<Queues> {
-  const create = async (name: string) => (await env.sqs.client.send(new CreateQueueCommand({
-    QueueName: uniqueName(name), Attributes: { VisibilityTimeout: String(visibilityTimeoutSeconds) },
-  }))).QueueUrl!;
+  const create = async (name: string) =>
+    (
+      await env.sqs.client.send(
+        new CreateQueueCommand({
+          QueueName: uniqueName(name),
+          Attributes: { VisibilityTimeout: String(visibilityTimeoutSeconds) },
+        }),
+      )
+    ).QueueUrl!;
   const [high, normal, parking] = await Promise.all([create('high'), create('normal'), create('parking')]);
   return { high, normal, parking };
 }
@@ -81,7 +91,10 @@ export function configFor(env: Env, queues: Queues, over: Partial<WorkerConfig> 
     v: WORKER_CONFIG_VERSION,
     region: TEST_REGION,
     workload: WORKLOAD,
-    queues: [{ priority: 'high', url: queues.high }, { priority: 'normal', url: queues.normal }],
+    queues: [
+      { priority: 'high', url: queues.high },
+      { priority: 'normal', url: queues.normal },
+    ],
     parkingQueueUrl: queues.parking,
     jobTable: env.table,
     payloadBucket: PAYLOAD_BUCKET,
@@ -122,14 +135,31 @@ export async function submit(env: Env, queues: Queues, spec: JobSpec = {}): Prom
   const priority = spec.priority ?? 'high';
   const payload = spec.payloadRef ? undefined : (spec.payload ?? { messages: [{ role: 'user', content: `hello there ${marker}` }] });
   const message: JobMessage = {
-    v: JOB_MESSAGE_VERSION, jobId, workload: WORKLOAD, agent: spec.agent ?? 'planner', priority,
+    v: JOB_MESSAGE_VERSION,
+    jobId,
+    workload: WORKLOAD,
+    agent: spec.agent ?? 'planner',
+    priority,
     ...(spec.model ? { model: spec.model } : {}),
     ...(spec.payloadRef ? { payloadRef: spec.payloadRef } : { payload }),
-    submittedAt: new Date().toISOString(), attempt: 1, interruptions: 0,
+    submittedAt: new Date().toISOString(),
+    attempt: 1,
+    interruptions: 0,
     ...(spec.notBefore ? { notBefore: spec.notBefore } : {}),
   };
-  await env.records.create({ jobId, workload: WORKLOAD, agent: message.agent, model: message.model, priority, submittedAt: message.submittedAt, payload, payloadRef: spec.payloadRef });
-  await env.sqs.client.send(new SendMessageCommand({ QueueUrl: priority === 'high' ? queues.high : queues.normal, MessageBody: serializeJobMessage(message) }));
+  await env.records.create({
+    jobId,
+    workload: WORKLOAD,
+    agent: message.agent,
+    model: message.model,
+    priority,
+    submittedAt: message.submittedAt,
+    payload,
+    payloadRef: spec.payloadRef,
+  });
+  await env.sqs.client.send(
+    new SendMessageCommand({ QueueUrl: priority === 'high' ? queues.high : queues.normal, MessageBody: serializeJobMessage(message) }),
+  );
   return { jobId, message, marker };
 }
 
@@ -142,24 +172,31 @@ export interface Launched {
 export async function launch(env: Env, config: WorkerConfig, deps: Partial<WorkerDeps> = {}): Promise<Launched> {
   const imds = await startImdsStub();
   env.imdsStubs.push(imds);
-  const worker = startWorker({ ...config, imdsEndpoint: imds.endpoint }, {
-    sqs: env.sqs.client,
-    dynamo: env.doc,
-    s3: env.s3.client,
-    cloudwatch: new CloudWatchClient({ region: TEST_REGION }),
-    autoscaling: new AutoScalingClient({ region: TEST_REGION }),
-    logger: process.env.WORKER_TEST_LOGS ? undefined : silentLogger,
-    random: () => 1,
-    timing: { healthPollMs: 20, protectionIdleMs: 0, receiveErrorBackoffMs: 100 },
-    ...deps,
-  });
+  const worker = startWorker(
+    { ...config, imdsEndpoint: imds.endpoint },
+    {
+      sqs: env.sqs.client,
+      dynamo: env.doc,
+      s3: env.s3.client,
+      cloudwatch: new CloudWatchClient({ region: TEST_REGION }),
+      autoscaling: new AutoScalingClient({ region: TEST_REGION }),
+      logger: process.env.WORKER_TEST_LOGS ? undefined : silentLogger,
+      random: () => 1,
+      timing: { healthPollMs: 20, protectionIdleMs: 0, receiveErrorBackoffMs: 100 },
+      ...deps,
+    },
+  );
   env.workers.push(worker);
   await worker.ready;
   return { worker, imds };
 }
 
 /** The next `event` the worker emits that matches `predicate`. */
-export function next<K extends keyof WorkerEvents & string>(worker: Worker, event: K, predicate: (...args: WorkerEvents[K]) => boolean = () => true): Promise<WorkerEvents[K][0]> {
+export function next<K extends keyof WorkerEvents & string>(
+  worker: Worker,
+  event: K,
+  predicate: (...args: WorkerEvents[K]) => boolean = () => true,
+): Promise<WorkerEvents[K][0]> {
   return new Promise((resolve) => {
     const listener = (...args: WorkerEvents[K]) => {
       if (!predicate(...args)) return;
@@ -175,17 +212,32 @@ export function finishedJob(worker: Worker, jobId: string) {
 }
 
 export async function receiveAll(env: Env, url: string, waitSeconds = 0): Promise<Message[]> {
-  const r = await env.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, AttributeNames: ['All'], MessageAttributeNames: ['All'] }));
+  const r = await env.sqs.client.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: waitSeconds,
+      AttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+  );
   return r.Messages ?? [];
 }
 
 /** Messages on a queue, visible + in flight + delayed. */
 export async function depth(env: Env, url: string): Promise<{ visible: number; inFlight: number; delayed: number }> {
-  const r = await env.sqs.client.send(new GetQueueAttributesCommand({
-    QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-  }));
+  const r = await env.sqs.client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }),
+  );
   const a = r.Attributes ?? {};
-  return { visible: Number(a.ApproximateNumberOfMessages), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible), delayed: Number(a.ApproximateNumberOfMessagesDelayed) };
+  return {
+    visible: Number(a.ApproximateNumberOfMessages),
+    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible),
+    delayed: Number(a.ApproximateNumberOfMessagesDelayed),
+  };
 }
 
 /** Every datum the mocked CloudWatch received. */
@@ -195,9 +247,19 @@ export function sentMetrics(env: Env): MetricDatum[] {
 
 /** Sum of a metric's values (× counts) for one exact dimension set. */
 export function metricSum(env: Env, name: string, dims: Record<string, string>): number {
-  const want = Object.entries(dims).sort().map(([k, v]) => `${k}=${v}`).join(',');
+  const want = Object.entries(dims)
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   return sentMetrics(env)
-    .filter((d) => d.MetricName === name && (d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).sort().join(',') === want)
+    .filter(
+      (d) =>
+        d.MetricName === name &&
+        (d.Dimensions ?? [])
+          .map((x) => `${x.Name}=${x.Value}`)
+          .sort()
+          .join(',') === want,
+    )
     .reduce((sum, d) => sum + (d.Values ?? []).reduce((s, v, i) => s + v * (d.Counts?.[i] ?? 1), 0), 0);
 }
 

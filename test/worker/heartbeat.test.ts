@@ -4,8 +4,12 @@ import { silentLogger } from '../../worker/log';
 import { LocalServer, startSqs, uniqueName } from '../support/local-aws';
 
 let sqs: LocalServer<SQSClient>;
-beforeAll(async () => { sqs = await startSqs(); });
-afterAll(async () => { await sqs.close(); });
+beforeAll(async () => {
+  sqs = await startSqs();
+});
+afterAll(async () => {
+  await sqs.close();
+});
 
 async function received() {
   const url = (await sqs.client.send(new CreateQueueCommand({ QueueName: uniqueName('hb'), Attributes: { VisibilityTimeout: '30' } }))).QueueUrl!;
@@ -18,7 +22,13 @@ describe('Heartbeat', () => {
   test('a live lease is extended; a deleted message means the lease is lost', async () => {
     const { url, handle } = await received();
     const lost: string[] = [];
-    const hb = new Heartbeat(sqs.client, url, handle, { visibilityTimeoutSeconds: 30, receivedAt: Date.now(), now: Date.now, logger: silentLogger, onLost: (r) => lost.push(r) });
+    const hb = new Heartbeat(sqs.client, url, handle, {
+      visibilityTimeoutSeconds: 30,
+      receivedAt: Date.now(),
+      now: Date.now,
+      logger: silentLogger,
+      onLost: (r) => lost.push(r),
+    });
     await hb.beat();
     expect(lost).toEqual([]);
     await sqs.client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: handle }));
@@ -28,7 +38,12 @@ describe('Heartbeat', () => {
 
   test('never extends past the 12 h cap counted from the receive', async () => {
     const calls: number[] = [];
-    const fake = { send: async (c: { input: { VisibilityTimeout: number } }) => { calls.push(c.input.VisibilityTimeout); return {}; } } as unknown as SQSClient;
+    const fake = {
+      send: async (c: { input: { VisibilityTimeout: number } }) => {
+        calls.push(c.input.VisibilityTimeout);
+        return {};
+      },
+    } as unknown as SQSClient;
     const receivedAt = 0;
     let now = 0;
     const hb = new Heartbeat(fake, 'q', 'h', { visibilityTimeoutSeconds: 900, receivedAt, now: () => now, logger: silentLogger, onLost: () => {} });

@@ -4,8 +4,12 @@ import { silentLogger } from '../../worker/log';
 import { ImdsStub, startImdsStub } from '../support/imds-stub';
 
 let imds: ImdsStub;
-beforeAll(async () => { imds = await startImdsStub({ instanceId: 'i-0abcdef1234567890', instanceType: 'g6.xlarge' }); });
-afterAll(async () => { await imds.close(); });
+beforeAll(async () => {
+  imds = await startImdsStub({ instanceId: 'i-0abcdef1234567890', instanceType: 'g6.xlarge' });
+});
+afterAll(async () => {
+  await imds.close();
+});
 
 describe('ImdsClient (IMDSv2)', () => {
   test('reads the identity with one session token; 404 is undefined', async () => {
@@ -35,11 +39,19 @@ describe('ImdsWatcher', () => {
     const stub = await startImdsStub();
     const seen: string[] = [];
     let notice: InterruptionNotice | undefined;
-    const watcher = new ImdsWatcher(new ImdsClient(stub.endpoint), 10_000, {
-      onInterruption: (n) => { seen.push('interruption'); notice = n; },
-      onRebalance: (t) => seen.push(`rebalance ${t}`),
-      onDrainingTag: (on) => seen.push(`tag ${on}`),
-    }, silentLogger);
+    const watcher = new ImdsWatcher(
+      new ImdsClient(stub.endpoint),
+      10_000,
+      {
+        onInterruption: (n) => {
+          seen.push('interruption');
+          notice = n;
+        },
+        onRebalance: (t) => seen.push(`rebalance ${t}`),
+        onDrainingTag: (on) => seen.push(`tag ${on}`),
+      },
+      silentLogger,
+    );
     watcher.start();
     await watcher.pollOnce();
     expect(seen).toEqual([]);
@@ -63,7 +75,12 @@ describe('ImdsWatcher', () => {
 
   test('polls on its interval', async () => {
     const stub = await startImdsStub();
-    const watcher = new ImdsWatcher(new ImdsClient(stub.endpoint), 20, { onInterruption: () => {}, onRebalance: () => {}, onDrainingTag: () => {} }, silentLogger);
+    const watcher = new ImdsWatcher(
+      new ImdsClient(stub.endpoint),
+      20,
+      { onInterruption: () => {}, onRebalance: () => {}, onDrainingTag: () => {} },
+      silentLogger,
+    );
     watcher.start();
     for (let i = 0; i < 3; i++) await stub.nextGet('meta-data/spot/instance-action');
     await watcher.stop();

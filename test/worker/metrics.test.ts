@@ -28,10 +28,17 @@ describe('MetricsBatcher', () => {
     expect(calls[0].args[0].input.Namespace).toBe('AiBurst');
     const tokens = datums().filter((d) => d.MetricName === MetricNames.TOKENS_IN);
     expect(tokens.map((d) => d.Dimensions!.map((x) => `${x.Name}=${x.Value}`).join(','))).toEqual(
-      METRIC_DIMENSION_SETS[MetricNames.TOKENS_IN].map((set) => set.map((n) => `${n}=${({ Workload: 'chat', Agent: 'a', Model: 'm' } as Record<string, string>)[n]}`).join(',')));
+      METRIC_DIMENSION_SETS[MetricNames.TOKENS_IN].map((set) =>
+        set.map((n) => `${n}=${({ Workload: 'chat', Agent: 'a', Model: 'm' } as Record<string, string>)[n]}`).join(','),
+      ),
+    );
     expect(tokens[0]).toMatchObject({ Values: [10, 7], Counts: [2, 1], Unit: 'Count' });
     // JobsRequeued is a Workload-only metric
-    expect(datums().filter((d) => d.MetricName === MetricNames.JOBS_REQUEUED).map((d) => d.Dimensions)).toEqual([[{ Name: 'Workload', Value: 'chat' }]]);
+    expect(
+      datums()
+        .filter((d) => d.MetricName === MetricNames.JOBS_REQUEUED)
+        .map((d) => d.Dimensions),
+    ).toEqual([[{ Name: 'Workload', Value: 'chat' }]]);
   });
 
   test('skips dimension sets whose value is missing, and non-finite values', async () => {

@@ -4,8 +4,12 @@ import { assembleStream } from '../../worker/model/openai';
 import { FakeModelServer, startFakeModelServer } from '../support/fake-model-server';
 
 let server: FakeModelServer;
-beforeAll(async () => { server = await startFakeModelServer(); });
-afterAll(async () => { await server.close(); });
+beforeAll(async () => {
+  server = await startFakeModelServer();
+});
+afterAll(async () => {
+  await server.close();
+});
 afterEach(() => server.script(undefined));
 
 const signal = () => new AbortController().signal;
@@ -13,7 +17,11 @@ const signal = () => new AbortController().signal;
 describe('OpenAI-compatible adapter', () => {
   test('chat: the job model wins, tokens from usage', async () => {
     const adapter = createModelAdapter({ kind: 'openai', baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
-    const r = await adapter.invoke({ model: 'job-model', input: { model: 'payload-model', messages: [{ role: 'user', content: 'one two' }] }, signal: signal() });
+    const r = await adapter.invoke({
+      model: 'job-model',
+      input: { model: 'payload-model', messages: [{ role: 'user', content: 'one two' }] },
+      signal: signal(),
+    });
     expect(r).toMatchObject({ tokensIn: 2, tokensOut: 3, output: { model: 'job-model' } });
     expect(r.timeToFirstTokenMs).toBeUndefined();
     expect(await adapter.healthy()).toBe(true);
@@ -21,7 +29,15 @@ describe('OpenAI-compatible adapter', () => {
 
   test('error statuses: 429 and 5xx are transient, other 4xx permanent; an unreachable server is transient', async () => {
     const adapter = createModelAdapter({ kind: 'openai', baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
-    for (const [status, permanent] of [[500, false], [503, false], [429, false], [408, false], [400, true], [422, true], [404, true]] as const) {
+    for (const [status, permanent] of [
+      [500, false],
+      [503, false],
+      [429, false],
+      [408, false],
+      [400, true],
+      [422, true],
+      [404, true],
+    ] as const) {
       server.script(() => ({ status }));
       const e = await adapter.invoke({ input: { prompt: 'x' }, signal: signal() }).catch((x) => x);
       expect(e).toBeInstanceOf(ModelError);
@@ -52,9 +68,18 @@ describe('OpenAI-compatible adapter', () => {
     ];
     let t = 100;
     const clock = () => (t += 10);
-    async function* body() { for (const c of chunks) yield enc.encode(c); }
+    async function* body() {
+      for (const c of chunks) yield enc.encode(c);
+    }
     const r = await assembleStream(body(), true, 100, clock);
-    expect(r.output).toEqual({ id: 'c1', model: 'm', created: undefined, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 2 } });
+    expect(r.output).toEqual({
+      id: 'c1',
+      model: 'm',
+      created: undefined,
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 5, completion_tokens: 2 },
+    });
     expect(r).toMatchObject({ tokensIn: 5, tokensOut: 2 });
     // clock ticks: role chunk (110) then first text (120)
     expect(r.timeToFirstTokenMs).toBe(20);
@@ -72,13 +97,27 @@ describe('OpenAI-compatible adapter', () => {
       yield enc.encode('data: [DONE]\n\n');
     }
     const seen: Array<[number, number]> = [];
-    await assembleStream(body(), true, 0, () => (t += 10), (first, chunks) => seen.push([first, chunks]));
-    expect(seen).toEqual([[20, 8], [20, 16]]); // the clock ticks once for the first chunk, once for its first text
+    await assembleStream(
+      body(),
+      true,
+      0,
+      () => (t += 10),
+      (first, chunks) => seen.push([first, chunks]),
+    );
+    expect(seen).toEqual([
+      [20, 8],
+      [20, 16],
+    ]); // the clock ticks once for the first chunk, once for its first text
   });
 
   test('SSE: an error event mid-stream is a transient model error', async () => {
-    async function* body() { yield new TextEncoder().encode('data: {"error":{"message":"engine died"}}\n\n'); }
-    await expect(assembleStream(body(), false, 0, Date.now)).rejects.toMatchObject({ permanent: false, message: expect.stringMatching(/engine died/) });
+    async function* body() {
+      yield new TextEncoder().encode('data: {"error":{"message":"engine died"}}\n\n');
+    }
+    await expect(assembleStream(body(), false, 0, Date.now)).rejects.toMatchObject({
+      permanent: false,
+      message: expect.stringMatching(/engine died/),
+    });
   });
 });
 

@@ -21,7 +21,11 @@ describe('ScaleInProtection', () => {
     p.idle();
     while (p.protectedNow) await new Promise((r) => setTimeout(r, 5));
     expect(wishes()).toEqual([true, false]);
-    expect(asg.commandCalls(SetInstanceProtectionCommand)[0].args[0].input).toEqual({ AutoScalingGroupName: 'fleet', InstanceIds: ['i-1'], ProtectedFromScaleIn: true });
+    expect(asg.commandCalls(SetInstanceProtectionCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: 'fleet',
+      InstanceIds: ['i-1'],
+      ProtectedFromScaleIn: true,
+    });
   });
 
   test('a failed call never blocks a job and is retried on the next wish', async () => {

@@ -9,14 +9,37 @@ import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
 import { JOB_MESSAGE_VERSION, MetricNames, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
 import { clientConfig } from '../support/local-aws';
 import {
-  ASG, Env, PAYLOAD_BUCKET, PRICE, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, next,
-  receiveAll, sentMetrics, sleep, startEnv, stopEnv, submit,
+  ASG,
+  Env,
+  PAYLOAD_BUCKET,
+  PRICE,
+  RESULT_BUCKET,
+  WORKLOAD,
+  configFor,
+  depth,
+  finishedJob,
+  launch,
+  makeQueues,
+  metricSum,
+  next,
+  receiveAll,
+  sentMetrics,
+  sleep,
+  startEnv,
+  stopEnv,
+  submit,
 } from './harness';
 
 let env: Env;
-beforeAll(async () => { env = await startEnv(); });
-afterAll(async () => { await stopEnv(env); });
-afterEach(() => { env.model.script(undefined); });
+beforeAll(async () => {
+  env = await startEnv();
+});
+afterAll(async () => {
+  await stopEnv(env);
+});
+afterEach(() => {
+  env.model.script(undefined);
+});
 
 describe('success', () => {
   test('a small result is stored inline: SUCCEEDED with the server token counts, cost, the message deleted, protection on then off', async () => {
@@ -60,7 +83,11 @@ describe('success', () => {
     await finishedJob(worker, jobId);
     await worker.shutdown();
 
-    const sets: Record<string, string>[] = [{ Workload: WORKLOAD }, { Workload: WORKLOAD, Agent: 'metrics-agent' }, { Workload: WORKLOAD, Model: 'mistral-7b' }];
+    const sets: Record<string, string>[] = [
+      { Workload: WORKLOAD },
+      { Workload: WORKLOAD, Agent: 'metrics-agent' },
+      { Workload: WORKLOAD, Model: 'mistral-7b' },
+    ];
     for (const dims of sets) {
       expect(metricSum(env, MetricNames.TOKENS_IN, dims)).toBe(3);
       expect(metricSum(env, MetricNames.TOKENS_OUT, dims)).toBe(4);
@@ -75,7 +102,7 @@ describe('success', () => {
     expect(sentMetrics(env).find((d) => d.MetricName === MetricNames.BOOT_GPU_SECONDS)!.Dimensions).toEqual([{ Name: 'Workload', Value: WORKLOAD }]);
   });
 
-  test('a large result goes to S3 under the run\'s own key and the record points at it', async () => {
+  test("a large result goes to S3 under the run's own key and the record points at it", async () => {
     const queues = await makeQueues(env);
     const { jobId, marker } = await submit(env, queues);
     const long = `${'lorem ipsum '.repeat(100)}${marker}`;
@@ -85,7 +112,11 @@ describe('success', () => {
     await worker.shutdown();
 
     const record = (await env.records.get(jobId))!;
-    expect(record).toMatchObject({ status: 'SUCCEEDED', resultRef: expect.stringMatching(new RegExp(`^s3://${RESULT_BUCKET}/results/${WORKLOAD}/${jobId}/[0-9a-f-]{36}\\.json$`)), tokensOut: 201 });
+    expect(record).toMatchObject({
+      status: 'SUCCEEDED',
+      resultRef: expect.stringMatching(new RegExp(`^s3://${RESULT_BUCKET}/results/${WORKLOAD}/${jobId}/[0-9a-f-]{36}\\.json$`)),
+      tokensOut: 201,
+    });
     expect(record.result).toBeUndefined();
     const object = await env.s3.client.send(new GetObjectCommand({ Bucket: RESULT_BUCKET, Key: keyOf(record.resultRef!) }));
     expect(JSON.parse(await object.Body!.transformToString())).toMatchObject({ choices: [{ message: { content: long } }] });
@@ -95,13 +126,18 @@ describe('success', () => {
     const queues = await makeQueues(env);
     env.cloudwatch.resetHistory();
     const { jobId, marker } = await submit(env, queues, { agent: 'streamer' });
-    const { worker } = await launch(env, configFor(env, queues, { modelServer: { kind: 'openai', baseUrl: env.model.baseUrl, healthPath: '/health', stream: true } }));
+    const { worker } = await launch(
+      env,
+      configFor(env, queues, { modelServer: { kind: 'openai', baseUrl: env.model.baseUrl, healthPath: '/health', stream: true } }),
+    );
     await finishedJob(worker, jobId);
     await worker.shutdown();
 
     const record = (await env.records.get(jobId))!;
     expect(record).toMatchObject({ status: 'SUCCEEDED', tokensIn: 3, tokensOut: 4 });
-    expect(record.result).toMatchObject({ choices: [{ message: { role: 'assistant', content: `echo: hello there ${marker}` }, finish_reason: 'stop' }] });
+    expect(record.result).toMatchObject({
+      choices: [{ message: { role: 'assistant', content: `echo: hello there ${marker}` }, finish_reason: 'stop' }],
+    });
     expect(env.model.callsWith(marker)[0].body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     const ttft = sentMetrics(env).filter((d) => d.MetricName === MetricNames.TIME_TO_FIRST_TOKEN);
     expect(ttft.map((d) => d.Dimensions!.map((x) => x.Name).join('+')).sort()).toEqual(['Workload', 'Workload+Agent', 'Workload+Model']);
@@ -116,7 +152,11 @@ describe('success', () => {
     await finishedJob(worker, a.jobId);
     await worker.shutdown();
     expect(env.model.calls.some((c) => c.path === '/v1/completions' && c.raw.includes('complete this please'))).toBe(true);
-    expect(await env.records.get(a.jobId)).toMatchObject({ status: 'SUCCEEDED', tokensIn: 3, result: { choices: [{ text: 'echo: complete this please' }] } });
+    expect(await env.records.get(a.jobId)).toMatchObject({
+      status: 'SUCCEEDED',
+      tokensIn: 3,
+      result: { choices: [{ text: 'echo: complete this please' }] },
+    });
 
     const queues2 = await makeQueues(env);
     const b = await submit(env, queues2, { payload: { inputs: 'sagemaker style input' } });
@@ -124,15 +164,22 @@ describe('success', () => {
     await finishedJob(w2.worker, b.jobId);
     await w2.worker.shutdown();
     expect(await env.records.get(b.jobId)).toMatchObject({
-      status: 'SUCCEEDED', tokensIn: 3, tokensOut: 4, result: { generated_text: 'echo: sagemaker style input' },
+      status: 'SUCCEEDED',
+      tokensIn: 3,
+      tokensOut: 4,
+      result: { generated_text: 'echo: sagemaker style input' },
     });
   });
 
   test('payloadRef inputs are read from S3; a missing payload is parked at once as a permanent error', async () => {
     const queues = await makeQueues(env);
-    await env.s3.client.send(new PutObjectCommand({
-      Bucket: PAYLOAD_BUCKET, Key: 'payloads/chat/big-input.json', Body: JSON.stringify({ messages: [{ role: 'user', content: 'from s3 bucket' }] }),
-    }));
+    await env.s3.client.send(
+      new PutObjectCommand({
+        Bucket: PAYLOAD_BUCKET,
+        Key: 'payloads/chat/big-input.json',
+        Body: JSON.stringify({ messages: [{ role: 'user', content: 'from s3 bucket' }] }),
+      }),
+    );
     const ok = await submit(env, queues, { payloadRef: `s3://${PAYLOAD_BUCKET}/payloads/chat/big-input.json` });
     const missing = await submit(env, queues, { payloadRef: `s3://${PAYLOAD_BUCKET}/payloads/chat/not-there.json` });
     const { worker } = await launch(env, configFor(env, queues));
@@ -140,9 +187,17 @@ describe('success', () => {
     await worker.shutdown();
 
     expect(okDone.outcome).toBe('succeeded');
-    expect(await env.records.get(ok.jobId)).toMatchObject({ status: 'SUCCEEDED', tokensIn: 3, result: { choices: [{ message: { content: 'echo: from s3 bucket' } }] } });
+    expect(await env.records.get(ok.jobId)).toMatchObject({
+      status: 'SUCCEEDED',
+      tokensIn: 3,
+      result: { choices: [{ message: { content: 'echo: from s3 bucket' } }] },
+    });
     expect(missingDone.outcome).toBe('parked');
-    expect(await env.records.get(missing.jobId)).toMatchObject({ status: 'FAILED', attempt: 1, error: `permanent error: payload missing: s3://${PAYLOAD_BUCKET}/payloads/chat/not-there.json` });
+    expect(await env.records.get(missing.jobId)).toMatchObject({
+      status: 'FAILED',
+      attempt: 1,
+      error: `permanent error: payload missing: s3://${PAYLOAD_BUCKET}/payloads/chat/not-there.json`,
+    });
     expect(await receiveAll(env, queues.parking)).toHaveLength(1);
     expect(await depth(env, queues.high)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
@@ -168,7 +223,10 @@ describe('success', () => {
     const { worker } = await launch(env, configFor(env, queues, { concurrency: 2 }));
     const started = new Set<string>();
     await new Promise<void>((resolve) => {
-      const check = () => { if (env.model.callsWith(a.marker).length + env.model.callsWith(b.marker).length === 2) resolve(); else setTimeout(check, 20); };
+      const check = () => {
+        if (env.model.callsWith(a.marker).length + env.model.callsWith(b.marker).length === 2) resolve();
+        else setTimeout(check, 20);
+      };
       check();
     });
     // both model calls are open at the same time, both records RUNNING on this instance
@@ -185,7 +243,9 @@ describe('messages settled without a model call', () => {
   test('a malformed message is parked verbatim with the reason and the loop goes on', async () => {
     const queues = await makeQueues(env);
     await env.sqs.client.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: 'this is not json {' }));
-    await env.sqs.client.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: JSON.stringify({ v: JOB_MESSAGE_VERSION, jobId: 'nope' }) }));
+    await env.sqs.client.send(
+      new SendMessageCommand({ QueueUrl: queues.high, MessageBody: JSON.stringify({ v: JOB_MESSAGE_VERSION, jobId: 'nope' }) }),
+    );
     const { jobId } = await submit(env, queues);
     const { worker } = await launch(env, configFor(env, queues));
     await finishedJob(worker, jobId);
@@ -195,7 +255,12 @@ describe('messages settled without a model call', () => {
     const parked = await receiveAll(env, queues.parking);
     expect(parked.map((m) => m.Body).sort()).toEqual([JSON.stringify({ v: JOB_MESSAGE_VERSION, jobId: 'nope' }), 'this is not json {'].sort());
     const reasons = parked.map((m) => m.MessageAttributes!['ai-burst-error'].StringValue);
-    expect(reasons).toEqual(expect.arrayContaining([expect.stringMatching(/malformed job message: message body is not JSON/), expect.stringMatching(/malformed job message: jobId/)]));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/malformed job message: message body is not JSON/),
+        expect.stringMatching(/malformed job message: jobId/),
+      ]),
+    );
     expect(await depth(env, queues.high)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
 
@@ -256,7 +321,12 @@ describe('messages settled without a model call', () => {
     // another instance holds it
     const [m] = await receiveAll(env, queues.high);
     const other = await env.records.start(jobId, {
-      instanceId: 'i-other', runId: 'run-other', queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, leaseSeconds: 300, maxAttempts: 3,
+      instanceId: 'i-other',
+      runId: 'run-other',
+      queueUrl: queues.high,
+      receiptHandle: m.ReceiptHandle!,
+      leaseSeconds: 300,
+      maxAttempts: 3,
     });
     expect(other.started).toBe(true);
     await env.sqs.client.send(new SendMessageCommand({ QueueUrl: queues.high, MessageBody: serializeJobMessage(message) }));
@@ -279,7 +349,10 @@ test('the loop waits for the model server health endpoint before pulling', async
   env.model.setHealthy(false);
   const checks = env.model.healthChecks();
   let ready = false;
-  const launched = launch(env, configFor(env, queues)).then((l) => { ready = true; return l; });
+  const launched = launch(env, configFor(env, queues)).then((l) => {
+    ready = true;
+    return l;
+  });
   while (env.model.healthChecks() < checks + 3) await new Promise((r) => setTimeout(r, 10));
   // THEN nothing was taken while unhealthy
   expect(ready).toBe(false);
@@ -299,15 +372,18 @@ describe('stopping work around a receive', () => {
     const sqs = new SQSClient(clientConfig(env.sqs.endpoint));
     const gate = env.model.gate();
     let held = false;
-    sqs.middlewareStack.add((next, context) => async (args) => {
-      const out = await next(args);
-      const messages = (out.output as { Messages?: unknown[] }).Messages;
-      if (context.commandName === 'ReceiveMessageCommand' && messages?.length) {
-        held = true;
-        await gate.until;
-      }
-      return out;
-    }, { step: 'initialize', name: 'holdReceives' });
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const messages = (out.output as { Messages?: unknown[] }).Messages;
+        if (context.commandName === 'ReceiveMessageCommand' && messages?.length) {
+          held = true;
+          await gate.until;
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'holdReceives' },
+    );
     const { worker, imds } = await launch(env, configFor(env, queues), { sqs });
     const { jobId, marker } = await submit(env, queues);
     while (!held) await sleep(10);
@@ -355,7 +431,11 @@ test('idle GPU-seconds are reported per workload', async () => {
   await worker.shutdown();
   const idle = metricSum(env, MetricNames.IDLE_GPU_SECONDS, { Workload: WORKLOAD });
   expect(idle).toBeGreaterThan(0.1);
-  expect(sentMetrics(env).filter((d) => d.MetricName === MetricNames.IDLE_GPU_SECONDS).every((d) => d.Dimensions!.length === 1)).toBe(true);
+  expect(
+    sentMetrics(env)
+      .filter((d) => d.MetricName === MetricNames.IDLE_GPU_SECONDS)
+      .every((d) => d.Dimensions!.length === 1),
+  ).toBe(true);
 });
 
 /** The key of an s3://bucket/key reference. */

@@ -10,13 +10,33 @@ import { MetricNames, serializeJobMessage } from '../../lib/contracts';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import { jsonLogger } from '../../worker/log';
 import {
-  Env, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, modelCalled, next, sleep, startEnv, stopEnv, submit,
+  Env,
+  RESULT_BUCKET,
+  WORKLOAD,
+  configFor,
+  depth,
+  finishedJob,
+  launch,
+  makeQueues,
+  metricSum,
+  modelCalled,
+  next,
+  sleep,
+  startEnv,
+  stopEnv,
+  submit,
 } from './harness';
 
 let env: Env;
-beforeAll(async () => { env = await startEnv(); });
-afterAll(async () => { await stopEnv(env); });
-afterEach(() => { env.model.script(undefined); });
+beforeAll(async () => {
+  env = await startEnv();
+});
+afterAll(async () => {
+  await stopEnv(env);
+});
+afterEach(() => {
+  env.model.script(undefined);
+});
 
 async function resultKeys(jobId: string): Promise<string[]> {
   const r = await env.s3.client.send(new ListObjectsV2Command({ Bucket: RESULT_BUCKET, Prefix: `results/${WORKLOAD}/${jobId}/` }));
@@ -50,7 +70,7 @@ test('a redelivered copy (receive count > 1) while the holder is alive: no takeo
   expect(await env.records.get(jobId)).toMatchObject({ status: 'SUCCEEDED', attempt: 1 });
 });
 
-test('a run that lost its job never overwrites the result: it deletes its own object and the record names the winner\'s', async () => {
+test("a run that lost its job never overwrites the result: it deletes its own object and the record names the winner's", async () => {
   // GIVEN worker A running a job (large results go to S3) whose first model call waits on a gate
   const queues = await makeQueues(env);
   const { jobId, marker } = await submit(env, queues);
@@ -68,7 +88,10 @@ test('a run that lost its job never overwrites the result: it deletes its own ob
   // WHEN the job is taken from A (the drainer requeues it) and worker B runs it to SUCCEEDED first
   const [record] = await env.records.runningOn(a.imds.instanceId);
   await requeueInterrupted(env.sqs.client, env.records, {
-    jobId, queueUrl: record.queueUrl!, receiptHandle: record.receiptHandle!, holder: record.leaseHolder!,
+    jobId,
+    queueUrl: record.queueUrl!,
+    receiptHandle: record.receiptHandle!,
+    holder: record.leaseHolder!,
   });
   const b = await launch(env, config);
   expect((await finishedJob(b.worker, jobId)).outcome).toBe('succeeded');
@@ -98,7 +121,10 @@ test('when the drainer requeues a job of this instance, the worker stops taking 
   // WHEN the drainer requeues it (before A's own IMDS poll sees any notice) and A's next heartbeat is refused
   const [record] = await env.records.runningOn(a.imds.instanceId);
   await requeueInterrupted(env.sqs.client, env.records, {
-    jobId: running.jobId, queueUrl: record.queueUrl!, receiptHandle: record.receiptHandle!, holder: record.leaseHolder!,
+    jobId: running.jobId,
+    queueUrl: record.queueUrl!,
+    receiptHandle: record.receiptHandle!,
+    holder: record.leaseHolder!,
   });
   while (a.worker.status().accepting) await sleep(20);
 
@@ -122,11 +148,19 @@ test('an instance that receives a job it was interrupted on hands it back untouc
   // GIVEN the job ran on this instance and was requeued by its interruption
   const [m] = (await env.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.high, WaitTimeSeconds: 1 }))).Messages ?? [];
   const started = await env.records.start(jobId, {
-    instanceId, runId: 'r1', queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, leaseSeconds: 60, maxAttempts: 3,
+    instanceId,
+    runId: 'r1',
+    queueUrl: queues.high,
+    receiptHandle: m.ReceiptHandle!,
+    leaseSeconds: 60,
+    maxAttempts: 3,
   });
   expect(started.started).toBe(true);
   await requeueInterrupted(env.sqs.client, env.records, {
-    jobId, queueUrl: queues.high, receiptHandle: m.ReceiptHandle!, holder: `${instanceId}/r1`,
+    jobId,
+    queueUrl: queues.high,
+    receiptHandle: m.ReceiptHandle!,
+    holder: `${instanceId}/r1`,
   });
 
   // WHEN the worker of that same instance receives the requeued copy

@@ -8,14 +8,34 @@ import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
 import { MetricNames, Tags, parseJobMessage } from '../../lib/contracts';
 import { requeueInterrupted } from '../../lambda/shared/requeue';
 import {
-  Env, RESULT_BUCKET, WORKLOAD, configFor, depth, finishedJob, launch, makeQueues, metricSum, modelCalled, next, receiveAll, sleep, startEnv,
-  stopEnv, submit,
+  Env,
+  RESULT_BUCKET,
+  WORKLOAD,
+  configFor,
+  depth,
+  finishedJob,
+  launch,
+  makeQueues,
+  metricSum,
+  modelCalled,
+  next,
+  receiveAll,
+  sleep,
+  startEnv,
+  stopEnv,
+  submit,
 } from './harness';
 
 let env: Env;
-beforeAll(async () => { env = await startEnv(); });
-afterAll(async () => { await stopEnv(env); });
-afterEach(() => { env.model.script(undefined); });
+beforeAll(async () => {
+  env = await startEnv();
+});
+afterAll(async () => {
+  await stopEnv(env);
+});
+afterEach(() => {
+  env.model.script(undefined);
+});
 
 async function resultObjects(jobId: string): Promise<number> {
   const r = await env.s3.client.send(new ListObjectsV2Command({ Bucket: RESULT_BUCKET, Prefix: `results/${WORKLOAD}/${jobId}` }));
@@ -82,7 +102,16 @@ describe('spot interruption notice', () => {
     expect(held).toHaveLength(3);
     const interrupted = next(a.worker, 'interrupted');
     a.imds.setInterruption();
-    const drainer = Promise.all(held.map((r) => requeueInterrupted(env.sqs.client, env.records, { jobId: r.jobId, queueUrl: r.queueUrl!, receiptHandle: r.receiptHandle!, holder: r.leaseHolder! })));
+    const drainer = Promise.all(
+      held.map((r) =>
+        requeueInterrupted(env.sqs.client, env.records, {
+          jobId: r.jobId,
+          queueUrl: r.queueUrl!,
+          receiptHandle: r.receiptHandle!,
+          holder: r.leaseHolder!,
+        }),
+      ),
+    );
     const [event, drained] = await Promise.all([interrupted, drainer]);
     gate.release();
     await a.worker.shutdown();
@@ -190,12 +219,16 @@ test('agent killed without cleanup: the job is redelivered after its visibility 
   // GIVEN a short lease (2 s) and worker A holding the job
   const queues = await makeQueues(env, 2);
   const { jobId, marker } = await submit(env, queues);
-  env.model.script((call) => (call.raw.includes(marker) && env.model.callsWith(marker).length === 1 ? { until: new Promise(() => undefined) } : undefined));
+  env.model.script((call) =>
+    call.raw.includes(marker) && env.model.callsWith(marker).length === 1 ? { until: new Promise(() => undefined) } : undefined,
+  );
   const config = configFor(env, queues, { visibilityTimeoutSeconds: 2, inlineResultMaxBytes: 0 });
   const a = await launch(env, config);
   await modelCalled(env, marker);
   let aFinished = 0;
-  a.worker.events.on('job-finished', () => { aFinished += 1; });
+  a.worker.events.on('job-finished', () => {
+    aFinished += 1;
+  });
 
   // WHEN A dies (no requeue, no delete, no record change) and B is running
   await a.worker.kill();
@@ -229,8 +262,12 @@ describe('lease', () => {
     await modelCalled(env, marker);
     const b = await launch(env, config);
     let bTouched = 0;
-    b.worker.events.on('job-finished', (e) => { if (e.jobId === jobId) bTouched += 1; });
-    b.worker.events.on('job-started', (e) => { if (e.jobId === jobId) bTouched += 1; });
+    b.worker.events.on('job-finished', (e) => {
+      if (e.jobId === jobId) bTouched += 1;
+    });
+    b.worker.events.on('job-started', (e) => {
+      if (e.jobId === jobId) bTouched += 1;
+    });
 
     // WHEN the job outlives its lease twice over before finishing
     await sleep(3500);

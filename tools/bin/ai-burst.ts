@@ -35,22 +35,26 @@ function num(v: FlagValues[string], flag: string, min = 0, exclusive = false): n
 }
 
 async function costCommand(argv: string[], fetchPrices: typeof fetchSpotPrices = fetchSpotPrices): Promise<void> {
-  const v = parseFlags(argv, {
-    'docs-per-day': 'string',
-    'gpu-hours-per-doc': 'string',
-    'tokens-per-day': 'string',
-    'tokens-per-second': 'string',
-    'instance-types': 'string',
-    'model-server': 'string',
-    regions: 'string',
-    markets: 'string',
-    'days-per-month': 'string',
-    'spot-overhead': 'string',
-    'idle-overhead': 'string',
-    top: 'string',
-    json: 'boolean',
-    live: 'boolean',
-  }, 'ai-burst cost');
+  const v = parseFlags(
+    argv,
+    {
+      'docs-per-day': 'string',
+      'gpu-hours-per-doc': 'string',
+      'tokens-per-day': 'string',
+      'tokens-per-second': 'string',
+      'instance-types': 'string',
+      'model-server': 'string',
+      regions: 'string',
+      markets: 'string',
+      'days-per-month': 'string',
+      'spot-overhead': 'string',
+      'idle-overhead': 'string',
+      top: 'string',
+      json: 'boolean',
+      live: 'boolean',
+    },
+    'ai-burst cost',
+  );
   if (v.help) return void process.stdout.write(COST_USAGE);
   let tokensPerSecond: Record<string, number> | undefined;
   if (typeof v['tokens-per-second'] === 'string') {
@@ -126,21 +130,25 @@ function progressBar(): { update: (label: string, share: number) => void; done: 
 }
 
 function simulateCommand(argv: string[]): void {
-  const v = parseFlags(argv, {
-    trace: 'string',
-    policies: 'string',
-    'instance-type': 'string',
-    region: 'string',
-    'max-instances': 'string',
-    'boot-median-s': 'string',
-    'boot-p95-s': 'string',
-    'interruptions-per-hour': 'string',
-    'missed-notice-share': 'string',
-    'wait-slo-s': 'string',
-    seed: 'string',
-    json: 'boolean',
-    report: 'string',
-  }, 'ai-burst simulate');
+  const v = parseFlags(
+    argv,
+    {
+      trace: 'string',
+      policies: 'string',
+      'instance-type': 'string',
+      region: 'string',
+      'max-instances': 'string',
+      'boot-median-s': 'string',
+      'boot-p95-s': 'string',
+      'interruptions-per-hour': 'string',
+      'missed-notice-share': 'string',
+      'wait-slo-s': 'string',
+      seed: 'string',
+      json: 'boolean',
+      report: 'string',
+    },
+    'ai-burst simulate',
+  );
   if (v.help) return void process.stdout.write(SIMULATE_USAGE);
   const file = flagString(v.trace);
   if (!file) throw new InputError('--trace: required (a CSV file with header arrival_s,gpu_seconds,priority,agent)');
@@ -175,8 +183,9 @@ function simulateCommand(argv: string[]): void {
   const gpu = instancePrice(result.options.instanceType, result.options.region, result.options.snapshot)?.gpuModel ?? '';
   const cannotRun = modelServerCannotRun('vllm', gpu);
   if (cannotRun) {
-    process.stderr.write(`ai-burst: note: --instance-type ${result.options.instanceType} (${gpu}): ${cannotRun}; ` +
-      'the fleet needs a custom ModelServer\n');
+    process.stderr.write(
+      `ai-burst: note: --instance-type ${result.options.instanceType} (${gpu}): ${cannotRun}; ` + 'the fleet needs a custom ModelServer\n',
+    );
   }
   if (report) writeReport(report, result);
   if (v.json) {
@@ -273,5 +282,7 @@ if (require.main === module) {
   // the Node 20 that `engines` allows, so the warning would only bury the CLI's one-line answer (see README,
   // "Node.js versions"). An explicit value of the variable wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

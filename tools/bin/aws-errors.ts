@@ -11,8 +11,10 @@ export function awsSetupProblem(err: unknown, action: string): string | undefine
     return 'no AWS region: pass --region R or set AWS_REGION (or set region in your AWS profile, ~/.aws/config)';
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
-    return 'no AWS credentials found: set AWS_PROFILE to a configured profile (aws configure / aws sso login), ' +
-      'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY';
+    return (
+      'no AWS credentials found: set AWS_PROFILE to a configured profile (aws configure / aws sso login), ' +
+      'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY'
+    );
   }
   if (/^(ExpiredToken|ExpiredTokenException|TokenRefreshRequired)$/.test(name) || /token.*expired/i.test(message)) {
     return `AWS credentials expired (${name}): refresh them (aws sso login, or new keys) and run again`;

@@ -27,7 +27,7 @@ export async function redriveCommand(argv: string[], lambda?: LambdaClient, out:
     return 0;
   }
   const functionName = flagString(values['function-name']);
-  if (!functionName) throw new InputError('--function-name: required (the RetryHandler\'s redrive function)');
+  if (!functionName) throw new InputError("--function-name: required (the RetryHandler's redrive function)");
   const jobIds = flagList(values['job-ids']);
   const bad = jobIds?.find((id) => !JOB_ID_PATTERN.test(id));
   if (bad) throw new InputError(`--job-ids: ${JSON.stringify(bad)} is not a job id (<workload>.<uuid>)`);
@@ -36,11 +36,13 @@ export async function redriveCommand(argv: string[], lambda?: LambdaClient, out:
   const client = lambda ?? new LambdaClient(region ? { region } : {});
   let r: InvokeCommandOutput;
   try {
-    r = await client.send(new InvokeCommand({
-      FunctionName: functionName,
-      InvocationType: 'RequestResponse',
-      Payload: Buffer.from(JSON.stringify({ ...(jobIds ? { jobIds } : {}), ...(maxJobs ? { maxJobs } : {}) })),
-    }));
+    r = await client.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: 'RequestResponse',
+        Payload: Buffer.from(JSON.stringify({ ...(jobIds ? { jobIds } : {}), ...(maxJobs ? { maxJobs } : {}) })),
+      }),
+    );
   } catch (err) {
     throw await explain(err, functionName, client);
   }
@@ -57,13 +59,17 @@ export async function redriveCommand(argv: string[], lambda?: LambdaClient, out:
 async function explain(err: unknown, functionName: string, client: LambdaClient): Promise<unknown> {
   const name = (err as Error)?.name;
   if (name === 'AccessDeniedException') {
-    return new InputError(`redrive: not allowed to invoke ${JSON.stringify(functionName)} (${name}): your credentials need ` +
-      'lambda:InvokeFunction on it (RetryHandler.grantRedrive)');
+    return new InputError(
+      `redrive: not allowed to invoke ${JSON.stringify(functionName)} (${name}): your credentials need ` +
+        'lambda:InvokeFunction on it (RetryHandler.grantRedrive)',
+    );
   }
   if (name === 'ResourceNotFoundException') {
     const region = await client.config.region().catch(() => 'this region');
-    return new InputError(`redrive: no function ${JSON.stringify(functionName)} in ${region}: check --function-name ` +
-      '(the redriveFunction\'s name, an output of the example app) and --region');
+    return new InputError(
+      `redrive: no function ${JSON.stringify(functionName)} in ${region}: check --function-name ` +
+        "(the redriveFunction's name, an output of the example app) and --region",
+    );
   }
   const problem = awsSetupProblem(err, 'lambda:InvokeFunction on the function (RetryHandler.grantRedrive)');
   return problem ? new InputError(`redrive: ${problem}`) : err;

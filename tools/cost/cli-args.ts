@@ -86,5 +86,8 @@ export function flagString(v: string | true | undefined): string | undefined {
 /** A comma-separated list flag, blanks dropped. */
 export function flagList(v: string | true | undefined): string[] | undefined {
   if (typeof v !== 'string') return undefined;
-  return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }

@@ -130,9 +130,7 @@ export function estimateCost(input: CostModelInput): CostEstimate {
   const byDocs = input.docsPerDay !== undefined || input.gpuHoursPerDoc !== undefined;
   const byTokens = input.tokensPerDay !== undefined || input.tokensPerSecond !== undefined;
   if (byDocs === byTokens) {
-    throw new InputError(
-      'benchmark: give either --docs-per-day with --gpu-hours-per-doc, or --tokens-per-day with --tokens-per-second',
-    );
+    throw new InputError('benchmark: give either --docs-per-day with --gpu-hours-per-doc, or --tokens-per-day with --tokens-per-second');
   }
 
   /** Instance-hours per day of work on one instance type. */
@@ -156,9 +154,7 @@ export function estimateCost(input: CostModelInput): CostEstimate {
     types = input.instanceTypes ?? Object.keys(tps);
     const unmeasured = types.filter((t) => tps[t] === undefined);
     if (types.length === 0 || unmeasured.length > 0) {
-      throw new InputError(
-        `--tokens-per-second: no measurement for ${unmeasured.length ? unmeasured.join(', ') : 'any instance type'}`,
-      );
+      throw new InputError(`--tokens-per-second: no measurement for ${unmeasured.length ? unmeasured.join(', ') : 'any instance type'}`);
     }
     instanceHoursPerDay = (type) => tokens / (tps[type] * 3600);
   }

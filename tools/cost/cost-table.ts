@@ -10,7 +10,9 @@ function workLine(e: CostEstimate): string {
     return `GPU-hours: ${e.gpuHoursPerDay} per day, ${e.gpuHoursPerMonth} per ${e.daysPerMonth}-day month   ${prices}`;
   }
   // Tokens: each type needs its own GPU-hours for the same tokens, so no single total is true.
-  const byType = Object.entries(e.gpuHoursPerDayByType).map(([t, h]) => `${t} ${h}`).join(', ');
+  const byType = Object.entries(e.gpuHoursPerDayByType)
+    .map(([t, h]) => `${t} ${h}`)
+    .join(', ');
   return `GPU-hours per day by instance type: ${byType} (× ${e.daysPerMonth} for the month)   ${prices}`;
 }
 

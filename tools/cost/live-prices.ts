@@ -37,7 +37,8 @@ export function withLiveSpotPrices(snapshot: PriceSnapshot, observations: readon
   return {
     ...snapshot,
     regions,
-    source: `${snapshot.source} LIVE: spot prices of ${replaced} type/region pairs replaced by the median over availability ` +
+    source:
+      `${snapshot.source} LIVE: spot prices of ${replaced} type/region pairs replaced by the median over availability ` +
       `zones of DescribeSpotPriceHistory at ${fetchedAt.toISOString()}; on-demand, commitments and any pair without a live ` +
       `price remain the snapshot's.`,
   };

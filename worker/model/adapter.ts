@@ -70,7 +70,14 @@ export async function waitForHealthy(adapter: ModelAdapter, options: { intervalM
     if (tries === 1 || tries % 30 === 0) options.logger.info('waiting for the model server to become healthy', { tries });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, options.intervalMs);
-      options.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      options.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

@@ -9,7 +9,10 @@ import type { ModelAdapter, ModelRequest, ModelResult } from './adapter';
 import { joinUrl, probeHealth, tokensFromBody } from './adapter';
 
 export class InvocationsAdapter implements ModelAdapter {
-  constructor(private readonly config: WorkerModelServerConfig, private readonly fetchFn: typeof fetch) {}
+  constructor(
+    private readonly config: WorkerModelServerConfig,
+    private readonly fetchFn: typeof fetch,
+  ) {}
 
   healthy(signal?: AbortSignal): Promise<boolean> {
     return probeHealth(this.config, this.fetchFn, signal);
@@ -33,7 +36,9 @@ export class InvocationsAdapter implements ModelAdapter {
     let output: unknown = text;
     try {
       output = JSON.parse(text);
-    } catch { /* not JSON: keep the text */ }
+    } catch {
+      /* not JSON: keep the text */
+    }
     return { output, ...tokensFromBody(output) };
   }
 }

@@ -68,16 +68,27 @@ export class OpenAiAdapter implements ModelAdapter {
     }
     if (!res.body) throw new ModelError('model server answered a streaming request without a body', false);
     const cap = [body.max_tokens, body.max_completion_tokens].find((v): v is number => typeof v === 'number' && v > 0);
-    return assembleStream(res.body, chat, sentAt, this.now, request.onProgress && ((firstTokenAt, chunks) => {
-      const end = streamedEnd(this.now(), firstTokenAt, chunks, cap);
-      if (end !== undefined) request.onProgress!(end);
-    }));
+    return assembleStream(
+      res.body,
+      chat,
+      sentAt,
+      this.now,
+      request.onProgress &&
+        ((firstTokenAt, chunks) => {
+          const end = streamedEnd(this.now(), firstTokenAt, chunks, cap);
+          if (end !== undefined) request.onProgress!(end);
+        }),
+    );
   }
 }
 
 /** Read an SSE stream of completion chunks into one completion. */
 export async function assembleStream(
-  body: AsyncIterable<Uint8Array>, chat: boolean, sentAt: number, now: () => number, progress?: (firstTokenAt: number, chunks: number) => void,
+  body: AsyncIterable<Uint8Array>,
+  chat: boolean,
+  sentAt: number,
+  now: () => number,
+  progress?: (firstTokenAt: number, chunks: number) => void,
 ): Promise<ModelResult> {
   const decoder = new TextDecoder();
   const choices = new Map<number, { index: number; role?: string; text: string; finish_reason?: unknown }>();
@@ -150,9 +161,11 @@ export async function assembleStream(
   const output = {
     ...meta,
     object: chat ? 'chat.completion' : 'text_completion',
-    choices: ordered.map((c) => chat
-      ? { index: c.index, message: { role: c.role ?? 'assistant', content: c.text }, finish_reason: c.finish_reason ?? null }
-      : { index: c.index, text: c.text, finish_reason: c.finish_reason ?? null }),
+    choices: ordered.map((c) =>
+      chat
+        ? { index: c.index, message: { role: c.role ?? 'assistant', content: c.text }, finish_reason: c.finish_reason ?? null }
+        : { index: c.index, text: c.text, finish_reason: c.finish_reason ?? null },
+    ),
     ...(usage !== undefined ? { usage } : {}),
   };
   const ttftAt = firstTokenAt ?? firstChunkAt;

@@ -174,10 +174,10 @@ class Engine {
     if (policy.market === 'spot' && policy.capacityRebalance) this.rebalance = new RebalanceModel(o.seed, o.rebalancesPerHour);
     this.hourly = hourlyPrice(o.instanceType, o.region, policy.market, o.snapshot)!;
     this.jobs = trace.map(() => ({ lost: false }));
-    const engine = this;
+    const events = this.events;
     this.ctx = {
       get now() {
-        return engine.events.now;
+        return events.now;
       },
       options: o,
       trace,
@@ -396,9 +396,7 @@ class Engine {
     }
     let excess = counted.length - this.desired;
     if (excess <= 0) return;
-    const candidates = counted
-      .filter((i) => !(this.policy.protectBusy && i.run))
-      .sort((a, b) => b.launchedAt - a.launchedAt || b.id - a.id);
+    const candidates = counted.filter((i) => !(this.policy.protectBusy && i.run)).sort((a, b) => b.launchedAt - a.launchedAt || b.id - a.id);
     for (const inst of candidates) {
       if (excess-- <= 0) break;
       this.terminate(inst, false);
@@ -409,8 +407,16 @@ class Engine {
     const k = this.launches++;
     const readyAt = warm ? now : now + this.boot.bootSeconds(k);
     const inst: Instance = {
-      id: k, launchedAt: now, readyAt, ready: warm, draining: false, idleSince: warm ? now : undefined, idleFrom: warm ? now : undefined,
-      idleS: 0, replaced: false, terminating: false,
+      id: k,
+      launchedAt: now,
+      readyAt,
+      ready: warm,
+      draining: false,
+      idleSince: warm ? now : undefined,
+      idleFrom: warm ? now : undefined,
+      idleS: 0,
+      replaced: false,
+      terminating: false,
     };
     this.instances.push(inst);
     this.alive.push(inst);
@@ -544,15 +550,17 @@ class Engine {
 
   private fleetView(): FleetView {
     // An instance in the terminate hook is neither InService nor Pending for DescribeAutoScalingGroups.
-    const instances: InstanceView[] = this.alive.filter((i) => !i.terminating).map((i) => ({
-      id: i.id,
-      launchedAt: i.launchedAt,
-      readyAt: i.readyAt,
-      state: !i.ready ? 'booting' : i.run ? 'busy' : 'idle',
-      draining: i.draining,
-      idleSince: i.idleSince,
-      busySince: i.run?.startedAt,
-    }));
+    const instances: InstanceView[] = this.alive
+      .filter((i) => !i.terminating)
+      .map((i) => ({
+        id: i.id,
+        launchedAt: i.launchedAt,
+        readyAt: i.readyAt,
+        state: !i.ready ? 'booting' : i.run ? 'busy' : 'idle',
+        draining: i.draining,
+        idleSince: i.idleSince,
+        busySince: i.run?.startedAt,
+      }));
     return { desired: this.desired, maxInstances: this.o.maxInstances, instances };
   }
 

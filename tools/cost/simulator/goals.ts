@@ -56,7 +56,10 @@ export function checkGoals(r: SimulationResult, stress: boolean): GoalCheck[] {
     const waitOk = ai.p95WaitS !== null && ai.p95WaitS <= 0.5 * best.p95WaitS!;
     const costOk = ai.costUsd <= tt.costUsd;
     const half = 0.5 * best.p95WaitS!;
-    const unattainable = r.bounds.p95WaitFloorS > half ? ` — unattainable on this trace: the warm-fleet floor ${fmt(r.bounds.p95WaitFloorS)} s is above ${fmt(half)} s` : '';
+    const unattainable =
+      r.bounds.p95WaitFloorS > half
+        ? ` — unattainable on this trace: the warm-fleet floor ${fmt(r.bounds.p95WaitFloorS)} s is above ${fmt(half)} s`
+        : '';
     out.push({
       goal: 'p95 wait ≤ ½ best spot baseline, cost ≤ target-tracking',
       met: waitOk && costOk,

@@ -101,7 +101,9 @@ export function resolveOptions(o: SimulationOptions = {}): ResolvedOptions {
   const instanceType = o.instanceType ?? 'g5.xlarge';
   const region = o.region ?? 'us-east-1';
   if (!knownInstanceTypes(snapshot).includes(instanceType)) {
-    throw new InputError(`--instance-type: unknown instance type ${JSON.stringify(instanceType)} (known: ${knownInstanceTypes(snapshot).join(', ')})`);
+    throw new InputError(
+      `--instance-type: unknown instance type ${JSON.stringify(instanceType)} (known: ${knownInstanceTypes(snapshot).join(', ')})`,
+    );
   }
   if (hourlyPrice(instanceType, region, 'spot', snapshot) === undefined) {
     throw new InputError(`--region: no price for ${instanceType} in ${JSON.stringify(region)}`);

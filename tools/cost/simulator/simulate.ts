@@ -16,9 +16,21 @@ import { Trace } from './trace';
  * One policy's run as reported: the engine's counts, summarized waits and cost, and where the billed
  * instance-seconds went: busy + interrupted + boot + idle = billed (each rounded to 0.1 s).
  */
-export interface PolicyRun extends Pick<EngineResult,
-  'policy' | 'costUsd' | 'jobsCompleted' | 'jobsUnfinished' | 'jobsLost' | 'duplicateCompletions' | 'interruptions' | 'wastedGpuSeconds' |
-  'busyGpuSeconds' | 'interruptedGpuSeconds' | 'bootGpuSeconds' | 'idleGpuSeconds'> {
+export interface PolicyRun extends Pick<
+  EngineResult,
+  | 'policy'
+  | 'costUsd'
+  | 'jobsCompleted'
+  | 'jobsUnfinished'
+  | 'jobsLost'
+  | 'duplicateCompletions'
+  | 'interruptions'
+  | 'wastedGpuSeconds'
+  | 'busyGpuSeconds'
+  | 'interruptedGpuSeconds'
+  | 'bootGpuSeconds'
+  | 'idleGpuSeconds'
+> {
   /** Billed instance-seconds (per second, 60 s minimum per instance); `instanceHours` × 3600 unrounded. */
   readonly billedGpuSeconds: number;
   /** costUsd ÷ the static on-demand fleet's cost on the same trace. */

@@ -40,7 +40,14 @@ export function agentBursts(): TraceJob[] {
   return jobs;
 }
 
-export function docBatches(seed: number, batches: readonly [number, number][] = [[0, 100], [3 * 3600, 1000], [8 * 3600, 10000]]): TraceJob[] {
+export function docBatches(
+  seed: number,
+  batches: readonly [number, number][] = [
+    [0, 100],
+    [3 * 3600, 1000],
+    [8 * 3600, 10000],
+  ],
+): TraceJob[] {
   const u = uniforms(seed, 'doc-batches');
   const jobs: TraceJob[] = [];
   for (const [at, count] of batches) {

@@ -75,7 +75,10 @@ export function parseTraceFile(text: string, fileName = 'trace'): { jobs: TraceJ
     readComment(lines[headerAt].trim(), headerAt);
     headerAt++;
   }
-  const header = (lines[headerAt] ?? '').split(',').map((c) => c.trim()).join(',');
+  const header = (lines[headerAt] ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .join(',');
   if (header !== TRACE_HEADER) {
     throw new InputError(`${fileName} line ${headerAt + 1}: expected header ${TRACE_HEADER}, got ${JSON.stringify(lines[headerAt] ?? '')}`);
   }
@@ -110,7 +113,10 @@ export function parseTraceFile(text: string, fileName = 'trace'): { jobs: TraceJ
 
 function parseSettings(flags: string, where: string): TraceSettings {
   try {
-    const v = parseFlags(flags.split(/\s+/).filter((t) => t !== ''), SETTINGS_FLAGS);
+    const v = parseFlags(
+      flags.split(/\s+/).filter((t) => t !== ''),
+      SETTINGS_FLAGS,
+    );
     if (v.help) throw new InputError('unknown flag --help');
     const rate = v['interruptions-per-hour'];
     const missed = v['missed-notice-share'];
@@ -124,7 +130,9 @@ function parseSettings(flags: string, where: string): TraceSettings {
     };
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
-    const known = Object.keys(SETTINGS_FLAGS).map((f) => `--${f}`).join(', ');
+    const known = Object.keys(SETTINGS_FLAGS)
+      .map((f) => `--${f}`)
+      .join(', ');
     const message = err.message.replace(/see --help\)$/, `a trace may set only ${known})`);
     throw new InputError(`${where}: ${message}`);
   }
@@ -140,7 +148,10 @@ export function traceSettingsLine(settings: TraceSettings): string | undefined {
 
 /** A copy sorted by arrival, stable. */
 export function sortTrace(jobs: readonly TraceJob[]): TraceJob[] {
-  return jobs.map((j, i) => ({ j, i })).sort((a, b) => a.j.arrivalS - b.j.arrivalS || a.i - b.i).map((x) => x.j);
+  return jobs
+    .map((j, i) => ({ j, i }))
+    .sort((a, b) => a.j.arrivalS - b.j.arrivalS || a.i - b.i)
+    .map((x) => x.j);
 }
 
 /** The trace as CSV text: an optional `# description` line, the settings line (if any), the header, the rows. */

@@ -19,7 +19,13 @@
  * `expectedJobSeconds`, the boot median for `expectedBootSeconds`).
  */
 import {
-  BusyHistoryCarry, busyHistoryInput, decideCapacity, encodeBusyHistory, planBusyHistoryWrite, QueueState, ScalingPolicy,
+  BusyHistoryCarry,
+  busyHistoryInput,
+  decideCapacity,
+  encodeBusyHistory,
+  planBusyHistoryWrite,
+  QueueState,
+  ScalingPolicy,
 } from '../../../../lib/compute/scaling-policy';
 import { PolicyContext, PolicySetup, SimPolicy } from '../policy';
 
@@ -41,7 +47,9 @@ export function aiBurstScalingPolicy(setup: PolicySetup, overrides: ScalingPolic
 export function aiBurstPolicy(setup: PolicySetup, overrides: ScalingPolicy = {}): SimPolicy {
   const o = setup.options;
   const scaling = aiBurstScalingPolicy(setup, overrides);
-  const tuned = Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(',');
+  const tuned = Object.entries(overrides)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   let carry: BusyHistoryCarry | undefined;
   let tag: string | undefined;
   let lastProbe = -Infinity;

@@ -24,8 +24,7 @@ export const SCALE_IN_THRESHOLD = 0.9;
 export function targetTrackingPolicy(setup: PolicySetup, opts: TargetTrackingOptions = {}): SimPolicy {
   const guard = opts.zeroGuard ?? true;
   const target = setup.options.waitSloS / setup.meanGpuSeconds;
-  const metric = (dp: Datapoint): number | undefined =>
-    dp.inService > 0 ? dp.visible / dp.inService : guard ? dp.visible : undefined;
+  const metric = (dp: Datapoint): number | undefined => (dp.inService > 0 ? dp.visible / dp.inService : guard ? dp.visible : undefined);
   return {
     name: guard ? 'target-tracking' : 'target-tracking-unguarded',
     ...baselineBehaviour(setup, 'spot', 0),
@@ -38,7 +37,8 @@ export function targetTrackingPolicy(setup: PolicySetup, opts: TargetTrackingOpt
         if (highValues && highValues.every((v) => v !== undefined && v > target)) {
           const m = highValues[highValues.length - 1]!;
           const want = Math.ceil((Math.max(current, 1) * m) / target - 1e-9);
-          if (want > fleet.desired) ctx.setDesired(want, `backlog/instance ${m.toFixed(2)} > target ${target.toFixed(2)} for ${SCALE_OUT_DATAPOINTS} min`);
+          if (want > fleet.desired)
+            ctx.setDesired(want, `backlog/instance ${m.toFixed(2)} > target ${target.toFixed(2)} for ${SCALE_OUT_DATAPOINTS} min`);
           return;
         }
         const low = ctx.cloudwatch.latest(ctx.now, SCALE_IN_DATAPOINTS);
@@ -46,7 +46,8 @@ export function targetTrackingPolicy(setup: PolicySetup, opts: TargetTrackingOpt
         if (lowValues && lowValues.every((v) => v !== undefined && v < SCALE_IN_THRESHOLD * target)) {
           const m = lowValues[lowValues.length - 1]!;
           const want = Math.ceil((current * m) / target - 1e-9);
-          if (want < fleet.desired) ctx.setDesired(want, `backlog/instance ${m.toFixed(2)} < ${SCALE_IN_THRESHOLD} × target for ${SCALE_IN_DATAPOINTS} min`);
+          if (want < fleet.desired)
+            ctx.setDesired(want, `backlog/instance ${m.toFixed(2)} < ${SCALE_IN_THRESHOLD} × target for ${SCALE_IN_DATAPOINTS} min`);
         }
       };
       const tick = (t: number): void =>

@@ -145,7 +145,9 @@ export function chartSvg(run: EngineResult, title: string, axis: TimeAxis = shar
     parts.push(`<line x1="${px}" x2="${px}" y1="${bottom}" y2="${bottom + 4}" stroke="#999"/>`);
     parts.push(`<text x="${px}" y="${bottom + 16}" class="x-tick" text-anchor="middle">${t}</text>`);
   }
-  parts.push(`<text x="${LEFT + plotW / 2}" y="${bottom + 36}" class="axis-title" text-anchor="middle">time from the trace start (${ticks.unit})</text>`);
+  parts.push(
+    `<text x="${LEFT + plotW / 2}" y="${bottom + 36}" class="axis-title" text-anchor="middle">time from the trace start (${ticks.unit})</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
