@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { API_CONFIG_VERSION, ApiConfig } from '../lib/contracts';
-import { JobClient } from '../lambda/shared/job-client';
+import { JobClient } from '../runtime/client/job-client';
 import { createStatusHandler } from '../lambda/status/handler';
 import { createSubmitHandler } from '../lambda/submit/handler';
 import { createJobTable, documentClient } from '../test/support/job-table';

@@ -22,10 +22,10 @@ import {
   formatJobId,
   serializeJobMessage,
 } from '../lib/contracts';
-import { JobRecords } from '../lambda/shared/job-records';
-import { requeueInterrupted } from '../lambda/shared/requeue';
+import { JobRecords } from '../runtime/jobs/job-records';
+import { requeueInterrupted } from '../runtime/jobs/requeue';
 import { clientOptions } from '../worker/clients';
-import { silentLogger } from '../worker/log';
+import { silentLogger } from '../runtime/log';
 import { Worker, startWorker } from '../worker/worker';
 import { HEALTH_PATH, startFakeModelServer } from '../test/support/fake-model-server';
 import { startImdsStub } from '../test/support/imds-stub';

@@ -6,7 +6,7 @@
  * the content-based asset hashes change only when the run-time code does.
  *
  * Usage: `tsx scripts/bundle-runtime.ts [--if-stale] [outDir]` (default: assets/). --if-stale skips the build
- * when every bundle is newer than every source it may contain (lambda/, worker/, lib/, the lock file): the
+ * when every bundle is newer than every source it may contain (lambda/, runtime/, worker/, lib/, the lock file): the
  * jest setup and the example app's `cdk synth` use it, so they never run stale run-time code.
  */
 import * as fs from 'node:fs';
@@ -30,7 +30,7 @@ export interface RuntimeBundle {
 /** Lambdas whose code imports the AWS SDK it was tested with: they bundle it instead of using the runtime's copy. */
 const BUNDLES_SDK = new Set(['submit', 'status']);
 
-/** Every Lambda under lambda/ (but shared/) and the worker; the options are the ones the constructs used at synth before. */
+/** Every Lambda under lambda/ (a folder with an index.ts) and the worker; the options are the ones the constructs used at synth before. */
 export function runtimeBundles(): RuntimeBundle[] {
   const lambdas = fs
     .readdirSync(path.join(ROOT, 'lambda'), { withFileTypes: true })
@@ -109,7 +109,7 @@ export function bundlesStale(outDir: string = path.join(ROOT, 'assets')): boolea
   if (!built.every((f) => fs.existsSync(f))) return true;
   const oldest = Math.min(...built.map((f) => fs.statSync(f).mtimeMs));
   const sources = Math.max(
-    ...['lambda', 'worker', 'lib'].map((d) => newestMtime(path.join(ROOT, d))),
+    ...['lambda', 'runtime', 'worker', 'lib'].map((d) => newestMtime(path.join(ROOT, d))),
     fs.statSync(path.join(ROOT, 'package-lock.json')).mtimeMs,
   );
   return sources > oldest;

@@ -30,8 +30,8 @@ import { JobRecord, METRIC_NAMESPACE, Tags, WORKER_CONFIG_VERSION, WorkerConfig,
 import { BatchingSQSClient } from '../lambda/drain/batching-sqs';
 import { DrainDeps, handleDrainEvent } from '../lambda/drain/drain';
 import { DeadLetterDeps, handleDeadLetter } from '../lambda/retry/retry';
-import { JobClient } from '../lambda/shared/job-client';
-import { JobRecords } from '../lambda/shared/job-records';
+import { JobClient } from '../runtime/client/job-client';
+import { JobRecords } from '../runtime/jobs/job-records';
 import { fixture } from '../test/orchestration/helpers';
 import { HEALTH_PATH } from '../test/support/fake-model-server';
 import { createJobTable, documentClient } from '../test/support/job-table';

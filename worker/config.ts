@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { PRIORITY_NAME_PATTERN, SQS_MAX_VISIBILITY_SECONDS, WORKER_CONFIG_VERSION, WORKLOAD_NAME_PATTERN, WorkerConfig } from '../lib/contracts';
-import { BackoffPolicy, DEFAULT_BACKOFF } from '../lambda/shared/retry';
+import { BackoffPolicy, DEFAULT_BACKOFF } from '../runtime/jobs/retry';
 
 /** DynamoDB items are capped at 400 KB; an inline result must leave room for the rest of the record. */
 export const MAX_INLINE_RESULT_BYTES = 300 * 1024;

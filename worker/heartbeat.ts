@@ -6,7 +6,7 @@
  */
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SQS_MAX_VISIBILITY_SECONDS } from '../lib/contracts';
-import { Logger, errorMessage } from './log';
+import { Log, errorMessage } from '../runtime/log';
 
 /** Seconds kept free before the 12 h cap: the job is stopped as timed out before SQS would refuse. */
 export const SQS_CAP_MARGIN_SECONDS = 60;
@@ -16,7 +16,7 @@ export interface HeartbeatOptions {
   /** When the message was received (the 12 h cap counts from here). */
   readonly receivedAt: number;
   readonly now: () => number;
-  readonly logger: Logger;
+  readonly logger: Log;
   readonly onLost: (reason: string) => void;
 }
 

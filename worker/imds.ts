@@ -10,7 +10,7 @@
  *   (readable only when the launch template enables instance metadata tags; 404 otherwise).
  */
 import { Tags } from '../lib/contracts';
-import { Logger, errorMessage } from './log';
+import { Log, errorMessage } from '../runtime/log';
 
 const TOKEN_TTL_SECONDS = 21600;
 const REQUEST_TIMEOUT_MS = 2000;
@@ -118,7 +118,7 @@ export class ImdsWatcher {
     private readonly imds: ImdsClient,
     private readonly intervalMs: number,
     private readonly handlers: ImdsWatcherHandlers,
-    private readonly logger: Logger,
+    private readonly logger: Log,
   ) {}
 
   start(): void {

@@ -5,11 +5,11 @@
  * agent and stops it gracefully on SIGTERM/SIGINT. Exits 0 after a clean stop, 1 when the config is
  * invalid or boot fails (systemd restarts it).
  */
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../runtime/jobs/document-client';
 import { WORKER_CONFIG_PATH } from '../lib/contracts';
 import { createWorkerClients } from './clients';
 import { loadWorkerConfig } from './config';
-import { Logger, errorMessage, jsonLogger } from './log';
+import { Log, errorMessage, jsonLogger } from '../runtime/log';
 import { startWorker } from './worker';
 
 export { loadWorkerConfig, validateWorkerConfig, settingsOf } from './config';
@@ -17,7 +17,7 @@ export { startWorker } from './worker';
 export type { Worker, WorkerDeps, WorkerEvents, WorkerStatus, ReadyEvent, InterruptedEvent } from './worker';
 
 /** Run the agent until SIGTERM/SIGINT; resolves with the exit code. */
-export async function main(argv: readonly string[] = process.argv, logger: Logger = jsonLogger()): Promise<number> {
+export async function main(argv: readonly string[] = process.argv, logger: Log = jsonLogger()): Promise<number> {
   const path = argv[2] ?? WORKER_CONFIG_PATH;
   let config;
   try {
@@ -28,7 +28,7 @@ export async function main(argv: readonly string[] = process.argv, logger: Logge
   }
   // SQS, DynamoDB and S3 in the data region (config.dataRegion, default config.region); the rest local.
   const { sqs, dynamo: dynamoClient, s3, cloudwatch, autoscaling } = createWorkerClients(config);
-  const dynamo = DynamoDBDocumentClient.from(dynamoClient, { marshallOptions: { removeUndefinedValues: true } });
+  const dynamo = documentClient(dynamoClient);
   const worker = startWorker(config, { sqs, dynamo, s3, cloudwatch, autoscaling, logger });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info('signal received: stopping', { signal });

@@ -12,14 +12,14 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { JobMessage, JobRecord, MetricNames, SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, parseJobMessage } from '../lib/contracts';
-import { JobRecords, NotStartedReason } from '../lambda/shared/job-records';
-import { deleteQuietly } from '../lambda/shared/requeue';
-import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../lambda/shared/retry';
+import { JobRecords, NotStartedReason } from '../runtime/jobs/job-records';
+import { deleteQuietly } from '../runtime/jobs/requeue';
+import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../runtime/jobs/retry';
 import { GpuEconomics, costUsdOf, gpuSecondsOf } from './cost';
 import { JobError } from './errors';
 import { Heartbeat, jobDeadline } from './heartbeat';
 import { JobContext } from './job-context';
-import { Logger, errorMessage } from './log';
+import { Log, errorMessage } from '../runtime/log';
 import { MetricDimensions, MetricsBatcher } from './metrics';
 import { ModelAdapter } from './model/adapter';
 import { ScaleInProtection } from './protection';
@@ -73,7 +73,7 @@ export interface RunnerDeps {
   readonly protection: ScaleInProtection;
   readonly economics: GpuEconomics;
   readonly instanceId: string;
-  readonly logger: Logger;
+  readonly logger: Log;
   readonly now: () => number;
   /** False while the agent drains, is interrupted or stops: a message not yet started goes back. */
   readonly accepting: () => boolean;

@@ -5,7 +5,7 @@
  */
 import { CloudWatchClient, MetricDatum, PutMetricDataCommand, StandardUnit } from '@aws-sdk/client-cloudwatch';
 import { DimensionName, Dimensions, METRIC_DIMENSION_SETS, MetricName, WORKER_METRIC_UNITS } from '../lib/contracts';
-import { Logger, errorMessage } from './log';
+import { Log, errorMessage } from '../runtime/log';
 
 export const MAX_DATUMS_PER_CALL = 1000;
 export const MAX_VALUES_PER_DATUM = 150;
@@ -38,7 +38,7 @@ export class MetricsBatcher {
   constructor(
     private readonly cloudwatch: CloudWatchClient,
     private readonly namespace: string,
-    private readonly logger: Logger,
+    private readonly logger: Log,
     private readonly now: () => number = Date.now,
   ) {}
 

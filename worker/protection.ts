@@ -5,7 +5,7 @@
  * latest wish is applied. A failed call is logged and never blocks a job.
  */
 import { AutoScalingClient, SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
-import { Logger, errorMessage } from './log';
+import { Log, errorMessage } from '../runtime/log';
 
 export class ScaleInProtection {
   private wanted = false;
@@ -18,7 +18,7 @@ export class ScaleInProtection {
     private readonly autoscaling: AutoScalingClient,
     private readonly groupName: string,
     private readonly instanceId: string,
-    private readonly logger: Logger,
+    private readonly logger: Log,
     private readonly idleMs: number,
   ) {}
 

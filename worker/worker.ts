@@ -25,15 +25,15 @@ import {
   expectedDoneAt,
   finishesBeforeReclaim,
 } from '../lib/contracts';
-import { JobRecords } from '../lambda/shared/job-records';
-import { requeueInterrupted } from '../lambda/shared/requeue';
-import { RetryDeps } from '../lambda/shared/retry';
+import { JobRecords } from '../runtime/jobs/job-records';
+import { requeueInterrupted } from '../runtime/jobs/requeue';
+import { RetryDeps } from '../runtime/jobs/retry';
 import { WorkerSettings, settingsOf, validateWorkerConfig } from './config';
 import { GpuEconomics, economics, gpuSecondsOf } from './cost';
 import { ImdsClient, ImdsWatcher, InstanceIdentity, InterruptionNotice, instanceIdentity } from './imds';
 import { JobContext, Received, RequeueOutcome, StopReason } from './job-context';
 import { JobFinishedEvent, JobStartedEvent, UNNAMED_MODEL, runJob } from './job-runner';
-import { Logger, errorMessage, jsonLogger } from './log';
+import { Log, errorMessage, jsonLogger } from '../runtime/log';
 import { MetricsBatcher } from './metrics';
 import { ModelAdapter, createModelAdapter, waitForHealthy } from './model/adapter';
 import { ScaleInProtection } from './protection';
@@ -52,7 +52,7 @@ export interface WorkerDeps {
   /** Jitter source of the retry backoff. @default Math.random */
   readonly random?: () => number;
   /** @default JSON lines on stdout */
-  readonly logger?: Logger;
+  readonly logger?: Log;
   /** When the process started (boot GPU-seconds count from here). @default performance.timeOrigin */
   readonly processStartedAt?: number;
   /** Skip the IMDS identity lookup (benchmarks). */
@@ -195,7 +195,7 @@ class Agent implements Worker {
   readonly done: Promise<void>;
 
   private readonly settings: WorkerSettings;
-  private readonly logger: Logger;
+  private readonly logger: Log;
   private readonly now: () => number;
   private readonly fetchFn: typeof fetch;
   private readonly imds: ImdsClient;

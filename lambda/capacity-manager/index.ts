@@ -4,28 +4,25 @@
  * from the API tier) evaluates once, at once. Each evaluation logs its reason and emits
  * BacklogPerInstance + DesiredCapacity (EMF, dimension Workload only).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
-import { requireEnv, requireJsonEnv } from '../shared/env';
+import { EnvNames, MetricNames } from '../../lib/contracts';
+import { requireEnv, requireJsonEnv } from '../../runtime/env';
+import { lambdaLogger, lambdaMetrics } from '../powertools';
 import { createManagerClients } from './clients';
 import { evaluate, evaluateLoop, HistoryMemory, ManagerConfig, parsePolicyConfig } from './evaluate';
 
-const logger = new Logger({ serviceName: 'ai-burst-capacity-manager' });
 const config: ManagerConfig = {
   workload: requireEnv(EnvNames.WORKLOAD),
   autoScalingGroupName: requireEnv(EnvNames.ASG_NAME),
   queueUrls: requireJsonEnv<Record<string, string>>(EnvNames.QUEUE_URLS),
   policy: parsePolicyConfig(requireJsonEnv(EnvNames.SCALING_POLICY)),
 };
-const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), serviceName: 'ai-burst-capacity-manager' });
-// The contract's dimension set for these metrics is exactly [Workload]: drop Powertools' `service` dimension.
-metrics.clearDefaultDimensions();
-metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: config.workload });
+const logger = lambdaLogger('ai-burst-capacity-manager', config.workload);
+const metrics = lambdaMetrics('ai-burst-capacity-manager', config.workload);
 // Queues in the data region (AI_BURST_DATA_REGION when the fleet is placed in another region), the group here.
 const clients = createManagerClients();
-logger.appendKeys({ workload: config.workload, autoScalingGroupName: config.autoScalingGroupName });
+logger.appendKeys({ autoScalingGroupName: config.autoScalingGroupName });
 // The busy history between evaluations of this container (the group tag is only the cold-start copy).
 const memory: HistoryMemory = {};
 

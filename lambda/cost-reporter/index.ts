@@ -2,15 +2,15 @@
  * CostReporter: every minute (EventBridge schedule), the fleets' running instances × spot price per type
  * and AZ → SpendUsd per workload, per agent (by GPU-seconds share) and per price source.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { ScheduledEvent } from 'aws-lambda';
 import { EnvNames } from '../../lib/contracts';
-import { requireEnv, requireJsonEnv } from '../shared/env';
+import { requireEnv, requireJsonEnv } from '../../runtime/env';
+import { lambdaLogger } from '../powertools';
 import { reportSpend, ReportSummary, SpotPriceCache } from './aws';
 
-const logger = new Logger({ serviceName: 'ai-burst-cost-reporter' });
+const logger = lambdaLogger('ai-burst-cost-reporter');
 const ec2 = new EC2Client({});
 const cw = new CloudWatchClient({});
 const cache = new SpotPriceCache();

@@ -22,14 +22,12 @@ import { AutoScalingClient, CompleteLifecycleActionCommand, RecordLifecycleActio
 import { CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { JobRecord, SPOT_NOTICE_SECONDS, Tags, finishesBeforeReclaim } from '../../lib/contracts';
-import { JobRecords } from '../shared/job-records';
-import { requeueInterrupted } from '../shared/requeue';
+import { JobRecords } from '../../runtime/jobs/job-records';
+import { requeueInterrupted } from '../../runtime/jobs/requeue';
 import { DrainEvent, parseDrainEvent } from './events';
+import { Log } from '../../runtime/log';
 
-export interface DrainLog {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-}
+export type DrainLog = Pick<Log, 'info' | 'warn'>;
 
 export interface DrainDeps {
   readonly sqs: SQSClient;

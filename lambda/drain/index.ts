@@ -2,23 +2,19 @@
  * InterruptionDrainer Lambda: EventBridge → handleDrainEvent (drain.ts). Thin on purpose: config from the
  * environment at cold start, SDK clients created once, metrics flushed per invocation.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
-import { requireEnv } from '../shared/env';
-import { JobRecords } from '../shared/job-records';
+import { EnvNames, MetricNames } from '../../lib/contracts';
+import { requireEnv } from '../../runtime/env';
+import { documentClient } from '../../runtime/jobs/document-client';
+import { JobRecords } from '../../runtime/jobs/job-records';
+import { lambdaLogger, lambdaMetrics } from '../powertools';
 import { createDrainClients } from './clients';
 import { DrainDeps, DrainSummary, handleDrainEvent } from './drain';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
-const logger = new Logger({ serviceName: 'ai-burst-drainer' });
-logger.appendKeys({ workload });
-const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), serviceName: 'ai-burst-drainer' });
-// The contract's dimension sets are exact (METRIC_DIMENSION_SETS: Workload only): drop Powertools' `service`.
-metrics.clearDefaultDimensions();
-metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
+const logger = lambdaLogger('ai-burst-drainer', workload);
+const metrics = lambdaMetrics('ai-burst-drainer', workload);
 
 // Records and queues in the data region (AI_BURST_DATA_REGION when the fleet is placed in another region),
 // Auto Scaling and EC2 here. The SQS client coalesces the requeues' SendMessage/DeleteMessage calls into
@@ -26,10 +22,7 @@ metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
 const clients = createDrainClients();
 const deps: DrainDeps = {
   sqs: clients.sqs,
-  records: new JobRecords(
-    DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
-    requireEnv(EnvNames.JOB_TABLE),
-  ),
+  records: new JobRecords(documentClient(clients.dynamo), requireEnv(EnvNames.JOB_TABLE)),
   autoScaling: clients.autoScaling,
   ec2: clients.ec2,
   workload,

@@ -7,26 +7,21 @@
  *   aws lambda invoke --function-name <RetryHandler.redriveFunction name> --payload '{}' \
  *     --cli-binary-format raw-in-base64-out /dev/stdout
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { EnvNames } from '../../lib/contracts';
-import { requireEnv, requireJsonEnv } from '../shared/env';
-import { JobRecords } from '../shared/job-records';
+import { requireEnv, requireJsonEnv } from '../../runtime/env';
+import { documentClient } from '../../runtime/jobs/document-client';
+import { JobRecords } from '../../runtime/jobs/job-records';
+import { lambdaLogger } from '../powertools';
 import { RedriveDeps, RedriveReport, redriveParked } from './redrive';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
-const logger = new Logger({ serviceName: 'ai-burst-redrive' });
-logger.appendKeys({ workload });
+const logger = lambdaLogger('ai-burst-redrive', workload);
 
 const deps: RedriveDeps = {
   sqs: new SQSClient({}),
-  records: new JobRecords(
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-    requireEnv(EnvNames.JOB_TABLE),
-  ),
+  records: new JobRecords(documentClient(), requireEnv(EnvNames.JOB_TABLE)),
   workload,
   queueUrls: requireJsonEnv<Record<string, string>>(EnvNames.QUEUE_URLS),
   parkingQueueUrl: requireEnv(EnvNames.PARKING_QUEUE_URL),

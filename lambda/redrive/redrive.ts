@@ -11,13 +11,11 @@
  */
 import { ChangeMessageVisibilityBatchCommand, Message, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { JobMessage, parseJobMessage, serializeJobMessage, SQS_MAX_VISIBILITY_SECONDS } from '../../lib/contracts';
-import { JobRecords } from '../shared/job-records';
-import { deleteQuietly } from '../shared/requeue';
+import { JobRecords } from '../../runtime/jobs/job-records';
+import { deleteQuietly } from '../../runtime/jobs/requeue';
+import { Log } from '../../runtime/log';
 
-export interface RedriveLog {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-}
+export type RedriveLog = Pick<Log, 'info' | 'warn'>;
 
 export interface RedriveDeps {
   readonly sqs: SQSClient;

@@ -4,33 +4,25 @@
  * holds back the rest of its batch. Config from the environment at cold start, clients created once.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { Dimensions, EnvNames, MetricNames } from '../../lib/contracts';
-import { requireEnv, requireJsonEnv } from '../shared/env';
-import { JobRecords } from '../shared/job-records';
-import { BackoffPolicy } from '../shared/retry';
+import { EnvNames, MetricNames } from '../../lib/contracts';
+import { requireEnv, requireJsonEnv } from '../../runtime/env';
+import { documentClient } from '../../runtime/jobs/document-client';
+import { JobRecords } from '../../runtime/jobs/job-records';
+import { BackoffPolicy } from '../../runtime/jobs/retry';
+import { lambdaLogger, lambdaMetrics } from '../powertools';
 import { DeadLetterDeps, DeadLetterOutcome, handleDeadLetter } from './retry';
 
 const workload = requireEnv(EnvNames.WORKLOAD);
-const logger = new Logger({ serviceName: 'ai-burst-retry-handler' });
-logger.appendKeys({ workload });
-const metrics = new Metrics({ namespace: requireEnv(EnvNames.METRIC_NAMESPACE), serviceName: 'ai-burst-retry-handler' });
-// The contract's dimension sets are exact (METRIC_DIMENSION_SETS: Workload only): drop Powertools' `service`.
-metrics.clearDefaultDimensions();
-metrics.setDefaultDimensions({ [Dimensions.WORKLOAD]: workload });
+const logger = lambdaLogger('ai-burst-retry-handler', workload);
+const metrics = lambdaMetrics('ai-burst-retry-handler', workload);
 
 const deps: DeadLetterDeps = {
   sqs: new SQSClient({}),
-  records: new JobRecords(
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-    requireEnv(EnvNames.JOB_TABLE),
-  ),
+  records: new JobRecords(documentClient(), requireEnv(EnvNames.JOB_TABLE)),
   events: new EventBridgeClient({}),
   eventBusName: requireEnv(EnvNames.EVENT_BUS),
   queueUrls: requireJsonEnv<Record<string, string>>(EnvNames.QUEUE_URLS),

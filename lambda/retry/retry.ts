@@ -24,12 +24,10 @@ import {
   workloadOfJobId,
 } from '../../lib/contracts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { backoffSeconds, parkRaw, retryOrPark, RetryDeps } from '../shared/retry';
+import { backoffSeconds, parkRaw, retryOrPark, RetryDeps } from '../../runtime/jobs/retry';
+import { Log } from '../../runtime/log';
 
-export interface DeadLetterLog {
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-}
+export type DeadLetterLog = Pick<Log, 'info' | 'warn'>;
 
 export interface DeadLetterDeps extends Omit<RetryDeps, 'onParked'> {
   readonly workload: string;

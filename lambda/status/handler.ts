@@ -4,9 +4,9 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ApiErrorCodes } from '../../lib/contracts';
-import { ApiError } from '../shared/api-error';
-import { errorResponse, ErrorLog, jsonResponse } from '../shared/api-response';
-import { JobClient } from '../shared/job-client';
+import { ApiError } from '../../runtime/http/api-error';
+import { errorResponse, ErrorLog, jsonResponse } from '../../runtime/http/api-response';
+import { JobClient } from '../../runtime/client/job-client';
 
 export interface StatusHandlerDeps {
   readonly client: JobClient;

@@ -3,9 +3,9 @@
  * where to poll, or 200 with an upload URL for `payloadUpload`. Every error is `{ error: { code, message } }`.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { errorResponse, ErrorLog, header, jsonResponse } from '../shared/api-response';
-import { JobClient } from '../shared/job-client';
-import { parseJsonBody } from '../shared/submit-request';
+import { errorResponse, ErrorLog, header, jsonResponse } from '../../runtime/http/api-response';
+import { JobClient } from '../../runtime/client/job-client';
+import { parseJsonBody } from '../../runtime/client/submit-request';
 
 export interface SubmitHandlerDeps {
   readonly client: JobClient;

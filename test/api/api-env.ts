@@ -11,7 +11,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { API_CONFIG_VERSION, ApiConfig, ApiWorkloadConfig } from '../../lib/contracts';
-import { JobClient, JobClientProps } from '../../lambda/shared/job-client';
+import { JobClient, JobClientProps } from '../../runtime/client/job-client';
 import { createStatusHandler } from '../../lambda/status/handler';
 import { createSubmitHandler } from '../../lambda/submit/handler';
 import { createJobTable, documentClient } from '../support/job-table';

@@ -10,9 +10,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ApiConfig, JOB_ID_PATTERN, parseJobMessage, resultKey } from '../../lib/contracts';
-import { idempotencyItemKey, IdempotencyStore, requestFingerprint } from '../../lambda/shared/idempotency';
-import { checkSubmitRequest } from '../../lambda/shared/submit-request';
-import { RunningOn } from '../../lambda/shared/job-records';
+import { idempotencyItemKey, IdempotencyStore, requestFingerprint } from '../../runtime/client/idempotency';
+import { checkSubmitRequest } from '../../runtime/client/submit-request';
+import { RunningOn } from '../../runtime/jobs/job-records';
 import { documentClient } from '../support/job-table';
 import {
   BUCKET,

@@ -1,10 +1,10 @@
 /** The pure pieces behind the API tier (shared by the Lambdas and JobClient), without any server. */
-import { ApiError } from '../../lambda/shared/api-error';
-import { WakeDebounce } from '../../lambda/shared/fleet-wake';
-import { canonicalJson, idempotencyItemKey, requestFingerprint } from '../../lambda/shared/idempotency';
-import { sqsSafeJson } from '../../lambda/shared/job-client';
-import { jobView } from '../../lambda/shared/job-view';
-import { BudgetGuard, limitFor, utcDayStart } from '../../lambda/shared/spend-budget';
+import { ApiError } from '../../runtime/http/api-error';
+import { WakeDebounce } from '../../runtime/client/fleet-wake';
+import { canonicalJson, idempotencyItemKey, requestFingerprint } from '../../runtime/client/idempotency';
+import { sqsSafeJson } from '../../runtime/client/job-client';
+import { jobView } from '../../runtime/client/job-view';
+import { BudgetGuard, limitFor, utcDayStart } from '../../runtime/client/spend-budget';
 import {
   checkContentType,
   checkJobId,
@@ -12,7 +12,7 @@ import {
   checkSubmitRequest,
   MAX_PAYLOAD_DEPTH,
   parseJsonBody,
-} from '../../lambda/shared/submit-request';
+} from '../../runtime/client/submit-request';
 import { statusUrl } from '../../lambda/submit/handler';
 import { JobRecord } from '../../lib/contracts';
 

@@ -213,7 +213,7 @@ function sourceFiles(dir: string): string[] {
 
 /**
  * The producers under `repoRoot`: `worker/` (one producer) and each `lambda/<name>/` except `lambda/shared`
- * (shared code counts for the producers that import it). Only files under worker/ and lambda/ are followed.
+ * (shared code counts for the producers that import it). Files under worker/, lambda/ and runtime/ are followed.
  */
 export function scanProducers(repoRoot: string): Producer[] {
   const roots: Array<{ component: string; dir: string }> = [];
@@ -224,7 +224,7 @@ export function scanProducers(repoRoot: string): Producer[] {
       if (e.isDirectory() && e.name !== 'shared') roots.push({ component: `lambda/${e.name}`, dir: path.join(lambdaDir, e.name) });
     }
   }
-  const within = (f: string) => f.startsWith(path.join(repoRoot, 'worker') + path.sep) || f.startsWith(lambdaDir + path.sep);
+  const within = (f: string) => ['worker', 'lambda', 'runtime'].some((d) => f.startsWith(path.join(repoRoot, d) + path.sep));
   const cache = new Map<string, FileFacts>();
   const facts = (f: string) => cache.get(f) ?? cache.set(f, factsOf(f)).get(f)!;
 

@@ -11,7 +11,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { BatchingSQSClient } from '../../lambda/drain/batching-sqs';
-import { deleteQuietly } from '../../lambda/shared/requeue';
+import { deleteQuietly } from '../../runtime/jobs/requeue';
 import { clientConfig, LocalServer, startSqs } from '../support/local-aws';
 import { createQueue, drainQueue } from './helpers';
 

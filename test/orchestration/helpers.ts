@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { formatJobId, messageFromRecord, serializeJobMessage } from '../../lib/contracts';
-import { JobRecords, NewJob } from '../../lambda/shared/job-records';
+import { JobRecords, NewJob } from '../../runtime/jobs/job-records';
 import { uniqueName } from '../support/local-aws';
 
 export const FIXTURE_INSTANCE = 'i-0abcdef1234567890';

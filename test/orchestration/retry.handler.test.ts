@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { EVENT_SOURCE, EventDetailTypes, JobMessage, messageFromRecord, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
 import { decide, DeadLetterDeps, handleDeadLetter } from '../../lambda/retry/retry';
-import { JobRecords } from '../../lambda/shared/job-records';
+import { JobRecords } from '../../runtime/jobs/job-records';
 import { createJobTable, documentClient } from '../support/job-table';
 import { LocalServer, startDynamo, startSqs, TEST_CREDENTIALS, TEST_REGION } from '../support/local-aws';
 import { createQueue, drainQueue, newJob, recordingLog, runningJobs } from './helpers';

@@ -1,5 +1,4 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { JOB_TABLE_INSTANCE_INDEX } from '../../lib/contracts';
 import { uniqueName } from './local-aws';
 
@@ -27,6 +26,4 @@ export async function createJobTable(client: DynamoDBClient): Promise<string> {
   return TableName;
 }
 
-export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
+export { documentClient } from '../../runtime/jobs/document-client';

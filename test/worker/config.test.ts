@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKER_CONFIG_VERSION, WorkerConfig } from '../../lib/contracts';
-import { DEFAULT_BACKOFF } from '../../lambda/shared/retry';
+import { DEFAULT_BACKOFF } from '../../runtime/jobs/retry';
 import { loadWorkerConfig, settingsOf, validateWorkerConfig } from '../../worker/config';
 import { costUsdOf, economics, gpuSecondsOf, maxSlots } from '../../worker/cost';
 import { jobDeadline } from '../../worker/heartbeat';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { main } from '../../worker';
-import { silentLogger } from '../../worker/log';
+import { silentLogger } from '../../runtime/log';
 import { Env, configFor, makeQueues, sleep, startEnv, stopEnv, submit } from './harness';
 import { startImdsStub } from '../support/imds-stub';
 
@@ -39,7 +39,7 @@ describe('bundle', () => {
 
   test('worker/index.ts bundles to one file without aws-cdk-lib or constructs', () => {
     expect(inputs).toContain('worker/index.ts');
-    expect(inputs).toContain('lambda/shared/job-records.ts');
+    expect(inputs).toContain('runtime/jobs/job-records.ts');
     expect(inputs.some((i) => i.includes('@aws-sdk/client-sqs'))).toBe(true);
     expect(inputs.filter((i) => /aws-cdk-lib|node_modules\/constructs\//.test(i))).toEqual([]);
   });

@@ -19,9 +19,9 @@ import {
   formatJobId,
   serializeJobMessage,
 } from '../../lib/contracts';
-import { JobRecords } from '../../lambda/shared/job-records';
+import { JobRecords } from '../../runtime/jobs/job-records';
 import { Worker, WorkerDeps, WorkerEvents, startWorker } from '../../worker/worker';
-import { silentLogger } from '../../worker/log';
+import { silentLogger } from '../../runtime/log';
 import { FakeModelServer, HEALTH_PATH, startFakeModelServer } from '../support/fake-model-server';
 import { ImdsStub, startImdsStub } from '../support/imds-stub';
 import { createJobTable, documentClient } from '../support/job-table';

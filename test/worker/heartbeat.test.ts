@@ -1,6 +1,6 @@
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Heartbeat } from '../../worker/heartbeat';
-import { silentLogger } from '../../worker/log';
+import { silentLogger } from '../../runtime/log';
 import { LocalServer, startSqs, uniqueName } from '../support/local-aws';
 
 let sqs: LocalServer<SQSClient>;

@@ -1,6 +1,6 @@
 import { Tags } from '../../lib/contracts';
 import { ImdsClient, ImdsWatcher, InterruptionNotice, instanceIdentity } from '../../worker/imds';
-import { silentLogger } from '../../worker/log';
+import { silentLogger } from '../../runtime/log';
 import { ImdsStub, startImdsStub } from '../support/imds-stub';
 
 let imds: ImdsStub;

@@ -1,7 +1,7 @@
 import { CloudWatchClient, MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { METRIC_DIMENSION_SETS, MetricNames } from '../../lib/contracts';
-import { silentLogger } from '../../worker/log';
+import { silentLogger } from '../../runtime/log';
 import { MAX_DATUMS_PER_CALL, MetricsBatcher, batches } from '../../worker/metrics';
 
 const cw = mockClient(CloudWatchClient);

@@ -1,6 +1,6 @@
 import { AutoScalingClient, SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
-import { silentLogger } from '../../worker/log';
+import { silentLogger } from '../../runtime/log';
 import { ScaleInProtection } from '../../worker/protection';
 
 const asg = mockClient(AutoScalingClient);

@@ -7,8 +7,8 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { MetricNames, serializeJobMessage } from '../../lib/contracts';
-import { requeueInterrupted } from '../../lambda/shared/requeue';
-import { jsonLogger } from '../../worker/log';
+import { requeueInterrupted } from '../../runtime/jobs/requeue';
+import { jsonLogger } from '../../runtime/log';
 import {
   Env,
   RESULT_BUCKET,

@@ -6,7 +6,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
 import { MetricNames, Tags, parseJobMessage } from '../../lib/contracts';
-import { requeueInterrupted } from '../../lambda/shared/requeue';
+import { requeueInterrupted } from '../../runtime/jobs/requeue';
 import {
   Env,
   RESULT_BUCKET,

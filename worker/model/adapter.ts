@@ -1,6 +1,6 @@
 /** What the job runner needs from a model server, whatever protocol it speaks. */
 import { WorkerModelServerConfig } from '../../lib/contracts';
-import { Logger, errorMessage } from '../log';
+import { Log, errorMessage } from '../../runtime/log';
 import { InvocationsAdapter } from './invocations';
 import { OpenAiAdapter } from './openai';
 
@@ -61,7 +61,7 @@ export async function probeHealth(config: WorkerModelServerConfig, fetchFn: type
 }
 
 /** Poll the health endpoint until it answers 2xx; rejects with the signal's reason when aborted. */
-export async function waitForHealthy(adapter: ModelAdapter, options: { intervalMs: number; signal: AbortSignal; logger: Logger }): Promise<void> {
+export async function waitForHealthy(adapter: ModelAdapter, options: { intervalMs: number; signal: AbortSignal; logger: Log }): Promise<void> {
   let tries = 0;
   for (;;) {
     options.signal.throwIfAborted();

@@ -14,9 +14,9 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { formatJobId, JobMessage, messageFromRecord, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
-import { JobRecords, NewJob, RunningOn } from '../../lambda/shared/job-records';
-import { requeueInterrupted } from '../../lambda/shared/requeue';
-import { backoffSeconds, delayed, remainingDelaySeconds, retryOrPark } from '../../lambda/shared/retry';
+import { JobRecords, NewJob, RunningOn } from '../../runtime/jobs/job-records';
+import { requeueInterrupted } from '../../runtime/jobs/requeue';
+import { backoffSeconds, delayed, remainingDelaySeconds, retryOrPark } from '../../runtime/jobs/retry';
 import { createJobTable, documentClient } from '../support/job-table';
 import { LocalServer, startDynamo, startSqs, uniqueName } from '../support/local-aws';
 

@@ -6,6 +6,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ApiErrorCodes } from '../../lib/contracts';
 import { ApiError, isApiError } from './api-error';
+import { Log } from '../log';
 
 const HEADERS = {
   'content-type': 'application/json',
@@ -17,9 +18,8 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   return { statusCode, headers: { ...HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-export interface ErrorLog {
-  error(message: string, extra: Record<string, unknown>): void;
-}
+/** What `errorResponse` logs with. */
+export type ErrorLog = Pick<Log, 'error'>;
 
 export function errorResponse(e: unknown, requestId: string | undefined, log?: ErrorLog): APIGatewayProxyResult {
   if (isApiError(e)) return jsonResponse(e.status, e.toBody(), { ...e.headers });

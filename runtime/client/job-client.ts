@@ -31,15 +31,16 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   workloadOfJobId,
 } from '../../lib/contracts';
-import { ApiError, quote } from './api-error';
+import { ApiError, quote } from '../http/api-error';
 import { FleetWaker } from './fleet-wake';
 import { idempotencyItemKey, IdempotencyStore, requestFingerprint } from './idempotency';
-import { JobRecords } from './job-records';
+import { JobRecords } from '../jobs/job-records';
 import { jobView, JobView } from './job-view';
 import { BudgetGuard, CloudWatchSpendSource } from './spend-budget';
 import { checkJobId, checkSubmitRequest, SubmitRequest, tooLarge, WorkloadCatalog } from './submit-request';
+import { Log } from '../log';
 
-export { ApiError } from './api-error';
+export { ApiError } from '../http/api-error';
 export type { JobView } from './job-view';
 
 /** What a caller sends; checked at run time like an HTTP body (the same rules and error codes). */
@@ -76,9 +77,8 @@ export type ResultAnswer =
   | { readonly jobId: string; readonly status: 'SUCCEEDED'; readonly result: unknown }
   | { readonly jobId: string; readonly status: 'SUCCEEDED'; readonly resultUrl: string; readonly expiresAt: string };
 
-export interface JobClientLog {
-  warn(message: string, extra: Record<string, unknown>): void;
-}
+/** What the client logs with (a Powertools Logger, `console`, or any `Log`). */
+export type JobClientLog = Pick<Log, 'warn'>;
 
 export interface JobClientProps {
   readonly sqs: SQSClient;

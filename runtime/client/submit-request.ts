@@ -13,7 +13,7 @@ import {
   SUBMIT_REQUEST_FIELDS,
   workloadOfJobId,
 } from '../../lib/contracts';
-import { ApiError, quote } from './api-error';
+import { ApiError, quote } from '../http/api-error';
 
 /** Workload name → its priorities, highest first. */
 export type WorkloadCatalog = Readonly<Record<string, readonly string[]>>;
