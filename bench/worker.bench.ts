@@ -21,6 +21,7 @@ import {
   WorkerConfig,
   formatJobId,
   serializeJobMessage,
+  ModelServerKind,
 } from '../lib/contracts';
 import { JobRecords } from '../runtime/jobs/job-records';
 import { requeueInterrupted } from '../runtime/jobs/requeue';
@@ -96,7 +97,7 @@ export default async function workerBench(): Promise<string> {
       inlineResultMaxBytes: 4096,
       autoScalingGroupName: 'bench-fleet',
       metricNamespace: METRIC_NAMESPACE,
-      modelServer: { kind: 'openai', baseUrl: model.baseUrl, healthPath: HEALTH_PATH, defaultModel: 'm' },
+      modelServer: { kind: ModelServerKind.OPENAI, baseUrl: model.baseUrl, healthPath: HEALTH_PATH, defaultModel: 'm' },
       concurrency,
       jobTimeoutSeconds: 300,
       visibilityTimeoutSeconds: 60,

@@ -7,7 +7,7 @@ export { AiBurstPlatform, type AiBurstPlatformProps, type AiBurstWorkload, type 
 
 // Layer 1: API and job store
 export { JobApi, type JobApiProps, type JobApiUsagePlanOptions, type JobApiWorkload } from './api/job-api';
-export { CognitoAuthorization, type CognitoAuthorizationOptions, JobApiAuthorization } from './api/job-api-authorization';
+export { CognitoAuthorization, type CognitoAuthorizationOptions, JobApiAuthorization, JobApiAuthorizationKind } from './api/job-api-authorization';
 export { type IJobStore, JobStore, type JobStoreProps } from './store/job-store';
 
 // Layer 2: compute
@@ -58,7 +58,7 @@ export {
 // Contracts a CDK app wires: cost tags, metric names and dimensions, the events the library publishes
 export { EVENT_SOURCE, EventDetailTypes, type JobFailedDetail, SHARED_WORKLOAD_TAG_VALUE, Tags } from './contracts/tags';
 export { type DimensionName, Dimensions, METRIC_NAMESPACE, type MetricName, MetricNames, type PriceSource, PriceSources } from './contracts/metrics';
-export type { ModelServerKind, WorkerModelServerConfig } from './contracts/worker-config';
+export { ModelServerKind, type WorkerModelServerConfig } from './contracts/worker-config';
 
 // The dated price snapshot GpuFleet prices jobs with (the cost model and simulator are in cdk-ai-burst-tools)
 export {

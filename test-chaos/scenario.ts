@@ -26,7 +26,16 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { JobRecord, METRIC_NAMESPACE, Tags, WORKER_CONFIG_VERSION, WorkerConfig, messageFromRecord, serializeJobMessage } from '../lib/contracts';
+import {
+  JobRecord,
+  METRIC_NAMESPACE,
+  Tags,
+  WORKER_CONFIG_VERSION,
+  WorkerConfig,
+  messageFromRecord,
+  serializeJobMessage,
+  ModelServerKind,
+} from '../lib/contracts';
 import { BatchingSQSClient } from '../lambda/drain/batching-sqs';
 import { DrainDeps, handleDrainEvent } from '../lambda/drain/drain';
 import { DeadLetterDeps, handleDeadLetter } from '../lambda/retry/retry';
@@ -195,7 +204,7 @@ export async function runScenario(servers: Servers, seed: number, jobCount: numb
     inlineResultMaxBytes: 0, // every result goes to S3: the result-object check reads what the record names
     autoScalingGroupName: 'chat-fleet',
     metricNamespace: METRIC_NAMESPACE,
-    modelServer: { kind: 'openai', baseUrl: 'http://127.0.0.1:1', healthPath: HEALTH_PATH, defaultModel: 'llama-3-8b' },
+    modelServer: { kind: ModelServerKind.OPENAI, baseUrl: 'http://127.0.0.1:1', healthPath: HEALTH_PATH, defaultModel: 'llama-3-8b' },
     concurrency: SETTINGS.concurrency,
     jobTimeoutSeconds: SETTINGS.jobTimeoutSeconds,
     visibilityTimeoutSeconds: SETTINGS.visibilityTimeoutSeconds,

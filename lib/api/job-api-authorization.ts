@@ -1,6 +1,14 @@
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { propError } from '../common/validate';
 
+/** How callers of a JobApi authenticate. */
+export enum JobApiAuthorizationKind {
+  /** IAM SigV4 (`execute-api:Invoke`). */
+  IAM = 'iam',
+  /** Amazon Cognito user pool tokens. */
+  COGNITO = 'cognito',
+}
+
 /** How callers of a JobApi authenticate. Every method of the API uses the same choice. */
 export abstract class JobApiAuthorization {
   /**
@@ -25,7 +33,8 @@ export abstract class JobApiAuthorization {
     return new CognitoAuthorization(options);
   }
 
-  public abstract readonly kind: 'iam' | 'cognito';
+  /** Which scheme this is. */
+  public abstract readonly kind: JobApiAuthorizationKind;
 }
 
 export interface CognitoAuthorizationOptions {
@@ -39,12 +48,12 @@ export interface CognitoAuthorizationOptions {
 }
 
 class IamAuthorization extends JobApiAuthorization {
-  public readonly kind = 'iam' as const;
+  public readonly kind = JobApiAuthorizationKind.IAM;
 }
 
 /** @internal */
 export class CognitoAuthorization extends JobApiAuthorization {
-  public readonly kind = 'cognito' as const;
+  public readonly kind = JobApiAuthorizationKind.COGNITO;
   constructor(public readonly options: CognitoAuthorizationOptions) {
     super();
   }

@@ -27,7 +27,7 @@ import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration, validateInteger, validatePattern, validateRange } from '../common/validate';
 import { IJobQueue } from '../queue/job-queue';
 import { IJobStore } from '../store/job-store';
-import { CognitoAuthorization, JobApiAuthorization } from './job-api-authorization';
+import { CognitoAuthorization, JobApiAuthorization, JobApiAuthorizationKind } from './job-api-authorization';
 import { submitRequestSchema } from './submit-request-schema';
 
 /** One workload the API serves. */
@@ -430,7 +430,7 @@ export class JobApi extends Construct {
       );
     }
     if (executionLogLevel === apigateway.MethodLoggingLevel.OFF) acknowledgeNag(this.stage, 'AwsSolutions-APIG6', noRole);
-    if (auth.kind === 'iam') {
+    if (auth.kind === JobApiAuthorizationKind.IAM) {
       for (const m of this.api.methods) {
         acknowledgeNag(
           m,
@@ -564,8 +564,8 @@ function accessLogFormat(auth: JobApiAuthorization): apigateway.AccessLogFormat 
     extendedRequestId: F.contextExtendedRequestId(),
     requestTime: F.contextRequestTime(),
     ip: F.contextIdentitySourceIp(),
-    caller: auth.kind === 'iam' ? F.contextIdentityCaller() : F.contextAuthorizerClaims('sub'),
-    user: auth.kind === 'iam' ? F.contextIdentityUserArn() : F.contextAuthorizerClaims('client_id'),
+    caller: auth.kind === JobApiAuthorizationKind.IAM ? F.contextIdentityCaller() : F.contextAuthorizerClaims('sub'),
+    user: auth.kind === JobApiAuthorizationKind.IAM ? F.contextIdentityUserArn() : F.contextAuthorizerClaims('client_id'),
     apiKeyId: F.contextIdentityApiKeyId(),
     httpMethod: F.contextHttpMethod(),
     resourcePath: F.contextResourcePath(),

@@ -35,7 +35,7 @@ export interface VllmModelServerOptions extends ModelServerBaseOptions {
 }
 
 export interface ContainerModelServerOptions extends ModelServerBaseOptions {
-  /** `openai` (chat/completions API) or `invocations` (POST /invocations, SageMaker-style containers). */
+  /** The API the container speaks: `ModelServerKind.OPENAI` (chat/completions) or `ModelServerKind.INVOCATIONS`. */
   readonly kind: ModelServerKind;
   /** Image to run with `docker run --gpus all`. */
   readonly image: string;
@@ -90,7 +90,7 @@ export abstract class ModelServer {
       'ModelServer.vllm',
       {
         worker: {
-          kind: 'openai',
+          kind: ModelServerKind.OPENAI,
           baseUrl: `http://127.0.0.1:${port}`,
           healthPath: options.healthPath ?? '/health',
           defaultModel: model,
@@ -170,11 +170,11 @@ class FixedModelServer extends ModelServer {
   }
 }
 
-const KINDS: readonly ModelServerKind[] = ['openai', 'invocations'];
+const KINDS: readonly string[] = Object.values(ModelServerKind);
 
 function validateKind(factory: string, kind: ModelServerKind): void {
   if (!KINDS.includes(kind)) {
-    throw propError(factory, 'kind', `must be ${KINDS.map((k) => JSON.stringify(k)).join(' or ')} (got ${JSON.stringify(kind)})`);
+    throw propError(factory, 'kind', `must be ModelServerKind.OPENAI or ModelServerKind.INVOCATIONS (got ${JSON.stringify(kind)})`);
   }
 }
 
@@ -185,7 +185,7 @@ function validateImage(factory: string, image: string): void {
 }
 
 function defaultHealthPath(kind: ModelServerKind): string {
-  return kind === 'invocations' ? '/ping' : '/health';
+  return kind === ModelServerKind.INVOCATIONS ? '/ping' : '/health';
 }
 
 /** Single-quote for bash. */
@@ -208,6 +208,6 @@ function workerModelServer(options: { kind: ModelServerKind; healthPath?: string
     baseUrl: `http://127.0.0.1:${port}`,
     healthPath: options.healthPath ?? defaultHealthPath(options.kind),
     ...(options.defaultModel ? { defaultModel: options.defaultModel } : {}),
-    ...(options.kind === 'openai' ? { stream: true } : {}),
+    ...(options.kind === ModelServerKind.OPENAI ? { stream: true } : {}),
   };
 }

@@ -7,10 +7,16 @@
 export const WORKER_CONFIG_PATH = '/etc/ai-burst/worker.json';
 export const WORKER_CONFIG_VERSION = 1;
 
-export type ModelServerKind = 'openai' | 'invocations';
+/** The HTTP API a model server speaks; the worker picks its adapter by it (the value is what the config file holds). */
+export enum ModelServerKind {
+  /** /v1/chat/completions or /v1/completions (vLLM, TGI, llama.cpp, Ollama). */
+  OPENAI = 'openai',
+  /** POST /invocations (SageMaker-style containers), health `/ping`. */
+  INVOCATIONS = 'invocations',
+}
 
 export interface WorkerModelServerConfig {
-  /** `openai`: /v1/chat/completions or /v1/completions (vLLM, TGI, llama.cpp, Ollama); `invocations`: POST /invocations. */
+  /** The API the server speaks. */
   readonly kind: ModelServerKind;
   /** e.g. `http://127.0.0.1:8000` — the server runs on the same instance. */
   readonly baseUrl: string;

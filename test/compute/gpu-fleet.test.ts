@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { JobQueue, JobStore, METRIC_NAMESPACE } from '../../lib';
-import { WORKER_CONFIG_PATH } from '../../lib/contracts';
+import { WORKER_CONFIG_PATH, ModelServerKind } from '../../lib/contracts';
 import { DLAMI_SSM_PARAMETER, GpuFleet, GpuFleetProps, TERMINATION_HOOK_NAME } from '../../lib/compute/gpu-fleet';
 import { FleetScaling } from '../../lib/compute/fleet-scaling';
 import { ModelServer } from '../../lib/compute/model-server';
@@ -292,7 +292,13 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     workerConcurrency: 4,
     gpuMetrics: false,
     scaling: FleetScaling.none(),
-    modelServer: ModelServer.container({ kind: 'invocations', image: 'example/server:1', containerPort: 8080, port: 9000, defaultModel: 'm' }),
+    modelServer: ModelServer.container({
+      kind: ModelServerKind.INVOCATIONS,
+      image: 'example/server:1',
+      containerPort: 8080,
+      port: 9000,
+      defaultModel: 'm',
+    }),
   });
   const single = new GpuFleet(stack, 'Single', {
     ...deps,

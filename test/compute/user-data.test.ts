@@ -92,7 +92,7 @@ describe('ModelServer', () => {
   });
 
   test('commands(): your lines, as given', () => {
-    const server = ModelServer.commands({ kind: 'openai', commands: ['exec /opt/llama/server --port 8000'] }).bind();
+    const server = ModelServer.commands({ kind: ModelServerKind.OPENAI, commands: ['exec /opt/llama/server --port 8000'] }).bind();
     expect(server.startScript).toEqual(['exec /opt/llama/server --port 8000']);
     expect(server.worker.healthPath).toBe('/health');
   });
@@ -105,30 +105,38 @@ describe('ModelServer', () => {
   });
 
   test.each([
-    ['an empty command list', () => ModelServer.commands({ kind: 'openai', commands: [] }).bind(), /commands must list at least one line/],
+    [
+      'an empty command list',
+      () => ModelServer.commands({ kind: ModelServerKind.OPENAI, commands: [] }).bind(),
+      /commands must list at least one line/,
+    ],
     ['a health path without /', () => ModelServer.vllm({ healthPath: 'health' }).bind(), /healthPath "health" must be a URL path starting with \//],
     // Each of these used to boot an instance whose model server unit failed and restarted forever.
     [
       'a container without an image',
-      () => ModelServer.container({ kind: 'openai', image: '' }).bind(),
+      () => ModelServer.container({ kind: ModelServerKind.OPENAI, image: '' }).bind(),
       /ModelServer.container: image must name a container image, e.g. vllm\/vllm-openai:v0.11.0 \(got ""\)/,
     ],
-    ['a blank container image', () => ModelServer.container({ kind: 'openai', image: '  ' }).bind(), /image must name a container image/],
+    [
+      'a blank container image',
+      () => ModelServer.container({ kind: ModelServerKind.OPENAI, image: '  ' }).bind(),
+      /image must name a container image/,
+    ],
     ['a vLLM server with an empty image', () => ModelServer.vllm({ image: '' }).bind(), /ModelServer.vllm: image must name a container image/],
     [
       'container port 0',
-      () => ModelServer.container({ kind: 'openai', image: 'x:1', containerPort: 0 }).bind(),
+      () => ModelServer.container({ kind: ModelServerKind.OPENAI, image: 'x:1', containerPort: 0 }).bind(),
       /ModelServer.container: containerPort must be an integer between 1 and 65535 \(got 0\)/,
     ],
     [
       'an unknown container kind',
       () => ModelServer.container({ kind: 'grpc' as ModelServerKind, image: 'x:1' }).bind(),
-      /ModelServer.container: kind must be "openai" or "invocations" \(got "grpc"\)/,
+      /ModelServer.container: kind must be ModelServerKind.OPENAI or ModelServerKind.INVOCATIONS \(got "grpc"\)/,
     ],
     [
       'an unknown commands kind',
       () => ModelServer.commands({ kind: 'OpenAI' as ModelServerKind, commands: ['exec x'] }).bind(),
-      /ModelServer.commands: kind must be "openai" or "invocations" \(got "OpenAI"\)/,
+      /ModelServer.commands: kind must be ModelServerKind.OPENAI or ModelServerKind.INVOCATIONS \(got "OpenAI"\)/,
     ],
   ] as const)('fails if %s', (_, make, message) => {
     expect(make).toThrow(message);

@@ -2,6 +2,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AiBurstPlatform, AiBurstPlatformProps, AiBurstWorkloadOptions, JobQueue, ModelServer } from '../../lib';
 import { validateDuration } from '../../lib/common/validate';
+import { ModelServerKind } from '../../lib/contracts';
 
 /**
  * A bad prop of AiBurstPlatform is often checked by a construct the platform builds from it (GpuFleet,
@@ -59,7 +60,7 @@ describe('AiBurstPlatform errors name the prop by its path inside AiBurstPlatfor
     ],
     [
       'a container without an image',
-      { modelServer: ModelServer.container({ kind: 'openai', image: '' }) },
+      { modelServer: ModelServer.container({ kind: ModelServerKind.OPENAI, image: '' }) },
       `${W}.modelServer.image must name a container image`,
     ],
     ['a bad workload name', { name: 'Doc_Analysis' }, 'workloads[1].name "Doc_Analysis" is invalid'],

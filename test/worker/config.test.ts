@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WORKER_CONFIG_VERSION, WorkerConfig } from '../../lib/contracts';
+import { WORKER_CONFIG_VERSION, WorkerConfig, ModelServerKind } from '../../lib/contracts';
 import { DEFAULT_BACKOFF } from '../../runtime/jobs/retry';
 import { loadWorkerConfig, settingsOf, validateWorkerConfig } from '../../worker/config';
 import { costUsdOf, economics, gpuSecondsOf, maxSlots } from '../../worker/cost';
@@ -21,7 +21,7 @@ const valid: WorkerConfig = {
   inlineResultMaxBytes: 8192,
   autoScalingGroupName: 'fleet',
   metricNamespace: 'AiBurst',
-  modelServer: { kind: 'openai', baseUrl: 'http://127.0.0.1:8000', healthPath: '/health' },
+  modelServer: { kind: ModelServerKind.OPENAI, baseUrl: 'http://127.0.0.1:8000', healthPath: '/health' },
   concurrency: 1,
   jobTimeoutSeconds: 3600,
   visibilityTimeoutSeconds: 900,

@@ -18,6 +18,7 @@ import {
   WorkerConfig,
   formatJobId,
   serializeJobMessage,
+  ModelServerKind,
 } from '../../lib/contracts';
 import { JobRecords } from '../../runtime/jobs/job-records';
 import { Worker, WorkerDeps, WorkerEvents, startWorker } from '../../worker/worker';
@@ -102,7 +103,7 @@ export function configFor(env: Env, queues: Queues, over: Partial<WorkerConfig> 
     inlineResultMaxBytes: 4096,
     autoScalingGroupName: ASG,
     metricNamespace: METRIC_NAMESPACE,
-    modelServer: { kind: 'openai', baseUrl: env.model.baseUrl, healthPath: HEALTH_PATH, defaultModel: 'llama-3-8b' },
+    modelServer: { kind: ModelServerKind.OPENAI, baseUrl: env.model.baseUrl, healthPath: HEALTH_PATH, defaultModel: 'llama-3-8b' },
     concurrency: 1,
     jobTimeoutSeconds: 60,
     visibilityTimeoutSeconds: 30,

@@ -2,6 +2,7 @@ import { ModelError } from '../../worker/errors';
 import { createModelAdapter, streamedEnd, tokensFromBody } from '../../worker/model/adapter';
 import { assembleStream } from '../../worker/model/openai';
 import { FakeModelServer, startFakeModelServer } from '../support/fake-model-server';
+import { ModelServerKind } from '../../lib/contracts';
 
 let server: FakeModelServer;
 beforeAll(async () => {
@@ -16,7 +17,7 @@ const signal = () => new AbortController().signal;
 
 describe('OpenAI-compatible adapter', () => {
   test('chat: the job model wins, tokens from usage', async () => {
-    const adapter = createModelAdapter({ kind: 'openai', baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
+    const adapter = createModelAdapter({ kind: ModelServerKind.OPENAI, baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
     const r = await adapter.invoke({
       model: 'job-model',
       input: { model: 'payload-model', messages: [{ role: 'user', content: 'one two' }] },
@@ -28,7 +29,7 @@ describe('OpenAI-compatible adapter', () => {
   });
 
   test('error statuses: 429 and 5xx are transient, other 4xx permanent; an unreachable server is transient', async () => {
-    const adapter = createModelAdapter({ kind: 'openai', baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
+    const adapter = createModelAdapter({ kind: ModelServerKind.OPENAI, baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
     for (const [status, permanent] of [
       [500, false],
       [503, false],
@@ -43,14 +44,14 @@ describe('OpenAI-compatible adapter', () => {
       expect(e).toBeInstanceOf(ModelError);
       expect([status, (e as ModelError).permanent]).toEqual([status, permanent]);
     }
-    const down = createModelAdapter({ kind: 'openai', baseUrl: 'http://127.0.0.1:1', healthPath: '/health' }, fetch, Date.now);
+    const down = createModelAdapter({ kind: ModelServerKind.OPENAI, baseUrl: 'http://127.0.0.1:1', healthPath: '/health' }, fetch, Date.now);
     await expect(down.invoke({ input: { prompt: 'x' }, signal: signal() })).rejects.toMatchObject({ permanent: false });
     expect(await down.healthy()).toBe(false);
   });
 
   test('an abort stops the call', async () => {
     server.script(() => ({ until: new Promise(() => undefined) }));
-    const adapter = createModelAdapter({ kind: 'openai', baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
+    const adapter = createModelAdapter({ kind: ModelServerKind.OPENAI, baseUrl: server.baseUrl, healthPath: '/health' }, fetch, Date.now);
     const controller = new AbortController();
     const call = adapter.invoke({ input: { prompt: 'hang' }, signal: controller.signal });
     while (!server.callsWith('hang').length) await new Promise((r) => setTimeout(r, 5));
@@ -123,7 +124,7 @@ describe('OpenAI-compatible adapter', () => {
 
 describe('invocations adapter', () => {
   test('posts the payload as is and reads tokens from the body', async () => {
-    const adapter = createModelAdapter({ kind: 'invocations', baseUrl: server.baseUrl, healthPath: '/ping' }, fetch, Date.now);
+    const adapter = createModelAdapter({ kind: ModelServerKind.INVOCATIONS, baseUrl: server.baseUrl, healthPath: '/ping' }, fetch, Date.now);
     const r = await adapter.invoke({ input: { inputs: 'a b c d' }, signal: signal() });
     expect(r).toMatchObject({ tokensIn: 4, tokensOut: 5, output: { generated_text: 'echo: a b c d' } });
     expect(JSON.parse(server.callsWith('a b c d')[0].raw)).toEqual({ inputs: 'a b c d' });

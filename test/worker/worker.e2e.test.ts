@@ -6,7 +6,7 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
-import { JOB_MESSAGE_VERSION, MetricNames, parseJobMessage, serializeJobMessage } from '../../lib/contracts';
+import { JOB_MESSAGE_VERSION, MetricNames, parseJobMessage, serializeJobMessage, ModelServerKind } from '../../lib/contracts';
 import { clientConfig } from '../support/local-aws';
 import {
   ASG,
@@ -128,7 +128,7 @@ describe('success', () => {
     const { jobId, marker } = await submit(env, queues, { agent: 'streamer' });
     const { worker } = await launch(
       env,
-      configFor(env, queues, { modelServer: { kind: 'openai', baseUrl: env.model.baseUrl, healthPath: '/health', stream: true } }),
+      configFor(env, queues, { modelServer: { kind: ModelServerKind.OPENAI, baseUrl: env.model.baseUrl, healthPath: '/health', stream: true } }),
     );
     await finishedJob(worker, jobId);
     await worker.shutdown();
@@ -160,7 +160,10 @@ describe('success', () => {
 
     const queues2 = await makeQueues(env);
     const b = await submit(env, queues2, { payload: { inputs: 'sagemaker style input' } });
-    const w2 = await launch(env, configFor(env, queues2, { modelServer: { kind: 'invocations', baseUrl: env.model.baseUrl, healthPath: '/ping' } }));
+    const w2 = await launch(
+      env,
+      configFor(env, queues2, { modelServer: { kind: ModelServerKind.INVOCATIONS, baseUrl: env.model.baseUrl, healthPath: '/ping' } }),
+    );
     await finishedJob(w2.worker, b.jobId);
     await w2.worker.shutdown();
     expect(await env.records.get(b.jobId)).toMatchObject({

@@ -1,5 +1,5 @@
 /** What the job runner needs from a model server, whatever protocol it speaks. */
-import { WorkerModelServerConfig } from '../../lib/contracts';
+import { ModelServerKind, WorkerModelServerConfig } from '../../lib/contracts';
 import { Log, errorMessage } from '../../runtime/log';
 import { InvocationsAdapter } from './invocations';
 import { OpenAiAdapter } from './openai';
@@ -46,7 +46,7 @@ export interface ModelAdapter {
 }
 
 export function createModelAdapter(config: WorkerModelServerConfig, fetchFn: typeof fetch, now: () => number): ModelAdapter {
-  return config.kind === 'openai' ? new OpenAiAdapter(config, fetchFn, now) : new InvocationsAdapter(config, fetchFn);
+  return config.kind === ModelServerKind.OPENAI ? new OpenAiAdapter(config, fetchFn, now) : new InvocationsAdapter(config, fetchFn);
 }
 
 /** GET `baseUrl + healthPath` with a short timeout. */
