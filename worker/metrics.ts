@@ -19,6 +19,10 @@ export interface MetricDimensions {
   readonly workload: string;
   readonly agent?: string;
   readonly model?: string;
+  /** Cold start: the boot stage. */
+  readonly stage?: string;
+  /** Cold start: the instance type. */
+  readonly instanceType?: string;
 }
 
 interface Bucket {
@@ -119,6 +123,8 @@ const DIMENSION_VALUE: Record<DimensionName, keyof MetricDimensions | undefined>
   [Dimensions.AGENT]: 'agent',
   [Dimensions.MODEL]: 'model',
   [Dimensions.PRICE_SOURCE]: undefined,
+  [Dimensions.STAGE]: 'stage',
+  [Dimensions.INSTANCE_TYPE]: 'instanceType',
 };
 
 function dimensionsFor(set: readonly DimensionName[], dims: MetricDimensions): { Name: string; Value: string }[] | undefined {

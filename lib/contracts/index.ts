@@ -5,3 +5,4 @@ export * from './tags';
 export * from './worker-config';
 export * from './api';
 export * from './notice';
+export * from './boot';

@@ -21,6 +21,12 @@ export const MetricNames = {
   BOOT_GPU_SECONDS: 'BootGpuSeconds',
   /** GPU-seconds an instance spent with nothing to do. */
   IDLE_GPU_SECONDS: 'IdleGpuSeconds',
+  /** Seconds from launch to the end of each boot stage (dimension `Stage`, a `BootStages` value). */
+  COLD_START_SECONDS: 'ColdStartSeconds',
+  /** An instance that gave up at boot (script step failed, no GPU, model never healthy) and asked to be replaced. */
+  BOOT_FAILURES: 'BootFailures',
+  /** An instance whose model server stopped answering after it was healthy; its jobs were handed back. */
+  MODEL_SERVER_LOST: 'ModelServerLost',
   // worker + drainer
   JOBS_INTERRUPTED: 'JobsInterrupted',
   JOBS_REQUEUED: 'JobsRequeued',
@@ -52,6 +58,9 @@ export const WORKER_METRIC_UNITS: Readonly<Partial<Record<MetricName, 'Count' | 
   [MetricNames.INTERRUPTED_GPU_SECONDS]: 'Seconds',
   [MetricNames.BOOT_GPU_SECONDS]: 'Seconds',
   [MetricNames.IDLE_GPU_SECONDS]: 'Seconds',
+  [MetricNames.COLD_START_SECONDS]: 'Seconds',
+  [MetricNames.BOOT_FAILURES]: 'Count',
+  [MetricNames.MODEL_SERVER_LOST]: 'Count',
   [MetricNames.JOBS_INTERRUPTED]: 'Count',
   [MetricNames.JOBS_REQUEUED]: 'Count',
   [MetricNames.JOBS_RETRIED]: 'Count',
@@ -64,6 +73,10 @@ export const Dimensions = {
   MODEL: 'Model',
   /** CostReporter: `live` when priced from DescribeSpotPriceHistory, `snapshot` on fallback. */
   PRICE_SOURCE: 'PriceSource',
+  /** Cold start: the boot stage (a `BootStages` value). */
+  STAGE: 'Stage',
+  /** Cold start: the instance's type (boot time depends on its disk and network). */
+  INSTANCE_TYPE: 'InstanceType',
 } as const;
 export type DimensionName = (typeof Dimensions)[keyof typeof Dimensions];
 
@@ -106,6 +119,13 @@ export const METRIC_DIMENSION_SETS: Readonly<Record<MetricName, readonly (readon
   [MetricNames.INTERRUPTED_GPU_SECONDS]: PER_JOB,
   [MetricNames.BOOT_GPU_SECONDS]: [W],
   [MetricNames.IDLE_GPU_SECONDS]: [W],
+  // Per stage for the dashboard and the CapacityManager's learned boot time; per type too, to compare types.
+  [MetricNames.COLD_START_SECONDS]: [
+    [Dimensions.WORKLOAD, Dimensions.STAGE],
+    [Dimensions.WORKLOAD, Dimensions.INSTANCE_TYPE, Dimensions.STAGE],
+  ],
+  [MetricNames.BOOT_FAILURES]: [W],
+  [MetricNames.MODEL_SERVER_LOST]: [W],
   [MetricNames.JOBS_INTERRUPTED]: [W],
   [MetricNames.JOBS_REQUEUED]: [W],
   [MetricNames.JOBS_FINISHED_IN_NOTICE]: [W],

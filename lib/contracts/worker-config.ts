@@ -98,4 +98,14 @@ export interface WorkerConfig {
   readonly shutdownGraceSeconds?: number;
   /** How often buffered metrics are sent with PutMetricData. @default 30 */
   readonly metricsFlushSeconds?: number;
+  /**
+   * The model server must be healthy within this many seconds of the instance's launch, or the worker reports the
+   * instance unhealthy (Auto Scaling replaces it) and counts a BootFailure. @default - no deadline (waits forever)
+   */
+  readonly bootTimeoutSeconds?: number;
+  /**
+   * After the model server was healthy once: seconds without a healthy answer before the worker hands its jobs back
+   * and reports the instance unhealthy. @default DEFAULT_MODEL_LOST_SECONDS (60)
+   */
+  readonly modelLostSeconds?: number;
 }
