@@ -131,8 +131,8 @@ export interface AiObservabilityProps {
 }
 
 /**
- * The alarms of one workload. The fleet-side ones (`fleetIdle`, `failureRatio`, `spendOverBudget`,
- * `spendDataMissing`, `capacityManagerErrors`) are absent for a workload of another `metricsRegion`.
+ * The alarms of one workload. The fleet-side ones (`fleetIdle`, `failureRatio`, `bootFailures`, `modelServerLost`,
+ * `spendOverBudget`, `spendDataMissing`, `capacityManagerErrors`) are absent for a workload of another `metricsRegion`.
  */
 export interface WorkloadAlarms {
   readonly oldestJobAge: cloudwatch.Alarm;
@@ -140,6 +140,8 @@ export interface WorkloadAlarms {
   readonly deadLetters: cloudwatch.Alarm;
   readonly parkedJobs: cloudwatch.Alarm;
   readonly failureRatio?: cloudwatch.Alarm;
+  readonly bootFailures?: cloudwatch.Alarm;
+  readonly modelServerLost?: cloudwatch.Alarm;
   readonly spendOverBudget?: cloudwatch.Alarm;
   readonly spendDataMissing?: cloudwatch.Alarm;
   readonly capacityManagerErrors?: cloudwatch.Alarm;

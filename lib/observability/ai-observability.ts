@@ -175,6 +175,8 @@ export class AiObservability extends Construct {
       deadLetters: queue.deadLetters,
       parkedJobs: queue.parkedJobs,
       failureRatio: fleet?.failureRatio,
+      bootFailures: fleet?.bootFailures,
+      modelServerLost: fleet?.modelServerLost,
       spendOverBudget: fleet?.spendOverBudget,
       spendDataMissing: fleet?.spendDataMissing,
       capacityManagerErrors: fleet?.capacityManagerErrors,

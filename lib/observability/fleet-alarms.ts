@@ -87,7 +87,7 @@ const MINUTE = Duration.minutes(1);
 /**
  * The alarms of one workload that read metrics published on the fleet's side — worker and CapacityManager
  * metrics, the group's metrics, the CostReporter's SpendUsd — so they must live in the fleet's region:
- * fleet idle, failure ratio, spend over budget, spend data missing, CapacityManager errors. AiObservability
+ * fleet idle, failure ratio, boot failures, model server lost, spend over budget, spend data missing, CapacityManager errors. AiObservability
  * uses it for a workload whose metrics are in its own region; AiBurstPlatform puts one in the compute stack
  * of a workload placed in another region. Every alarm treats missing data on purpose and its description
  * says what it means and what to do.
@@ -98,6 +98,10 @@ export class FleetAlarms extends Construct {
   public readonly spendOverBudget?: cloudwatch.Alarm;
   public readonly spendDataMissing?: cloudwatch.Alarm;
   public readonly capacityManagerErrors?: cloudwatch.Alarm;
+  /** Instances that gave up at boot (reported themselves unhealthy) again and again: a systematic cold-start failure. */
+  public readonly bootFailures: cloudwatch.Alarm;
+  /** Model servers that died after they were healthy, again and again. */
+  public readonly modelServerLost: cloudwatch.Alarm;
   /** Every alarm this construct created, plus the cost reporter's errors alarm when it routes it to its topic. */
   public readonly alarms: cloudwatch.Alarm[];
   public readonly alarmTopic?: sns.ITopic;
@@ -232,10 +236,44 @@ export class FleetAlarms extends Construct {
       });
     }
 
+    // One failed boot heals itself (the group replaces the instance); three in half an hour is a cause to fix.
+    this.bootFailures = new cloudwatch.Alarm(this, 'BootFailuresAlarm', {
+      metric: metric(MetricNames.BOOT_FAILURES, { period: Duration.minutes(30) }),
+      threshold: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // Published only when a boot fails.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        `${tag} 3 or more GPU instances gave up at boot in 30 minutes and asked to be replaced, so capacity churns ` +
+        'while jobs wait. The boot log group (one stream per instance) has the reason and the last boot log lines: ' +
+        'an image pull (repository, tag, permissions), a weights copy (bucket, prefix), no GPU (instance type, AMI), or a ' +
+        'model that never became healthy within the boot timeout (too big for the GPU, wrong model name, slow first boot: ' +
+        'raise bootTimeout).',
+    });
+    this.modelServerLost = new cloudwatch.Alarm(this, 'ModelServerLostAlarm', {
+      metric: metric(MetricNames.MODEL_SERVER_LOST, { period: Duration.minutes(30) }),
+      threshold: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        `${tag} Model servers stopped answering after they were healthy on 2 or more instances in 30 minutes; their ` +
+        'jobs went back to the queue (no attempt spent) and the instances were replaced. Look at `journalctl -u ' +
+        'ai-burst-model-server` output in the worker logs: out of GPU memory on long inputs, GPU errors (XID), or a crash ' +
+        'on one kind of request.',
+    });
+
     this.alarmTopic = props.alarmTopic ?? (props.createAlarmTopic ? createAlarmTopic(this, props.alarmTopicKey, props.costCenter) : undefined);
-    const all = [this.fleetIdle, this.failureRatio, this.spendOverBudget, this.spendDataMissing, this.capacityManagerErrors].filter(
-      (a): a is cloudwatch.Alarm => a !== undefined,
-    );
+    const all = [
+      this.fleetIdle,
+      this.failureRatio,
+      this.bootFailures,
+      this.modelServerLost,
+      this.spendOverBudget,
+      this.spendDataMissing,
+      this.capacityManagerErrors,
+    ].filter((a): a is cloudwatch.Alarm => a !== undefined);
     if (this.alarmTopic) {
       if (props.costReporter) all.push(props.costReporter.errorsAlarm);
       const action = new cwActions.SnsAction(this.alarmTopic);

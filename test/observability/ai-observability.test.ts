@@ -96,6 +96,8 @@ describe('AiObservability: the dashboard', () => {
     'cost per successful job (USD)',
     'GPU utilization and memory (%)',
     'interruption tax (GPU-hours per 5 min)',
+    'cold start by stage (s from launch, p50/p90)',
+    'boot failures and lost model servers (per hour)',
   ];
   test.each(['realtime', 'batch'])('the %s section has every widget of the issue', (w) => {
     const section = titles.filter((t) => t.startsWith(`${w} · `)).map((t) => t.slice(w.length + 3));
@@ -106,7 +108,7 @@ describe('AiObservability: the dashboard', () => {
     expect(titles).toEqual(
       expect.arrayContaining(['Platform · spend by workload (USD/h)', 'Platform · top agents by spend (USD, time range)', 'Platform · alarms']),
     );
-    expect(widget('Platform · alarms').properties.alarms).toHaveLength(16);
+    expect(widget('Platform · alarms').properties.alarms).toHaveLength(20);
     expect(widget('Platform · spend by workload (USD/h)').properties.annotations.horizontal[0].value).toBeCloseTo(200 / 24);
   });
 
@@ -212,6 +214,18 @@ describe('AiObservability: the dashboard', () => {
       'idle',
       'tax share of GPU time (%)',
     ]);
+  });
+
+  test('cold start: p50 and p90 of seconds from launch to each stage, one line per stage, per hour', () => {
+    const metrics = widget('realtime · cold start by stage (s from launch, p50/p90)').properties.metrics;
+    expect(metrics.map((m: any) => [m[0].expression, m[0].label])).toEqual(
+      ['p50', 'p90'].map((p) => [
+        `SEARCH('{AiBurst,Stage,Workload} MetricName="ColdStartSeconds" Workload="realtime"', '${p}', 3600)`,
+        `${p} \${PROP('Dim.Stage')}`,
+      ]),
+    );
+    const health = widget('realtime · boot failures and lost model servers (per hour)').properties.metrics;
+    expect(health.map((m: any) => m[1])).toEqual(['BootFailures', 'ModelServerLost']);
   });
 });
 
@@ -335,7 +349,7 @@ describe('AiObservability: the alarms', () => {
   test('every alarm of the stack is exposed and notifies the topic on ALARM and on OK', () => {
     const all = template.findResources('AWS::CloudWatch::Alarm');
     expect(obs.alarms).toHaveLength(Object.keys(all).length);
-    expect(Object.keys(all)).toHaveLength(16);
+    expect(Object.keys(all)).toHaveLength(20);
     for (const a of Object.values(all)) {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: topic }]);
       expect(a.Properties.OKActions).toEqual([{ Ref: topic }]);
@@ -422,7 +436,7 @@ describe('AiObservability options', () => {
     t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'ai-burst' });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: ['arn:aws:sns:us-east-1:123456789012:ops'] });
     expect(alarm(t, 'FleetIdle').props.Metrics[1].MetricStat.Metric.Dimensions).toEqual([{ Name: 'AutoScalingGroupName', Value: 'solo-fleet' }]);
-    expect(obs.alarms).toHaveLength(5);
+    expect(obs.alarms).toHaveLength(7);
     expect(obs.alarmTopic).toBe(topic);
     expectNagClean(stack);
   });

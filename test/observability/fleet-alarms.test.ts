@@ -133,8 +133,27 @@ describe("GIVEN FleetAlarms in the fleet's region, with the queues in another", 
     expect(idle.AlarmDescription).toMatch(/no job waiting or in flight for 20 minutes/);
   });
 
+  test.each([
+    ['bootFailures', 'BootFailures', 3],
+    ['modelServerLost', 'ModelServerLost', 2],
+  ] as const)('THEN %s fires on %s ≥ %d in 30 minutes of the workload, silence is fine', (field, metricName, threshold) => {
+    const alarm = template.findResources('AWS::CloudWatch::Alarm')[gpuStack.getLogicalId(alarms[field].node.defaultChild as any)].Properties;
+    expect(alarm).toMatchObject({
+      MetricName: metricName,
+      Namespace: 'AiBurst',
+      Dimensions: [{ Name: 'Workload', Value: 'batch' }],
+      Statistic: 'Sum',
+      Period: 1800,
+      Threshold: threshold,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm.AlarmDescription).toMatch(/^\[ai-burst:batch\] .*replaced/);
+  });
+
   test("THEN every alarm and the cost reporter's errors alarm notify the created topic", () => {
-    expect(alarms.alarms).toHaveLength(6);
+    expect(alarms.alarms).toHaveLength(8);
     const topic = gpuStack.getLogicalId(alarms.alarmTopic!.node.defaultChild as any);
     for (const a of alarms.alarms) {
       const props = template.findResources('AWS::CloudWatch::Alarm')[gpuStack.getLogicalId(a.node.defaultChild as any)].Properties;

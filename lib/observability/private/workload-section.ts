@@ -30,7 +30,7 @@ export class WorkloadSection {
     this.m = props.metrics;
   }
 
-  /** The section's rows, top to bottom: tokens and cost · latency · queue and fleet · reliability · agents · GPUs. */
+  /** The section's rows, top to bottom: tokens and cost · latency · queue and fleet · reliability · agents · GPUs · cold starts. */
   public rows(): cloudwatch.IWidget[][] {
     return [
       [this.header()],
@@ -40,6 +40,7 @@ export class WorkloadSection {
       [this.reliability(), this.jobs(), this.alarmStatus()],
       [this.topAgentsBySpend(), this.topAgentsByGpuHours(), this.costPerSuccessfulJob()],
       [this.gpuUtilization(), this.interruptionTax()],
+      [this.coldStart(), this.bootHealth()],
     ];
   }
 
@@ -51,8 +52,8 @@ export class WorkloadSection {
     const region = this.m.fleetRegion;
     return new cloudwatch.TextWidget({
       markdown:
-        `## Workload \`${this.m.workload}\`\nTokens and cost · latency · queue and fleet · reliability · agents · GPUs and ` +
-        `the interruption tax. Oldest-job SLO ${this.props.oldestJobAgeSlo.toHumanString()}; ` +
+        `## Workload \`${this.m.workload}\`\nTokens and cost · latency · queue and fleet · reliability · agents · GPUs, the ` +
+        `interruption tax and cold starts. Oldest-job SLO ${this.props.oldestJobAgeSlo.toHumanString()}; ` +
         (region === undefined
           ? `fleet-idle alarm after ${this.props.idleFleetAlarmAfter.toHumanString()}.`
           : `the GPU layer runs in ${region}: its fleet metrics are read there, its fleet alarms live there.`),
@@ -293,6 +294,32 @@ export class WorkloadSection {
       leftYAxis: Axes.GPU_HOURS,
       rightYAxis: Axes.PERCENT,
       width: 12,
+    });
+  }
+
+  // Cold starts
+
+  /** Seconds from launch to the end of each boot stage, p50 and p90 over the instances launched in each hour. */
+  private coldStart(): cloudwatch.IWidget {
+    return new cloudwatch.GraphWidget({
+      title: this.title('cold start by stage (s from launch, p50/p90)'),
+      left: ['p50', 'p90'].map((p) =>
+        this.m.expression(this.m.search(MetricNames.COLD_START_SECONDS, Dimensions.STAGE, p, 3600), `${p} \${PROP('Dim.${Dimensions.STAGE}')}`, HOUR),
+      ),
+      leftYAxis: Axes.SECONDS,
+      width: 16,
+    });
+  }
+
+  private bootHealth(): cloudwatch.IWidget {
+    return new cloudwatch.GraphWidget({
+      title: this.title('boot failures and lost model servers (per hour)'),
+      left: [
+        this.m.metric(MetricNames.BOOT_FAILURES, { period: HOUR, label: 'boot failures (replaced)' }),
+        this.m.metric(MetricNames.MODEL_SERVER_LOST, { period: HOUR, label: 'model server lost (replaced)' }),
+      ],
+      leftYAxis: Axes.INSTANCES,
+      width: 8,
     });
   }
 }
