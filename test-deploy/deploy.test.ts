@@ -16,7 +16,9 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacity
 import { CloudWatchClient, GetMetricStatisticsCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiConfig, ApiConfigPart, mergeApiConfigParts } from '../lib/contracts';
 import { FakeModelServer, startFakeModelServer } from '../test/support/fake-model-server';
 import { ImdsStub, startImdsStub } from '../test/support/imds-stub';
 import { readStacks, StackArtifact, synth } from './support/cloud-assembly';
@@ -37,7 +39,8 @@ const WORKER_CONFIG = '/etc/ai-burst/worker.json';
  * Workaround (values handed to the bundles, not the template): the deployed queue URLs name the real SQS host
  * (https://sqs.<region>.amazonaws.com/<account>/<name>, what moto's Ref returns, as AWS does), and the SDK's SQS
  * client sends each call to its QueueUrl's host unless `endpoint` is set in code — AWS_ENDPOINT_URL does not
- * change that. So that host is replaced by moto's address in the environment and config the bundles get.
+ * change that. So that host is replaced by moto's address in the environment and config the bundles get, and in
+ * the JobApi's configuration parameters (SSM) the submit and status bundles read at cold start.
  */
 const SQS_HOST = `https://sqs.${REGION}.amazonaws.com`;
 
@@ -49,6 +52,7 @@ let artifact: StackArtifact;
 let workarounds: Workaround[];
 let deployed: DeployedStack;
 let rewrite: (v: string) => string;
+let apiConfig: ApiConfig;
 const functions: Record<string, DeployedFunction> = {};
 let imds: ImdsStub | undefined;
 let model: FakeModelServer | undefined;
@@ -73,9 +77,24 @@ function startAgent(imdsEndpoint: string): WorkerProcess {
   return runWorker(instanceFiles.bundle, file, moto.endpoint, REGION);
 }
 
-function queueUrl(submit: DeployedFunction, priority: string): string {
-  const queues = JSON.parse(rewrite(submit.deployedEnv.AI_BURST_API_CONFIG)).workloads[WORKLOAD].queues as Array<{ priority: string; url: string }>;
-  return queues.find((q) => q.priority === priority)!.url;
+function queueUrl(priority: string): string {
+  return apiConfig.workloads[WORKLOAD].queues.find((q) => q.priority === priority)!.url;
+}
+
+/** The deployed JobApi configuration parameters, with the SQS host workaround applied in moto; their merged config. */
+async function rewriteApiConfigParameters(ssm: SSMClient): Promise<ApiConfig> {
+  const names = Object.entries(deployed.template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::SSM::Parameter')
+    .map(([id]) => deployed.physicalIds[id])
+    .sort();
+  const parts: ApiConfigPart[] = [];
+  for (const name of names) {
+    const value = (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter!.Value!;
+    await ssm.send(new PutParameterCommand({ Name: name, Value: rewrite(value), Overwrite: true, Type: 'String' }));
+    parts.push(JSON.parse(rewrite(value)));
+  }
+  if (parts.length === 0) throw new Error('the deployed stack has no JobApi configuration parameter');
+  return mergeApiConfigParts(parts);
 }
 
 /**
@@ -222,6 +241,7 @@ beforeAll(async () => {
   dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(clientOptions));
   autoscaling = new AutoScalingClient(clientOptions);
   cloudwatch = new CloudWatchClient(clientOptions);
+  apiConfig = await rewriteApiConfigParameters(new SSMClient(clientOptions));
 }, 300_000);
 
 afterAll(async () => {
@@ -284,7 +304,7 @@ describe('the example app deployed into moto', () => {
 
     expect(await record(jobId)).toMatchObject({ jobId, status: 'QUEUED', workload: WORKLOAD, priority: 'high', attempt: 1 });
     // A peek that leaves the message visible for the worker.
-    const peek = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl(submit, 'high'), MaxNumberOfMessages: 1, VisibilityTimeout: 0 }));
+    const peek = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl('high'), MaxNumberOfMessages: 1, VisibilityTimeout: 0 }));
     expect(peek.Messages?.map((m) => JSON.parse(m.Body!).jobId)).toEqual([jobId]);
     // The fleet was at zero: the submit bundle woke the CapacityManager (moto logged the Invoke it cannot run).
     const manager = await fn('realtimeagentFleetCapacityManagerFunction');
@@ -416,7 +436,7 @@ describe('the example app deployed into moto', () => {
     await worker!.waitFor((l) => l.message === 'spot notice handled');
     gate.release();
     expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 1, attempt: 1 });
-    await expectOneMessage(queueUrl(submit, 'normal'), { jobId: second, interruptions: 1 });
+    await expectOneMessage(queueUrl('normal'), { jobId: second, interruptions: 1 });
 
     // The EventBridge warning for the same instance reaches the drainer bundle: the job is already back, nothing doubles.
     const drainer = await fn('realtimeagentDrainerFunction');
@@ -487,8 +507,7 @@ describe('the example app deployed into moto', () => {
     const summary = await drainer.invoke(spotWarning(other.instanceId, 110_000));
     expect(summary).toMatchObject({ outcome: 'drained', instanceId: other.instanceId, requeued: 1, kept: 0, failures: 0 });
     expect(await record(second)).toMatchObject({ status: 'QUEUED', interruptions: 2, attempt: 1, interruptedOn: other.instanceId });
-    const submit = await fn('ApiSubmitFunction');
-    await expectOneMessage(queueUrl(submit, 'normal'), { jobId: second, interruptions: 2 });
+    await expectOneMessage(queueUrl('normal'), { jobId: second, interruptions: 2 });
   });
 
   test('a worker on a third instance runs the twice-interrupted job to SUCCEEDED on its first attempt, then SIGTERM exits 0', async () => {

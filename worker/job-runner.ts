@@ -11,7 +11,7 @@
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
-import { JobMessage, JobRecord, MetricNames, SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, parseJobMessage } from '../lib/contracts';
+import { jobMessageGroupId, JobMessage, JobRecord, MetricNames, SQS_MAX_VISIBILITY_SECONDS, WorkerConfig, parseJobMessage } from '../lib/contracts';
 import { JobRecords, NotStartedReason } from '../runtime/jobs/job-records';
 import { deleteQuietly } from '../runtime/jobs/requeue';
 import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../runtime/jobs/retry';
@@ -123,7 +123,9 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
 
     const wait = remainingDelaySeconds(job, new Date(d.now()));
     if (wait !== undefined) {
-      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, DelaySeconds: wait }));
+      await d.sqs.send(
+        new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, DelaySeconds: wait, MessageGroupId: jobMessageGroupId(job) }),
+      );
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.finished({ jobId: job.jobId, outcome: 'delayed', delaySeconds: wait });
       return;
@@ -133,7 +135,7 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     if (ctx.signal.aborted || !d.accepting()) {
       // Received while the agent was told to stop taking work: an unchanged copy goes back (a fresh
       // message, so this receive does not count against the retry budget), then the original is deleted.
-      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body }));
+      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: body, MessageGroupId: jobMessageGroupId(job) }));
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.finished({ jobId: job.jobId, outcome: 'handed-back' });
       return;
@@ -295,7 +297,13 @@ async function notStarted(
     case 'interrupted-here':
       // This instance was interrupted while it ran the job: it is going away, and must not take the job (or
       // anything else) again. An unchanged copy goes back for another instance (a fresh message: no receive counted).
-      await d.sqs.send(new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: ctx.received.message.Body ?? '' }));
+      await d.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: ctx.queueUrl,
+          MessageBody: ctx.received.message.Body ?? '',
+          MessageGroupId: jobMessageGroupId(job),
+        }),
+      );
       await deleteQuietly(d.sqs, ctx.queueUrl, ctx.receiptHandle);
       d.logger.warn('job was interrupted on this instance: handed back', { jobId: job.jobId });
       d.finished({ jobId: job.jobId, outcome: 'skipped-interrupted-here' });

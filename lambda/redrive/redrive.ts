@@ -10,7 +10,7 @@
  * record, and a worker would drop a copy whose record is still FAILED.
  */
 import { ChangeMessageVisibilityBatchCommand, Message, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { JobMessage, parseJobMessage, serializeJobMessage, SQS_MAX_VISIBILITY_SECONDS } from '../../lib/contracts';
+import { jobMessageGroupId, JobMessage, parseJobMessage, serializeJobMessage, SQS_MAX_VISIBILITY_SECONDS } from '../../lib/contracts';
 import { JobRecords } from '../../runtime/jobs/job-records';
 import { deleteQuietly } from '../../runtime/jobs/requeue';
 import { Log } from '../../runtime/log';
@@ -140,7 +140,9 @@ async function redriveOne(deps: RedriveDeps, m: Message, wanted: Set<string> | u
   }
   const copy: JobMessage = { ...message, attempt: record.attempt, interruptions: record.interruptions, lastError: undefined, notBefore: undefined };
   try {
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(copy) }));
+    await deps.sqs.send(
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(copy), MessageGroupId: jobMessageGroupId(copy) }),
+    );
   } catch (e) {
     // Put the record back so the job stays visibly failed and parked, ready for the next redrive.
     if (wasReset) await deps.records.fail(message.jobId, message.lastError ?? 'redrive failed to send the job back');

@@ -22,6 +22,7 @@ import {
   salvageJobId,
   serializeJobMessage,
   workloadOfJobId,
+  jobMessageGroupId,
 } from '../../lib/contracts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { backoffSeconds, parkRaw, retryOrPark, RetryDeps } from '../../runtime/jobs/retry';
@@ -124,7 +125,12 @@ export async function handleDeadLetter(deps: DeadLetterDeps, letter: DeadLetter)
   const queueUrl = deps.queueUrls[message.priority];
   if (decision.kind === 'resend' && queueUrl) {
     await deps.sqs.send(
-      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(decision.message), DelaySeconds: decision.delaySeconds }),
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: serializeJobMessage(decision.message),
+        DelaySeconds: decision.delaySeconds,
+        MessageGroupId: jobMessageGroupId(decision.message),
+      }),
     );
     deps.log.info('dead letter sent back without spending an attempt', {
       jobId: message.jobId,

@@ -5,6 +5,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { createHash } from 'crypto';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { workloadMetric } from '../common/metrics';
 import { Construct } from 'constructs';
@@ -18,7 +20,9 @@ import {
   METRIC_NAMESPACE,
   MetricNames,
   SHARED_WORKLOAD_TAG_VALUE,
+  splitApiConfig,
   SQS_MAX_MESSAGE_BYTES,
+  SSM_STANDARD_PARAMETER_MAX_BYTES,
 } from '../contracts';
 import { grantKey } from '../common/grants';
 import { HANDLER, handlerCode } from '../common/handler';
@@ -189,6 +193,8 @@ export class JobApi extends Construct {
   public readonly webAclAssociation?: wafv2.CfnWebACLAssociation;
   /** Workload names served, in the order given. */
   public readonly workloads: string[];
+  /** The SSM String parameters holding the handlers' ApiConfig, in parts of at most 4 KB (read once per cold start). */
+  public readonly configParameters: ssm.StringParameter[];
   /** `https://…/<stage>/` */
   public readonly url: string;
   private readonly stageName: string;
@@ -230,9 +236,29 @@ export class JobApi extends Construct {
           }
         : {}),
     };
-    checkConfigSize(config);
+    // The configuration lives in SSM String parameters (standard tier, free), not in the environment: Lambda's
+    // 4 KB of variables held 8 workloads, while 20 workloads x 5 priorities need ~20 KB (a queue URL is up to
+    // ~140 characters). SSM rather than a file next to the handler code: the queue URLs are deploy-time values
+    // (tokens), which CloudFormation resolves into a parameter but not into a prebuilt code asset; rather than
+    // S3: no custom resource to write the object. Read once per cold start (one GetParameters per 10 parts).
+    const parts = splitApiConfig(config, estimateDeployedBytes, SSM_STANDARD_PARAMETER_MAX_BYTES);
+    checkParts(parts);
+    this.configParameters = parts.map(
+      (part, i) =>
+        new ssm.StringParameter(this, `ConfigPart${i}`, {
+          description: `cdk-ai-burst JobApi configuration, part ${i + 1} of ${parts.length}`,
+          stringValue: Stack.of(this).toJsonString(part),
+          tier: ssm.ParameterTier.STANDARD,
+        }),
+    );
     const environment = {
-      [EnvNames.API_CONFIG]: Stack.of(this).toJsonString(config),
+      [EnvNames.API_CONFIG_PARAMETERS]: Stack.of(this).toJsonString(this.configParameters.map((p) => p.parameterName)),
+      // A warm handler keeps the configuration it read: any change to the configuration's template changes this
+      // variable, so the deploy replaces the execution environments and the next cold start reads the new parts.
+      [EnvNames.API_CONFIG_DIGEST]: createHash('sha256')
+        .update(JSON.stringify(Stack.of(this).resolve(parts)))
+        .digest('hex')
+        .slice(0, 16),
       [EnvNames.JOB_TABLE]: store.table.tableName,
       [EnvNames.METRIC_NAMESPACE]: metricNamespace,
     };
@@ -258,6 +284,9 @@ export class JobApi extends Construct {
     this.submitRole = submit.role;
     this.statusFunction = status.fn;
     this.statusRole = status.role;
+    for (const role of [submit.role, status.role]) {
+      iam.Grant.addToPrincipal({ grantee: role, actions: ['ssm:GetParameters'], resourceArns: this.configParameters.map((p) => p.parameterArn) });
+    }
 
     // Submit: send to the workloads' queues, write their records and idempotency keys, sign payload PUTs,
     // check committed uploads exist (HeadObject needs s3:GetObject), wake their capacity managers.
@@ -643,22 +672,27 @@ function addGatewayResponses(api: apigateway.RestApi): void {
 }
 
 /**
- * Lambda allows 4 KB of environment variables in total. Queue URLs and ARNs are tokens at synth time, so
- * each counts as 110 characters (a real queue URL or function ARN is 60 to 110).
+ * Bytes a part takes once deployed. Queue URLs and function ARNs are tokens at synth time, so each counts as
+ * 140 characters: the longest queue URL (https://sqs.<region>.amazonaws.com.cn/<account>/<80-character name>)
+ * or function ARN (64-character name in the longest partition and region).
  */
-function checkConfigSize(config: ApiConfig): void {
-  const json = JSON.stringify(config);
+function estimateDeployedBytes(json: string): number {
   const tokens = json.match(/\$\{Token\[[^\]]*\]\}/g) ?? [];
-  const estimate = json.length + tokens.reduce((n, t) => n + 110 - t.length, 0);
-  if (estimate > 3500) {
-    throw new PropError(
-      NAME,
-      (name) =>
-        `the handlers' configuration would be about ${estimate} bytes, over the 3500 available in Lambda's 4 KB ` +
-        `of environment variables: name fewer agents in ${name('dailyBudgetsUsd')} (use ${name('defaultDailyBudgetUsd')} for the rest) or split the ` +
-        'workloads over two APIs',
+  return Buffer.byteLength(json) + tokens.reduce((n, t) => n + 140 - t.length, 0);
+}
+
+function checkParts(parts: ReturnType<typeof splitApiConfig>): void {
+  parts.forEach((part, i) => {
+    const bytes = estimateDeployedBytes(JSON.stringify(part));
+    if (bytes <= SSM_STANDARD_PARAMETER_MAX_BYTES) return;
+    throw new PropError(NAME, (name) =>
+      i === 0
+        ? `the handlers' settings would be about ${bytes} bytes, over the ${SSM_STANDARD_PARAMETER_MAX_BYTES} of one SSM standard parameter: ` +
+          `name fewer agents in ${name('dailyBudgetsUsd')} (about 50 at 64-character names; use ${name('defaultDailyBudgetUsd')} for the rest)`
+        : `workload ${Object.keys(part.workloads).join(', ')} would need about ${bytes} bytes of configuration, over the ` +
+          `${SSM_STANDARD_PARAMETER_MAX_BYTES} of one SSM standard parameter: give it fewer priorities in ${name('workloads')}`,
     );
-  }
+  });
 }
 
 function validateProps(props: JobApiProps): void {

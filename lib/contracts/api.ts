@@ -32,7 +32,7 @@ export interface ApiBudgetConfig {
   readonly metricNamespace: string;
 }
 
-/** JSON in the handlers' `AI_BURST_API_CONFIG` variable. */
+/** JSON in the handlers' `AI_BURST_API_CONFIG` variable, or the merge of the ApiConfigParts in their SSM parameters. */
 export interface ApiConfig {
   readonly v: number;
   /** Workloads the API serves, by name. */
@@ -48,6 +48,46 @@ export interface ApiConfig {
   /** How long job records and idempotency keys are kept (the JobStore's retention). */
   readonly retentionSeconds: number;
   readonly budgets?: ApiBudgetConfig;
+}
+
+/**
+ * One SSM parameter's share of an ApiConfig. The first part carries every setting and some workloads, the
+ * others only workloads; each fits one standard-tier parameter (SSM_STANDARD_PARAMETER_MAX_BYTES).
+ */
+export interface ApiConfigPart {
+  readonly v: number;
+  readonly workloads: Readonly<Record<string, ApiWorkloadConfig>>;
+  readonly inlinePayloadMaxBytes?: number;
+  readonly uploadUrlSeconds?: number;
+  readonly resultUrlSeconds?: number;
+  readonly wakeDebounceSeconds?: number;
+  readonly retentionSeconds?: number;
+  readonly budgets?: ApiBudgetConfig;
+}
+
+/** Largest value of a standard-tier SSM parameter (advanced: 8 KB, charged per parameter and month). */
+export const SSM_STANDARD_PARAMETER_MAX_BYTES = 4096;
+
+/** Splits an ApiConfig into parts: settings first, then workloads packed greedily, each part under `maxBytes` by `size`. */
+export function splitApiConfig(config: ApiConfig, size: (json: string) => number, maxBytes: number): ApiConfigPart[] {
+  const { workloads, ...settings } = config;
+  const parts: Array<{ v: number; workloads: Record<string, ApiWorkloadConfig> }> = [{ ...settings, workloads: {} }];
+  for (const [name, workload] of Object.entries(workloads)) {
+    const last = parts[parts.length - 1];
+    const grown = { ...last, workloads: { ...last.workloads, [name]: workload } };
+    if (size(JSON.stringify(grown)) <= maxBytes) parts[parts.length - 1] = grown;
+    else parts.push({ v: config.v, workloads: { [name]: workload } });
+  }
+  return parts;
+}
+
+/** The ApiConfig the parts were split from; throws when a part is missing its settings or has another version. */
+export function mergeApiConfigParts(parts: readonly ApiConfigPart[]): ApiConfig {
+  const bad = parts.find((p) => p.v !== API_CONFIG_VERSION);
+  if (bad) throw new Error(`ApiConfig part has version ${bad.v}; this handler reads version ${API_CONFIG_VERSION}`);
+  const [first] = parts;
+  if (first?.inlinePayloadMaxBytes === undefined) throw new Error('the first ApiConfig part carries no settings (inlinePayloadMaxBytes missing)');
+  return { ...first, workloads: Object.assign({}, ...parts.map((p) => p.workloads)) } as ApiConfig;
 }
 
 /** The payload the submit path sends (async invoke) to a workload's CapacityManager; it reads `wake`. */

@@ -20,6 +20,13 @@ export const EnvNames = {
   WORKLOADS: 'AI_BURST_WORKLOADS',
   /** JobApi handlers: JSON ApiConfig (workloads with their queues and wake targets, limits, budgets). */
   API_CONFIG: 'AI_BURST_API_CONFIG',
+  /**
+   * JobApi handlers, as deployed: JSON array of the SSM parameter names that hold the ApiConfig in parts
+   * (ApiConfigPart); read once per cold start. Used when API_CONFIG is not set.
+   */
+  API_CONFIG_PARAMETERS: 'AI_BURST_API_CONFIG_PARAMETERS',
+  /** JobApi handlers: digest of the ApiConfig template, so a deploy that changes it starts fresh execution environments. */
+  API_CONFIG_DIGEST: 'AI_BURST_API_CONFIG_DIGEST',
   /** InterruptionDrainer: the terminate lifecycle hook it completes (with ASG_NAME). */
   LIFECYCLE_HOOK_NAME: 'AI_BURST_LIFECYCLE_HOOK_NAME',
   /** InterruptionDrainer: longest it keeps requeueing an instance's jobs before completing the hook anyway. */

@@ -259,3 +259,13 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
   return ALLOWED_TRANSITIONS[from].includes(to);
 }
+
+/**
+ * SendMessage's MessageGroupId for a job: its agent. On a standard queue this makes the queue a fair queue
+ * (SQS, 2025): when one agent's backlog dwells, SQS delivers other agents' messages first, so a 10,000-job
+ * batch does not hold up another agent's single job. Every send of a job (submit, retry, requeue, hand-back,
+ * redrive) carries it; agent names (AGENT_NAME_PATTERN) are valid group ids (1-128 characters).
+ */
+export function jobMessageGroupId(job: { readonly agent: string }): string {
+  return job.agent;
+}

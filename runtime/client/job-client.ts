@@ -30,6 +30,7 @@ import {
   serializeJobMessage,
   SQS_MAX_MESSAGE_BYTES,
   workloadOfJobId,
+  jobMessageGroupId,
 } from '../../lib/contracts';
 import { ApiError, quote } from '../http/api-error';
 import { FleetWaker } from './fleet-wake';
@@ -254,7 +255,7 @@ export class JobClient {
       if (created === 'exists') throw new ApiError(ApiErrorCodes.JOB_EXISTS, `job ${jobId} was already submitted; GET /jobs/${jobId} for its status`);
       const queueUrl = this.props.workloads[request.workload].queues.find((q) => q.priority === request.priority)!.url;
       try {
-        await this.props.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+        await this.props.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageGroupId: jobMessageGroupId(request) }));
         sent = true;
       } catch (e) {
         this.props.log?.warn('job could not be queued; record marked FAILED', { jobId, error: String(e) });

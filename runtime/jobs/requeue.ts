@@ -11,7 +11,7 @@
  * redelivers it after its lease: never lost.
  */
 import { DeleteMessageCommand, ReceiptHandleIsInvalid, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { messageFromRecord, serializeJobMessage } from '../../lib/contracts';
+import { jobMessageGroupId, messageFromRecord, serializeJobMessage } from '../../lib/contracts';
 import { JobRecords } from './job-records';
 
 export interface HeldJob {
@@ -27,7 +27,13 @@ export type RequeueResult = 'requeued' | 'already-handled';
 export async function requeueInterrupted(sqs: SQSClient, records: JobRecords, job: HeldJob): Promise<RequeueResult> {
   const released = await records.release(job.jobId, job.holder, { interruption: true });
   if (!released.released) return 'already-handled';
-  await sqs.send(new SendMessageCommand({ QueueUrl: job.queueUrl, MessageBody: serializeJobMessage(messageFromRecord(released.record)) }));
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: job.queueUrl,
+      MessageBody: serializeJobMessage(messageFromRecord(released.record)),
+      MessageGroupId: jobMessageGroupId(released.record),
+    }),
+  );
   await deleteQuietly(sqs, job.queueUrl, job.receiptHandle);
   return 'requeued';
 }

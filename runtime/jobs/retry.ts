@@ -5,7 +5,7 @@
  * parked. The record's attempt is the budget, never the message's.
  */
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { JobMessage, JobRecord, SQS_MAX_DELAY_SECONDS, serializeJobMessage } from '../../lib/contracts';
+import { jobMessageGroupId, JobMessage, JobRecord, SQS_MAX_DELAY_SECONDS, serializeJobMessage } from '../../lib/contracts';
 import { JobRecords } from './job-records';
 
 export interface BackoffPolicy {
@@ -107,7 +107,12 @@ export async function retryOrPark(deps: RetryDeps, message: JobMessage, failure:
   const wait = backoffSeconds(record.attempt - 1, deps.backoff, deps.random);
   const next = delayed({ ...message, attempt: record.attempt, interruptions: record.interruptions, lastError: failure.error }, wait, now);
   await deps.sqs.send(
-    new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: serializeJobMessage(next.message), DelaySeconds: next.delaySeconds }),
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: serializeJobMessage(next.message),
+      DelaySeconds: next.delaySeconds,
+      MessageGroupId: jobMessageGroupId(next.message),
+    }),
   );
   return { action: 'retried', delaySeconds: wait };
 }

@@ -92,5 +92,22 @@ export function adaptForMoto(template: CfnTemplate): { template: CfnTemplate; wo
     r.Properties.Tags = r.Properties.Tags.map((tag: { Key: unknown; Value: unknown }) => ({ TagKey: tag.Key, TagValue: tag.Value }));
     kmsTags.changed.push(id);
   }
-  return { template: t, workarounds: [amis, getAtts, kmsTags].filter((w) => w.changed.length > 0) };
+
+  const ssmParameters: Workaround = {
+    what: 'AWS::SSM::Parameter without a Name gets /moto/<LogicalId>; its Tags map is written as [{ Key, Value }]',
+    why:
+      "moto's SSM model does not generate a name when the template gives none (CloudFormation does: AttributeError on None) and " +
+      "iterates the Tags map as a list (TypeError); Ref still returns the parameter's name, so handlers find the parameter by the " +
+      'name CloudFormation passed them, and the value is untouched',
+    changed: [],
+  };
+  for (const [id, r] of Object.entries(t.Resources)) {
+    if (r.Type !== 'AWS::SSM::Parameter') continue;
+    r.Properties ??= {};
+    if (r.Properties.Name === undefined) r.Properties.Name = `/moto/${id}`;
+    const tags = r.Properties.Tags;
+    if (tags && !Array.isArray(tags)) r.Properties.Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    ssmParameters.changed.push(id);
+  }
+  return { template: t, workarounds: [amis, getAtts, kmsTags, ssmParameters].filter((w) => w.changed.length > 0) };
 }

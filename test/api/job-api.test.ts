@@ -147,9 +147,12 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
     );
   });
 
-  test('the handlers get the ApiConfig: queues by priority, the wake target, limits and budgets', () => {
+  test('the handlers get the ApiConfig (in an SSM parameter they name): queues by priority, the wake target, limits and budgets', () => {
     const env = environmentOf(t, 'cdk-ai-burst: POST');
-    const config = JSON.parse(JSON.stringify(stack.resolve(env[EnvNames.API_CONFIG])));
+    expect(env[EnvNames.API_CONFIG]).toBeUndefined();
+    expect(JSON.stringify(env[EnvNames.API_CONFIG_PARAMETERS])).toContain('ApiConfigPart0');
+    const [param] = Object.values(t.findResources('AWS::SSM::Parameter'));
+    const config = param.Properties.Value;
     expect(JSON.stringify(env[EnvNames.JOB_TABLE])).toMatch(/StoreTable/);
     // Fn::Join of the JSON: check its literal parts.
     const text = JSON.stringify(config);
@@ -201,6 +204,7 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
         's3:GetObject',
         'lambda:InvokeFunction',
         'cloudwatch:GetMetricData',
+        'ssm:GetParameters',
       ]),
     );
     expect(new Set(actions(status))).toEqual(
@@ -212,6 +216,7 @@ describe('JobApi defaults (IAM auth, two workloads, a wake target, budgets)', ()
         'dynamodb:GetItem',
         'dynamodb:UpdateItem',
         's3:GetObject',
+        'ssm:GetParameters',
       ]),
     );
     const invoke = submit.find((s) => [s.Action].flat().includes('lambda:InvokeFunction'))!;
@@ -362,9 +367,9 @@ describe('JobApi props are validated at synth', () => {
     expect(make({ webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/y' })).toThrow(
       /webAclArn .* is invalid: give the ARN of a REGIONAL-scope/,
     ));
-  test("fails if the handlers' configuration would not fit Lambda's 4 KB of environment", () => {
-    const many = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`agent-number-${i}`, 10]));
-    expect(make({ dailyBudgetsUsd: many })).toThrow(/configuration would be about \d+ bytes, over the 3500 available/);
+  test("fails if the handlers' settings would not fit one SSM standard parameter", () => {
+    const many = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`agent-number-${i}`, 10]));
+    expect(make({ dailyBudgetsUsd: many })).toThrow(/settings would be about \d+ bytes, over the 4096 of one SSM standard parameter/);
   });
   test('fails if the stage name is invalid', () => expect(make({ stageName: 'v 1' })).toThrow(/stageName "v 1" is invalid/));
 });

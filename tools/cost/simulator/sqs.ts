@@ -52,8 +52,52 @@ class Fifo {
   }
 }
 
+/**
+ * A fair queue (a standard queue whose messages carry MessageGroupId): AWS serves quiet tenants first while a
+ * noisy tenant's backlog dwells. Modelled as one FIFO per group, served round-robin among the groups that
+ * have a visible message (the least recently served first), so one tenant's 10,000 messages cannot push another
+ * tenant's single message behind them; within a group the order stays FIFO.
+ */
+class FairFifo {
+  private readonly groups = new Map<string, Fifo>();
+  /** Groups in serving order: the next receive tries the first. */
+  private order: string[] = [];
+  constructor(private readonly groupOf: (m: Message) => string) {}
+  push(m: Message): void {
+    const g = this.groupOf(m);
+    let fifo = this.groups.get(g);
+    if (!fifo) {
+      fifo = new Fifo();
+      this.groups.set(g, fifo);
+      this.order.push(g);
+    }
+    fifo.push(m);
+  }
+  shift(): Message | undefined {
+    for (let i = 0; i < this.order.length; i++) {
+      const g = this.order[i];
+      const m = this.groups.get(g)!.shift();
+      if (m) {
+        // Served: this group goes to the back of the order.
+        this.order.splice(i, 1);
+        this.order.push(g);
+        return m;
+      }
+    }
+    return undefined;
+  }
+}
+
+export interface SqsModelOptions {
+  /**
+   * The tenant (MessageGroupId) of a message: set to model SQS fair queues (the platform sends every job with
+   * MessageGroupId = agent). Unset: plain FIFO-ish standard queues, no fairness.
+   */
+  readonly groupOf?: (m: Message) => string;
+}
+
 export class SqsModel {
-  private readonly fifo = new Map<string, Fifo>();
+  private readonly fifo = new Map<string, Fifo | FairFifo>();
   private readonly counts = new Map<string, { visible: number; inflight: number; delayed: number }>();
   private nextId = 0;
   /** Last send, receive or delete (CloudWatch's idle detection). */
@@ -67,9 +111,10 @@ export class SqsModel {
     readonly queues: readonly string[],
     readonly maxReceiveCount: number,
     private readonly onDeadLetter: (m: Message, now: number) => void,
+    options: SqsModelOptions = {},
   ) {
     for (const q of queues) {
-      this.fifo.set(q, new Fifo());
+      this.fifo.set(q, options.groupOf ? new FairFifo(options.groupOf) : new Fifo());
       this.counts.set(q, { visible: 0, inflight: 0, delayed: 0 });
     }
   }
