@@ -25,7 +25,6 @@ const REAL_TOOLS = [
   'mkdir',
   'rm',
   'sed',
-  'sleep',
   'tail',
   'tee',
   'timeout',
@@ -47,6 +46,8 @@ export const STUBBED = [
   'mountpoint',
   'nvidia-ctk',
   'nvidia-smi',
+  // Logged, so a test sees the backoff without waiting for it; fractions of a second (the report's wait for tee) really sleep.
+  'sleep',
   'systemctl',
   'useradd',
 ] as const;
@@ -118,6 +119,7 @@ case "$cmd" in
   mkfs.xfs) echo xfs > "$S/fs-$(basename "${'$'}{@: -1}")" ;;
   mountpoint) grep -qxF "${'$'}{@: -1}" "$S/mounts" 2>/dev/null || exit 32 ;;
   mount) printf '%s\n' "${'$'}{@: -1}" >> "$S/mounts" ;;
+  sleep) case "$1" in 0.*) "$STUB_REAL_SLEEP" "$1" ;; esac ;;
 esac
 exit 0
 `;
@@ -188,11 +190,11 @@ export function createSandbox(options: { withDocker?: boolean; withNvidiaCtk?: b
           PATH: bin,
           HOME: path.join(dir, 'home'),
           AI_BURST_ROOT: root,
-          AI_BURST_RETRY_SECONDS: '0',
           STUB_CALLS: callsFile,
           STUB_STATE: state,
           STUB_BIN: bin,
           STUB_NODE: process.execPath,
+          STUB_REAL_SLEEP: which('sleep'),
           STUB_FAIL: (o.fail ?? []).join('\n'),
           ...o.env,
         },
