@@ -67,7 +67,8 @@ export const ECR_PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLaye
 /** What the first pull through a cache rule does besides: import the upstream image into a repository it creates. */
 export const PULL_THROUGH_CACHE_ACTIONS = ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];
 
-const ECR_URI = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9][a-z0-9._/-]*?)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
+const ECR_URI =
+  /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9][a-z0-9._/-]*?)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
 const DOCKER_HUB_HOSTS = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
 const TAG = /^(?:[\w][\w.-]{0,127}|sha256:[a-f0-9]{64})$/;
 const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
@@ -123,12 +124,20 @@ function registryOf(account: string, region: string): string {
 }
 
 function repositoryArn(scope: Construct, account: string, region: string, name: string): string {
-  return Stack.of(scope).formatArn({ service: 'ecr', account, region, resource: 'repository', resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  return Stack.of(scope).formatArn({
+    service: 'ecr',
+    account,
+    region,
+    resource: 'repository',
+    resourceName: name,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
 }
 
 function validateTag(factory: string, prop: string, tag: string): void {
   if (Token.isUnresolved(tag)) return;
-  if (!TAG.test(tag)) throw propError(factory, prop, `must be an image tag ([A-Za-z0-9_.-], up to 128 characters) or a sha256: digest (got ${JSON.stringify(tag)})`);
+  if (!TAG.test(tag))
+    throw propError(factory, prop, `must be an image tag ([A-Za-z0-9_.-], up to 128 characters) or a sha256: digest (got ${JSON.stringify(tag)})`);
 }
 
 function withTag(base: string, tag: string): string {
@@ -212,7 +221,11 @@ class PullThroughCacheImage extends ModelServerImage {
       ['upstreamRepository', upstream],
     ] as const) {
       if (!Token.isUnresolved(value) && (typeof value !== 'string' || !REPOSITORY.test(value) || value.length > 200)) {
-        throw propError(name, prop, `must be an ECR repository path (lower-case letters, digits, . _ - and /), e.g. docker-hub (got ${JSON.stringify(value)})`);
+        throw propError(
+          name,
+          prop,
+          `must be an ECR repository path (lower-case letters, digits, . _ - and /), e.g. docker-hub (got ${JSON.stringify(value)})`,
+        );
       }
     }
     validateTag(name, 'tag', tag);
@@ -236,7 +249,11 @@ class DeepLearningContainerImage extends ModelServerImage {
   public bind(scope: Construct, grantee: iam.IGrantable): ModelServerImageConfig {
     const name = 'ModelServerImage.fromDeepLearningContainers';
     if (!Token.isUnresolved(this.repositoryName) && !REPOSITORY.test(this.repositoryName)) {
-      throw propError(name, 'repositoryName', `must be a Deep Learning Containers repository, e.g. vllm (got ${JSON.stringify(this.repositoryName)})`);
+      throw propError(
+        name,
+        'repositoryName',
+        `must be a Deep Learning Containers repository, e.g. vllm (got ${JSON.stringify(this.repositoryName)})`,
+      );
     }
     validateTag(name, 'tag', this.tag);
     const region = Stack.of(scope).region;

@@ -132,7 +132,13 @@ export abstract class ModelServer {
           defaultModel: model,
           stream: true,
         },
-        startScript: dockerRun(boundImage.imageUri, port, 8000, [...modelArgs, ...args], [`${MODEL_CACHE_DIR}:/root/.cache/huggingface`, ...weightsMount(weights)]),
+        startScript: dockerRun(
+          boundImage.imageUri,
+          port,
+          8000,
+          [...modelArgs, ...args],
+          [`${MODEL_CACHE_DIR}:/root/.cache/huggingface`, ...weightsMount(weights)],
+        ),
         image: boundImage,
         ...(weights ? { weights } : {}),
       };
@@ -201,7 +207,10 @@ class FixedModelServer extends ModelServer {
 /** The image's errors name it `image` (its URI) or `image.<option>`, under the server's factory. */
 function bindImage(factory: string, image: ModelServerImage, scope: Construct, grantee: iam.IGrantable): ModelServerImageConfig {
   if (!(image instanceof ModelServerImage)) {
-    throw new PropError(factory, (n) => `${n('image')} must name a container image: a ModelServerImage such as ${IMAGE_EXAMPLE} (got ${JSON.stringify(image)})`);
+    throw new PropError(
+      factory,
+      (n) => `${n('image')} must name a container image: a ModelServerImage such as ${IMAGE_EXAMPLE} (got ${JSON.stringify(image)})`,
+    );
   }
   return withinProps(
     factory,
@@ -212,7 +221,10 @@ function bindImage(factory: string, image: ModelServerImage, scope: Construct, g
 
 function bindWeights(factory: string, weights: ModelWeights, scope: Construct, grantee: iam.IGrantable): ModelWeightsConfig {
   if (!(weights instanceof ModelWeights)) {
-    throw new PropError(factory, (n) => `${n('weights')} must be a ModelWeights such as ModelWeights.fromBucket(bucket, 'models/m') (got ${JSON.stringify(weights)})`);
+    throw new PropError(
+      factory,
+      (n) => `${n('weights')} must be a ModelWeights such as ModelWeights.fromBucket(bucket, 'models/m') (got ${JSON.stringify(weights)})`,
+    );
   }
   return withinProps(
     factory,

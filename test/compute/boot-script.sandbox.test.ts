@@ -3,6 +3,7 @@
  * (test/compute/boot-sandbox.ts). No root, no network. GIVEN a sandbox, WHEN the script runs (with a step made to
  * fail), THEN the calls, the files and their modes, the stages and the failure report are what an instance gets.
  */
+import * as fs from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -168,8 +169,8 @@ describe('a fresh boot', () => {
     const start = s.read(InstancePaths.MODEL_SERVER_SCRIPT)!;
     expect(start).toMatch(/^#!\/bin\/bash\nset -euo pipefail\n/);
     expect(start).toContain(
-      "exec docker run --rm --pull never --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000 " +
-        "-v /opt/ai-burst/model-cache:/root/.cache/huggingface -v /opt/ai-burst/weights:/opt/ai-burst/weights:ro " +
+      'exec docker run --rm --pull never --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000 ' +
+        '-v /opt/ai-burst/model-cache:/root/.cache/huggingface -v /opt/ai-burst/weights:/opt/ai-burst/weights:ro ' +
         "'763104351884.dkr.ecr.eu-west-1.amazonaws.com/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2' '--model' '/opt/ai-burst/weights' " +
         "'--served-model-name' 'Qwen/Qwen2.5-7B-Instruct'",
     );
@@ -178,7 +179,12 @@ describe('a fresh boot', () => {
 
   test('the stages file: user-data-start first, then docker-ready, image-ready, weights-ready, with epoch seconds', () => {
     const stages = stagesOf(s);
-    expect(stages.map(([stage]) => stage)).toEqual([BootStages.USER_DATA_START, BootStages.DOCKER_READY, BootStages.IMAGE_READY, BootStages.WEIGHTS_READY]);
+    expect(stages.map(([stage]) => stage)).toEqual([
+      BootStages.USER_DATA_START,
+      BootStages.DOCKER_READY,
+      BootStages.IMAGE_READY,
+      BootStages.WEIGHTS_READY,
+    ]);
     const now = Math.floor(Date.now() / 1000);
     for (const [, epoch] of stages) expect(epoch >= started && epoch <= now).toBe(true);
     expect(s.mode(BOOT_STAGES_PATH)).toBe('0644');
@@ -202,8 +208,8 @@ describe('a reboot: the script runs again on the same root', () => {
   const first = s.run(SCRIPT, { env: { STUB_LSBLK: WEIGHTS_DISK } });
   const firstCalls = s.calls().length;
   // A reboot unmounts the instance store (its filesystem stays) and someone edited the config.
-  require('node:fs').rmSync(`${s.state}/mounts`);
-  require('node:fs').writeFileSync(`${s.root}${WORKER_CONFIG_PATH}`, '{"edited":true}');
+  fs.rmSync(`${s.state}/mounts`);
+  fs.writeFileSync(`${s.root}${WORKER_CONFIG_PATH}`, '{"edited":true}');
   const second = s.run(SCRIPT, { env: { STUB_LSBLK: WEIGHTS_DISK } });
   const again = s.calls().slice(firstCalls);
 

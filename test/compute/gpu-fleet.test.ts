@@ -193,14 +193,16 @@ describe('GpuFleet defaults', () => {
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Docker Hub'))).toEqual([]);
   });
 
-  test('a failed boot may mark only its own group\'s instances unhealthy and write only to the fleet\'s boot log group', () => {
+  test("a failed boot may mark only its own group's instances unhealthy and write only to the fleet's boot log group", () => {
     const health = instanceStatements.filter((s) => [s.Action].flat().includes('autoscaling:SetInstanceHealth'));
     expect(health).toHaveLength(1);
     expect(health[0].Action).toEqual(['autoscaling:SetInstanceProtection', 'autoscaling:SetInstanceHealth']);
     expect(flatten(health[0].Resource)).toMatch(/:autoScalingGroup:\*:autoScalingGroupName\/<AWS::StackName>-agents-[0-9a-f]{8}$/);
     const logGroupId = stack.getLogicalId(fleet.bootLogGroup.node.defaultChild as any);
     const writes = instanceStatements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('logs:')));
-    expect(writes).toEqual([{ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } }]);
+    expect(writes).toEqual([
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+    ]);
     const [, group] = Object.entries(template.findResources('AWS::Logs::LogGroup')).find(([id]) => id === logGroupId)!;
     expect(flatten(group.Properties.LogGroupName)).toMatch(/^\/aws\/ai-burst\/<AWS::StackName>-agents-[0-9a-f]{8}\/boot$/);
     expect(flatten(group.Properties.LogGroupName)).toBe(`/aws/ai-burst/${flatten(asg.Properties.AutoScalingGroupName)}/boot`);
@@ -239,7 +241,9 @@ describe('GpuFleet defaults', () => {
     expect(userData).toContain('"nvidia_gpu"');
     // The default model server: vLLM's OpenAI server via Docker, bound to localhost, from the image the boot script pulled.
     expect(userData).toContain('exec docker run --rm --pull never --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000');
-    expect(userData).toContain("'763104351884.dkr.ecr.us-east-1.<AWS::URLSuffix>/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2' '--model' 'Qwen/Qwen2.5-7B-Instruct'");
+    expect(userData).toContain(
+      "'763104351884.dkr.ecr.us-east-1.<AWS::URLSuffix>/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2' '--model' 'Qwen/Qwen2.5-7B-Instruct'",
+    );
     expect(userData).toContain("docker pull '763104351884.dkr.ecr.us-east-1.<AWS::URLSuffix>/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2'");
   });
 
@@ -488,9 +492,21 @@ describe('GpuFleet validation', () => {
     ['a heartbeat under 30 s', { terminationHookHeartbeat: Duration.seconds(10) }, /terminationHookHeartbeat must be between/],
     ['an expected job duration over 12 h', { expectedJobDuration: Duration.hours(13) }, /expectedJobDuration must be between/],
     ['a privileged model server port', { modelServer: ModelServer.vllm({ port: 80 }) }, /port must be an integer between 1024 and 65535 \(got 80\)/],
-    ['a boot timeout under a minute', { bootTimeout: Duration.seconds(30) }, /GpuFleet: bootTimeout must be between 1 minute and 30 minutes \(got 30 seconds\)/],
-    ['a boot timeout over 30 minutes', { bootTimeout: Duration.minutes(31) }, /GpuFleet: bootTimeout must be between 1 minute and 30 minutes \(got 31 minutes\)/],
-    ['a boot timeout of 90.5 s', { bootTimeout: Duration.millis(90500) }, /GpuFleet: bootTimeout must be a whole number of seconds \(got 90500 milliseconds\)/],
+    [
+      'a boot timeout under a minute',
+      { bootTimeout: Duration.seconds(30) },
+      /GpuFleet: bootTimeout must be between 1 minute and 30 minutes \(got 30 seconds\)/,
+    ],
+    [
+      'a boot timeout over 30 minutes',
+      { bootTimeout: Duration.minutes(31) },
+      /GpuFleet: bootTimeout must be between 1 minute and 30 minutes \(got 31 minutes\)/,
+    ],
+    [
+      'a boot timeout of 90.5 s',
+      { bootTimeout: Duration.millis(90500) },
+      /GpuFleet: bootTimeout must be a whole number of seconds \(got 90500 milliseconds\)/,
+    ],
     [
       'an evaluation interval over a minute',
       { scaling: FleetScaling.capacityManager({ evaluationInterval: Duration.minutes(2) }) },
@@ -503,7 +519,11 @@ describe('GpuFleet validation', () => {
   test.each<[string, Partial<GpuFleetProps>, number]>([
     ['the default CapacityManager (180 s expected: the 600 s floor)', {}, 600],
     ['an expected boot of 8 minutes (3 × 480 s)', { scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(8) }) }, 1440],
-    ['an expected boot of 15 minutes (capped at 30 minutes)', { scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(15) }) }, 1800],
+    [
+      'an expected boot of 15 minutes (capped at 30 minutes)',
+      { scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(15) }) },
+      1800,
+    ],
     ['target tracking (no expected boot: 3 × 180 s, floored)', { scaling: FleetScaling.targetTracking() }, 600],
     ['an explicit bootTimeout', { bootTimeout: Duration.minutes(12) }, 720],
   ])('the boot timeout with %s reaches the worker config', (_, props, seconds) => {
@@ -515,7 +535,10 @@ describe('GpuFleet validation', () => {
 
   test('a boot timeout below the expected boot time is allowed with a warning', () => {
     const fleet = construct({ bootTimeout: Duration.minutes(2), scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(5) }) });
-    Annotations.fromStack(Stack.of(fleet)).hasWarning('/Test/Fleet', Match.stringLikeRegexp('bootTimeout \\(2 minutes\\) is shorter than the expected boot time \\(300 s\\)'));
+    Annotations.fromStack(Stack.of(fleet)).hasWarning(
+      '/Test/Fleet',
+      Match.stringLikeRegexp('bootTimeout \\(2 minutes\\) is shorter than the expected boot time \\(300 s\\)'),
+    );
   });
 
   test('expectedJobDuration reaches the worker config (the notice rule reads it)', () => {

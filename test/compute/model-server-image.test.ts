@@ -36,7 +36,13 @@ function fleet(id: string, modelServer: ModelServer, extra: Partial<GpuFleetProp
   });
 }
 
-const own = fleet('Own', ModelServer.vllm({ image: ModelServerImage.fromEcrRepository(repository, 'v0.11.0'), weights: ModelWeights.fromBucket(weightsBucket, '/models/qwen/') }));
+const own = fleet(
+  'Own',
+  ModelServer.vllm({
+    image: ModelServerImage.fromEcrRepository(repository, 'v0.11.0'),
+    weights: ModelWeights.fromBucket(weightsBucket, '/models/qwen/'),
+  }),
+);
 const uri = fleet(
   'Uri',
   ModelServer.container({
@@ -46,7 +52,9 @@ const uri = fleet(
 );
 const cached = fleet(
   'Cached',
-  ModelServer.vllm({ image: ModelServerImage.fromPullThroughCache({ ecrRepositoryPrefix: 'docker-hub', upstreamRepository: 'vllm/vllm-openai', tag: 'v0.11.0' }) }),
+  ModelServer.vllm({
+    image: ModelServerImage.fromPullThroughCache({ ecrRepositoryPrefix: 'docker-hub', upstreamRepository: 'vllm/vllm-openai', tag: 'v0.11.0' }),
+  }),
 );
 const publicEcr = fleet('Public', ModelServer.vllm({ image: ModelServerImage.fromRegistry('public.ecr.aws/example/vllm:0.11.0') }));
 const template = Template.fromStack(stack);
@@ -58,7 +66,10 @@ function statementsOf(f: GpuFleet): any[] {
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 function userDataOf(f: GpuFleet): string {
-  return flatten(template.findResources('AWS::EC2::LaunchTemplate')[stack.getLogicalId(f.launchTemplate.node.defaultChild as any)].Properties.LaunchTemplateData.UserData);
+  return flatten(
+    template.findResources('AWS::EC2::LaunchTemplate')[stack.getLogicalId(f.launchTemplate.node.defaultChild as any)].Properties.LaunchTemplateData
+      .UserData,
+  );
 }
 function ecrStatements(f: GpuFleet): Array<{ actions: string[]; resources: string[] }> {
   return statementsOf(f)
@@ -70,14 +81,22 @@ const LOGIN = { actions: ['ecr:GetAuthorizationToken'], resources: ['*'] };
 
 describe('ModelServerImage', () => {
   test('fromEcrRepository: login to its registry, pull exactly that repository', () => {
-    expect(ecrStatements(own)).toEqual([{ actions: PULL, resources: ['arn:<AWS::Partition>:ecr:us-east-1:123456789012:repository/team/vllm'] }, LOGIN]);
+    expect(ecrStatements(own)).toEqual([
+      { actions: PULL, resources: ['arn:<AWS::Partition>:ecr:us-east-1:123456789012:repository/team/vllm'] },
+      LOGIN,
+    ]);
     const ud = userDataOf(own);
-    expect(ud).toContain("aws ecr get-login-password --region 'us-east-1' | docker login --username AWS --password-stdin '123456789012.dkr.ecr.us-east-1.<AWS::URLSuffix>'");
+    expect(ud).toContain(
+      "aws ecr get-login-password --region 'us-east-1' | docker login --username AWS --password-stdin '123456789012.dkr.ecr.us-east-1.<AWS::URLSuffix>'",
+    );
     expect(ud).toContain("docker pull '123456789012.dkr.ecr.us-east-1.<AWS::URLSuffix>/team/vllm:v0.11.0'");
   });
 
   test('fromRegistry with an ECR URI: login to that registry and region, pull exactly that repository', () => {
-    expect(ecrStatements(uri)).toEqual([{ actions: PULL, resources: ['arn:<AWS::Partition>:ecr:eu-central-1:210987654321:repository/models/server'] }, LOGIN]);
+    expect(ecrStatements(uri)).toEqual([
+      { actions: PULL, resources: ['arn:<AWS::Partition>:ecr:eu-central-1:210987654321:repository/models/server'] },
+      LOGIN,
+    ]);
     expect(userDataOf(uri)).toContain(
       "aws ecr get-login-password --region 'eu-central-1' | docker login --username AWS --password-stdin '210987654321.dkr.ecr.eu-central-1.amazonaws.com' && " +
         "docker pull '210987654321.dkr.ecr.eu-central-1.amazonaws.com/models/server:2.1'",
@@ -126,14 +145,29 @@ describe('ModelServerImage', () => {
   });
 
   test.each<[string, () => ModelServer, RegExp]>([
-    ['a bad tag', () => ModelServer.vllm({ image: ModelServerImage.fromEcrRepository(repository, 'v 1') }), /ModelServer.vllm: image.tag must be an image tag .* \(got "v 1"\)/],
+    [
+      'a bad tag',
+      () => ModelServer.vllm({ image: ModelServerImage.fromEcrRepository(repository, 'v 1') }),
+      /ModelServer.vllm: image.tag must be an image tag .* \(got "v 1"\)/,
+    ],
     [
       'an upper-case cache prefix',
-      () => ModelServer.vllm({ image: ModelServerImage.fromPullThroughCache({ ecrRepositoryPrefix: 'DockerHub', upstreamRepository: 'vllm/vllm-openai', tag: 'v1' }) }),
+      () =>
+        ModelServer.vllm({
+          image: ModelServerImage.fromPullThroughCache({ ecrRepositoryPrefix: 'DockerHub', upstreamRepository: 'vllm/vllm-openai', tag: 'v1' }),
+        }),
       /ModelServer.vllm: image.ecrRepositoryPrefix must be an ECR repository path .* \(got "DockerHub"\)/,
     ],
-    ['weights for the whole bucket', () => ModelServer.vllm({ weights: ModelWeights.fromBucket(weightsBucket, '/') }), /ModelServer.vllm: weights.prefix must be a key prefix .* \(got "\/"\)/],
-    ['a wildcard weights prefix', () => ModelServer.vllm({ weights: ModelWeights.fromBucket(weightsBucket, 'models/*') }), /weights.prefix must be a key prefix/],
+    [
+      'weights for the whole bucket',
+      () => ModelServer.vllm({ weights: ModelWeights.fromBucket(weightsBucket, '/') }),
+      /ModelServer.vllm: weights.prefix must be a key prefix .* \(got "\/"\)/,
+    ],
+    [
+      'a wildcard weights prefix',
+      () => ModelServer.vllm({ weights: ModelWeights.fromBucket(weightsBucket, 'models/*') }),
+      /weights.prefix must be a key prefix/,
+    ],
   ])('fails if %s', (_, make, message) => {
     const s = new Stack(new App(), 'V', { env: { account: '123456789012', region: 'us-east-1' } });
     const role = new iam.Role(s, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
@@ -177,7 +211,9 @@ describe('ModelWeights.fromBucket', () => {
 
   test('the boot script copies the prefix with parallel transfers and vLLM serves the local copy under the model name', () => {
     const ud = userDataOf(own);
-    expect(ud).toContain(`AWS_CONFIG_FILE="$R/etc/ai-burst/s3-transfer.config" aws s3 sync 's3://team-model-weights/models/qwen/' "$R/opt/ai-burst/weights/" --region 'us-east-1'`);
+    expect(ud).toContain(
+      `AWS_CONFIG_FILE="$R/etc/ai-burst/s3-transfer.config" aws s3 sync 's3://team-model-weights/models/qwen/' "$R/opt/ai-burst/weights/" --region 'us-east-1'`,
+    );
     expect(ud).toContain('max_concurrent_requests = 64');
     expect(ud).toContain("'--model' '/opt/ai-burst/weights' '--served-model-name' 'Qwen/Qwen2.5-7B-Instruct'");
     expect(ud).toContain('RequiresMountsFor=/opt/ai-burst/weights');

@@ -99,7 +99,9 @@ describe('renderUserData', () => {
 
   test('a failed boot reports by the contract: BootFailures in the library namespace with Workload only, the log group, Unhealthy', () => {
     const text = script();
-    expect(text).toContain(`cloudwatch put-metric-data --namespace ${METRIC_NAMESPACE} --metric-name BootFailures --dimensions 'Workload=agents' --value 1`);
+    expect(text).toContain(
+      `cloudwatch put-metric-data --namespace ${METRIC_NAMESPACE} --metric-name BootFailures --dimensions 'Workload=agents' --value 1`,
+    );
     expect(text).toContain("logs put-log-events --log-group-name '/aws/ai-burst/agents/boot'");
     expect(text).toContain('autoscaling set-instance-health --instance-id "$iid" --health-status Unhealthy --no-should-respect-grace-period');
     expect(text).toContain(`AI_BURST_REASON=${BootFailureReasons.BOOT_SCRIPT_FAILED}`);
@@ -192,7 +194,9 @@ describe('ModelServer', () => {
       weights: ModelWeights.fromBucket(s3.Bucket.fromBucketName(stack, 'B', 'weights-w'), 'm'),
       args: ['--model-id', MODEL_WEIGHTS_DIR],
     }).bind(stack, role);
-    expect(server.startScript[1]).toContain(`-v ${MODEL_WEIGHTS_DIR}:${MODEL_WEIGHTS_DIR}:ro '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tgi:3.0' '--model-id'`);
+    expect(server.startScript[1]).toContain(
+      `-v ${MODEL_WEIGHTS_DIR}:${MODEL_WEIGHTS_DIR}:ro '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tgi:3.0' '--model-id'`,
+    );
   });
 
   test('commands(): your lines, as given, no image', () => {
@@ -228,7 +232,11 @@ describe('ModelServer', () => {
       () => bound(ModelServer.container({ kind: ModelServerKind.OPENAI, image: 'vllm/vllm-openai:v0.11.0' as unknown as ModelServerImage })),
       /ModelServer.container: image must name a container image: a ModelServerImage such as ModelServerImage.fromEcrRepository\(repository, 'v1'\) \(got "vllm\/vllm-openai:v0.11.0"\)/,
     ],
-    ['a blank container image', () => bound(ModelServer.container({ kind: ModelServerKind.OPENAI, image: image('  ') })), /image must name a container image/],
+    [
+      'a blank container image',
+      () => bound(ModelServer.container({ kind: ModelServerKind.OPENAI, image: image('  ') })),
+      /image must name a container image/,
+    ],
     ['a vLLM server with an empty image', () => bound(ModelServer.vllm({ image: image('') })), /ModelServer.vllm: image must name a container image/],
     [
       'container port 0',

@@ -63,7 +63,11 @@ describe('AiBurstPlatform errors name the prop by its path inside AiBurstPlatfor
       { modelServer: ModelServer.container({ kind: ModelServerKind.OPENAI, image: ModelServerImage.fromRegistry('') }) },
       `${W}.modelServer.image must name a container image`,
     ],
-    ['a 31-minute bootTimeout (GpuFleet)', { bootTimeout: Duration.minutes(31) }, `${W}.bootTimeout must be between 1 minute and 30 minutes (got 31 minutes)`],
+    [
+      'a 31-minute bootTimeout (GpuFleet)',
+      { bootTimeout: Duration.minutes(31) },
+      `${W}.bootTimeout must be between 1 minute and 30 minutes (got 31 minutes)`,
+    ],
     ['a bad workload name', { name: 'Doc_Analysis' }, 'workloads[1].name "Doc_Analysis" is invalid'],
   ])('workload prop: %s', (_n, docs, expected) => {
     expect(build({}, docs)).toThrow(`AiBurstPlatform: ${expected}`);

@@ -662,14 +662,18 @@ IAM5_FINDING_PROOFS.push({
 
 // Model weights (ModelWeights.fromBucket): objects under one prefix, read only, listing confined to it.
 IAM5_FINDING_PROOFS.push({
-  pattern: /^Resource::(?:<([A-Za-z0-9]+)\.Arn>|arn:<AWS::Partition>:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]))\/((?!payloads\/|results\/)[^*?\s]+)\/\*$/,
+  pattern:
+    /^Resource::(?:<([A-Za-z0-9]+)\.Arn>|arn:<AWS::Partition>:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]))\/((?!payloads\/|results\/)[^*?\s]+)\/\*$/,
   control: 'model weights: s3:GetObject alone on the objects under one prefix, and s3:ListBucket on that bucket confined to the prefix',
   prove: (t, [, bucketId, bucketName, prefix]) => {
     const bucket = bucketId ? `"${bucketId}"` : `:s3:::${bucketName}`;
-    const onPrefix = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes(`/${prefix}/*"`) && JSON.stringify(s.Resource).includes(bucket));
+    const onPrefix = policyStatements(t).filter(
+      (s) => JSON.stringify(s.Resource).includes(`/${prefix}/*"`) && JSON.stringify(s.Resource).includes(bucket),
+    );
     if (onPrefix.length === 0) throw new Error(`no statement on ${prefix}/*`);
     for (const s of onPrefix) {
-      if (JSON.stringify([s.Action].flat()) !== '["s3:GetObject"]') throw new Error(`${prefix}/* grants ${JSON.stringify(s.Action)}, not s3:GetObject alone`);
+      if (JSON.stringify([s.Action].flat()) !== '["s3:GetObject"]')
+        throw new Error(`${prefix}/* grants ${JSON.stringify(s.Action)}, not s3:GetObject alone`);
     }
     const confined = policyStatements(t).filter(
       (s) =>
