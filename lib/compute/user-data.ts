@@ -65,7 +65,7 @@ export interface UserDataOptions {
 
 /** Every absolute path the script writes goes under `$R` (AI_BURST_ROOT): empty on an instance, a scratch directory in tests. */
 function at(path: string): string {
-  return `"$R${path}"`;
+  return `"$R"${path}`;
 }
 
 /** A heredoc with a quoted delimiter: the content is written verbatim (no shell expansion). */
@@ -292,7 +292,7 @@ export function renderUserData(o: UserDataOptions): string[] {
       ...LOCAL_DISK,
       ...writeFile(InstancePaths.S3_TRANSFER_CONFIG, S3_TRANSFER_CONFIG, '0644'),
       `ai_burst_copy_weights() { AWS_CONFIG_FILE=${at(InstancePaths.S3_TRANSFER_CONFIG)} aws s3 sync ${shellQuote(ms.weights.s3Url)} ` +
-        `"$R${MODEL_WEIGHTS_DIR}/" --region ${shellQuote(ms.weights.region)} --only-show-errors --no-progress; }`,
+        `"$R"${MODEL_WEIGHTS_DIR}/ --region ${shellQuote(ms.weights.region)} --only-show-errors --no-progress; }`,
       `ai_burst_retry ${BOOT_STEP_ATTEMPTS} ai_burst_copy_weights`,
       `ai_burst_stage ${BootStages.WEIGHTS_READY}`,
     );

@@ -229,14 +229,14 @@ describe('GpuFleet defaults', () => {
     expect(userData).toMatch(/^#!\/bin\/bash\n/);
     expect(userData).toContain('dnf install -y nodejs22 amazon-cloudwatch-agent');
     expect(userData).toMatch(
-      /aws s3 cp 's3:\/\/cdk-[a-z0-9]+-assets-123456789012-us-east-1\/[0-9a-f]{64}\.js' "\$R\/opt\/ai-burst\/worker\/index\.js" --region '<AWS::Region>'/,
+      /aws s3 cp 's3:\/\/cdk-[a-z0-9]+-assets-123456789012-us-east-1\/[0-9a-f]{64}\.js' "\$R"\/opt\/ai-burst\/worker\/index\.js --region '<AWS::Region>'/,
     );
-    expect(userData).toContain(`cat > "$R${WORKER_CONFIG_PATH}" <<'AI_BURST_EOF'`);
+    expect(userData).toContain(`cat > "$R"${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'`);
     expect(userData).toContain('ExecStart=/usr/bin/node-22 /opt/ai-burst/worker/index.js');
     expect(userData).toContain('User=ai-burst');
     expect(userData).toContain('systemctl enable --now ai-burst-model-server.service ai-burst-worker.service');
     expect(userData).toContain(
-      'amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c file:"$R/opt/aws/amazon-cloudwatch-agent/etc/ai-burst.json"',
+      'amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:"$R"/opt/aws/amazon-cloudwatch-agent/etc/ai-burst.json',
     );
     expect(userData).toContain('"nvidia_gpu"');
     // The default model server: vLLM's OpenAI server via Docker, bound to localhost, from the image the boot script pulled.
@@ -248,7 +248,7 @@ describe('GpuFleet defaults', () => {
   });
 
   test('the worker config fills every field of WorkerConfig', () => {
-    const json = userData.split(`cat > "$R${WORKER_CONFIG_PATH}" <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0];
+    const json = userData.split(`cat > "$R"${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0];
     const config = JSON.parse(json);
     expect(Object.keys(config).sort()).toEqual(
       [

@@ -212,7 +212,7 @@ describe('ModelWeights.fromBucket', () => {
   test('the boot script copies the prefix with parallel transfers and vLLM serves the local copy under the model name', () => {
     const ud = userDataOf(own);
     expect(ud).toContain(
-      `AWS_CONFIG_FILE="$R/etc/ai-burst/s3-transfer.config" aws s3 sync 's3://team-model-weights/models/qwen/' "$R/opt/ai-burst/weights/" --region 'us-east-1'`,
+      `AWS_CONFIG_FILE="$R"/etc/ai-burst/s3-transfer.config aws s3 sync 's3://team-model-weights/models/qwen/' "$R"/opt/ai-burst/weights/ --region 'us-east-1'`,
     );
     expect(ud).toContain('max_concurrent_requests = 64');
     expect(ud).toContain("'--model' '/opt/ai-burst/weights' '--served-model-name' 'Qwen/Qwen2.5-7B-Instruct'");

@@ -74,7 +74,7 @@ describe('renderUserData', () => {
       'useradd --system',
       'dnf install -y nodejs22',
       "aws s3 cp 's3://assets/abc.js'",
-      'cat > "$R/etc/ai-burst/worker.json"',
+      'cat > "$R"/etc/ai-burst/worker.json',
       'dnf install -y docker',
       'nvidia-ctk runtime configure --runtime=docker',
       'ai_burst_stage docker-ready',
@@ -84,8 +84,8 @@ describe('renderUserData', () => {
       'Amazon EC2 NVMe Instance Storage',
       'ai_burst_retry 3 ai_burst_copy_weights',
       'ai_burst_stage weights-ready',
-      `cat > "$R${InstancePaths.MODEL_SERVER_SCRIPT}"`,
-      `cat > "$R/etc/systemd/system/${InstancePaths.WORKER_UNIT}"`,
+      `cat > "$R"${InstancePaths.MODEL_SERVER_SCRIPT}`,
+      `cat > "$R"/etc/systemd/system/${InstancePaths.WORKER_UNIT}`,
       'systemctl enable --now ai-burst-model-server.service ai-burst-worker.service',
     ];
     const positions = order.map((s) => text.indexOf(s));
@@ -94,7 +94,7 @@ describe('renderUserData', () => {
   });
 
   test('the config is readable by the worker user only (0640 root:ai-burst)', () => {
-    expect(script()).toContain('chmod 0640 "$R/etc/ai-burst/worker.json"\nchown root:ai-burst "$R/etc/ai-burst/worker.json"');
+    expect(script()).toContain('chmod 0640 "$R"/etc/ai-burst/worker.json\nchown root:ai-burst "$R"/etc/ai-burst/worker.json');
   });
 
   test('a failed boot reports by the contract: BootFailures in the library namespace with Workload only, the log group, Unhealthy', () => {
@@ -138,7 +138,7 @@ describe('renderUserData', () => {
     });
     const merge = lines.find((l) => l.startsWith('node-22 -e '))!;
     expect(merge).toBeDefined();
-    const program = merge.slice('node-22 -e '.length).split(`' "$R/etc/ai-burst/worker.json"`)[0].slice(1);
+    const program = merge.slice('node-22 -e '.length).split(`' "$R"/etc/ai-burst/worker.json`)[0].slice(1);
     const prices = path.join(dir, 'prices.json');
     fs.writeFileSync(prices, JSON.stringify({ 'eu-west-1': { 'g6.xlarge': 0.45 }, 'us-east-1': { 'g6.xlarge': 0.4 } }));
     for (const [region, expected] of [
@@ -272,11 +272,11 @@ describe('GpuFleet in an environment-agnostic stack', () => {
   const rendered = flatten(stack.resolve(fleet.launchTemplate.userData!.render()));
 
   test('the region is unknown at synth, so prices of every snapshot region ship and are picked at boot', () => {
-    expect(rendered).toContain(`cat > "$R${InstancePaths.PRICES_BY_REGION}"`);
+    expect(rendered).toContain(`cat > "$R"${InstancePaths.PRICES_BY_REGION}`);
     expect(rendered).toContain('"hourlyPriceUsd":{}');
     const g5 = hourlyPrice('g5.xlarge', 'eu-central-1', 'spot');
     expect(g5).toBeDefined();
-    const table = JSON.parse(rendered.split(`cat > "$R${InstancePaths.PRICES_BY_REGION}" <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0]);
+    const table = JSON.parse(rendered.split(`cat > "$R"${InstancePaths.PRICES_BY_REGION} <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0]);
     expect(table['eu-central-1']['g5.xlarge']).toBe(g5);
     expect(Object.keys(table['us-east-1']).sort()).toEqual(['g5.2xlarge', 'g5.xlarge', 'g6.2xlarge', 'g6.xlarge']);
     // And the config's region is the deploy-time region.
