@@ -113,10 +113,15 @@ export abstract class ModelServerImage {
   public abstract bind(scope: Construct, grantee: iam.IGrantable): ModelServerImageConfig;
 }
 
+/** Sid of the login statement: a statement with a Sid is never merged with others (`minimizePolicies`), so it stays alone. */
+export const ECR_LOGIN_SID = 'AiBurstEcrLogin';
+
 /** Login + pull permissions on `repositoryArns`; GetAuthorizationToken supports only `*` (acknowledged on the fleet's role). */
 function grantPull(grantee: iam.IGrantable, repositoryArns: string[], extraActions: string[] = []): void {
   iam.Grant.addToPrincipal({ grantee, actions: [...ECR_PULL_ACTIONS, ...extraActions], resourceArns: repositoryArns });
-  iam.Grant.addToPrincipal({ grantee, actions: ['ecr:GetAuthorizationToken'], resourceArns: ['*'] });
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({ sid: ECR_LOGIN_SID, actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+  );
 }
 
 function registryOf(account: string, region: string): string {

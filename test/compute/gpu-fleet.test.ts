@@ -177,7 +177,7 @@ describe('GpuFleet defaults', () => {
     // The docker login of the default ECR image: GetAuthorizationToken supports only "*", alone in its statement.
     expect(starActions.sort()).toEqual(['cloudwatch:PutMetricData', 'ec2:DescribeTags', 'ecr:GetAuthorizationToken']);
     expect(instanceStatements.filter((s) => s.Resource === '*' && [s.Action].flat().includes('ecr:GetAuthorizationToken'))).toEqual([
-      { Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
+      { Sid: 'AiBurstEcrLogin', Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
     ]);
   });
 

@@ -122,6 +122,19 @@ describe('ModelServerImage', () => {
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Docker Hub'))).toEqual([]);
   });
 
+  test('the login statement stays alone even when the app minimizes policies (a Sid is never merged)', () => {
+    const app = new App({ context: { '@aws-cdk/aws-iam:minimizePolicies': true } });
+    const s = new Stack(app, 'Min', { env: { account: '123456789012', region: 'us-east-1' } });
+    const role = new iam.Role(s, 'Role', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }));
+    ModelServer.vllm().bind(s, role);
+    const statements = Object.values(Template.fromStack(s).findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.filter((x: any) => x.Resource === '*')).toEqual([
+      { Action: 'ec2:DescribeTags', Effect: 'Allow', Resource: '*' },
+      { Sid: 'AiBurstEcrLogin', Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
+    ]);
+  });
+
   test.each([
     ['vllm/vllm-openai:v0.11.0', true],
     ['ubuntu', true],
