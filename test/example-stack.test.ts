@@ -3,6 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AiBurstExampleStack } from '../bin/example-stack';
 import { SHARED_WORKLOAD_TAG_VALUE, Tags } from '../lib';
 import { resourceInventory, stacksOf } from './support/inventory';
+import { resolveUserData } from './compute/boot-sandbox';
 import { flatten } from './compute/support';
 import { expectNagClean } from './support/stacks';
 
@@ -34,6 +35,12 @@ test('no instance pulls from Docker Hub: every image each launch template pulls 
     expect(userData).not.toMatch(/docker\.io|vllm\/vllm-openai/);
   }
   expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Docker Hub'))).toEqual([]);
+});
+
+test("each launch template's user data fits EC2's 16 KB limit with room to spare (the agnostic app ships every region's prices)", () => {
+  for (const lt of stacksOf(app).flatMap((s) => Object.values(Template.fromStack(s).findResources('AWS::EC2::LaunchTemplate')))) {
+    expect(Buffer.byteLength(resolveUserData(lt.Properties.LaunchTemplateData.UserData))).toBeLessThan(14 * 1024);
+  }
 });
 
 test('example stack has zero unacknowledged cdk-nag findings, each acknowledgement proven', () => {

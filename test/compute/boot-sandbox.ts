@@ -223,16 +223,16 @@ export function resolveUserData(value: unknown, region = 'us-east-1'): string {
   const o = value as Record<string, any>;
   if (o?.['Fn::Base64']) return resolveUserData(o['Fn::Base64'], region);
   if (o?.['Fn::Join']) return (o['Fn::Join'][1] as unknown[]).map((v) => resolveUserData(v, region)).join(o['Fn::Join'][0]);
-  if (o?.Ref) {
-    const pseudo: Record<string, string> = {
-      'AWS::Region': region,
-      'AWS::StackName': 'TestStack',
-      'AWS::Partition': 'aws',
-      'AWS::URLSuffix': 'amazonaws.com',
-      'AWS::AccountId': '123456789012',
-    };
-    return pseudo[o.Ref] ?? `ref-${String(o.Ref).toLowerCase()}`;
-  }
+  const pseudo: Record<string, string> = {
+    'AWS::Region': region,
+    'AWS::StackName': 'TestStack',
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::AccountId': '123456789012',
+  };
+  if (o?.Ref) return pseudo[o.Ref] ?? `ref-${String(o.Ref).toLowerCase()}`;
+  if (typeof o?.['Fn::Sub'] === 'string')
+    return o['Fn::Sub'].replace(/\$\{([^}]+)\}/g, (_: string, k: string) => pseudo[k] ?? `ref-${k.toLowerCase()}`);
   if (o?.['Fn::GetAtt']) return `att-${o['Fn::GetAtt'].join('-').toLowerCase()}`;
   throw new Error(`resolveUserData: cannot resolve ${JSON.stringify(value)}`);
 }
