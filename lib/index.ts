@@ -28,6 +28,14 @@ export {
   type ModelServerConfig,
   type VllmModelServerOptions,
 } from './compute/model-server';
+export {
+  DEFAULT_VLLM_DLC_TAG,
+  DLC_ACCOUNT,
+  ModelServerImage,
+  type ModelServerImageConfig,
+  type PullThroughCacheImageOptions,
+} from './compute/model-server-image';
+export { ModelWeights, type ModelWeightsConfig } from './compute/model-weights';
 export { type ResolvedScalingPolicy, type ScalingPolicy } from './compute/scaling-policy';
 
 // Layer 3: queues and orchestration

@@ -44,6 +44,11 @@ export interface AiBurstWorkloadOptions {
   readonly expectedJobDuration?: Duration;
   /** Expected launch-to-first-job time; also the default idle window. @default Duration.seconds(180) */
   readonly expectedBootTime?: Duration;
+  /**
+   * How long an instance's model server may take to become healthy after launch before the instance is replaced
+   * as a boot failure (1 minute – 30 minutes). @default - 3 × `expectedBootTime`, within 10 to 30 minutes
+   */
+  readonly bootTimeout?: Duration;
   /** Longest a job may run (1 minute – 12 hours). @default Duration.hours(1) */
   readonly jobTimeout?: Duration;
   /** The model server each instance runs. @default ModelServer.vllm() */
@@ -154,6 +159,7 @@ const WORKLOAD_OPTION_OF: Readonly<Record<string, string>> = {
   queueWaitSlo: 'queueWaitSlo',
   expectedJobDuration: 'expectedJobDuration',
   expectedBootTime: 'expectedBootTime',
+  bootTimeout: 'bootTimeout',
   vpc: 'vpc',
   dailyBudgetUsd: 'dailyBudgetUsd',
 };
@@ -250,6 +256,7 @@ export class AiBurstPlatform extends Construct {
           workerConcurrency: w.workerConcurrency,
           maxAttempts,
           expectedJobDuration: w.expectedJobDuration,
+          bootTimeout: w.bootTimeout,
           scaling: FleetScaling.capacityManager({
             queueWaitSlo: w.queueWaitSlo ?? Duration.minutes(15),
             expectedJobDuration: w.expectedJobDuration,

@@ -1,8 +1,10 @@
 import { App, CfnResource, Stack, TagManager } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AiBurstExampleStack } from '../bin/example-stack';
 import { SHARED_WORKLOAD_TAG_VALUE, Tags } from '../lib';
 import { resourceInventory, stacksOf } from './support/inventory';
+import { resolveUserData } from './compute/boot-sandbox';
+import { flatten } from './compute/support';
 import { expectNagClean } from './support/stacks';
 
 // One synth for the file; the nag plugin stays off this app so the inventory is the plain template's.
@@ -15,6 +17,30 @@ test('every stack of the example app keeps its logical ids and their types (inve
   const inventory = Object.fromEntries(stacksOf(app).map((s) => [s.stackName, resourceInventory(Template.fromStack(s))]));
   expect(Object.keys(inventory)).toEqual(['AiBurstExample']);
   expect(inventory).toMatchSnapshot();
+});
+
+test('no instance pulls from Docker Hub: every image each launch template pulls or runs is in ECR', () => {
+  const ecrImage = /^\d{12}\.dkr\.ecr\.(?:<AWS::Region>|[a-z0-9-]+)\.(?:<AWS::URLSuffix>|amazonaws\.com)\/[a-z0-9._/-]+[:@]/;
+  const templates = stacksOf(app).flatMap((s) => Object.values(Template.fromStack(s).findResources('AWS::EC2::LaunchTemplate')));
+  expect(templates.length).toBeGreaterThan(0);
+  for (const lt of templates) {
+    const userData = flatten(lt.Properties.LaunchTemplateData.UserData);
+    // The image is the first quoted word after `docker pull`, and after the options of `docker run`.
+    const pulled = [...userData.matchAll(/docker pull '([^']+)'/g)].map((m) => m[1]);
+    const run = [...userData.matchAll(/docker run [^']*'([^']+)'/g)].map((m) => m[1]);
+    expect([pulled.length, run.length]).toEqual([1, 1]);
+    const images = [...pulled, ...run];
+    for (const image of images) expect(image).toMatch(ecrImage);
+    expect(userData).toContain('docker login --username AWS --password-stdin');
+    expect(userData).not.toMatch(/docker\.io|vllm\/vllm-openai/);
+  }
+  expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Docker Hub'))).toEqual([]);
+});
+
+test("each launch template's user data fits EC2's 16 KB limit with room to spare (the agnostic app ships every region's prices)", () => {
+  for (const lt of stacksOf(app).flatMap((s) => Object.values(Template.fromStack(s).findResources('AWS::EC2::LaunchTemplate')))) {
+    expect(Buffer.byteLength(resolveUserData(lt.Properties.LaunchTemplateData.UserData))).toBeLessThan(14 * 1024);
+  }
 });
 
 test('example stack has zero unacknowledged cdk-nag findings, each acknowledgement proven', () => {

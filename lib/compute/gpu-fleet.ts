@@ -1,13 +1,21 @@
-import { Annotations, Aws, Duration, Fn, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Fn, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE, WORKER_CONFIG_VERSION, WorkerConfig } from '../contracts';
+import {
+  BOOT_TIMEOUT_FACTOR,
+  MAX_BOOT_TIMEOUT_SECONDS,
+  METRIC_NAMESPACE,
+  MIN_DEFAULT_BOOT_TIMEOUT_SECONDS,
+  WORKER_CONFIG_VERSION,
+  WorkerConfig,
+} from '../contracts';
 import { acknowledgeNag } from '../common/nag';
 import { applyCostTags } from '../common/tags';
 import { PropError, propError, validateDuration, validateInteger, withinProps } from '../common/validate';
@@ -20,6 +28,7 @@ import { acknowledgeGroupArnWildcard, autoScalingGroupArn, CapacityManager } fro
 import { FleetScaling, IScalableGpuFleet } from './fleet-scaling';
 import { familyOf, gpuFamilyOf, isUnknownGpuFamily, knownGpuFamilies } from './gpu-families';
 import { ModelServer, ModelServerConfig } from './model-server';
+import { DEFAULT_EXPECTED_BOOT_SECONDS } from './scaling-policy';
 import { renderUserData } from './user-data';
 import { defaultWorkerEntry, workerAsset } from './worker-bundle';
 
@@ -86,8 +95,9 @@ export interface GpuFleetProps {
    */
   readonly maxCapacity?: number;
   /**
-   * The AMI. It must have the NVIDIA driver, Docker with the NVIDIA container toolkit (for container
-   * model servers), the AWS CLI and dnf access to the Amazon Linux 2023 repositories.
+   * The AMI. It must have the NVIDIA driver, the AWS CLI and dnf access to the Amazon Linux 2023 repositories; for
+   * container model servers the boot script installs Docker (`dnf install docker`) and configures the NVIDIA
+   * container runtime (`nvidia-ctk`, installed with dnf when missing) if the AMI lacks them.
    * @default - the latest Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023), from the SSM parameter DLAMI_SSM_PARAMETER
    */
   readonly machineImage?: ec2.IMachineImage;
@@ -129,6 +139,12 @@ export interface GpuFleetProps {
    * @default - unknown: every running job is requeued at a spot notice
    */
   readonly expectedJobDuration?: Duration;
+  /**
+   * How long after its launch an instance's model server may take to become healthy (1 minute to 30 minutes,
+   * whole seconds); the worker then reports the instance unhealthy (the group replaces it) and counts a BootFailure.
+   * @default - 3 × the expected boot time (the scaling's `expectedBootTime`, else 180 s), within 10 to 30 minutes
+   */
+  readonly bootTimeout?: Duration;
   /**
    * Topic for the group's launch/terminate notifications.
    * @default - a topic is created, encrypted with a customer-managed key (rotation on), TLS-only
@@ -198,6 +214,13 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
   /** Weight of every instance type (capacity counts these units), when weights are set. */
   public readonly instanceWeights?: Record<string, number>;
   public readonly modelServer: ModelServerConfig;
+  /**
+   * Where a failed boot writes its reason and the last lines of its log (`/aws/ai-burst/<group name>/boot`, one
+   * stream per instance id, one month).
+   */
+  public readonly bootLogGroup: logs.LogGroup;
+  /** The model server must be healthy this long after launch (the worker enforces it). */
+  public readonly bootTimeout: Duration;
   /** The bundled worker agent the instances download at boot. */
   public readonly workerAsset: s3assets.Asset;
   /** The CapacityManager, when `scaling` is `FleetScaling.capacityManager()` (the default). */
@@ -223,13 +246,8 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     const maxCapacity = props.maxCapacity ?? 4;
     const rootVolumeSize = props.rootVolumeSize ?? Size.gibibytes(150);
     validateProps(this, props, this.instanceTypes, minCapacity, maxCapacity, rootVolumeSize);
+    validateDuration(NAME, 'bootTimeout', props.bootTimeout, Duration.minutes(1), Duration.seconds(MAX_BOOT_TIMEOUT_SECONDS));
     this.instanceWeights = weightsOf(this.instanceTypes, props.instanceWeights);
-    // The server's options are checked here; their errors name them under this fleet's `modelServer` prop.
-    this.modelServer = withinProps(
-      NAME,
-      (_c, p) => `modelServer.${p}`,
-      () => (props.modelServer ?? ModelServer.vllm()).bind(),
-    );
 
     const stack = Stack.of(this);
     // An explicit name, so the instances' user data can carry it without a reference cycle
@@ -247,6 +265,19 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       'Session Manager replaces SSH (no key pair, no inbound rule); AmazonSSMManagedInstanceCore is the AWS-maintained minimum the SSM agent needs.',
     );
+    // The server's options are checked here; their errors name them under this fleet's `modelServer` prop. Binding
+    // grants the role the image pull and the weights read.
+    this.modelServer = withinProps(
+      NAME,
+      (_c, p) => `modelServer.${p}`,
+      () => (props.modelServer ?? ModelServer.vllm()).bind(this, this.role),
+    );
+    this.bootLogGroup = new logs.LogGroup(this, 'BootLogs', {
+      logGroupName: `/aws/ai-burst/${groupName}/boot`,
+      retention: logs.RetentionDays.ONE_MONTH,
+      // A named group left behind would block the next deployment of the same stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -259,7 +290,7 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     const userData = ec2.UserData.forLinux();
     const regionKnown = !Token.isUnresolved(stack.region);
     this.dataRegion = dataRegionOf(this, props);
-    const config: WorkerConfig = {
+    const config: Omit<WorkerConfig, 'bootTimeoutSeconds'> = {
       v: WORKER_CONFIG_VERSION,
       region: Aws.REGION,
       ...(this.dataRegion ? { dataRegion: this.dataRegion } : {}),
@@ -282,18 +313,6 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       ...(props.expectedJobDuration ? { expectedJobSeconds: props.expectedJobDuration.toSeconds() } : {}),
       hourlyPriceUsd: regionKnown ? spotPrices(this.instanceTypes, stack.region) : {},
     };
-    userData.addCommands(
-      ...renderUserData({
-        workerConfigJson: stack.toJsonString(config),
-        workerS3Url: this.workerAsset.s3ObjectUrl,
-        region: Aws.REGION,
-        modelServer: this.modelServer,
-        pricesByRegionJson: regionKnown
-          ? undefined
-          : JSON.stringify(Object.fromEntries(knownRegions().map((r) => [r, spotPrices(this.instanceTypes, r)]))),
-        cloudWatchAgentConfigJson: gpuMetrics ? cloudWatchAgentConfigJson({ workload: this.workload }) : undefined,
-      }),
-    );
 
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: props.machineImage ?? ec2.MachineImage.fromSsmParameter(DLAMI_SSM_PARAMETER, { os: ec2.OperatingSystemType.LINUX }),
@@ -369,12 +388,45 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     this.capacityManager = binding.capacityManager;
     this.scalingPolicy = binding.scalingPolicy;
 
+    // The boot timeout follows the scaling's expected boot time, so the user data is rendered once scaling is bound
+    // (the launch template renders it lazily).
+    this.bootTimeout = props.bootTimeout ?? defaultBootTimeout(this.capacityManager?.policy.expectedBootSeconds);
+    const expectedBoot = this.capacityManager?.policy.expectedBootSeconds ?? DEFAULT_EXPECTED_BOOT_SECONDS;
+    if (props.bootTimeout && !props.bootTimeout.isUnresolved() && !Token.isUnresolved(expectedBoot) && props.bootTimeout.toSeconds() < expectedBoot) {
+      Annotations.of(this).addWarningV2(
+        'cdk-ai-burst:bootTimeoutBelowExpectedBoot',
+        `${NAME}: bootTimeout (${props.bootTimeout.toHumanString()}) is shorter than the expected boot time (${expectedBoot} s): ` +
+          'instances that boot as expected will be replaced as boot failures',
+      );
+    }
+    userData.addCommands(
+      ...renderUserData({
+        workerConfigJson: stack.toJsonString({ ...config, bootTimeoutSeconds: this.bootTimeout.toSeconds() } satisfies WorkerConfig),
+        workerS3Url: this.workerAsset.s3ObjectUrl,
+        region: Aws.REGION,
+        modelServer: this.modelServer,
+        workload: this.workload,
+        bootLogGroupName: this.bootLogGroup.logGroupName,
+        // nvidia-smi only where every type has an NVIDIA GPU (requireGpu: false may list CPU or AMD types).
+        gpuCheck: this.instanceTypes.every((t) => gpuFamilyOf(t)?.vendor === 'nvidia'),
+        pricesByRegionJson: regionKnown
+          ? undefined
+          : JSON.stringify(Object.fromEntries(knownRegions().map((r) => [r, spotPrices(this.instanceTypes, r)]))),
+        cloudWatchAgentConfigJson: gpuMetrics ? cloudWatchAgentConfigJson({ workload: this.workload }) : undefined,
+      }),
+    );
+
     applyCostTags(this, this.workload, props.costCenter);
   }
 
   /** Let `grantee` set scale-in protection on this group's instances (what the worker does for itself). */
   public grantSetInstanceProtection(grantee: iam.IGrantable): iam.Grant {
     return this.grantOnGroup(grantee, ['autoscaling:SetInstanceProtection']);
+  }
+
+  /** Let `grantee` mark this group's instances unhealthy, so the group replaces them (a failed boot, a lost model server). */
+  public grantSetInstanceHealth(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnGroup(grantee, ['autoscaling:SetInstanceHealth']);
   }
 
   /** Let `grantee` (the drainer) complete or extend this group's terminate lifecycle hook. */
@@ -452,7 +504,10 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
     props.jobStore.grantReadWriteRecords(role, this.workload);
     props.jobStore.grantReadPayloads(role, this.workload);
     props.jobStore.grantWriteResults(role, this.workload);
-    this.grantSetInstanceProtection(role);
+    // One statement (one acknowledged group-ARN finding): the worker protects itself and, like a failed boot, reports
+    // its own instance unhealthy.
+    this.grantOnGroup(role, ['autoscaling:SetInstanceProtection', 'autoscaling:SetInstanceHealth']);
+    this.bootLogGroup.grantWrite(role);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
@@ -471,13 +526,21 @@ export class GpuFleet extends Construct implements IScalableGpuFleet {
       role,
       'AwsSolutions-IAM5[Resource::*]',
       'cloudwatch:PutMetricData supports no resource-level permissions and is confined by a cloudwatch:namespace condition; ' +
-        'ec2:DescribeTags (CloudWatch agent) is read-only and supports none either.',
+        'ec2:DescribeTags (CloudWatch agent) is read-only and supports none either; ecr:GetAuthorizationToken (the docker login ' +
+        'of an ECR image) supports only "*" and grants no image: pulls are allowed on the one image repository alone.',
     );
     if (gpuMetrics) {
       // The CloudWatch agent resolves ${aws:AutoScalingGroupName} with DescribeTags (read-only, no resource-level permissions).
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeTags'], resources: ['*'] }));
     }
   }
+}
+
+/** 3 × the expected boot time, within MIN_DEFAULT_BOOT_TIMEOUT_SECONDS and MAX_BOOT_TIMEOUT_SECONDS. */
+export function defaultBootTimeout(expectedBootSeconds: number | undefined): Duration {
+  const expected = expectedBootSeconds === undefined || Token.isUnresolved(expectedBootSeconds) ? DEFAULT_EXPECTED_BOOT_SECONDS : expectedBootSeconds;
+  const seconds = Math.min(MAX_BOOT_TIMEOUT_SECONDS, Math.max(MIN_DEFAULT_BOOT_TIMEOUT_SECONDS, Math.ceil(BOOT_TIMEOUT_FACTOR * expected)));
+  return Duration.seconds(seconds);
 }
 
 /**

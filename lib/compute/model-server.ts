@@ -1,5 +1,9 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
 import { ModelServerKind, WorkerModelServerConfig } from '../contracts';
-import { propError, validateInteger } from '../common/validate';
+import { PropError, propError, validateInteger, withinProps } from '../common/validate';
+import { DEFAULT_VLLM_DLC_TAG, ModelServerImage, ModelServerImageConfig } from './model-server-image';
+import { ModelWeights, ModelWeightsConfig } from './model-weights';
 
 /** Options every model server shares. */
 export interface ModelServerBaseOptions {
@@ -23,12 +27,20 @@ export interface VllmModelServerOptions extends ModelServerBaseOptions {
    */
   readonly model?: string;
   /**
-   * Container image of vLLM's OpenAI-compatible server. Pin a version: `latest` changes under you.
-   * @default 'vllm/vllm-openai:v0.11.0'
+   * Container image of vLLM's OpenAI-compatible server (its entrypoint takes the server's arguments). Pin a version:
+   * `latest` changes under you.
+   * @default - the AWS Deep Learning Containers vLLM 0.11.0 image for EC2 in the stack's region (ECR, account 763104351884:
+   * `763104351884.dkr.ecr.<region>.amazonaws.com/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2`); an opt-in region needs an image
    */
-  readonly image?: string;
+  readonly image?: ModelServerImage;
   /**
-   * Extra arguments for `vllm serve` (after `--model`).
+   * Weights to copy to local disk at boot; vLLM then loads them from there (`--model /opt/ai-burst/weights`) and serves
+   * them under `model` (`--served-model-name`), so jobs naming the model still work.
+   * @default - vLLM downloads `model` from Hugging Face at start (cached on the root volume)
+   */
+  readonly weights?: ModelWeights;
+  /**
+   * Extra arguments for the server (after `--model`).
    * @default ['--max-model-len', '8192', '--gpu-memory-utilization', '0.90']
    */
   readonly extraArgs?: string[];
@@ -37,8 +49,14 @@ export interface VllmModelServerOptions extends ModelServerBaseOptions {
 export interface ContainerModelServerOptions extends ModelServerBaseOptions {
   /** The API the container speaks: `ModelServerKind.OPENAI` (chat/completions) or `ModelServerKind.INVOCATIONS`. */
   readonly kind: ModelServerKind;
-  /** Image to run with `docker run --gpus all`. */
-  readonly image: string;
+  /** Image to run with `docker run --gpus all`, pulled at boot (before the server starts). */
+  readonly image: ModelServerImage;
+  /**
+   * Weights to copy to local disk at boot, mounted read-only into the container at MODEL_WEIGHTS_DIR
+   * (`/opt/ai-burst/weights`): point your `args` there.
+   * @default - none
+   */
+  readonly weights?: ModelWeights;
   /** Port the server listens on inside the container. @default - same as `port` */
   readonly containerPort?: number;
   /** Arguments after the image. @default [] */
@@ -64,31 +82,49 @@ export interface ModelServerConfig {
   readonly worker: WorkerModelServerConfig;
   /** Bash lines of the `ai-burst-model-server` systemd unit's start script; they stay in the foreground. */
   readonly startScript: string[];
+  /**
+   * The image the boot script pulls (with retries) before the server starts; the unit then runs it without pulling.
+   * @default - none: the server is not a container (`ModelServer.commands()`)
+   */
+  readonly image?: ModelServerImageConfig;
+  /**
+   * Weights the boot script copies to MODEL_WEIGHTS_DIR before the server starts.
+   * @default - none
+   */
+  readonly weights?: ModelWeightsConfig;
 }
 
-const DEFAULT_VLLM_IMAGE = 'vllm/vllm-openai:v0.11.0';
 const DEFAULT_VLLM_MODEL = 'Qwen/Qwen2.5-7B-Instruct';
-/** Model weights survive a container restart here (on the instance's root volume). */
+/** Hugging Face downloads survive a container restart here (on the instance's root volume). */
 export const MODEL_CACHE_DIR = '/opt/ai-burst/model-cache';
+/** Weights copied from S3 land here: the instance store mounted there when the type has one, else the root volume. */
+export const MODEL_WEIGHTS_DIR = '/opt/ai-burst/weights';
+const IMAGE_EXAMPLE = `ModelServerImage.fromEcrRepository(repository, 'v1')`;
 
 /**
  * The model server each GPU instance runs next to the worker. It listens on 127.0.0.1 only.
  *
- * - `ModelServer.vllm()` (default): vLLM's OpenAI-compatible server from its official image, run with
- *   Docker and the NVIDIA container toolkit that the Deep Learning Base AMI ships.
+ * - `ModelServer.vllm()` (default): vLLM's OpenAI-compatible server from the AWS Deep Learning Containers image in
+ *   ECR, run with Docker and the NVIDIA container toolkit (the boot script installs and configures them when missing).
  * - `ModelServer.container()`: any image serving the OpenAI API or `/invocations`.
  * - `ModelServer.commands()`: your own start commands (e.g. a binary baked into a custom AMI).
+ *
+ * Images are pulled and weights copied by the boot script, before the server's unit starts: a failure there is a
+ * reported boot failure (the instance is replaced), not a unit restarting forever.
  */
 export abstract class ModelServer {
-  /** vLLM's OpenAI-compatible server (Docker, `--gpus all`, weights cached on the root volume). */
+  /** vLLM's OpenAI-compatible server (Docker, `--gpus all`, Hugging Face downloads cached on the root volume). */
   public static vllm(options: VllmModelServerOptions = {}): ModelServer {
+    const name = 'ModelServer.vllm';
     const model = options.model ?? DEFAULT_VLLM_MODEL;
     const port = options.port ?? 8000;
     const args = options.extraArgs ?? ['--max-model-len', '8192', '--gpu-memory-utilization', '0.90'];
-    const image = options.image ?? DEFAULT_VLLM_IMAGE;
-    return new FixedModelServer(
-      'ModelServer.vllm',
-      {
+    const image = options.image ?? ModelServerImage.fromDeepLearningContainers('vllm', DEFAULT_VLLM_DLC_TAG);
+    return new FixedModelServer(name, port, options.healthPath, (scope, grantee) => {
+      const boundImage = bindImage(name, image, scope, grantee);
+      const weights = options.weights ? bindWeights(name, options.weights, scope, grantee) : undefined;
+      const modelArgs = weights ? ['--model', MODEL_WEIGHTS_DIR, '--served-model-name', model] : ['--model', model];
+      return {
         worker: {
           kind: ModelServerKind.OPENAI,
           baseUrl: `http://127.0.0.1:${port}`,
@@ -96,32 +132,35 @@ export abstract class ModelServer {
           defaultModel: model,
           stream: true,
         },
-        startScript: dockerRun(image, port, 8000, ['--model', model, ...args], `-v ${MODEL_CACHE_DIR}:/root/.cache/huggingface`),
-      },
-      port,
-      options.healthPath,
-      () => validateImage('ModelServer.vllm', image),
-    );
+        startScript: dockerRun(
+          boundImage.imageUri,
+          port,
+          8000,
+          [...modelArgs, ...args],
+          [`${MODEL_CACHE_DIR}:/root/.cache/huggingface`, ...weightsMount(weights)],
+        ),
+        image: boundImage,
+        ...(weights ? { weights } : {}),
+      };
+    });
   }
 
   /** Any containerized server speaking the OpenAI API or `/invocations`. */
   public static container(options: ContainerModelServerOptions): ModelServer {
     const name = 'ModelServer.container';
     const port = options.port ?? 8000;
-    return new FixedModelServer(
-      name,
-      {
+    return new FixedModelServer(name, port, options.healthPath, (scope, grantee) => {
+      validateKind(name, options.kind);
+      validateInteger(name, 'containerPort', options.containerPort, 1, 65535);
+      const boundImage = bindImage(name, options.image, scope, grantee);
+      const weights = options.weights ? bindWeights(name, options.weights, scope, grantee) : undefined;
+      return {
         worker: workerModelServer(options, port),
-        startScript: dockerRun(options.image, port, options.containerPort ?? port, options.args ?? [], ''),
-      },
-      port,
-      options.healthPath,
-      () => {
-        validateKind(name, options.kind);
-        validateImage(name, options.image);
-        validateInteger(name, 'containerPort', options.containerPort, 1, 65535);
-      },
-    );
+        startScript: dockerRun(boundImage.imageUri, port, options.containerPort ?? port, options.args ?? [], weightsMount(weights)),
+        image: boundImage,
+        ...(weights ? { weights } : {}),
+      };
+    });
   }
 
   /** Your own start commands, run in the foreground by a systemd unit. */
@@ -129,45 +168,73 @@ export abstract class ModelServer {
     const name = 'ModelServer.commands';
     if (options.commands.length === 0) throw propError(name, 'commands', 'must list at least one line (got none)');
     const port = options.port ?? 8000;
-    return new FixedModelServer(
-      name,
-      {
-        worker: workerModelServer(options, port),
-        startScript: [...options.commands],
-      },
-      port,
-      options.healthPath,
-      () => validateKind(name, options.kind),
-    );
+    return new FixedModelServer(name, port, options.healthPath, () => {
+      validateKind(name, options.kind);
+      return { worker: workerModelServer(options, port), startScript: [...options.commands] };
+    });
   }
 
-  /** The worker config section and start script; validates the options (throws naming the prop). */
-  public abstract bind(): ModelServerConfig;
+  /**
+   * The worker config section, start script, image and weights; validates the options (throws naming the prop)
+   * and grants `grantee` (the fleet's instance role) the image pull and the weights read.
+   */
+  public abstract bind(scope: Construct, grantee: iam.IGrantable): ModelServerConfig;
 }
 
 /**
  * Checked when a fleet binds the server, so the fleet (and a platform above it) can name the prop by its
- * path. Each of these, left through, makes the model server unit fail and restart forever at boot.
+ * path. Each of these, left through, would make the instance fail at boot.
  */
 class FixedModelServer extends ModelServer {
   constructor(
     private readonly factory: string,
-    private readonly config: ModelServerConfig,
     private readonly port: number,
     private readonly healthPath: string | undefined,
-    private readonly validate: () => void,
+    private readonly build: (scope: Construct, grantee: iam.IGrantable) => ModelServerConfig,
   ) {
     super();
   }
 
-  public bind(): ModelServerConfig {
+  public bind(scope: Construct, grantee: iam.IGrantable): ModelServerConfig {
     validateInteger(this.factory, 'port', this.port, 1024, 65535);
     if (this.healthPath !== undefined && !/^\/[A-Za-z0-9._~/-]*$/.test(this.healthPath)) {
       throw propError(this.factory, 'healthPath', `${JSON.stringify(this.healthPath)} must be a URL path starting with /`);
     }
-    this.validate();
-    return this.config;
+    return this.build(scope, grantee);
   }
+}
+
+/** The image's errors name it `image` (its URI) or `image.<option>`, under the server's factory. */
+function bindImage(factory: string, image: ModelServerImage, scope: Construct, grantee: iam.IGrantable): ModelServerImageConfig {
+  if (!(image instanceof ModelServerImage)) {
+    throw new PropError(
+      factory,
+      (n) => `${n('image')} must name a container image: a ModelServerImage such as ${IMAGE_EXAMPLE} (got ${JSON.stringify(image)})`,
+    );
+  }
+  return withinProps(
+    factory,
+    (_c, p) => (p === 'uri' || p === 'image' ? 'image' : `image.${p}`),
+    () => image.bind(scope, grantee),
+  );
+}
+
+function bindWeights(factory: string, weights: ModelWeights, scope: Construct, grantee: iam.IGrantable): ModelWeightsConfig {
+  if (!(weights instanceof ModelWeights)) {
+    throw new PropError(
+      factory,
+      (n) => `${n('weights')} must be a ModelWeights such as ModelWeights.fromBucket(bucket, 'models/m') (got ${JSON.stringify(weights)})`,
+    );
+  }
+  return withinProps(
+    factory,
+    (_c, p) => `weights.${p}`,
+    () => weights.bind(scope, grantee),
+  );
+}
+
+function weightsMount(weights: ModelWeightsConfig | undefined): string[] {
+  return weights ? [`${MODEL_WEIGHTS_DIR}:${MODEL_WEIGHTS_DIR}:ro`] : [];
 }
 
 const KINDS: readonly string[] = Object.values(ModelServerKind);
@@ -175,12 +242,6 @@ const KINDS: readonly string[] = Object.values(ModelServerKind);
 function validateKind(factory: string, kind: ModelServerKind): void {
   if (!KINDS.includes(kind)) {
     throw propError(factory, 'kind', `must be ModelServerKind.OPENAI or ModelServerKind.INVOCATIONS (got ${JSON.stringify(kind)})`);
-  }
-}
-
-function validateImage(factory: string, image: string): void {
-  if (typeof image !== 'string' || image.trim() === '' || /\s/.test(image)) {
-    throw propError(factory, 'image', `must name a container image, e.g. ${DEFAULT_VLLM_IMAGE} (got ${JSON.stringify(image)})`);
   }
 }
 
@@ -193,11 +254,13 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function dockerRun(image: string, hostPort: number, containerPort: number, args: string[], extra: string): string[] {
+/** The unit's start script: the boot script pulled the image already, so `--pull never` (no registry at restart). */
+function dockerRun(image: string, hostPort: number, containerPort: number, args: string[], volumes: string[]): string[] {
   return [
     'docker rm -f ai-burst-model-server >/dev/null 2>&1 || true',
-    `exec docker run --rm --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:${hostPort}:${containerPort} ` +
-      `${extra ? `${extra} ` : ''}${shellQuote(image)}${args.length ? ' ' + args.map(shellQuote).join(' ') : ''}`,
+    `exec docker run --rm --pull never --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:${hostPort}:${containerPort} ` +
+      volumes.map((v) => `-v ${v} `).join('') +
+      `${shellQuote(image)}${args.length ? ' ' + args.map(shellQuote).join(' ') : ''}`,
   ];
 }
 

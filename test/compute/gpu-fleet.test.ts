@@ -7,6 +7,7 @@ import { WORKER_CONFIG_PATH, ModelServerKind } from '../../lib/contracts';
 import { DLAMI_SSM_PARAMETER, GpuFleet, GpuFleetProps, TERMINATION_HOOK_NAME } from '../../lib/compute/gpu-fleet';
 import { FleetScaling } from '../../lib/compute/fleet-scaling';
 import { ModelServer } from '../../lib/compute/model-server';
+import { ModelServerImage } from '../../lib/compute/model-server-image';
 import { BUSY_HISTORY_TAG } from '../../lib/compute/scaling-policy';
 import { policyStatements } from '../support/nag';
 import { expectNagClean, testStack } from '../support/stacks';
@@ -173,7 +174,46 @@ describe('GpuFleet defaults', () => {
     const resources = instanceStatements.flatMap((s) => [s.Resource].flat()).filter((r) => r === '*');
     const starActions = instanceStatements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat());
     expect(resources.length).toBeGreaterThan(0);
-    expect(starActions.sort()).toEqual(['cloudwatch:PutMetricData', 'ec2:DescribeTags']);
+    // The docker login of the default ECR image: GetAuthorizationToken supports only "*", alone in its statement.
+    expect(starActions.sort()).toEqual(['cloudwatch:PutMetricData', 'ec2:DescribeTags', 'ecr:GetAuthorizationToken']);
+    expect(instanceStatements.filter((s) => s.Resource === '*' && [s.Action].flat().includes('ecr:GetAuthorizationToken'))).toEqual([
+      { Sid: 'AiBurstEcrLogin', Action: 'ecr:GetAuthorizationToken', Effect: 'Allow', Resource: '*' },
+    ]);
+  });
+
+  test('the default image: pull permissions on the AWS Deep Learning Containers vllm repository only', () => {
+    const pulls = instanceStatements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ecr:') && a !== 'ecr:GetAuthorizationToken'));
+    expect(pulls).toHaveLength(1);
+    expect(pulls[0].Action).toEqual(['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability']);
+    expect(flatten(pulls[0].Resource)).toBe('arn:<AWS::Partition>:ecr:us-east-1:763104351884:repository/vllm');
+    expect(userData).toContain(
+      "aws ecr get-login-password --region 'us-east-1' | docker login --username AWS --password-stdin '763104351884.dkr.ecr.us-east-1.<AWS::URLSuffix>'",
+    );
+    // Nothing from Docker Hub, so no rate-limit warning.
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Docker Hub'))).toEqual([]);
+  });
+
+  test("a failed boot may mark only its own group's instances unhealthy and write only to the fleet's boot log group", () => {
+    const health = instanceStatements.filter((s) => [s.Action].flat().includes('autoscaling:SetInstanceHealth'));
+    expect(health).toHaveLength(1);
+    expect(health[0].Action).toEqual(['autoscaling:SetInstanceProtection', 'autoscaling:SetInstanceHealth']);
+    expect(flatten(health[0].Resource)).toMatch(/:autoScalingGroup:\*:autoScalingGroupName\/<AWS::StackName>-agents-[0-9a-f]{8}$/);
+    const logGroupId = stack.getLogicalId(fleet.bootLogGroup.node.defaultChild as any);
+    const writes = instanceStatements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('logs:')));
+    expect(writes).toEqual([
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] } },
+    ]);
+    const [, group] = Object.entries(template.findResources('AWS::Logs::LogGroup')).find(([id]) => id === logGroupId)!;
+    expect(flatten(group.Properties.LogGroupName)).toMatch(/^\/aws\/ai-burst\/<AWS::StackName>-agents-[0-9a-f]{8}\/boot$/);
+    expect(flatten(group.Properties.LogGroupName)).toBe(`/aws/ai-burst/${flatten(asg.Properties.AutoScalingGroupName)}/boot`);
+    expect(group.Properties.RetentionInDays).toBe(30);
+    expect(group.DeletionPolicy).toBe('Delete');
+    expect(userData).toContain(`logs put-log-events --log-group-name '<${logGroupId}>'`);
+  });
+
+  test('the GPU check runs first (every default type is an NVIDIA GPU)', () => {
+    expect(userData.indexOf('timeout 120 nvidia-smi -L')).toBeGreaterThan(userData.indexOf('ai_burst_stage user-data-start'));
+    expect(userData.indexOf('timeout 120 nvidia-smi -L')).toBeLessThan(userData.indexOf('dnf install -y nodejs22'));
   });
 
   test('instances are tagged with the workload (propagated at launch) and cost center', () => {
@@ -189,25 +229,31 @@ describe('GpuFleet defaults', () => {
     expect(userData).toMatch(/^#!\/bin\/bash\n/);
     expect(userData).toContain('dnf install -y nodejs22 amazon-cloudwatch-agent');
     expect(userData).toMatch(
-      /aws s3 cp s3:\/\/cdk-[a-z0-9]+-assets-123456789012-us-east-1\/[0-9a-f]{64}\.js \/opt\/ai-burst\/worker\/index\.js --region <AWS::Region>/,
+      /aws s3 cp 's3:\/\/cdk-[a-z0-9]+-assets-123456789012-us-east-1\/[0-9a-f]{64}\.js' "\$R"\/opt\/ai-burst\/worker\/index\.js --region '<AWS::Region>'/,
     );
-    expect(userData).toContain(`cat > ${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'`);
+    expect(userData).toContain(`cat > "$R"${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'`);
     expect(userData).toContain('ExecStart=/usr/bin/node-22 /opt/ai-burst/worker/index.js');
     expect(userData).toContain('User=ai-burst');
     expect(userData).toContain('systemctl enable --now ai-burst-model-server.service ai-burst-worker.service');
-    expect(userData).toContain('amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/ai-burst.json');
+    expect(userData).toContain(
+      'amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:"$R"/opt/aws/amazon-cloudwatch-agent/etc/ai-burst.json',
+    );
     expect(userData).toContain('"nvidia_gpu"');
-    // The default model server: vLLM's OpenAI server via Docker, bound to localhost.
-    expect(userData).toContain('exec docker run --rm --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000');
-    expect(userData).toContain("'vllm/vllm-openai:v0.11.0' '--model' 'Qwen/Qwen2.5-7B-Instruct'");
+    // The default model server: vLLM's OpenAI server via Docker, bound to localhost, from the image the boot script pulled.
+    expect(userData).toContain('exec docker run --rm --pull never --name ai-burst-model-server --gpus all --ipc=host -p 127.0.0.1:8000:8000');
+    expect(userData).toContain(
+      "'763104351884.dkr.ecr.us-east-1.<AWS::URLSuffix>/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2' '--model' 'Qwen/Qwen2.5-7B-Instruct'",
+    );
+    expect(userData).toContain("docker pull '763104351884.dkr.ecr.us-east-1.<AWS::URLSuffix>/vllm:0.11.0-gpu-py312-cu128-ubuntu22.04-ec2'");
   });
 
   test('the worker config fills every field of WorkerConfig', () => {
-    const json = userData.split(`cat > ${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0];
+    const json = userData.split(`cat > "$R"${WORKER_CONFIG_PATH} <<'AI_BURST_EOF'\n`)[1].split('\nAI_BURST_EOF')[0];
     const config = JSON.parse(json);
     expect(Object.keys(config).sort()).toEqual(
       [
         'autoScalingGroupName',
+        'bootTimeoutSeconds',
         'concurrency',
         'hourlyPriceUsd',
         'inlineResultMaxBytes',
@@ -236,6 +282,8 @@ describe('GpuFleet defaults', () => {
       ],
       concurrency: 1,
       maxAttempts: 3,
+      // 3 × the CapacityManager's default expected boot (180 s) is below the 10-minute floor.
+      bootTimeoutSeconds: 600,
       jobTimeoutSeconds: 3600,
       visibilityTimeoutSeconds: 900,
       metricNamespace: METRIC_NAMESPACE,
@@ -294,7 +342,7 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     scaling: FleetScaling.none(),
     modelServer: ModelServer.container({
       kind: ModelServerKind.INVOCATIONS,
-      image: 'example/server:1',
+      image: ModelServerImage.fromRegistry('example/server:1'),
       containerPort: 8080,
       port: 9000,
       defaultModel: 'm',
@@ -337,6 +385,8 @@ describe('GpuFleet options (one stack, two fleets)', () => {
     expect(ud).toContain('dnf install -y nodejs22\n');
     expect(ud).not.toContain('amazon-cloudwatch-agent');
     expect(ud).toContain("-p 127.0.0.1:9000:8080 'example/server:1'");
+    expect(ud).toContain("ai_burst_pull_image() { docker pull 'example/server:1'; }");
+    expect(ud).not.toContain('docker login');
     expect(ud).toContain('"modelServer":{"kind":"invocations","baseUrl":"http://127.0.0.1:9000","healthPath":"/ping","defaultModel":"m"}');
     expect(ud).toContain('"concurrency":4');
   });
@@ -364,6 +414,14 @@ describe('GpuFleet options (one stack, two fleets)', () => {
       StringEquals: { 'cloudwatch:namespace': [METRIC_NAMESPACE] },
     });
     expect(statements.some((s: any) => s.Action === 'ec2:DescribeTags')).toBe(false);
+  });
+
+  test('an anonymous Docker Hub image is allowed with a warning naming the pull limit and the pull-through cache', () => {
+    Annotations.fromStack(stack).hasWarning(
+      '/Test/Custom',
+      Match.stringLikeRegexp('example/server:1 is pulled anonymously from Docker Hub, which allows 10 pulls per hour per IP.*pull-through cache'),
+    );
+    expect(Annotations.fromStack(stack).findWarning('/Test/Single', Match.stringLikeRegexp('Docker Hub'))).toEqual([]);
   });
 
   test('fewer than 3 instance types is allowed with a warning', () => {
@@ -435,12 +493,52 @@ describe('GpuFleet validation', () => {
     ['an expected job duration over 12 h', { expectedJobDuration: Duration.hours(13) }, /expectedJobDuration must be between/],
     ['a privileged model server port', { modelServer: ModelServer.vllm({ port: 80 }) }, /port must be an integer between 1024 and 65535 \(got 80\)/],
     [
+      'a boot timeout under a minute',
+      { bootTimeout: Duration.seconds(30) },
+      /GpuFleet: bootTimeout must be between 1 minute and 30 minutes \(got 30 seconds\)/,
+    ],
+    [
+      'a boot timeout over 30 minutes',
+      { bootTimeout: Duration.minutes(31) },
+      /GpuFleet: bootTimeout must be between 1 minute and 30 minutes \(got 31 minutes\)/,
+    ],
+    [
+      'a boot timeout of 90.5 s',
+      { bootTimeout: Duration.millis(90500) },
+      /GpuFleet: bootTimeout must be a whole number of seconds \(got 90500 milliseconds\)/,
+    ],
+    [
       'an evaluation interval over a minute',
       { scaling: FleetScaling.capacityManager({ evaluationInterval: Duration.minutes(2) }) },
       /evaluationInterval must be between/,
     ],
   ] as Array<[string, Partial<GpuFleetProps>, RegExp]>)('fails if %s', (_, props, message) => {
     expect(() => construct(props)).toThrow(message);
+  });
+
+  test.each<[string, Partial<GpuFleetProps>, number]>([
+    ['the default CapacityManager (180 s expected: the 600 s floor)', {}, 600],
+    ['an expected boot of 8 minutes (3 × 480 s)', { scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(8) }) }, 1440],
+    [
+      'an expected boot of 15 minutes (capped at 30 minutes)',
+      { scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(15) }) },
+      1800,
+    ],
+    ['target tracking (no expected boot: 3 × 180 s, floored)', { scaling: FleetScaling.targetTracking() }, 600],
+    ['an explicit bootTimeout', { bootTimeout: Duration.minutes(12) }, 720],
+  ])('the boot timeout with %s reaches the worker config', (_, props, seconds) => {
+    const fleet = construct(props);
+    expect(fleet.bootTimeout.toSeconds()).toBe(seconds);
+    const userData = flatten(Template.fromStack(Stack.of(fleet)).findResources('AWS::EC2::LaunchTemplate'));
+    expect(userData).toContain(`\\"bootTimeoutSeconds\\":${seconds}`);
+  });
+
+  test('a boot timeout below the expected boot time is allowed with a warning', () => {
+    const fleet = construct({ bootTimeout: Duration.minutes(2), scaling: FleetScaling.capacityManager({ expectedBootTime: Duration.minutes(5) }) });
+    Annotations.fromStack(Stack.of(fleet)).hasWarning(
+      '/Test/Fleet',
+      Match.stringLikeRegexp('bootTimeout \\(2 minutes\\) is shorter than the expected boot time \\(300 s\\)'),
+    );
   });
 
   test('expectedJobDuration reaches the worker config (the notice rule reads it)', () => {

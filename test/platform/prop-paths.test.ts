@@ -1,6 +1,6 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { AiBurstPlatform, AiBurstPlatformProps, AiBurstWorkloadOptions, JobQueue, ModelServer } from '../../lib';
+import { AiBurstPlatform, AiBurstPlatformProps, AiBurstWorkloadOptions, JobQueue, ModelServer, ModelServerImage } from '../../lib';
 import { validateDuration } from '../../lib/common/validate';
 import { ModelServerKind } from '../../lib/contracts';
 
@@ -60,8 +60,13 @@ describe('AiBurstPlatform errors name the prop by its path inside AiBurstPlatfor
     ],
     [
       'a container without an image',
-      { modelServer: ModelServer.container({ kind: ModelServerKind.OPENAI, image: '' }) },
+      { modelServer: ModelServer.container({ kind: ModelServerKind.OPENAI, image: ModelServerImage.fromRegistry('') }) },
       `${W}.modelServer.image must name a container image`,
+    ],
+    [
+      'a 31-minute bootTimeout (GpuFleet)',
+      { bootTimeout: Duration.minutes(31) },
+      `${W}.bootTimeout must be between 1 minute and 30 minutes (got 31 minutes)`,
     ],
     ['a bad workload name', { name: 'Doc_Analysis' }, 'workloads[1].name "Doc_Analysis" is invalid'],
   ])('workload prop: %s', (_n, docs, expected) => {

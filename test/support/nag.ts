@@ -129,13 +129,16 @@ export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
     pattern: /^Resource::\*$/,
     control:
       'statements on "*" hold only read-only or log-delivery actions that support no resource-level permissions, ' +
-      'or actions confined by a condition',
+      'actions confined by a condition, or ecr:GetAuthorizationToken alone in its statement (the docker login, which ' +
+      'grants no image: every other ECR action is on named repositories)',
     prove: (t) => {
+      proveEcrLoginIsTheOnlyEcrStar(t);
       const readOnly =
         /^(ec2:Describe[A-Za-z]+|autoscaling:Describe[A-Za-z]+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|DescribeLogGroups|DescribeResourcePolicies|PutResourcePolicy)|cloudwatch:(GetMetricData|ListMetrics)|xray:(PutTraceSegments|PutTelemetryRecords))$/;
       for (const s of policyStatements(t).filter((x) => [x.Resource].flat().includes('*'))) {
         for (const a of [s.Action].flat()) {
           if (a.includes('*')) throw new Error(`wildcard action ${a} on *`);
+          if (a === 'ecr:GetAuthorizationToken') continue;
           if (!readOnly.test(a) && !s.Condition) throw new Error(`unconditioned action ${a} on *`);
         }
       }
@@ -152,6 +155,31 @@ export const IAM5_FINDING_PROOFS: Array<{ pattern: RegExp; control: string; prov
     },
   },
 ];
+
+/**
+ * ecr:GetAuthorizationToken supports only "*": it must stand alone in its statement, and no other ECR action may be
+ * on "*" or on a repository wildcard other than none (pulls name their repository).
+ */
+export function proveEcrLoginIsTheOnlyEcrStar(t: Template): void {
+  for (const s of policyStatements(t)) {
+    const actions = [s.Action].flat();
+    const ecr = actions.filter((a) => a.startsWith('ecr:'));
+    if (ecr.length === 0) continue;
+    const resources = [s.Resource].flat();
+    if (ecr.includes('ecr:GetAuthorizationToken')) {
+      if (actions.length !== 1 || JSON.stringify(resources) !== '["*"]') {
+        throw new Error(`ecr:GetAuthorizationToken shares its statement: ${JSON.stringify(s)}`);
+      }
+      continue;
+    }
+    for (const r of resources) {
+      const text = JSON.stringify(r);
+      if (r === '*' || !text.includes(':repository/') || /:repository\/[^"]*\*/.test(text)) {
+        throw new Error(`ECR actions ${ecr.join(', ')} on ${text}: not one named repository`);
+      }
+    }
+  }
+}
 
 NAG_PROOFS['AwsSolutions-IAM5'] = {
   control: 'each wildcard-resource finding matches a kind in IAM5_FINDING_PROOFS and passes its proof',
@@ -269,6 +297,8 @@ IAM5_FINDING_PROOFS.push({
   prove: (t) => {
     const allowed = new Set([
       'autoscaling:SetInstanceProtection',
+      // A failed boot (and the worker, for a lost model server) marks its own instance unhealthy.
+      'autoscaling:SetInstanceHealth',
       'autoscaling:SetDesiredCapacity',
       'autoscaling:CreateOrUpdateTags',
       'autoscaling:CompleteLifecycleAction',
@@ -627,5 +657,30 @@ IAM5_FINDING_PROOFS.push({
     for (const s of statements) {
       for (const a of [s.Action].flat()) if (a.includes('*')) throw new Error(`wildcard action ${a} on ${bucketName}/${prefix}*`);
     }
+  },
+});
+
+// Model weights (ModelWeights.fromBucket): objects under one prefix, read only, listing confined to it.
+IAM5_FINDING_PROOFS.push({
+  pattern:
+    /^Resource::(?:<([A-Za-z0-9]+)\.Arn>|arn:<AWS::Partition>:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]))\/((?!payloads\/|results\/)[^*?\s]+)\/\*$/,
+  control: 'model weights: s3:GetObject alone on the objects under one prefix, and s3:ListBucket on that bucket confined to the prefix',
+  prove: (t, [, bucketId, bucketName, prefix]) => {
+    const bucket = bucketId ? `"${bucketId}"` : `:s3:::${bucketName}`;
+    const onPrefix = policyStatements(t).filter(
+      (s) => JSON.stringify(s.Resource).includes(`/${prefix}/*"`) && JSON.stringify(s.Resource).includes(bucket),
+    );
+    if (onPrefix.length === 0) throw new Error(`no statement on ${prefix}/*`);
+    for (const s of onPrefix) {
+      if (JSON.stringify([s.Action].flat()) !== '["s3:GetObject"]')
+        throw new Error(`${prefix}/* grants ${JSON.stringify(s.Action)}, not s3:GetObject alone`);
+    }
+    const confined = policyStatements(t).filter(
+      (s) =>
+        JSON.stringify([s.Action].flat()) === '["s3:ListBucket"]' &&
+        JSON.stringify(s.Resource).includes(bucket) &&
+        JSON.stringify((s.Condition as any)?.StringLike?.['s3:prefix']) === JSON.stringify([`${prefix}/*`]),
+    );
+    if (confined.length === 0) throw new Error(`no s3:ListBucket on ${bucket} confined to ${prefix}/*`);
   },
 });
