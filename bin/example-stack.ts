@@ -21,9 +21,9 @@ export class AiBurstExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: AiBurstExampleStackProps = {}) {
     super(scope, id, props);
 
-    // GPU workers live in private subnets: one NAT gateway for the model and package registries (Docker
-    // Hub, Hugging Face, the AL2023 repositories) and AWS APIs; gateway endpoints keep S3 and DynamoDB
-    // traffic off the NAT.
+    // GPU workers live in private subnets: one NAT gateway for ECR (the model server image), Hugging Face (weights
+    // without ModelWeights), the AL2023 repositories and AWS APIs; gateway endpoints keep S3 (image layers, weights)
+    // and DynamoDB traffic off the NAT.
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 3,
       natGateways: 1,
