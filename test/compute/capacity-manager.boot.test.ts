@@ -9,7 +9,7 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readBootSamples } from '../../lambda/capacity-manager/boot-time';
-import { evaluate, HistoryMemory, ManagerConfig, ManagerPolicyConfig } from '../../lambda/capacity-manager/evaluate';
+import { evaluate, HistoryMemory, ManagerConfig, ManagerPolicyConfig, parsePolicyConfig } from '../../lambda/capacity-manager/evaluate';
 import { LEARNED_BOOT_REFRESH_SECONDS, LEARNED_BOOT_RETRY_SECONDS } from '../../lib/compute/learned-boot';
 import { BUSY_HISTORY_TAG, resolveScalingPolicy } from '../../lib/compute/scaling-policy';
 import { EnvNames, METRIC_NAMESPACE } from '../../lib/contracts';
@@ -231,6 +231,12 @@ describe('a failed read never blocks scaling', () => {
     expect(r.boot.warning).toMatch(/using the reading of 300s ago/);
     expect(r.decision.reason).toMatch(/holding 1 until idle for 420s/);
   });
+});
+
+test('the policy JSON: idleWindowFollowsBoot is a boolean when given, and absent means the static prior', () => {
+  expect(() => parsePolicyConfig({ ...POLICY, idleWindowFollowsBoot: 'yes' })).toThrow(/idleWindowFollowsBoot must be true or false \(got "yes"\)/);
+  const { idleWindowFollowsBoot: _omitted, ...older } = POLICY;
+  expect(parsePolicyConfig(older).idleWindowFollowsBoot).toBeUndefined();
 });
 
 describe('handler', () => {
