@@ -2,8 +2,9 @@
  * Cost benchmark: the standard trace set through every policy (one table, with where the billed
  * GPU-seconds went: busy, lost to interruptions, boot, idle), ai-burst's goals judged on it (met / not met
  * with the numbers), the same goals over 5 seeds, the notice rule against the old requeue-everything on
- * the stress trace, rebalance recommendations, and a small sensitivity table of ai-burst's ScalingPolicy
- * settings. Pure simulation: no network, bounded (well under a minute).
+ * the stress trace, rebalance recommendations, a small sensitivity table of ai-burst's ScalingPolicy
+ * settings, and what the boot time costs: boot medians of 90 / 180 / 360 s with the learned boot time
+ * against the static prior. Pure simulation: no network, bounded (well under a minute).
  */
 import { performance } from 'node:perf_hooks';
 import { checkGoals, GoalCheck } from '../tools/cost/simulator/goals';
@@ -124,9 +125,11 @@ export default async function costBench(): Promise<string> {
     }
   });
 
+  out.push('', ...bootSection(traces));
+
   out.push(
     '',
-    `_${traces.length} traces × ${POLICY_NAMES.length} policies × ${SEEDS.length} seeds + sensitivity in ${((performance.now() - t0) / 1000).toFixed(1)} s_`,
+    `_${traces.length} traces × ${POLICY_NAMES.length} policies × ${SEEDS.length} seeds + sensitivity + boot time in ${((performance.now() - t0) / 1000).toFixed(1)} s_`,
   );
   return out.join('\n');
 }
@@ -211,6 +214,126 @@ function noticeSection(t: StandardTrace): string[] {
       `| ${rate} | ${s.cost.toFixed(2)} | ${(s.p95 / k).toFixed(0)} | ${s.replacements} | ${s.drainRequeued} | ${s.interrupted.toFixed(0)} | ` +
         `${s.boot.toFixed(0)} | ${s.idle.toFixed(0)} | ${s.lost} |`,
     );
+  }
+  return out;
+}
+
+/** Boot medians of the boot-time tables; p95 keeps the main table's shape (480 / 180). */
+const BOOT_MEDIANS = [90, 180, 360];
+const BOOT_P95_PER_MEDIAN = 480 / 180;
+const BOOT_PRIOR_S = 180;
+
+interface BootVariant {
+  readonly label: string;
+  readonly prior: number;
+  readonly learnedBoot: boolean;
+}
+
+interface BootSums {
+  cost: number;
+  p95: number;
+  lost: number;
+  launches: number;
+  boot: number;
+  idle: number;
+  used: number;
+}
+
+/** ai-burst over SEEDS with each variant (one simulate per seed: common random numbers across the variants). */
+function bootRuns(trace: StandardTrace['trace'], extra: SimulationOptions, variants: readonly BootVariant[]): BootSums[] {
+  const sums = variants.map(() => ({ cost: 0, p95: 0, lost: 0, launches: 0, boot: 0, idle: 0, used: 0 }));
+  for (const seed of SEEDS) {
+    const r = simulate(
+      trace,
+      [],
+      { maxInstances: MAX_INSTANCES, seed, ...extra },
+      variants.map((v) => (s) => aiBurstPolicy(s, { expectedBootSeconds: v.prior }, { learnedBoot: v.learnedBoot })),
+    );
+    r.runs.forEach((run, i) => {
+      const d = r.details[i];
+      sums[i].cost += run.costUsd;
+      sums[i].p95 += run.p95WaitS ?? 0;
+      sums[i].lost += run.jobsLost;
+      sums[i].launches += d.launches;
+      sums[i].boot += run.bootGpuSeconds;
+      sums[i].idle += run.idleGpuSeconds;
+      sums[i].used += d.policyStats.bootSecondsLast;
+    });
+  }
+  return sums;
+}
+
+function bootRow(cells: string[], v: BootVariant, x: BootSums): string {
+  const k = SEEDS.length;
+  return (
+    `| ${cells.join(' | ')} | ${v.label} | ${(x.cost / k).toFixed(2)} | ${(x.p95 / k).toFixed(0)} | ${x.lost} | ` +
+    `${(x.launches / k).toFixed(1)} | ${(x.boot / k).toFixed(0)} | ${(x.idle / k).toFixed(0)} | ${(x.used / k).toFixed(0)} |`
+  );
+}
+
+/**
+ * Two pairs of jobs a day for five days (a job, and a follow-up 6 to 16 minutes after it): at most 4 boots in
+ * any 24 h, so the learned boot time never replaces the prior — the case where the prior alone decides.
+ */
+function sparsePairs(): StandardTrace['trace'] {
+  const jobs: StandardTrace['trace'] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = i * 12 * 3600 + 600;
+    jobs.push({ arrivalS: t, gpuSeconds: 120, priority: 'normal', agent: 'sparse-agent' });
+    jobs.push({ arrivalS: t + 360 + (i % 6) * 120, gpuSeconds: 120, priority: 'normal', agent: 'sparse-agent' });
+  }
+  return jobs;
+}
+
+/**
+ * What the boot time costs: ai-burst on every standard trace with boot medians of 90 / 180 / 360 s, with the
+ * static prior (180 s), the learned boot time from that prior, the learned one from a 360-s prior (what the
+ * prior still decides), and a static boot time at the true median (what a median rule instead of the p90 would
+ * give). Then the prior alone, on a fleet that boots fewer than 5 times a day. Means over SEEDS.
+ */
+function bootSection(traces: StandardTrace[]): string[] {
+  const header = [
+    '| trace | boot median / p95 s | boot time | cost USD | p95 wait s | lost | launches | boot GPU-s | idle GPU-s | boot s used at the end |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const out = [
+    `### Boot time: learned vs static (ai-burst, means over seeds ${SEEDS.join(', ')})`,
+    '',
+    `Boot lognormal with median 90 / 180 / 360 s and p95 = ${BOOT_P95_PER_MEDIAN.toFixed(2)} × median (the main table's 180 / 480 shape). ` +
+      '"static": the configured `expectedBootTime` throughout; "learned": the CapacityManager\'s rule (the prior until 5 boots ' +
+      'in the last 24 h are readable, then their p90, read every 5 min). The boot time is the default idle window, its only use. ' +
+      '"static at the true median" is what a median rule would learn. Lost jobs are summed over the seeds.',
+    '',
+    ...header,
+  ];
+  for (const t of traces) {
+    for (const median of BOOT_MEDIANS) {
+      const p95 = Math.round(median * BOOT_P95_PER_MEDIAN);
+      const variants: BootVariant[] = [
+        { label: `static ${BOOT_PRIOR_S} s`, prior: BOOT_PRIOR_S, learnedBoot: false },
+        { label: `learned, prior ${BOOT_PRIOR_S} s`, prior: BOOT_PRIOR_S, learnedBoot: true },
+        { label: 'learned, prior 360 s', prior: 360, learnedBoot: true },
+        ...(median !== BOOT_PRIOR_S ? [{ label: `static at the true median (${median} s)`, prior: median, learnedBoot: false }] : []),
+      ];
+      const sums = bootRuns(t.trace, { bootMedianS: median, bootP95S: p95, ...(t.stress ? STRESS_SETTINGS : {}) }, variants);
+      variants.forEach((v, i) => out.push(bootRow([t.name, `${median} / ${p95}`], v, sums[i])));
+    }
+  }
+  const sparse = sparsePairs();
+  out.push(
+    '',
+    `### The prior alone: a fleet that boots fewer than 5 times a day (ai-burst, means over seeds ${SEEDS.join(', ')})`,
+    '',
+    `${sparse.length} jobs of 120 s over five days: every 12 h a job and a follow-up 6 to 16 min later, so never 5 boots in 24 h ` +
+      'and the prior is the boot time throughout (learning on, as deployed).',
+    '',
+    ...header,
+  );
+  const priors: BootVariant[] = [180, 360].map((prior) => ({ label: `prior ${prior} s`, prior, learnedBoot: true }));
+  for (const median of [...BOOT_MEDIANS, 540]) {
+    const p95 = Math.round(median * BOOT_P95_PER_MEDIAN);
+    const sums = bootRuns(sparse, { bootMedianS: median, bootP95S: p95 }, priors);
+    priors.forEach((v, i) => out.push(bootRow(['sparse pairs', `${median} / ${p95}`], v, sums[i])));
   }
   return out;
 }

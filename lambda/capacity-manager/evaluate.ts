@@ -5,6 +5,9 @@
  * The busy history is carried in memory from one evaluation to the next (the caller's HistoryMemory, kept
  * at module scope by the handler), and the group tag is written only when planBusyHistoryWrite says so:
  * on a material change, at most once a minute. A cold start decides from the tag.
+ *
+ * The boot time the policy uses is learned (boot-time.ts): read from CloudWatch in parallel with the queues and
+ * the group, at most once per LEARNED_BOOT_REFRESH_SECONDS per container, and never in the way of scaling.
  */
 import {
   AutoScalingClient,
@@ -13,7 +16,9 @@ import {
   Instance,
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { withBootSeconds } from '../../lib/compute/learned-boot';
 import {
   BUSY_HISTORY_TAG,
   BusyHistoryCarry,
@@ -27,6 +32,7 @@ import {
   QueueState,
   ResolvedScalingPolicy,
 } from '../../lib/compute/scaling-policy';
+import { bootTimeAt, BootTimeMemory, BootTimeReading } from './boot-time';
 
 /** What the construct puts in `AI_BURST_SCALING_POLICY`: the resolved policy plus the loop timing. */
 export interface ManagerPolicyConfig extends ResolvedScalingPolicy {
@@ -34,6 +40,11 @@ export interface ManagerPolicyConfig extends ResolvedScalingPolicy {
   readonly evaluationIntervalSeconds: number;
   /** Seconds a scheduled invocation keeps evaluating (it ends before the next minute's run). */
   readonly loopSeconds: number;
+  /**
+   * The idle window was not set explicitly: it is the boot time, so it follows the learned one. False: the
+   * boot time is used nowhere and CloudWatch is not read. @default false
+   */
+  readonly idleWindowFollowsBoot?: boolean;
 }
 
 export interface ManagerConfig {
@@ -42,11 +53,15 @@ export interface ManagerConfig {
   /** priority → queue URL. */
   readonly queueUrls: Readonly<Record<string, string>>;
   readonly policy: ManagerPolicyConfig;
+  /** Namespace of the worker's ColdStartSeconds. */
+  readonly metricNamespace: string;
 }
 
 export interface ManagerClients {
   readonly sqs: SQSClient;
   readonly autoscaling: AutoScalingClient;
+  /** Reads the fleet's boot times (the function's region, where the fleet's workers publish). */
+  readonly cloudwatch: CloudWatchClient;
 }
 
 export interface Evaluation {
@@ -57,11 +72,17 @@ export interface Evaluation {
   readonly changed: boolean;
   /** Whether the busy-history tag was written, and why (or why not). */
   readonly history: { readonly written: boolean; readonly reason: string };
+  /** The boot time decided with (the idle window follows it unless set explicitly), and where it came from. */
+  readonly boot: BootTimeReading;
 }
 
-/** What a warm container keeps between evaluations: the busy history and when the tag was last written. */
+/**
+ * What a warm container keeps between evaluations: the busy history and when the tag was last written, and
+ * the fleet's last boot-time reading.
+ */
 export interface HistoryMemory {
   carry?: BusyHistoryCarry;
+  boot?: BootTimeMemory;
 }
 
 /** Parse and check the policy JSON from the environment (fail at cold start, naming the field). */
@@ -78,6 +99,9 @@ export function parsePolicyConfig(raw: unknown): ManagerPolicyConfig {
     const v = o[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       throw new Error(`scaling policy: ${field} must be a number ≥ 0 (got ${JSON.stringify(v)})`);
+  }
+  if (o.idleWindowFollowsBoot !== undefined && typeof o.idleWindowFollowsBoot !== 'boolean') {
+    throw new Error(`scaling policy: idleWindowFollowsBoot must be true or false (got ${JSON.stringify(o.idleWindowFollowsBoot)})`);
   }
   return o as unknown as ManagerPolicyConfig;
 }
@@ -153,13 +177,21 @@ export async function readFleetState(autoscaling: AutoScalingClient, name: strin
  * @param memory carried between calls (omit it and every call is a cold start that decides from the tag)
  */
 export async function evaluate(clients: ManagerClients, config: ManagerConfig, now: number, memory: HistoryMemory = {}): Promise<Evaluation> {
-  const [queue, read] = await Promise.all([
+  const followsBoot = config.policy.idleWindowFollowsBoot === true;
+  const bootSource = {
+    cloudwatch: clients.cloudwatch,
+    metricNamespace: config.metricNamespace,
+    workload: config.workload,
+    priorSeconds: config.policy.expectedBootSeconds,
+  };
+  const [queue, read, boot] = await Promise.all([
     readQueueState(clients.sqs, config.queueUrls),
     readFleetState(clients.autoscaling, config.autoScalingGroupName),
+    bootTimeAt(bootSource, (memory.boot ??= {}), now, followsBoot),
   ]);
   const { historyTag } = read;
   const fleet: FleetState = { ...read.fleet, busyHistory: busyHistoryInput(memory.carry, historyTag) };
-  const decision = decideCapacity(queue, fleet, config.policy, now);
+  const decision = decideCapacity(queue, fleet, withBootSeconds(config.policy, boot.bootSeconds, followsBoot), now);
   const plan = planBusyHistoryWrite(memory.carry, historyTag, decision.busyHistory, now);
   // Until the tag write succeeds, the next evaluation retries it (the history itself moves on).
   memory.carry = plan.carryIfWriteFails;
@@ -189,7 +221,7 @@ export async function evaluate(clients: ManagerClients, config: ManagerConfig, n
     );
     memory.carry = plan.carry;
   }
-  return { decision, queue, fleet, changed, history: { written: plan.write, reason: plan.reason } };
+  return { decision, queue, fleet, changed, history: { written: plan.write, reason: plan.reason }, boot };
 }
 
 export interface LoopOptions {

@@ -37,14 +37,19 @@ export interface ScalingPolicyOptions {
    */
   readonly expectedJobDuration?: Duration;
   /**
-   * Expected launch-to-first-job time of an instance (boot, model server start, weights download).
+   * Expected launch-to-first-job time of an instance (boot, model server start, weights download): the
+   * prior. Once the fleet's workers have reported 5 boots in the last 24 hours (`ColdStartSeconds`, stage
+   * `model-healthy`), the CapacityManager uses the p90 of those instead (bounded to 30 s – 2 h) and logs
+   * which one it used.
    * @default Duration.seconds(180)
    */
   readonly expectedBootTime?: Duration;
   /**
-   * How long capacity must stay unneeded before it is released. The default, the expected boot time, is
-   * the ski-rental break-even: idling that long costs at most what a relaunch would.
-   * @default - `expectedBootTime`
+   * How long capacity must stay unneeded before it is released. The default, the boot time (learned
+   * once the fleet has booted 5 times in a day, `expectedBootTime` until then), is the ski-rental
+   * break-even: idling that long costs at most what a relaunch would. A fixed window pins it: the boot
+   * time is then not read.
+   * @default - the learned boot time, `expectedBootTime` until it is learned
    */
   readonly idleWindow?: Duration;
 }
@@ -95,13 +100,19 @@ const LOOP_BUDGET = Duration.seconds(50);
  *   capacity longer. Debouncing wakes is the caller's job.
  * - Publishes `BacklogPerInstance` and `DesiredCapacity` (namespace `AiBurst`, dimension `Workload`) as
  *   CloudWatch embedded metrics and logs each decision with its reason.
+ * - Learns the boot time: unless `idleWindow` is set, it reads the p90 and count of the fleet's
+ *   `ColdStartSeconds{Workload, Stage=model-healthy}` over the last 24 hours (GetMetricData, at most every
+ *   5 minutes per container) and, from 5 boots on, uses that p90 instead of `expectedBootTime`; a failed
+ *   read falls back to the last reading or the prior with a warning, never a failed evaluation.
  */
 export class CapacityManager extends Construct {
   public readonly function: nodejs.NodejsFunction;
   public readonly schedule: events.Rule;
   public readonly workload: string;
-  /** The policy as the function receives it (defaults applied). */
+  /** The policy as the function receives it (defaults applied; `expectedBootSeconds` is the prior). */
   public readonly policy: ResolvedScalingPolicy;
+  /** The idle window is the boot time, learned from the fleet's boots (no explicit `idleWindow`). */
+  public readonly learnsBootTime: boolean;
   public readonly evaluationInterval: Duration;
   /** Fires when evaluations fail in 3 of 5 minutes (no actions: add yours, or let AiObservability). */
   public readonly errorsAlarm: cloudwatch.Alarm;
@@ -128,6 +139,8 @@ export class CapacityManager extends Construct {
     }
     this.workload = props.workload;
     this.policy = resolveScalingPolicy(toScalingPolicy(NAME, props, props.jobsPerInstance ?? 1));
+    // The boot time is used only by the default idle window (scaling-policy.ts): with a fixed one, nothing to learn.
+    this.learnsBootTime = props.idleWindow === undefined;
     this.evaluationInterval = props.evaluationInterval ?? Duration.seconds(10);
     this.dataRegion = remoteRegionOf(this, props.jobQueue.queues[0]);
     validateDuration(NAME, 'evaluationInterval', this.evaluationInterval, Duration.seconds(5), Duration.seconds(60));
@@ -163,6 +176,7 @@ export class CapacityManager extends Construct {
           ...this.policy,
           evaluationIntervalSeconds: this.evaluationInterval.toSeconds(),
           loopSeconds: LOOP_BUDGET.toSeconds(),
+          idleWindowFollowsBoot: this.learnsBootTime,
         }),
         [EnvNames.METRIC_NAMESPACE]: METRIC_NAMESPACE,
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
@@ -201,10 +215,16 @@ export class CapacityManager extends Construct {
       autoScalingGroupArn(this, props.autoScalingGroupName),
       'SetDesiredCapacity and CreateOrUpdateTags (the busy-history tag key only)',
     );
+    if (this.learnsBootTime) {
+      // The fleet's boot times (ColdStartSeconds). GetMetricData supports no resource-level permissions and no namespace condition.
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadFleetBootTimes', actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    }
     acknowledgeNag(
       role,
       'AwsSolutions-IAM5[Resource::*]',
-      'autoscaling:DescribeAutoScalingGroups and X-Ray trace writes support no resource-level permissions; both are read-only or write-only telemetry.',
+      'autoscaling:DescribeAutoScalingGroups' +
+        (this.learnsBootTime ? ", cloudwatch:GetMetricData (the fleet's ColdStartSeconds, for the learned boot time)" : '') +
+        ' and X-Ray trace writes support no resource-level permissions; they are read-only or write-only telemetry. No wildcard actions.',
     );
 
     this.schedule = new events.Rule(this, 'Schedule', {

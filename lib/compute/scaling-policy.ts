@@ -15,7 +15,9 @@
  *    last `idleWindowSeconds` needed `k` or more instances (see {@link BusyLevel}). The default window is
  *    the expected boot-to-ready time: the ski-rental break-even — idling that long costs at most what a
  *    relaunch would, so the choice is never worse than 2× the best in hindsight. This is also the
- *    hysteresis: flapping input holds the peak instead of thrashing.
+ *    hysteresis: flapping input holds the peak instead of thrashing. The CapacityManager and the simulator pass
+ *    the learned boot time as `expectedBootSeconds` (learned-boot.ts: the fleet's boot p90 once 5 boots were seen
+ *    in a day, the configured prior until then), so a derived window follows it.
  * 5. **Never below the jobs in flight**: desired ≥ max(instances protected from scale-in, ceil(in-flight
  *    ÷ jobsPerInstance)), and ≥ the group's min. Busy workers protect themselves from scale-in, so
  *    lowering desired capacity only ever removes idle instances.
@@ -115,7 +117,7 @@ export interface ScalingPolicy {
   readonly expectedJobSeconds?: number;
   /** Jobs one instance runs at once (the worker's concurrency). @default 1 */
   readonly jobsPerInstance?: number;
-  /** Expected launch-to-first-job time of an instance, seconds. @default 180 */
+  /** Expected launch-to-first-job time of an instance, seconds (the prior, or the learned p90: learned-boot.ts). @default 180 */
   readonly expectedBootSeconds?: number;
   /** How long a surplus level must stay unneeded before it is released, seconds. @default - `expectedBootSeconds` */
   readonly idleWindowSeconds?: number;

@@ -9,6 +9,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { evaluate, evaluateLoop, HistoryMemory, ManagerConfig, parsePolicyConfig } from '../../lambda/capacity-manager/evaluate';
@@ -26,6 +27,13 @@ afterAll(async () => {
 });
 
 const asgMock = mockClient(AutoScalingClient);
+// These policies fix no idle window from the boot time (idleWindowFollowsBoot unset): CloudWatch must not be read.
+const cwMock = mockClient(CloudWatchClient);
+beforeEach(() => {
+  cwMock.reset();
+  cwMock.onAnyCommand().rejects(new Error('unexpected CloudWatch call'));
+});
+afterEach(() => expect(cwMock.calls()).toHaveLength(0));
 const GROUP = 'fleet-agents';
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const POLICY = { ...resolveScalingPolicy({ targetBacklogPerInstance: 1 }), evaluationIntervalSeconds: 10, loopSeconds: 50 };
@@ -79,10 +87,14 @@ async function queues(): Promise<Record<string, string>> {
 }
 
 function config(queueUrls: Record<string, string>): ManagerConfig {
-  return { workload: 'agents', autoScalingGroupName: GROUP, queueUrls, policy: POLICY };
+  return { workload: 'agents', autoScalingGroupName: GROUP, queueUrls, policy: POLICY, metricNamespace: METRIC_NAMESPACE };
 }
 
-const clients = () => ({ sqs: sqs.client, autoscaling: new AutoScalingClient({ region: 'us-east-1' }) });
+const clients = () => ({
+  sqs: sqs.client,
+  autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
+  cloudwatch: new CloudWatchClient({ region: 'us-east-1' }),
+});
 const setCalls = () => asgMock.commandCalls(SetDesiredCapacityCommand).map((c) => c.args[0].input);
 
 test('GIVEN an empty fleet WHEN one job is queued THEN one evaluation sets the desired capacity to 1', async () => {

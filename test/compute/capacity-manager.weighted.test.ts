@@ -11,8 +11,10 @@ import {
   Instance,
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { METRIC_NAMESPACE } from '../../lib/contracts';
 import { evaluate, ManagerConfig, readFleetState } from '../../lambda/capacity-manager/evaluate';
 import { resolveScalingPolicy } from '../../lib/compute/scaling-policy';
 import { economics } from '../../worker/cost';
@@ -27,6 +29,13 @@ afterAll(async () => {
 });
 
 const asgMock = mockClient(AutoScalingClient);
+// These policies fix no idle window from the boot time (idleWindowFollowsBoot unset): CloudWatch must not be read.
+const cwMock = mockClient(CloudWatchClient);
+beforeEach(() => {
+  cwMock.reset();
+  cwMock.onAnyCommand().rejects(new Error('unexpected CloudWatch call'));
+});
+afterEach(() => expect(cwMock.calls()).toHaveLength(0));
 const GROUP = 'fleet-weighted';
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const WEIGHTS = { 'g5.xlarge': 1, 'g5.12xlarge': 4 };
@@ -80,8 +89,18 @@ async function queueWith(jobs: number): Promise<Record<string, string>> {
   return { normal: url };
 }
 
-const config = (queueUrls: Record<string, string>): ManagerConfig => ({ workload: 'agents', autoScalingGroupName: GROUP, queueUrls, policy: POLICY });
-const clients = () => ({ sqs: sqs.client, autoscaling: new AutoScalingClient({ region: 'us-east-1' }) });
+const config = (queueUrls: Record<string, string>): ManagerConfig => ({
+  workload: 'agents',
+  autoScalingGroupName: GROUP,
+  queueUrls,
+  policy: POLICY,
+  metricNamespace: METRIC_NAMESPACE,
+});
+const clients = () => ({
+  sqs: sqs.client,
+  autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
+  cloudwatch: new CloudWatchClient({ region: 'us-east-1' }),
+});
 const slotsOf = (types: Array<keyof typeof WEIGHTS>) =>
   types.reduce((sum, t) => sum + economics(t, 'us-east-1', SLOTS_PER_UNIT, {}, WEIGHTS).concurrency, 0);
 

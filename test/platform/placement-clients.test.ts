@@ -89,15 +89,15 @@ describe('handler clients', () => {
     destroy({ ...clients });
   });
 
-  test("GIVEN AI_BURST_DATA_REGION WHEN the CapacityManager's clients are created THEN SQS signs for it, Auto Scaling stays local", async () => {
+  test("GIVEN AI_BURST_DATA_REGION WHEN the CapacityManager's clients are created THEN SQS signs for it, Auto Scaling and CloudWatch stay local", async () => {
     const clients = createManagerClients({ [EnvNames.DATA_REGION]: DATA });
-    expect(await regionsOf({ ...clients })).toEqual({ sqs: DATA, autoscaling: LOCAL });
+    expect(await regionsOf({ ...clients })).toEqual({ sqs: DATA, autoscaling: LOCAL, cloudwatch: LOCAL });
     destroy({ ...clients });
   });
 
   test("GIVEN no AI_BURST_DATA_REGION THEN the CapacityManager's clients are in the function's region", async () => {
     const clients = createManagerClients({});
-    expect(await regionsOf({ ...clients })).toEqual({ sqs: LOCAL, autoscaling: LOCAL });
+    expect(await regionsOf({ ...clients })).toEqual({ sqs: LOCAL, autoscaling: LOCAL, cloudwatch: LOCAL });
     destroy({ ...clients });
   });
 });

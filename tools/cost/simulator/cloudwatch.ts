@@ -3,8 +3,14 @@
  * one datapoint per minute, available `lagS` after the minute ends, and — when a queue that was idle
  * for 6 hours wakes up — the datapoints of its first minutes held back until up to 15 minutes later.
  * Policies that read CloudWatch only ever see what is available at their evaluation time.
+ *
+ * Also the workers' `ColdStartSeconds` at stage `model-healthy`: one value per boot, timestamped when the
+ * instance became ready and readable `lagS` later, summarized over a window as GetMetricData's SampleCount and
+ * p90 (nearest rank) — what the CapacityManager's learned boot time reads.
  */
+import { BootSamples } from '../../../lib/compute/learned-boot';
 import { keyedUniform } from './rng';
+import { percentile } from './stats';
 
 export interface MetricValues {
   /** ApproximateNumberOfMessagesVisible, all queues. */
@@ -33,6 +39,8 @@ export interface CloudWatchOptions {
 
 export class CloudWatchModel {
   private readonly points: Datapoint[] = [];
+  /** Boots in the order they became ready: [ready at, seconds from launch]. */
+  private readonly boots: [number, number][] = [];
   private wake?: { readonly start: number; readonly end: number };
   readonly lagS: number;
   readonly idleAfterS: number;
@@ -64,6 +72,21 @@ export class CloudWatchModel {
     let availableAt = end + this.lagS;
     if (this.wake && end > this.wake.start && 60 * minute < this.wake.end) availableAt = Math.max(availableAt, this.wake.end);
     this.points.push({ minute, availableAt, ...values });
+  }
+
+  /** A worker publishes its boot time when its model server turns healthy (`readyAt`, in time order). */
+  noteBoot(readyAt: number, seconds: number): void {
+    this.boots.push([readyAt, seconds]);
+  }
+
+  /**
+   * GetMetricData at `now` over the last `windowS`: the boots timestamped in the window and readable by now
+   * (`lagS` after they were published), their count and p90.
+   */
+  bootSamples(now: number, windowS: number): BootSamples {
+    const seconds = this.boots.filter(([at]) => at >= now - windowS && at + this.lagS <= now).map(([, s]) => s);
+    const p90 = percentile(seconds, 0.9);
+    return p90 === null ? { count: 0 } : { count: seconds.length, p90Seconds: p90 };
   }
 
   /** The latest `n` consecutive datapoints readable at `now`, oldest first, or undefined if fewer exist. */

@@ -426,6 +426,8 @@ class Engine {
         inst.ready = true;
         inst.idleSince = this.events.now;
         inst.idleFrom = this.events.now;
+        // The worker publishes ColdStartSeconds{Stage=model-healthy} (what the learned boot time reads).
+        this.cloudwatch.noteBoot(readyAt, readyAt - now);
         this.dispatch();
       });
     }
