@@ -334,7 +334,7 @@ describe('a GPU layer in another region', () => {
         'OldestJobAgeAlarm',
         'ParkedJobsAlarm',
       ]);
-      expect(alarmIds(homeTemplate).filter((id) => id.includes('Workloadlocal')).length).toBe(8 - 1); // no workload budget on local
+      expect(alarmIds(homeTemplate).filter((id) => id.includes('Workloadlocal')).length).toBe(10 - 1); // no workload budget on local (boot failures and model-server-lost included)
       const budget =
         homeTemplate.findResources('AWS::CloudWatch::Alarm')[
           alarmIds(homeTemplate).find((id) => id === id.replace(/Workload/, '') && id.includes('ObservabilitySpendOverBudget'))!
