@@ -100,7 +100,9 @@ export async function instanceIdentity(imds: ImdsClient): Promise<InstanceIdenti
   const [instanceId, instanceType, launch] = await Promise.all([
     imds.require('meta-data/instance-id'),
     imds.require('meta-data/instance-type'),
-    imds.get(IDENTITY_DOCUMENT_PATH).then(launchTimeOf, (e: unknown) => ({ problem: `cannot read ${IDENTITY_DOCUMENT_PATH}: ${errorMessage(e)}` })),
+    imds
+      .get(IDENTITY_DOCUMENT_PATH)
+      .then(launchTimeOf, (e: unknown): LaunchTime => ({ problem: `cannot read ${IDENTITY_DOCUMENT_PATH}: ${errorMessage(e)}` })),
   ]);
   return {
     instanceId,
@@ -111,7 +113,12 @@ export async function instanceIdentity(imds: ImdsClient): Promise<InstanceIdenti
 }
 
 /** `pendingTime` (e.g. `2016-11-19T16:32:11Z`) of an instance identity document, as epoch ms. */
-export function launchTimeOf(document: string | undefined): { at?: number; problem?: string } {
+export interface LaunchTime {
+  readonly at?: number;
+  readonly problem?: string;
+}
+
+export function launchTimeOf(document: string | undefined): LaunchTime {
   if (document === undefined) return { problem: `${IDENTITY_DOCUMENT_PATH} is missing` };
   let pendingTime: unknown;
   try {
