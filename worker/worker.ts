@@ -398,21 +398,22 @@ class Agent implements Worker {
         deadline,
         now: this.now,
       });
-      const healthyAt = this.now();
-      const bootSeconds = Math.max(0, (healthyAt - bootGpuFrom) / 1000);
+      // When it answered healthy, or when the deadline passed without that.
+      const waitEnded = this.now();
+      const bootSeconds = Math.max(0, (waitEnded - bootGpuFrom) / 1000);
       this.metrics.record(MetricNames.BOOT_GPU_SECONDS, Math.round(bootSeconds * this.econ.gpus * 1000) / 1000, { workload: this.config.workload });
       if (!healthy) {
         this.rejectReady(new Error(`the model server was not healthy by the boot deadline (${BootFailureReasons.MODEL_NEVER_HEALTHY})`));
         await this.giveUp(BootFailureReasons.MODEL_NEVER_HEALTHY, {
-          waitedSeconds: Math.round((healthyAt - this.startedAt) / 1000),
+          waitedSeconds: Math.round((waitEnded - this.startedAt) / 1000),
           bootTimeoutSeconds: this.config.bootTimeoutSeconds,
           deadline: new Date(deadline!).toISOString(),
           ...(deadline! > (this.coldStart.bootBegan ?? this.startedAt) + this.settings.bootTimeoutMs! ? { workerStartedLate: true } : {}),
-          ...this.coldStart.failureContext(healthyAt),
+          ...this.coldStart.failureContext(waitEnded),
         });
         return;
       }
-      this.coldStart.modelHealthy(healthyAt);
+      this.coldStart.modelHealthy(waitEnded);
       const idle = new IdleMeter(this.now, this.econ);
       this.idle = idle;
       this.metrics.onBeforeFlush(() => {
@@ -717,7 +718,8 @@ class Agent implements Worker {
    */
   private giveUp(reason: GiveUpReason, details: LogFields): Promise<void> {
     // Stop the jobs at once, before any runner waiting on the server learns it is lost (so none spends an attempt).
-    const handedBack = [...this.inFlight.keys()].filter((c) => !c.answered).map((c) => this.requeue(c, 'model-lost'));
+    const held = new Set([...this.inFlight.keys()].filter((c) => !c.answered));
+    for (const ctx of held) void this.requeue(ctx, 'model-lost');
     if (this.stopPromise) return this.stopPromise;
     const at = this.now();
     this.gaveUp = reason;
@@ -727,7 +729,7 @@ class Agent implements Worker {
     this.events.emit('giving-up', { reason, at });
     this.logger.error('giving up on this instance: no new jobs, jobs in hand go back, the instance is reported Unhealthy', {
       reason,
-      inFlight: this.inFlight.size,
+      jobs: [...this.inFlight.keys()].map((c) => c.job?.jobId ?? '(unparsed)'),
       ...details,
     });
     this.stopPromise = (async () => {
@@ -740,9 +742,9 @@ class Agent implements Worker {
         }),
       ]);
       clearTimeout(timer);
-      const requeued = [...(await Promise.all(handedBack)), ...(await this.requeueAll('model-lost'))].filter(
-        (r, i, all) => all.findIndex((x) => x.jobId === r.jobId) === i,
-      );
+      // What is still in flight after the grace goes back too (requeue() is once per job: the same outcome twice).
+      for (const ctx of this.inFlight.keys()) held.add(ctx);
+      const requeued = await Promise.all([...held].map((ctx) => this.requeue(ctx, 'model-lost')));
       const counted = `counted:${reason}`;
       if (this.marks?.has(counted)) {
         this.logger.info('this boot already counted this give-up (an earlier worker): not counted again', { reason });

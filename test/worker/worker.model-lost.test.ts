@@ -110,7 +110,10 @@ test('the model server dies mid-job: both running jobs go back as interruptions,
   expect(metricSum(env, MetricNames.BOOT_FAILURES, { Workload: WORKLOAD })).toBe(0);
   expect(healthCalls()).toEqual([{ InstanceId: imds.instanceId, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false }]);
   expect(worker.status()).toMatchObject({ phase: 'stopped', gaveUp: 'model-server-lost', inFlight: [] });
-  expect(lines.find((l) => l.message.startsWith('giving up on this instance'))).toMatchObject({ reason: 'model-server-lost', modelLostSeconds: 60 });
+  const line = lines.find((l) => l.message.startsWith('giving up on this instance'))!;
+  expect(line).toMatchObject({ level: 'error', reason: 'model-server-lost', modelLostSeconds: 60 });
+  expect((line.jobs as string[]).sort()).toEqual(running.map((j) => j.jobId).sort());
+  expect(line.downSeconds).toBeGreaterThanOrEqual(60);
   // no receive after the loss, even with work waiting and the server back
   await env.model.restart();
   const later = await submit(env, queues);
