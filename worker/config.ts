@@ -3,7 +3,15 @@
  * the agent runs with once optional fields have their defaults.
  */
 import { readFileSync } from 'node:fs';
-import { PRIORITY_NAME_PATTERN, SQS_MAX_VISIBILITY_SECONDS, WORKER_CONFIG_VERSION, WORKLOAD_NAME_PATTERN, WorkerConfig } from '../lib/contracts';
+import {
+  DEFAULT_MODEL_LOST_SECONDS,
+  MAX_BOOT_TIMEOUT_SECONDS,
+  PRIORITY_NAME_PATTERN,
+  SQS_MAX_VISIBILITY_SECONDS,
+  WORKER_CONFIG_VERSION,
+  WORKLOAD_NAME_PATTERN,
+  WorkerConfig,
+} from '../lib/contracts';
 import { BackoffPolicy, DEFAULT_BACKOFF } from '../runtime/jobs/retry';
 
 /** DynamoDB items are capped at 400 KB; an inline result must leave room for the rest of the record. */
@@ -11,6 +19,8 @@ export const MAX_INLINE_RESULT_BYTES = 300 * 1024;
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 /** AWS region names: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-7`. */
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** An hour without a model server while holding jobs is never what anyone wants; beyond it is a typo. */
+export const MAX_MODEL_LOST_SECONDS = 3600;
 
 /** Every knob the agent runs with, defaults applied. */
 export interface WorkerSettings {
@@ -21,6 +31,10 @@ export interface WorkerSettings {
   readonly shutdownGraceMs: number;
   readonly metricsFlushMs: number;
   readonly imdsEndpoint: string;
+  /** The model server must be healthy this long after launch; undefined = no deadline. */
+  readonly bootTimeoutMs?: number;
+  /** After it was healthy once: this long without a healthy answer and the instance gives up. */
+  readonly modelLostMs: number;
 }
 
 export function settingsOf(config: WorkerConfig): WorkerSettings {
@@ -32,6 +46,8 @@ export function settingsOf(config: WorkerConfig): WorkerSettings {
     shutdownGraceMs: (config.shutdownGraceSeconds ?? 20) * 1000,
     metricsFlushMs: (config.metricsFlushSeconds ?? 30) * 1000,
     imdsEndpoint: (config.imdsEndpoint ?? DEFAULT_IMDS_ENDPOINT).replace(/\/+$/, ''),
+    ...(config.bootTimeoutSeconds !== undefined ? { bootTimeoutMs: config.bootTimeoutSeconds * 1000 } : {}),
+    modelLostMs: (config.modelLostSeconds ?? DEFAULT_MODEL_LOST_SECONDS) * 1000,
   };
 }
 
@@ -146,6 +162,8 @@ export function validateWorkerConfig(raw: unknown, source = 'worker config'): Wo
   optional('starvationLimit', (v) => int(v, 1, 1000), 'an integer from 1 to 1000');
   optional('shutdownGraceSeconds', (v) => num(v, 0, 3600), 'a number of seconds from 0 to 3600');
   optional('metricsFlushSeconds', (v) => num(v, 0.01, 3600), 'a number of seconds from 0.01 to 3600');
+  optional('bootTimeoutSeconds', (v) => int(v, 1, MAX_BOOT_TIMEOUT_SECONDS), `an integer number of seconds from 1 to ${MAX_BOOT_TIMEOUT_SECONDS}`);
+  optional('modelLostSeconds', (v) => int(v, 1, MAX_MODEL_LOST_SECONDS), `an integer number of seconds from 1 to ${MAX_MODEL_LOST_SECONDS}`);
   const b = c.retryBackoff as Record<string, unknown> | undefined;
   check(
     b === undefined ||

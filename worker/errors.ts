@@ -26,6 +26,18 @@ export class ModelError extends JobError {
   }
 }
 
+/**
+ * The model server could not be reached or dropped the connection (refused, reset, closed mid-answer): the server's
+ * fault, not the job's or its answer's. The job runner waits for the server's health check instead of spending an
+ * attempt (see runJob); an HTTP error status or a malformed answer is a {@link ModelError} and spends one as always.
+ */
+export class ModelConnectionError extends ModelError {
+  constructor(message: string) {
+    super(message, false);
+    this.name = 'ModelConnectionError';
+  }
+}
+
 export function isAbortError(e: unknown): boolean {
   return e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
 }

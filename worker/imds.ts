@@ -8,6 +8,8 @@
  * - `meta-data/events/recommendations/rebalance` — 404 until EC2 recommends a rebalance, then `{noticeTime}`;
  * - `meta-data/tags/instance/<Tags.DRAINING>` — the tag the InterruptionDrainer sets on a rebalance
  *   (readable only when the launch template enables instance metadata tags; 404 otherwise).
+ * At boot it reads the instance's id, type and launch time (`pendingTime` of the instance identity document,
+ * `dynamic/instance-identity/document`: the boot deadline and the cold-start metrics count from it).
  */
 import { Tags } from '../lib/contracts';
 import { Log, errorMessage } from '../runtime/log';
@@ -85,11 +87,49 @@ export class ImdsClient {
 export interface InstanceIdentity {
   readonly instanceId: string;
   readonly instanceType: string;
+  /** When the instance was launched (epoch ms): `pendingTime` of the instance identity document. */
+  readonly launchedAt?: number;
+  /** Why `launchedAt` is missing (document absent or malformed): the agent logs it and counts from its own start. */
+  readonly launchTimeProblem?: string;
 }
 
+export const IDENTITY_DOCUMENT_PATH = 'dynamic/instance-identity/document';
+
+/** Id and type must be read (the agent cannot run without them); the launch time is best effort. */
 export async function instanceIdentity(imds: ImdsClient): Promise<InstanceIdentity> {
-  const [instanceId, instanceType] = await Promise.all([imds.require('meta-data/instance-id'), imds.require('meta-data/instance-type')]);
-  return { instanceId, instanceType };
+  const [instanceId, instanceType, launch] = await Promise.all([
+    imds.require('meta-data/instance-id'),
+    imds.require('meta-data/instance-type'),
+    imds
+      .get(IDENTITY_DOCUMENT_PATH)
+      .then(launchTimeOf, (e: unknown): LaunchTime => ({ problem: `cannot read ${IDENTITY_DOCUMENT_PATH}: ${errorMessage(e)}` })),
+  ]);
+  return {
+    instanceId,
+    instanceType,
+    ...(launch.at !== undefined ? { launchedAt: launch.at } : {}),
+    ...(launch.problem !== undefined ? { launchTimeProblem: launch.problem } : {}),
+  };
+}
+
+/** `pendingTime` (e.g. `2016-11-19T16:32:11Z`) of an instance identity document, as epoch ms. */
+export interface LaunchTime {
+  readonly at?: number;
+  readonly problem?: string;
+}
+
+export function launchTimeOf(document: string | undefined): LaunchTime {
+  if (document === undefined) return { problem: `${IDENTITY_DOCUMENT_PATH} is missing` };
+  let pendingTime: unknown;
+  try {
+    pendingTime = (JSON.parse(document) as { pendingTime?: unknown }).pendingTime;
+  } catch {
+    return { problem: `${IDENTITY_DOCUMENT_PATH} is not JSON: ${document.slice(0, 100)}` };
+  }
+  const at = typeof pendingTime === 'string' ? Date.parse(pendingTime) : NaN;
+  if (!Number.isFinite(at))
+    return { problem: `${IDENTITY_DOCUMENT_PATH} has no valid pendingTime (got ${JSON.stringify(pendingTime) ?? 'nothing'})` };
+  return { at };
 }
 
 export interface InterruptionNotice {

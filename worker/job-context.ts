@@ -5,11 +5,11 @@ import { JobMessage, WorkerQueueConfig } from '../lib/contracts';
 
 /**
  * Why a job was stopped. `timeout` is the job's own failure (retried); the others mean the runner must
- * leave the job to someone else: the agent requeues it (`interrupted`, `shutdown`), another holder owns it
- * (`lease-lost`), or the agent is dead (`killed`).
+ * leave the job to someone else: the agent requeues it (`interrupted`, `shutdown`, `model-lost`: the model
+ * server stopped answering), another holder owns it (`lease-lost`), or the agent is dead (`killed`).
  */
-export type StopReason = 'timeout' | 'lease-lost' | 'shutdown' | 'interrupted' | 'killed';
-const RANK: Record<StopReason, number> = { timeout: 1, 'lease-lost': 2, shutdown: 3, interrupted: 3, killed: 4 };
+export type StopReason = 'timeout' | 'lease-lost' | 'shutdown' | 'interrupted' | 'model-lost' | 'killed';
+const RANK: Record<StopReason, number> = { timeout: 1, 'lease-lost': 2, shutdown: 3, interrupted: 3, 'model-lost': 3, killed: 4 };
 
 export interface Received {
   readonly queue: WorkerQueueConfig;
@@ -40,6 +40,8 @@ export class JobContext {
   expectedDoneAt?: number;
   /** Left running through a spot notice because it is expected to end before the reclaim. */
   keptThroughNotice = false;
+  /** The model answered: what is left (store the result, record it) needs no model server. */
+  answered = false;
   /** Resolved once the runner knows whether it started the job (or will never try). */
   readonly startSettled: Promise<void>;
   requeue?: Promise<RequeueOutcome>;

@@ -7,7 +7,16 @@
  * result stored under this run's own key → RUNNING→SUCCEEDED naming that key, conditional on the lease →
  * only then delete (a run that lost the job deletes its own object instead). A failure goes through the retry
  * policy (the record's attempt is the budget) before the delete. When the agent stops the job (interruption,
- * shutdown, lost lease, kill) the runner touches nothing more: the agent requeues it, or someone else owns it.
+ * shutdown, lost lease, model server lost, kill) the runner touches nothing more: the agent requeues it, or someone
+ * else owns it.
+ *
+ * Which model failures spend an attempt: an answer — an HTTP error status (5xx, 408/409/429 transient, other 4xx
+ * permanent), a body that is not JSON, a malformed or failed stream — does (retry with `attempt + 1`, or park). A
+ * connection error (refused, reset, dropped mid-answer: {@link ModelConnectionError}) does not: it is the server's
+ * fault, so the job waits, under its lease and deadline, for the server's health check to answer again and calls
+ * it again with the same attempt (at most {@link MAX_CONNECTION_WAITS} times per run, so a job that crashes the
+ * server every time still ends up spending its budget). If the server is lost meanwhile the agent hands the job
+ * back as an interruption (attempt unchanged).
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -16,17 +25,21 @@ import { JobRecords, NotStartedReason } from '../runtime/jobs/job-records';
 import { deleteQuietly } from '../runtime/jobs/requeue';
 import { RetryDeps, park, parkRaw, remainingDelaySeconds, retryOrPark } from '../runtime/jobs/retry';
 import { GpuEconomics, costUsdOf, gpuSecondsOf } from './cost';
-import { JobError } from './errors';
+import { JobError, ModelConnectionError } from './errors';
 import { Heartbeat, jobDeadline } from './heartbeat';
 import { JobContext } from './job-context';
 import { Log, errorMessage } from '../runtime/log';
 import { MetricDimensions, MetricsBatcher } from './metrics';
-import { ModelAdapter } from './model/adapter';
+import { ModelAdapter, ModelResult } from './model/adapter';
+import { ModelHealth } from './model/health';
 import { ScaleInProtection } from './protection';
 import { deleteResult, readPayload, storeResult } from './storage';
 
 /** Model dimension value when neither the job, its payload nor the fleet names a model. */
 export const UNNAMED_MODEL = 'default';
+
+/** Connection errors one run waits out (no attempt spent) before the next one fails the attempt. */
+export const MAX_CONNECTION_WAITS = 3;
 
 export type JobOutcome =
   | 'succeeded'
@@ -69,6 +82,8 @@ export interface RunnerDeps {
   readonly records: JobRecords;
   readonly retry: RetryDeps;
   readonly model: ModelAdapter;
+  /** The model server's health watch: a connection error waits for it instead of spending an attempt. */
+  readonly modelHealth?: ModelHealth;
   readonly metrics: MetricsBatcher;
   readonly protection: ScaleInProtection;
   readonly economics: GpuEconomics;
@@ -185,17 +200,11 @@ export async function runJob(ctx: JobContext, d: RunnerDeps): Promise<void> {
     ctx.model = model;
     const dims: MetricDimensions = { workload: job.workload, agent: job.agent, model: model ?? UNNAMED_MODEL };
     ctx.signal.throwIfAborted();
-    const calledAt = d.now();
-    // A streamed answer refines the expected end (the notice rule reads it; the heartbeat writes it to the record).
-    const result = await d.model.invoke({
-      model,
-      input,
-      signal: ctx.signal,
-      onProgress: (end) => {
-        ctx.expectedDoneAt = end;
-      },
-    });
-    const latencyMs = d.now() - calledAt;
+    const call = { at: d.now() };
+    const result = await invokeModel(ctx, d, model, input, call);
+    ctx.answered = true;
+    // From the call that answered: a wait for the server during a blip is not inference latency.
+    const latencyMs = d.now() - call.at;
     clearTimeout(deadline);
     if (ctx.yielded) return;
 
@@ -356,6 +365,36 @@ async function failed(ctx: JobContext, job: JobMessage, e: unknown, d: RunnerDep
   } catch (e2) {
     d.logger.error('could not retry or park; the message returns after the visibility timeout', { jobId: job.jobId, error: errorMessage(e2) });
     d.finished({ jobId: job.jobId, outcome: 'error', detail: errorMessage(e2) });
+  }
+}
+
+/** The model call; a connection error waits for the server's health and calls again (see the header). */
+async function invokeModel(ctx: JobContext, d: RunnerDeps, model: string | undefined, input: unknown, call: { at: number }): Promise<ModelResult> {
+  for (let waits = 0; ; waits++) {
+    call.at = d.now();
+    try {
+      // A streamed answer refines the expected end (the notice rule reads it; the heartbeat writes it to the record).
+      return await d.model.invoke({
+        model,
+        input,
+        signal: ctx.signal,
+        onProgress: (end) => {
+          ctx.expectedDoneAt = end;
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof ModelConnectionError) || !d.modelHealth || ctx.signal.aborted || waits >= MAX_CONNECTION_WAITS) throw e;
+      d.modelHealth.unreachable();
+      d.logger.warn('model server unreachable: the job waits for it (no attempt spent)', {
+        jobId: ctx.job?.jobId,
+        waits: waits + 1,
+        error: e.message,
+      });
+      const back = await d.modelHealth.waitForHealthy(ctx.signal);
+      // 'lost': the agent has stopped this job to hand it back; 'aborted': stopped (timeout, interruption, shutdown).
+      if (back !== 'healthy') throw ctx.signal.aborted ? ctx.signal.reason : e;
+      d.logger.info('model server answers again: calling it again', { jobId: ctx.job?.jobId });
+    }
   }
 }
 

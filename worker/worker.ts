@@ -4,7 +4,10 @@
  * runs, take nothing new), interruption (spot notice: finish what is expected to end before the reclaim,
  * requeue the rest at once; also when the drainer's requeue shows the instance was interrupted) and shutdown
  * (SIGTERM: a grace period, then requeue the rest) — plus `kill()`, which stops dead with no cleanup, as a
- * crash would.
+ * crash would — and giving up on the instance (`giveUp`): the model server was not healthy by the boot deadline,
+ * or stopped answering for `modelLostSeconds` after it was: no new jobs, the jobs in hand go back as interruptions,
+ * one `BootFailures` / `ModelServerLost`, the instance reported Unhealthy to its group (which replaces it), and
+ * `done` resolves with `status().gaveUp` set (the entry exits with EXIT_GAVE_UP).
  *
  * Every SDK client, `fetch` and the clock are injected (`WorkerDeps`), so tests run this code in-process
  * against local servers.
@@ -17,6 +20,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BOOT_STAGES_PATH,
+  BootFailureReasons,
   JobRecord,
   LAST_CALL_BEFORE_RECLAIM_SECONDS,
   MetricNames,
@@ -28,14 +33,19 @@ import {
 import { JobRecords } from '../runtime/jobs/job-records';
 import { requeueInterrupted } from '../runtime/jobs/requeue';
 import { RetryDeps } from '../runtime/jobs/retry';
+import { BootMarks } from './boot-marks';
+import { readKernelBootTime } from './boot-stages';
+import { ColdStart } from './cold-start';
 import { WorkerSettings, settingsOf, validateWorkerConfig } from './config';
 import { GpuEconomics, economics, gpuSecondsOf } from './cost';
+import { ReportOutcome, reportUnhealthy } from './instance-health';
 import { ImdsClient, ImdsWatcher, InstanceIdentity, InterruptionNotice, instanceIdentity } from './imds';
 import { JobContext, Received, RequeueOutcome, StopReason } from './job-context';
 import { JobFinishedEvent, JobStartedEvent, UNNAMED_MODEL, runJob } from './job-runner';
-import { Log, errorMessage, jsonLogger } from '../runtime/log';
+import { Log, LogFields, errorMessage, jsonLogger } from '../runtime/log';
 import { MetricsBatcher } from './metrics';
 import { ModelAdapter, createModelAdapter, waitForHealthy } from './model/adapter';
+import { ModelHealthWatch } from './model/health';
 import { ScaleInProtection } from './protection';
 import { QueueScheduler } from './scheduler';
 
@@ -57,14 +67,46 @@ export interface WorkerDeps {
   readonly processStartedAt?: number;
   /** Skip the IMDS identity lookup (benchmarks). */
   readonly identity?: InstanceIdentity;
+  /** The boot stages file the boot script appends to. @default BOOT_STAGES_PATH */
+  readonly bootStagesPath?: string;
+  /** The boot script's log, whose tail goes with a boot failure. @default /var/log/ai-burst-boot.log */
+  readonly bootLogPath?: string;
+  /** When the kernel booted (epoch ms; reboot detection). @default `btime` of /proc/stat */
+  readonly kernelBootTime?: () => number | undefined;
+  /** Where the per-boot marks live (see boot-marks.ts; the entry passes $RUNTIME_DIRECTORY or /dev/shm/ai-burst-worker). @default in memory */
+  readonly bootMarksDir?: string;
   readonly timing?: {
     /** Between two health probes while the model server boots. @default 1000 */
     readonly healthPollMs?: number;
+    /** Between two health probes once it was healthy (a failing inference call probes at once). @default 5000 */
+    readonly healthWatchMs?: number;
     /** Idle time before scale-in protection is turned off. @default 2000 */
     readonly protectionIdleMs?: number;
     /** Pause after a failed receive. @default 1000 */
     readonly receiveErrorBackoffMs?: number;
+    /** First retry delay of SetInstanceHealth (doubling, 5 calls in all). @default 1000 */
+    readonly setInstanceHealthRetryMs?: number;
+    /**
+     * After giving up, how long the agent waits for its group to terminate the instance before it exits (systemd
+     * then restarts it, and the new agent looks again): one report per this long, not one per restart. @default 600000
+     */
+    readonly giveUpLingerMs?: number;
   };
+}
+
+/** Why the agent gave up on its instance (the log's `reason`). */
+export type GiveUpReason = typeof BootFailureReasons.MODEL_NEVER_HEALTHY | 'model-server-lost';
+export const MODEL_SERVER_LOST = 'model-server-lost';
+
+export interface GaveUpEvent {
+  readonly reason: GiveUpReason;
+  /** When the agent gave up (epoch ms, the injected clock). */
+  readonly at: number;
+  /** The jobs it held, handed back. */
+  readonly requeued: readonly RequeueOutcome[];
+  /** SetInstanceHealth (Unhealthy) went through. */
+  readonly reportedUnhealthy: boolean;
+  readonly setInstanceHealthCalls: number;
 }
 
 export type WorkerPhase = 'booting' | 'running' | 'stopping' | 'stopped';
@@ -78,12 +120,15 @@ export interface WorkerStatus {
   readonly inFlight: readonly string[];
   readonly concurrency?: number;
   readonly instanceId?: string;
+  /** Set once the agent gave up on the instance. */
+  readonly gaveUp?: GiveUpReason;
 }
 
 export interface ReadyEvent {
   readonly instanceId: string;
   readonly instanceType: string;
   readonly concurrency: number;
+  /** Seconds the boot GPU-seconds count (from the launch, or from this process's start: see cold-start.ts). */
   readonly bootSeconds: number;
 }
 
@@ -106,6 +151,9 @@ export interface WorkerEvents {
   resumed: [];
   interrupting: [{ readonly notice: InterruptionNotice; readonly at: number }];
   interrupted: [InterruptedEvent];
+  /** The agent gives up on the instance: no receive from here on. */
+  'giving-up': [{ readonly reason: GiveUpReason; readonly at: number }];
+  'gave-up': [GaveUpEvent];
   stopped: [{ readonly reason: string }];
 }
 
@@ -113,7 +161,7 @@ export interface Worker {
   readonly events: TypedEmitter<WorkerEvents>;
   /** Resolves once the model server is healthy and the loop pulls; rejects if boot fails. */
   readonly ready: Promise<ReadyEvent>;
-  /** Resolves when the agent has stopped (shutdown or kill); rejects if boot fails. */
+  /** Resolves when the agent has stopped (shutdown, kill, or gave up: see `status().gaveUp`); rejects if boot fails. */
   readonly done: Promise<void>;
   status(): WorkerStatus;
   /** Graceful stop (SIGTERM): no new jobs, running ones get the grace period, the rest are requeued. */
@@ -208,6 +256,10 @@ class Agent implements Worker {
   private readonly life = new AbortController();
   /** Aborted by shutdown() and kill(): the health wait of a booting agent stops. */
   private readonly booting = new AbortController();
+  /** Aborted by shutdown() and kill(): an agent that gave up stops waiting to be terminated. */
+  private readonly lingering = new AbortController();
+  /** When this agent started (the injected clock): a late start gets its own look at the model server. */
+  private readonly startedAt: number;
   private readonly inFlight = new Map<JobContext, Promise<void>>();
   private readonly drainReasons = new Set<DrainReason>();
 
@@ -224,6 +276,10 @@ class Agent implements Worker {
   private protection?: ScaleInProtection;
   private watcher?: ImdsWatcher;
   private idle?: IdleMeter;
+  private coldStart?: ColdStart;
+  private marks?: BootMarks;
+  private healthWatch?: ModelHealthWatch;
+  private gaveUp?: GiveUpReason;
   private loopDone: Promise<void> = Promise.resolve();
   private stopPromise?: Promise<void>;
   private resolveDone!: () => void;
@@ -237,6 +293,7 @@ class Agent implements Worker {
   ) {
     this.settings = settingsOf(config);
     this.now = deps.now ?? Date.now;
+    this.startedAt = this.now();
     this.logger = deps.logger ?? jsonLogger({ base: { workload: config.workload } });
     this.fetchFn = deps.fetch ?? fetch;
     this.imds = new ImdsClient(this.settings.imdsEndpoint, this.fetchFn, this.now);
@@ -267,11 +324,12 @@ class Agent implements Worker {
       inFlight: [...this.inFlight.keys()].map((c) => c.job?.jobId ?? '(unparsed)'),
       concurrency: this.econ?.concurrency,
       instanceId: this.identity?.instanceId,
+      ...(this.gaveUp ? { gaveUp: this.gaveUp } : {}),
     };
   }
 
   private accepting(): boolean {
-    return this.phase === 'running' && !this.stopping && !this.interrupted && this.drainReasons.size === 0;
+    return this.phase === 'running' && !this.stopping && !this.interrupted && this.drainReasons.size === 0 && this.gaveUp === undefined;
   }
 
   // ---- boot ---------------------------------------------------------------------------------------
@@ -279,23 +337,43 @@ class Agent implements Worker {
   private async boot(): Promise<void> {
     try {
       this.identity = this.deps.identity ?? (await this.lookUpIdentity());
+      const identity = this.identity;
+      if (identity.launchTimeProblem) {
+        this.logger.warn('launch time unknown: the boot deadline counts from the worker start, no ColdStartSeconds', {
+          problem: identity.launchTimeProblem,
+        });
+      }
       this.econ = economics(
-        this.identity.instanceType,
+        identity.instanceType,
         this.config.region,
         this.config.concurrency,
         this.config.hourlyPriceUsd,
         this.config.instanceWeights,
       );
-      if (this.config.instanceWeights && this.config.instanceWeights[this.identity.instanceType] === undefined) {
-        this.logger.warn('this instance type has no weight in the config: it runs as weight 1', { instanceType: this.identity.instanceType });
+      if (this.config.instanceWeights && this.config.instanceWeights[identity.instanceType] === undefined) {
+        this.logger.warn('this instance type has no weight in the config: it runs as weight 1', { instanceType: identity.instanceType });
       }
       if (this.econ.hourlyPriceUsd === undefined) {
-        this.logger.warn('no hourly price for this instance type in the config: jobs get no costUsd', { instanceType: this.identity.instanceType });
+        this.logger.warn('no hourly price for this instance type in the config: jobs get no costUsd', { instanceType: identity.instanceType });
       }
+      const kernelBootAt = (this.deps.kernelBootTime ?? readKernelBootTime)();
+      this.marks = new BootMarks(this.deps.bootMarksDir, identity.instanceId, kernelBootAt, this.logger);
+      this.coldStart = new ColdStart({
+        workload: this.config.workload,
+        instanceType: identity.instanceType,
+        launchedAt: identity.launchedAt,
+        kernelBootAt,
+        stagesPath: this.deps.bootStagesPath ?? BOOT_STAGES_PATH,
+        bootLogPath: this.deps.bootLogPath,
+        metrics: this.metrics,
+        marks: this.marks,
+        logger: this.logger,
+      });
+      const bootGpuFrom = this.coldStart.bootGpuOrigin(this.deps.processStartedAt ?? performance.timeOrigin);
       this.protection = new ScaleInProtection(
         this.deps.autoscaling,
         this.config.autoScalingGroupName,
-        this.identity.instanceId,
+        identity.instanceId,
         this.logger,
         this.deps.timing?.protectionIdleMs ?? 2000,
       );
@@ -312,10 +390,30 @@ class Agent implements Worker {
       );
       this.watcher.start();
 
-      await waitForHealthy(this.model, { intervalMs: this.deps.timing?.healthPollMs ?? 1000, signal: this.booting.signal, logger: this.logger });
-      const started = this.deps.processStartedAt ?? performance.timeOrigin;
-      const bootSeconds = Math.max(0, (this.now() - started) / 1000);
+      const deadline = this.coldStart.deadline(this.settings.bootTimeoutMs, this.startedAt, this.settings.modelLostMs);
+      const healthy = await waitForHealthy(this.model, {
+        intervalMs: this.deps.timing?.healthPollMs ?? 1000,
+        signal: this.booting.signal,
+        logger: this.logger,
+        deadline,
+        now: this.now,
+      });
+      // When it answered healthy, or when the deadline passed without that.
+      const waitEnded = this.now();
+      const bootSeconds = Math.max(0, (waitEnded - bootGpuFrom) / 1000);
       this.metrics.record(MetricNames.BOOT_GPU_SECONDS, Math.round(bootSeconds * this.econ.gpus * 1000) / 1000, { workload: this.config.workload });
+      if (!healthy) {
+        this.rejectReady(new Error(`the model server was not healthy by the boot deadline (${BootFailureReasons.MODEL_NEVER_HEALTHY})`));
+        await this.giveUp(BootFailureReasons.MODEL_NEVER_HEALTHY, {
+          waitedSeconds: Math.round((waitEnded - this.startedAt) / 1000),
+          bootTimeoutSeconds: this.config.bootTimeoutSeconds,
+          deadline: new Date(deadline!).toISOString(),
+          ...(deadline! > (this.coldStart.bootBegan ?? this.startedAt) + this.settings.bootTimeoutMs! ? { workerStartedLate: true } : {}),
+          ...this.coldStart.failureContext(waitEnded),
+        });
+        return;
+      }
+      this.coldStart.modelHealthy(waitEnded);
       const idle = new IdleMeter(this.now, this.econ);
       this.idle = idle;
       this.metrics.onBeforeFlush(() => {
@@ -323,8 +421,22 @@ class Agent implements Worker {
         if (seconds > 0) this.metrics.record(MetricNames.IDLE_GPU_SECONDS, seconds, { workload: this.config.workload });
       });
       if (this.stopping || this.killed) return;
+      this.healthWatch = new ModelHealthWatch(this.model, {
+        intervalMs: this.deps.timing?.healthWatchMs ?? 5000,
+        lostMs: this.settings.modelLostMs,
+        now: this.now,
+        logger: this.logger,
+        onLost: (downMs) =>
+          void this.giveUp(MODEL_SERVER_LOST, { downSeconds: Math.round(downMs / 1000), modelLostSeconds: this.settings.modelLostMs / 1000 }),
+      });
+      this.healthWatch.start();
       this.phase = 'running';
-      const ready: ReadyEvent = { ...this.identity, concurrency: this.econ.concurrency, bootSeconds };
+      const ready: ReadyEvent = {
+        instanceId: identity.instanceId,
+        instanceType: identity.instanceType,
+        concurrency: this.econ.concurrency,
+        bootSeconds,
+      };
       this.logger.info('worker ready', { ...ready, accepting: this.accepting(), queues: this.config.queues.map((q) => q.priority) });
       this.resolveReady(ready);
       this.events.emit('ready', ready);
@@ -419,6 +531,7 @@ class Agent implements Worker {
       records: this.records,
       retry: this.retryDeps(),
       model: this.model,
+      modelHealth: this.healthWatch,
       metrics: this.metrics,
       protection: this.protection!,
       economics: this.econ!,
@@ -426,7 +539,10 @@ class Agent implements Worker {
       logger: this.logger,
       now: this.now,
       accepting: () => this.accepting(),
-      started: (e) => this.events.emit('job-started', e),
+      started: (e) => {
+        this.coldStart?.jobStarted(this.now());
+        this.events.emit('job-started', e);
+      },
       finished: (e) => this.events.emit('job-finished', e),
       taken: (jobId, record) => this.onTaken(jobId, record),
     })
@@ -593,11 +709,93 @@ class Agent implements Worker {
     return ctx.requeue;
   }
 
+  /**
+   * Give up on this instance: take nothing new, hand back every job that still needs the model (as an interruption:
+   * no attempt spent; a job whose answer is in hand may finish within the shutdown grace, and one already finished
+   * is left alone by the conditional release), count one BootFailures / ModelServerLost (once per boot), report the
+   * instance Unhealthy (bounded retries), turn scale-in protection off (so an instance the group does not replace can
+   * still be scaled in), then wait to be terminated and stop with `gaveUp` set.
+   */
+  private giveUp(reason: GiveUpReason, details: LogFields): Promise<void> {
+    // Stop the jobs at once, before any runner waiting on the server learns it is lost (so none spends an attempt).
+    const held = new Set([...this.inFlight.keys()].filter((c) => !c.answered));
+    for (const ctx of held) void this.requeue(ctx, 'model-lost');
+    if (this.stopPromise) return this.stopPromise;
+    const at = this.now();
+    this.gaveUp = reason;
+    this.stopping = true;
+    this.phase = 'stopping';
+    this.wake.notify();
+    this.events.emit('giving-up', { reason, at });
+    this.logger.error('giving up on this instance: no new jobs, jobs in hand go back, the instance is reported Unhealthy', {
+      reason,
+      jobs: [...this.inFlight.keys()].map((c) => c.job?.jobId ?? '(unparsed)'),
+      ...details,
+    });
+    this.stopPromise = (async () => {
+      await this.healthWatch?.stop();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.settled(),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, this.settings.shutdownGraceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      // What is still in flight after the grace goes back too (requeue() is once per job: the same outcome twice).
+      for (const ctx of this.inFlight.keys()) held.add(ctx);
+      const requeued = await Promise.all([...held].map((ctx) => this.requeue(ctx, 'model-lost')));
+      const counted = `counted:${reason}`;
+      if (this.marks?.has(counted)) {
+        this.logger.info('this boot already counted this give-up (an earlier worker): not counted again', { reason });
+      } else {
+        this.metrics.record(reason === MODEL_SERVER_LOST ? MetricNames.MODEL_SERVER_LOST : MetricNames.BOOT_FAILURES, 1, {
+          workload: this.config.workload,
+        });
+        this.marks?.add(counted);
+      }
+      // The report and the flush do not wait for each other, nor for a pending receive to end (its messages are handed back).
+      const [outcome] = await Promise.all([
+        this.identity
+          ? reportUnhealthy(this.deps.autoscaling, this.identity.instanceId, this.logger, {
+              baseDelayMs: this.deps.timing?.setInstanceHealthRetryMs ?? 1000,
+              random: this.deps.random,
+            })
+          : Promise.resolve<ReportOutcome>({ reported: false, calls: 0, error: 'no instance identity' }),
+        this.metrics.flush(),
+        this.loopDone.then(() => this.settled()),
+      ]);
+      await this.watcher?.stop();
+      await this.protection?.close();
+      const event: GaveUpEvent = { reason, at, requeued, reportedUnhealthy: outcome.reported, setInstanceHealthCalls: outcome.calls };
+      this.events.emit('gave-up', event);
+      const lingerMs = this.deps.timing?.giveUpLingerMs ?? 600_000;
+      if (!this.lingering.signal.aborted && lingerMs > 0) {
+        this.logger.info('waiting for the group to terminate the instance', { reason, exitInSeconds: lingerMs / 1000 });
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          const t = setTimeout(() => {
+            this.lingering.signal.removeEventListener('abort', done);
+            resolve();
+          }, lingerMs);
+          this.lingering.signal.addEventListener('abort', done, { once: true });
+        });
+      }
+      await this.metrics.close();
+      this.finish(`gave up: ${reason}`);
+    })();
+    return this.stopPromise;
+  }
+
   private async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
   }
 
   shutdown(reason = 'shutdown'): Promise<void> {
+    this.lingering.abort(new Error(reason));
     if (this.stopPromise) return this.stopPromise;
     this.stopping = true;
     if (this.phase !== 'stopped') this.phase = 'stopping';
@@ -618,6 +816,7 @@ class Agent implements Worker {
       await this.requeueAll('shutdown');
       await this.loopDone;
       await this.settled();
+      await this.healthWatch?.stop();
       await this.watcher?.stop();
       await this.protection?.close();
       await this.metrics.close();
@@ -627,6 +826,7 @@ class Agent implements Worker {
   }
 
   kill(): Promise<void> {
+    this.lingering.abort(new Error('killed'));
     if (this.stopPromise) return this.stopPromise;
     this.killed = true;
     this.stopping = true;
@@ -638,6 +838,7 @@ class Agent implements Worker {
     this.metrics.abandon();
     this.wake.notify();
     this.stopPromise = (async () => {
+      await this.healthWatch?.stop();
       await this.watcher?.stop();
       await this.loopDone.catch(() => undefined);
       await this.settled();

@@ -2,7 +2,8 @@
  * A fake OpenAI-compatible model server on 127.0.0.1 (port 0) for worker tests: `/v1/chat/completions` and
  * `/v1/completions` (plain or SSE streaming with `stream_options.include_usage`), `POST /invocations`
  * (SageMaker convention) and a health endpoint. Answers echo the input with deterministic token counts;
- * a test scripts failures, delays or held requests per request through `script`.
+ * a test scripts failures, delays or held requests per request through `script`, and can crash the server
+ * (connections refused, open ones reset) and bring it back on the same port.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -33,6 +34,10 @@ export interface Behaviour {
   /** Token counts to report. @default words of the prompt / words of the content */
   readonly promptTokens?: number;
   readonly completionTokens?: number;
+  /** Reset the connection instead of answering (the client sees a connection error). */
+  readonly reset?: boolean;
+  /** Start the answer (headers and a first piece), then reset the connection: a server dying mid-answer. */
+  readonly dropMidAnswer?: boolean;
 }
 
 export interface FakeModelServer {
@@ -44,6 +49,12 @@ export interface FakeModelServer {
   script(fn: ((call: ModelCall) => Behaviour | undefined) | undefined): void;
   setHealthy(healthy: boolean): void;
   healthChecks(): number;
+  /** Health checks answered 2xx / non-2xx so far. */
+  healthAnswers(): { readonly healthy: number; readonly unhealthy: number };
+  /** The process dies: the port stops listening (connections refused) and open connections are reset. */
+  crash(): Promise<void>;
+  /** The process is back on the same port (its health as set by setHealthy). */
+  restart(): Promise<void>;
   /** A promise to pass as `until`, and the function that releases it. */
   gate(): { until: Promise<void>; release: () => void };
   close(): Promise<void>;
@@ -55,12 +66,17 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
   const calls: ModelCall[] = [];
   let healthy = options.healthy ?? true;
   let health = 0;
+  let healthyAnswers = 0;
+  let unhealthyAnswers = 0;
+  let listening = false;
   let scriptFn: ((call: ModelCall) => Behaviour | undefined) | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://model').pathname;
     if (req.method === 'GET' && (path === HEALTH_PATH || path === '/ping')) {
       health += 1;
+      if (healthy) healthyAnswers += 1;
+      else unhealthyAnswers += 1;
       res.writeHead(healthy ? 200 : 503).end(healthy ? 'ok' : 'loading');
       return;
     }
@@ -88,6 +104,16 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
     if (b.until) await Promise.race([b.until, new Promise((r) => res.on('close', r))]);
     if (call.aborted || res.destroyed) return;
+    if (b.reset) {
+      req.socket.destroy();
+      return;
+    }
+    if (b.dropMidAnswer) {
+      res.writeHead(200, { 'content-type': body.stream === true ? 'text/event-stream' : 'application/json' });
+      res.write(body.stream === true ? 'data: {"id":"cmpl-fake","choices":[{"index":0,"delta":{"content":"half "}}]}\n\n' : '{"id":"cmpl-fa');
+      setTimeout(() => req.socket.destroy(), 10);
+      return;
+    }
     const status = b.status ?? 200;
     if (status >= 300) {
       res
@@ -136,8 +162,25 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
       if (!res.headersSent) res.writeHead(500).end(String(e));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        listening = true;
+        resolve();
+      });
+    });
+  const stop = () =>
+    new Promise<void>((resolve, reject) => {
+      if (!listening) return resolve();
+      listening = false;
+      server.closeAllConnections();
+      server.close((err) => (err ? reject(err) : resolve()));
+    });
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
   return {
     baseUrl,
     calls,
@@ -149,6 +192,9 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
       healthy = h;
     },
     healthChecks: () => health,
+    healthAnswers: () => ({ healthy: healthyAnswers, unhealthy: unhealthyAnswers }),
+    crash: stop,
+    restart: () => (listening ? Promise.resolve() : listen(port)),
     gate: () => {
       let release!: () => void;
       const until = new Promise<void>((r) => {
@@ -156,11 +202,7 @@ export async function startFakeModelServer(options: { healthy?: boolean } = {}):
       });
       return { until, release };
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
+    close: stop,
   };
 }
 

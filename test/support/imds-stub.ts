@@ -1,7 +1,8 @@
 /**
  * A small IMDSv2 stand-in on 127.0.0.1 (port 0) for worker tests: `PUT /latest/api/token` hands out a
- * session token; every GET needs it (401 otherwise). Serves instance-id, instance-type, the spot
- * `instance-action` and rebalance recommendation (404 until set), and instance tags.
+ * session token; every GET needs it (401 otherwise). Serves instance-id, instance-type, the instance
+ * identity document (`dynamic/instance-identity/document`, with `pendingTime`), the spot `instance-action` and
+ * rebalance recommendation (404 until set), and instance tags.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -12,12 +13,25 @@ export interface ImdsStubOptions {
   readonly instanceType?: string;
   /** Instance metadata tags enabled in the launch template. @default true */
   readonly tagsEnabled?: boolean;
+  /** `pendingTime` of the identity document (ISO, second precision as EC2 writes it). @default when the stub started */
+  readonly pendingTime?: string;
+  /** The identity document's raw text instead of the generated one; `null` answers 404. */
+  readonly identityDocument?: string | null;
+}
+
+/** An ISO time as EC2 writes `pendingTime`: whole seconds, `Z`. */
+export function ec2Time(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export interface ImdsStub {
   readonly endpoint: string;
   readonly instanceId: string;
   readonly instanceType: string;
+  /** The identity document's `pendingTime`. */
+  readonly pendingTime: string;
+  /** Replace the identity document's raw text (`null`: 404; `undefined`: the generated one again). */
+  setIdentityDocument(raw: string | null | undefined): void;
   /** Schedule a spot reclaim: `spot/instance-action` answers from now on. */
   setInterruption(notice?: { action: string; time: string }): void;
   /** Post a rebalance recommendation. */
@@ -44,6 +58,30 @@ export async function startImdsStub(options: ImdsStubOptions = {}): Promise<Imds
   let tokenCount = 0;
   let interruption: string | undefined;
   let rebalance: string | undefined;
+  const pendingTime = options.pendingTime ?? ec2Time(Date.now());
+  let documentOverride = options.identityDocument;
+  // The fields EC2 documents for the instance identity document, with example values.
+  const document = JSON.stringify(
+    {
+      accountId: '123456789012',
+      architecture: 'x86_64',
+      availabilityZone: 'us-east-1a',
+      billingProducts: null,
+      devpayProductCodes: null,
+      marketplaceProductCodes: null,
+      imageId: 'ami-0abcdef1234567890',
+      instanceId,
+      instanceType,
+      kernelId: null,
+      pendingTime,
+      privateIp: '10.0.1.23',
+      ramdiskId: null,
+      region: 'us-east-1',
+      version: '2017-09-30',
+    },
+    null,
+    2,
+  );
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://imds');
@@ -70,6 +108,10 @@ export async function startImdsStub(options: ImdsStubOptions = {}): Promise<Imds
     });
     if (path === 'meta-data/instance-id') return send(200, instanceId);
     if (path === 'meta-data/instance-type') return send(200, instanceType);
+    if (path === 'dynamic/instance-identity/document') {
+      if (documentOverride === null) return send(404);
+      return send(200, documentOverride ?? document);
+    }
     if (path === 'meta-data/spot/instance-action') return interruption ? send(200, interruption) : send(404);
     if (path === 'meta-data/events/recommendations/rebalance') return rebalance ? send(200, rebalance) : send(404);
     if (path.startsWith('meta-data/tags/instance')) {
@@ -89,6 +131,10 @@ export async function startImdsStub(options: ImdsStubOptions = {}): Promise<Imds
     endpoint,
     instanceId,
     instanceType,
+    pendingTime,
+    setIdentityDocument: (raw) => {
+      documentOverride = raw;
+    },
     setInterruption: (notice = { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString().replace(/\.\d{3}Z$/, 'Z') }) => {
       interruption = JSON.stringify(notice);
     },

@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WORKER_CONFIG_VERSION, WorkerConfig, ModelServerKind } from '../../lib/contracts';
+import { DEFAULT_MODEL_LOST_SECONDS, MAX_BOOT_TIMEOUT_SECONDS, WORKER_CONFIG_VERSION, WorkerConfig, ModelServerKind } from '../../lib/contracts';
 import { DEFAULT_BACKOFF } from '../../runtime/jobs/retry';
-import { loadWorkerConfig, settingsOf, validateWorkerConfig } from '../../worker/config';
+import { MAX_MODEL_LOST_SECONDS, loadWorkerConfig, settingsOf, validateWorkerConfig } from '../../worker/config';
 import { costUsdOf, economics, gpuSecondsOf, maxSlots } from '../../worker/cost';
 import { jobDeadline } from '../../worker/heartbeat';
 
@@ -44,7 +44,32 @@ describe('worker config', () => {
       shutdownGraceMs: 20000,
       metricsFlushMs: 30000,
       imdsEndpoint: 'http://169.254.169.254',
+      modelLostMs: DEFAULT_MODEL_LOST_SECONDS * 1000,
     });
+    // no boot deadline unless the fleet writes one
+    expect(settingsOf(config).bootTimeoutMs).toBeUndefined();
+  });
+
+  test('bootTimeoutSeconds and modelLostSeconds become the boot deadline and the model-lost window', () => {
+    const config = validateWorkerConfig({ ...valid, bootTimeoutSeconds: MAX_BOOT_TIMEOUT_SECONDS, modelLostSeconds: 1 });
+    expect(settingsOf(config)).toMatchObject({ bootTimeoutMs: MAX_BOOT_TIMEOUT_SECONDS * 1000, modelLostMs: 1000 });
+    expect(settingsOf(validateWorkerConfig({ ...valid, bootTimeoutSeconds: 1, modelLostSeconds: MAX_MODEL_LOST_SECONDS }))).toMatchObject({
+      bootTimeoutMs: 1000,
+      modelLostMs: MAX_MODEL_LOST_SECONDS * 1000,
+    });
+  });
+
+  test.each([
+    ['bootTimeoutSeconds', 0, /bootTimeoutSeconds must be an integer number of seconds from 1 to 1800 \(got 0\)/],
+    ['bootTimeoutSeconds', 1801, /bootTimeoutSeconds must be an integer number of seconds from 1 to 1800 \(got 1801\)/],
+    ['bootTimeoutSeconds', 600.5, /bootTimeoutSeconds must be an integer .* \(got 600.5\)/],
+    ['bootTimeoutSeconds', '600', /bootTimeoutSeconds must be an integer .* \(got "600"\)/],
+    ['modelLostSeconds', 0, /modelLostSeconds must be an integer number of seconds from 1 to 3600 \(got 0\)/],
+    ['modelLostSeconds', -60, /modelLostSeconds must be an integer .* \(got -60\)/],
+    ['modelLostSeconds', 1.5, /modelLostSeconds must be an integer .* \(got 1.5\)/],
+    ['modelLostSeconds', 3601, /modelLostSeconds must be an integer number of seconds from 1 to 3600 \(got 3601\)/],
+  ])('fails if %s is %p', (field, value, message) => {
+    expect(() => validateWorkerConfig({ ...valid, [field]: value })).toThrow(message);
   });
 
   test('fails if the file is missing or not JSON', () => {

@@ -5,13 +5,14 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { main } from '../../worker';
+import { SetInstanceHealthCommand } from '@aws-sdk/client-auto-scaling';
+import { EXIT_GAVE_UP, main } from '../../worker';
 import { silentLogger } from '../../runtime/log';
 import { Env, configFor, makeQueues, sleep, startEnv, stopEnv, submit } from './harness';
-import { startImdsStub } from '../support/imds-stub';
+import { ec2Time, startImdsStub } from '../support/imds-stub';
 
 const root = join(__dirname, '..', '..');
 
@@ -80,13 +81,38 @@ describe('main()', () => {
     writeFileSync(path, JSON.stringify({ ...configFor(env, queues), imdsEndpoint: imds.endpoint }));
     const { jobId } = await submit(env, queues);
 
-    const exit = main(['node', 'worker.js', path], silentLogger);
+    const exit = main(['node', 'worker.js', path], silentLogger, { bootMarksDir: join(dirname(path), 'marks') });
     while ((await env.records.get(jobId))?.status !== 'SUCCEEDED') await sleep(20);
     process.emit('SIGTERM', 'SIGTERM');
 
     expect(await exit).toBe(0);
     expect(process.listenerCount('SIGTERM')).toBe(0);
     await imds.close();
+  });
+
+  test(`exits ${EXIT_GAVE_UP} after giving up on the instance (model server never healthy), having reported it Unhealthy`, async () => {
+    // GIVEN a launch 700 s ago, a 600 s boot timeout and a 1 s look for a worker started after it
+    const queues = await makeQueues(env);
+    const imds = await startImdsStub({ pendingTime: ec2Time(Date.now() - 700_000) });
+    const dir = mkdtempSync(join(tmpdir(), 'worker-main-'));
+    const path = join(dir, 'worker.json');
+    writeFileSync(path, JSON.stringify({ ...configFor(env, queues), imdsEndpoint: imds.endpoint, bootTimeoutSeconds: 600, modelLostSeconds: 1 }));
+    env.model.setHealthy(false);
+    env.autoscaling.resetHistory();
+    try {
+      const code = await main(['node', 'worker.js', path], silentLogger, {
+        bootMarksDir: join(dir, 'marks'),
+        timing: { healthPollMs: 20, setInstanceHealthRetryMs: 1, giveUpLingerMs: 0 },
+      });
+      expect(code).toBe(EXIT_GAVE_UP);
+      expect(env.autoscaling.commandCalls(SetInstanceHealthCommand).map((c) => c.args[0].input)).toEqual([
+        { InstanceId: imds.instanceId, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false },
+      ]);
+      expect(process.listenerCount('SIGTERM')).toBe(0);
+    } finally {
+      env.model.setHealthy(true);
+      await imds.close();
+    }
   });
 
   test('returns 1 for an invalid config', async () => {

@@ -3,7 +3,10 @@
  * mocked CloudWatch and Auto Scaling, and helpers that start the REAL worker code in-process.
  */
 import { randomUUID } from 'node:crypto';
-import { AutoScalingClient, SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AutoScalingClient, SetInstanceHealthCommand, SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -24,9 +27,9 @@ import { JobRecords } from '../../runtime/jobs/job-records';
 import { Worker, WorkerDeps, WorkerEvents, startWorker } from '../../worker/worker';
 import { silentLogger } from '../../runtime/log';
 import { FakeModelServer, HEALTH_PATH, startFakeModelServer } from '../support/fake-model-server';
-import { ImdsStub, startImdsStub } from '../support/imds-stub';
+import { ImdsStub, ImdsStubOptions, startImdsStub } from '../support/imds-stub';
 import { createJobTable, documentClient } from '../support/job-table';
-import { LocalServer, TEST_REGION, startDynamo, startS3, startSqs, uniqueName } from '../support/local-aws';
+import { LocalServer, TEST_REGION, clientConfig, startDynamo, startS3, startSqs, uniqueName } from '../support/local-aws';
 
 export const WORKLOAD = 'chat';
 export const PAYLOAD_BUCKET = 'payloads-test';
@@ -56,6 +59,7 @@ export async function startEnv(): Promise<Env> {
   cloudwatch.on(PutMetricDataCommand).resolves({});
   const autoscaling = mockClient(AutoScalingClient);
   autoscaling.on(SetInstanceProtectionCommand).resolves({});
+  autoscaling.on(SetInstanceHealthCommand).resolves({});
   return { sqs, ddb, s3, doc, table, records: new JobRecords(doc, table), model, cloudwatch, autoscaling, imdsStubs: [], workers: [] };
 }
 
@@ -169,9 +173,18 @@ export interface Launched {
   imds: ImdsStub;
 }
 
-/** Start a worker (real code) with its own IMDS stub; resolves once it pulls. */
-export async function launch(env: Env, config: WorkerConfig, deps: Partial<WorkerDeps> = {}): Promise<Launched> {
-  const imds = await startImdsStub();
+/** A fresh directory for one test's files (stages file, boot marks). */
+export function scratchDir(prefix = 'worker-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Start a worker (real code) with its own IMDS stub, without waiting for it to pull. Host files stay out of it:
+ * no stages file unless the test gives one, no kernel boot time, boot marks in memory. Timers are short: health
+ * probes every 20 ms, SetInstanceHealth retries after 1 ms, no wait for termination after giving up.
+ */
+export async function start(env: Env, config: WorkerConfig, deps: Partial<WorkerDeps> = {}, imdsOptions: ImdsStubOptions = {}): Promise<Launched> {
+  const imds = await startImdsStub(imdsOptions);
   env.imdsStubs.push(imds);
   const worker = startWorker(
     { ...config, imdsEndpoint: imds.endpoint },
@@ -183,13 +196,49 @@ export async function launch(env: Env, config: WorkerConfig, deps: Partial<Worke
       autoscaling: new AutoScalingClient({ region: TEST_REGION }),
       logger: process.env.WORKER_TEST_LOGS ? undefined : silentLogger,
       random: () => 1,
-      timing: { healthPollMs: 20, protectionIdleMs: 0, receiveErrorBackoffMs: 100 },
+      bootStagesPath: join(tmpdir(), `no-boot-stages-${randomUUID()}`),
+      kernelBootTime: () => undefined,
       ...deps,
+      timing: {
+        healthPollMs: 20,
+        healthWatchMs: 20,
+        protectionIdleMs: 0,
+        receiveErrorBackoffMs: 100,
+        setInstanceHealthRetryMs: 1,
+        giveUpLingerMs: 0,
+        ...deps.timing,
+      },
     },
   );
   env.workers.push(worker);
-  await worker.ready;
   return { worker, imds };
+}
+
+/** Start a worker (real code) with its own IMDS stub; resolves once it pulls. */
+export async function launch(env: Env, config: WorkerConfig, deps: Partial<WorkerDeps> = {}, imdsOptions: ImdsStubOptions = {}): Promise<Launched> {
+  const launched = await start(env, config, deps, imdsOptions);
+  await launched.worker.ready;
+  return launched;
+}
+
+/** A clock a test moves forward (the worker's `now`): real time plus what the test added. */
+export function testClock(): { now: () => number; advance: (ms: number) => void } {
+  let offset = 0;
+  return { now: () => Date.now() + offset, advance: (ms) => (offset += ms) };
+}
+
+/** An SQS client of the local server that counts the ReceiveMessage calls made through it. */
+export function countingSqs(env: Env): { client: SQSClient; receives: () => number } {
+  const client = new SQSClient(clientConfig(env.sqs.endpoint));
+  let receives = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'ReceiveMessageCommand') receives += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countReceives' },
+  );
+  return { client, receives: () => receives };
 }
 
 /** The next `event` the worker emits that matches `predicate`. */

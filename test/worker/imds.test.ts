@@ -1,21 +1,28 @@
 import { Tags } from '../../lib/contracts';
-import { ImdsClient, ImdsWatcher, InterruptionNotice, instanceIdentity } from '../../worker/imds';
+import { ImdsClient, ImdsWatcher, InterruptionNotice, instanceIdentity, launchTimeOf } from '../../worker/imds';
 import { silentLogger } from '../../runtime/log';
 import { ImdsStub, startImdsStub } from '../support/imds-stub';
 
+const PENDING_TIME = '2026-11-25T08:01:07Z';
+
 let imds: ImdsStub;
 beforeAll(async () => {
-  imds = await startImdsStub({ instanceId: 'i-0abcdef1234567890', instanceType: 'g6.xlarge' });
+  imds = await startImdsStub({ instanceId: 'i-0abcdef1234567890', instanceType: 'g6.xlarge', pendingTime: PENDING_TIME });
 });
 afterAll(async () => {
   await imds.close();
 });
 
 describe('ImdsClient (IMDSv2)', () => {
-  test('reads the identity with one session token; 404 is undefined', async () => {
+  test('reads the identity (id, type, launch time from the identity document) with one session token; 404 is undefined', async () => {
     const client = new ImdsClient(imds.endpoint);
     const before = imds.tokenRequests();
-    expect(await instanceIdentity(client)).toEqual({ instanceId: 'i-0abcdef1234567890', instanceType: 'g6.xlarge' });
+    expect(await instanceIdentity(client)).toEqual({
+      instanceId: 'i-0abcdef1234567890',
+      instanceType: 'g6.xlarge',
+      launchedAt: Date.parse(PENDING_TIME),
+    });
+    expect(imds.gets.get('dynamic/instance-identity/document')).toBe(1);
     expect(await client.get('meta-data/spot/instance-action')).toBeUndefined();
     expect(imds.tokenRequests() - before).toBe(1);
   });
@@ -27,6 +34,35 @@ describe('ImdsClient (IMDSv2)', () => {
     imds.expireTokens();
     expect(await client.get('meta-data/instance-id')).toBe('i-0abcdef1234567890');
     expect(imds.tokenRequests() - before).toBe(1);
+  });
+
+  test('a missing or malformed identity document leaves the launch time unknown, with the reason; id and type still count', async () => {
+    const stub = await startImdsStub({ instanceId: 'i-0abcdef1234567890', identityDocument: null });
+    try {
+      const client = new ImdsClient(stub.endpoint);
+      expect(await instanceIdentity(client)).toEqual({
+        instanceId: 'i-0abcdef1234567890',
+        instanceType: 'g5.xlarge',
+        launchTimeProblem: 'dynamic/instance-identity/document is missing',
+      });
+      stub.setIdentityDocument('{"pendingTime": "yesterday"}');
+      expect((await instanceIdentity(client)).launchTimeProblem).toBe(
+        'dynamic/instance-identity/document has no valid pendingTime (got "yesterday")',
+      );
+      stub.setIdentityDocument('<html>');
+      expect((await instanceIdentity(client)).launchTimeProblem).toMatch(/is not JSON: <html>/);
+      stub.setIdentityDocument(undefined);
+      expect((await instanceIdentity(client)).launchedAt).toBe(Date.parse(stub.pendingTime));
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('launchTimeOf reads pendingTime as EC2 documents it', () => {
+    expect(launchTimeOf(JSON.stringify({ instanceId: 'i-1', pendingTime: '2016-11-19T16:32:11Z' }))).toEqual({
+      at: Date.UTC(2016, 10, 19, 16, 32, 11),
+    });
+    expect(launchTimeOf(JSON.stringify({ instanceId: 'i-1' })).problem).toMatch(/no valid pendingTime \(got nothing\)/);
   });
 
   test('fails if IMDS cannot be reached', async () => {

@@ -1,6 +1,7 @@
 /** What the job runner needs from a model server, whatever protocol it speaks. */
 import { ModelServerKind, WorkerModelServerConfig } from '../../lib/contracts';
 import { Log, errorMessage } from '../../runtime/log';
+import { ModelConnectionError, ModelError } from '../errors';
 import { InvocationsAdapter } from './invocations';
 import { OpenAiAdapter } from './openai';
 
@@ -49,51 +50,85 @@ export function createModelAdapter(config: WorkerModelServerConfig, fetchFn: typ
   return config.kind === ModelServerKind.OPENAI ? new OpenAiAdapter(config, fetchFn, now) : new InvocationsAdapter(config, fetchFn);
 }
 
-/** GET `baseUrl + healthPath` with a short timeout. */
+/** A health check slower than this counts as unhealthy. */
+export const HEALTH_PROBE_TIMEOUT_MS = 2000;
+
+/** GET `baseUrl + healthPath` with a short timeout (its listener on `signal` is removed after: probes run for hours). */
 export async function probeHealth(config: WorkerModelServerConfig, fetchFn: typeof fetch, signal?: AbortSignal): Promise<boolean> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  if (signal?.aborted) return false;
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new Error('health check timed out')), HEALTH_PROBE_TIMEOUT_MS);
   try {
-    const res = await fetchFn(joinUrl(config.baseUrl, config.healthPath), { signal: anySignal([AbortSignal.timeout(2000), signal]) });
+    const res = await fetchFn(joinUrl(config.baseUrl, config.healthPath), { signal: controller.signal });
     await res.body?.cancel();
     return res.ok;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
-/** Poll the health endpoint until it answers 2xx; rejects with the signal's reason when aborted. */
-export async function waitForHealthy(adapter: ModelAdapter, options: { intervalMs: number; signal: AbortSignal; logger: Log }): Promise<void> {
+/**
+ * Poll the health endpoint until it answers 2xx (true), or until `deadline` (epoch ms on `now`) has passed
+ * without a healthy answer (false); rejects with the signal's reason when aborted.
+ */
+export async function waitForHealthy(
+  adapter: ModelAdapter,
+  options: { intervalMs: number; signal: AbortSignal; logger: Log; deadline?: number; now?: () => number },
+): Promise<boolean> {
+  const now = options.now ?? Date.now;
   let tries = 0;
   for (;;) {
     options.signal.throwIfAborted();
-    if (await adapter.healthy(options.signal)) return;
+    if (await adapter.healthy(options.signal)) return true;
+    options.signal.throwIfAborted();
     tries += 1;
-    if (tries === 1 || tries % 30 === 0) options.logger.info('waiting for the model server to become healthy', { tries });
+    if (options.deadline !== undefined && now() >= options.deadline) return false;
+    if (tries === 1 || tries % 30 === 0) {
+      options.logger.info('waiting for the model server to become healthy', {
+        tries,
+        ...(options.deadline !== undefined ? { deadline: new Date(options.deadline).toISOString() } : {}),
+      });
+    }
+    const wait = options.deadline === undefined ? options.intervalMs : Math.max(0, Math.min(options.intervalMs, options.deadline - now()));
+    // One listener per pause, removed when the pause ends (a long boot must not pile up abort listeners).
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.intervalMs);
-      options.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        options.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, wait);
+      options.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }
 
-/** Aborted when any of `signals` is (AbortSignal.any needs Node 20.3; the AMI's Node may be older). */
-export function anySignal(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
-  const controller = new AbortController();
-  for (const s of signals) {
-    if (!s) continue;
-    if (s.aborted) {
-      controller.abort(s.reason);
-      break;
-    }
-    s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
+/**
+ * What a failed request or body read becomes: the caller's abort stays itself; a {@link ModelError} (a status, a
+ * malformed answer) stays itself; anything else — refused, reset, closed mid-answer — is a connection error.
+ */
+export function asModelFailure(e: unknown, signal: AbortSignal, what: string): unknown {
+  if (signal.aborted || e instanceof ModelError) return e;
+  // undici puts the socket's error (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET) in `cause`
+  const cause = (e as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  const detail = cause ? [cause.code, cause.message].filter((x) => typeof x === 'string' && x !== '').join(': ') : '';
+  return new ModelConnectionError(`model server ${what}: ${errorMessage(e)}${detail ? ` (${detail})` : ''}`);
+}
+
+/** The answer's body as text; a connection dropped while reading it is a connection error. */
+export async function bodyText(res: Response, signal: AbortSignal): Promise<string> {
+  try {
+    return await res.text();
+  } catch (e) {
+    throw asModelFailure(e, signal, 'dropped the connection mid-answer');
   }
-  return controller.signal;
 }
 
 export function joinUrl(base: string, path: string): string {

@@ -6,7 +6,7 @@
 import { WorkerModelServerConfig } from '../../lib/contracts';
 import { ModelError } from '../errors';
 import type { ModelAdapter, ModelRequest, ModelResult } from './adapter';
-import { joinUrl, probeHealth, tokensFromBody } from './adapter';
+import { asModelFailure, bodyText, joinUrl, probeHealth, tokensFromBody } from './adapter';
 
 export class InvocationsAdapter implements ModelAdapter {
   constructor(
@@ -28,10 +28,9 @@ export class InvocationsAdapter implements ModelAdapter {
         signal: request.signal,
       });
     } catch (e) {
-      if (request.signal.aborted) throw e;
-      throw new ModelError(`model server unreachable: ${(e as Error).message}`, false);
+      throw asModelFailure(e, request.signal, 'unreachable');
     }
-    const text = await res.text();
+    const text = await bodyText(res, request.signal);
     if (!res.ok) throw ModelError.fromStatus(res.status, text);
     let output: unknown = text;
     try {

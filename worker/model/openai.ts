@@ -8,7 +8,7 @@
 import { WorkerModelServerConfig } from '../../lib/contracts';
 import { ModelError } from '../errors';
 import type { ModelAdapter, ModelRequest, ModelResult } from './adapter';
-import { joinUrl, probeHealth, streamedEnd, tokensFromBody } from './adapter';
+import { asModelFailure, bodyText, joinUrl, probeHealth, streamedEnd, tokensFromBody } from './adapter';
 
 type Json = Record<string, unknown>;
 
@@ -52,12 +52,11 @@ export class OpenAiAdapter implements ModelAdapter {
         signal: request.signal,
       });
     } catch (e) {
-      if (request.signal.aborted) throw e;
-      throw new ModelError(`model server unreachable: ${(e as Error).message}`, false);
+      throw asModelFailure(e, request.signal, 'unreachable');
     }
-    if (!res.ok) throw ModelError.fromStatus(res.status, await res.text());
+    if (!res.ok) throw ModelError.fromStatus(res.status, await bodyText(res, request.signal));
     if (!stream) {
-      const text = await res.text();
+      const text = await bodyText(res, request.signal);
       let output: unknown;
       try {
         output = JSON.parse(text);
@@ -68,17 +67,21 @@ export class OpenAiAdapter implements ModelAdapter {
     }
     if (!res.body) throw new ModelError('model server answered a streaming request without a body', false);
     const cap = [body.max_tokens, body.max_completion_tokens].find((v): v is number => typeof v === 'number' && v > 0);
-    return assembleStream(
-      res.body,
-      chat,
-      sentAt,
-      this.now,
-      request.onProgress &&
-        ((firstTokenAt, chunks) => {
-          const end = streamedEnd(this.now(), firstTokenAt, chunks, cap);
-          if (end !== undefined) request.onProgress!(end);
-        }),
-    );
+    try {
+      return await assembleStream(
+        res.body,
+        chat,
+        sentAt,
+        this.now,
+        request.onProgress &&
+          ((firstTokenAt, chunks) => {
+            const end = streamedEnd(this.now(), firstTokenAt, chunks, cap);
+            if (end !== undefined) request.onProgress!(end);
+          }),
+      );
+    } catch (e) {
+      throw asModelFailure(e, request.signal, 'dropped the stream');
+    }
   }
 }
 
