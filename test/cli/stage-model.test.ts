@@ -10,7 +10,16 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCommandInput,
+  UploadPartCommandOutput,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { main } from '../../tools/bin/ai-burst';
 import { stageModelCommand } from '../../tools/bin/stage-model';
@@ -269,6 +278,85 @@ describe('GIVEN a download that breaks', () => {
     expect(o!.metadata.sha256).toBe(sha256(big));
     expect(ledger.mockedCalls().slice(mockedBefore)).toEqual(['ListMultipartUploads', 'ListParts']);
     expect(readdirSync(stateDir)).toEqual([]);
+  });
+});
+
+describe('GIVEN an upload that breaks (injected into UploadPart: s3rver cannot fail on cue)', () => {
+  // The mock replaces send on the client instance; the prototype's is s3rver's way in.
+  const realSend = S3Client.prototype.send as (this: S3Client, command: UploadPartCommand) => Promise<UploadPartCommandOutput>;
+  const passThrough = (input: UploadPartCommandInput): Promise<UploadPartCommandOutput> => realSend.call(s3.client, new UploadPartCommand(input));
+  /** Fails the first UploadPart of `key` matching `part` with `error`; every other UploadPart goes to s3rver. */
+  function failUploadPartOnce(key: string, part: number, error: Error, before?: (input: UploadPartCommandInput) => void): void {
+    let failed = false;
+    ledger.mock.on(UploadPartCommand).callsFake(async (input: UploadPartCommandInput) => {
+      if (!failed && input.Key === key && input.PartNumber === part) {
+        failed = true;
+        before?.(input);
+        throw error;
+      }
+      return passThrough(input);
+    });
+  }
+  afterEach(() => ledger.mock.on(UploadPartCommand).callsFake(passThrough));
+
+  test('WHEN part 2 fails after part 3 went up THEN the resume uploads part 2 only, hashing part 3 again without uploading it', async () => {
+    const prefix = uniqueName('gap');
+    const key = `${prefix}/model.safetensors`;
+    const args = ['--model', MODEL.id, '--s3', `s3://${BUCKET}/${prefix}`, '--part-size-mib', '5', '--include', 'model.*', '--concurrency', '3'];
+    // Part 2 fails only once part 3 is in: a gap the next run must not trust past.
+    let partThreeIn!: () => void;
+    const three = new Promise<void>((resolve) => (partThreeIn = resolve));
+    ledger.mock.on(UploadPartCommand).callsFake(async (input: UploadPartCommandInput) => {
+      if (input.Key === key && input.PartNumber === 2) {
+        await three;
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      }
+      const r = await passThrough(input);
+      if (input.Key === key && input.PartNumber === 3) partThreeIn();
+      return r;
+    });
+    const broken = await stage(args);
+    ledger.mock.on(UploadPartCommand).callsFake(passThrough);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/FAILED model\.safetensors: TimeoutError: socket hang up\n/);
+    const [upload] = uploadsOf(key);
+    expect([...upload.parts.keys()].sort()).toEqual([1, 3]);
+
+    const n = hub.requests.length;
+    const uploadsOfPart = (part: number): number =>
+      ledger.mock.commandCalls(UploadPartCommand).filter((c) => c.args[0].input.Key === key && c.args[0].input.PartNumber === part).length;
+    const [twoBefore, threeBefore] = [uploadsOfPart(2), uploadsOfPart(3)];
+    const resumed = await stage(args);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed model\.safetensors \(10\.0 MiB, 1 of 3 parts were in S3 already/);
+    const ranges = since(n)
+      .filter((q) => q.server === 'cdn')
+      .map((q) => q.range)
+      .sort();
+    expect(ranges).toEqual([`bytes=${10 * MIB}-${big.length - 1}`, `bytes=${5 * MIB}-${10 * MIB - 1}`]);
+    expect([uploadsOfPart(2) - twoBefore, uploadsOfPart(3) - threeBefore]).toEqual([1, 0]); // part 3 hashed again, not uploaded again
+    expect(upload.status).toBe('completed');
+    expect(Buffer.compare((await object(key))!.body, big)).toBe(0);
+  });
+
+  test('WHEN the upload is gone (aborted elsewhere) THEN that file fails saying so, and the next run starts it over', async () => {
+    const prefix = uniqueName('gone');
+    const key = `${prefix}/model.safetensors`;
+    const args = ['--model', MODEL.id, '--s3', `s3://${BUCKET}/${prefix}`, '--part-size-mib', '5', '--include', 'model.*'];
+    const gone = Object.assign(new Error('The specified upload does not exist'), { name: 'NoSuchUpload' });
+    // As a lifecycle rule would: the upload disappears from the listing too.
+    failUploadPartOnce(key, 1, gone, (input) => (ledger.uploads.get(input.UploadId as string)!.status = 'aborted'));
+    const broken = await stage(args);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(
+      /FAILED model\.safetensors: its multipart upload is gone \(aborted by a lifecycle rule or by hand\?\); the next run starts it over\n/,
+    );
+    expect(readdirSync(stateDir)).toEqual([]);
+    const again = await stage(args);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/not started from this machine/);
+    expect(uploadsOf(key).map((u) => u.status)).toEqual(['aborted', 'completed']);
+    expect(Buffer.compare((await object(key))!.body, big)).toBe(0);
   });
 });
 
