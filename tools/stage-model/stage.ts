@@ -73,7 +73,10 @@ export async function stageModel(options: StageOptions & { readonly target: S3Ta
     if (err instanceof InputError) throw err;
     if (err instanceof HubError) throw new InputError(`stage-model: ${err.message}`);
     const e = err as Error;
-    throw s3Problem(err, target, 's3 access') ?? new InputError(`stage-model: ${s3Uri(target)}: ${e.name}: ${e.message}`);
+    throw (
+      s3Problem(err, target, `s3:ListBucket on arn:aws:s3:::${target.bucket}`) ??
+      new InputError(`stage-model: ${s3Uri(target)}: ${e.name}: ${e.message}`)
+    );
   }
   const reports = new Map<FilePlan, FileReport>();
   for (const p of plan.files) {
