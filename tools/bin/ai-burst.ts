@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 /**
  * `ai-burst`: predict GPU spend before deploying, and replay a demand trace through this library's
- * scaling policy side by side with the usual alternatives. No AWS account needed (but for `--live` and
- * `redrive`).
+ * scaling policy side by side with the usual alternatives. No AWS account needed (but for `--live`,
+ * `redrive` and `stage-model`).
  *
  *   ai-burst cost --docs-per-day 100 --gpu-hours-per-doc 0.2
  *   ai-burst simulate --trace jobs.csv --report out/
  *   ai-burst traces --out traces/
+ *   ai-burst stage-model --model Qwen/Qwen2.5-7B-Instruct --s3 s3://my-models/qwen2.5-7b
  *
  * Bad input or set-up prints one line naming the flag, file line or missing setting and exits with code 2.
  */
 import { awsSetupProblem } from './aws-errors';
 import { fetchSpotPrices } from './live-prices';
 import { redriveCommand } from './redrive-command';
+import { stageModelCommand } from './stage-model';
 import { COST_USAGE, OVERVIEW, SIMULATE_USAGE, TRACES_USAGE } from './usage';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -249,6 +251,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'redrive':
         return await redriveCommand(rest);
+      case 'stage-model':
+        return await stageModelCommand(rest);
       case 'cost':
         await costCommand(rest);
         return 0;
@@ -265,7 +269,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(OVERVIEW);
         return 0;
       default:
-        throw new InputError(`unknown command ${JSON.stringify(command)} (expected cost, simulate, traces or redrive; see --help)`);
+        throw new InputError(`unknown command ${JSON.stringify(command)} (expected cost, simulate, traces, redrive or stage-model; see --help)`);
     }
   } catch (err) {
     if (err instanceof InputError) {

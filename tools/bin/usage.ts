@@ -48,7 +48,30 @@ Write the benchmark's standard trace set as CSV files (each with its description
   --seed K                   an integer from 0 to 4294967295 (default 42)
 `;
 
-export const OVERVIEW = `ai-burst — GPU cost model, scaling simulator and redrive for cdk-ai-burst
+export const STAGE_MODEL_USAGE = `Usage: ai-burst stage-model --model ORG/NAME --s3 s3://BUCKET/PREFIX [options]
+Copy a model's files from the Hugging Face hub into S3 once, for ModelWeights.fromBucket(bucket, prefix).
+Run it again after an interruption: complete files are skipped, unfinished uploads resume from their missing parts.
+  --model ORG/NAME           the model's id on the hub (e.g. Qwen/Qwen2.5-7B-Instruct)
+  --revision REV             branch, tag or commit (default main); every file comes from the commit it names then
+  --s3 s3://BUCKET/PREFIX    where the files go: s3://BUCKET/PREFIX/<path in the model>
+  --region R                 AWS region of the bucket (default: AWS_REGION or your profile's region)
+  --hub-url URL              the hub (default HF_ENDPOINT, else https://huggingface.co); also the only host that gets
+                             HF_TOKEN: downloads it redirects elsewhere (its CDN) go without the token
+  --include p,q,…            only files matching one of these patterns (* matches any characters, / too; a pattern
+                             ending in / takes the folder), e.g. '*.safetensors,*.json,tokenizer*'
+  --concurrency N            parts fetched and uploaded at once, 1–32 (default 4); memory ≈ N × the part size
+  --part-size-mib M          multipart part size in MiB, 5–5120 (default 64); files up to one part go in one PUT
+  --dry-run                  list the files and what a run would do (copy, resume, skip); fetches and uploads nothing
+  --json                     print the report { model, commit, bucket, prefix, files: [{ path, size, action, result }],
+                             totals, modelWeights: { bucket, prefix } } instead of the summary
+HF_TOKEN (environment): a hub read token, for gated or private models; sent as Authorization: Bearer, never printed.
+Checks: each file's sha256 (LFS) or git blob id against the hub's before it is stored; a mismatch stores nothing.
+Needs AWS credentials allowed s3:ListBucket and s3:ListBucketMultipartUploads on the bucket, s3:GetObject,
+s3:PutObject, s3:ListMultipartUploadParts and s3:AbortMultipartUpload under the prefix. Progress on stderr; bad
+input or set-up: one line, exit code 2; a file that failed: exit code 1 (run again to resume).
+`;
+
+export const OVERVIEW = `ai-burst — GPU cost model, scaling simulator, redrive and model staging for cdk-ai-burst
 
 Usage:
   ai-burst cost --docs-per-day N --gpu-hours-per-doc H [options]        predict the monthly GPU bill
@@ -56,5 +79,6 @@ Usage:
   ai-burst simulate --trace FILE.csv [options]                          replay a trace through the scaling policies
   ai-burst traces --out DIR [--seed K]                                  write the standard traces as CSV
   ai-burst redrive --function-name NAME [options]                       send parked jobs back (needs AWS)
+  ai-burst stage-model --model ORG/NAME --s3 s3://BUCKET/PREFIX [options] copy a model from the hub into S3 (needs AWS)
   ai-burst <command> --help                                             that command's flags
 `;
