@@ -310,7 +310,12 @@ describe('the example app deployed into moto', () => {
     const manager = await fn('realtimeagentFleetCapacityManagerFunction');
     // moto's server writes its request log line after it has answered, so the line may trail the call: wait for it.
     const invoked = new RegExp(`POST /2015-03-31/functions/\\S*${manager.functionName}/invocations`);
-    await eventually("the CapacityManager Invoke in moto's log", async () => (invoked.test(moto.log()) ? true : undefined), 10_000);
+    await eventually("the CapacityManager Invoke in moto's log", async () => (invoked.test(moto.log()) ? true : undefined), 30_000).catch(
+      (e: Error) => {
+        // Say what the submit bundle logged about its wake-up, so a miss is diagnosable from CI's output.
+        throw new Error(`${e.message}; the submit bundle logged:\n${submit.output.slice(-20).join('\n')}`);
+      },
+    );
   });
 
   test("the CapacityManager bundle, woken as the submit path wakes it, raises the deployed group's desired capacity", async () => {

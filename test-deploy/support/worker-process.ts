@@ -12,7 +12,9 @@ import { DescribeLaunchTemplateVersionsCommand, EC2Client } from '@aws-sdk/clien
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { motoEnv } from './deploy-stack';
 
-const HEREDOC = /^cat > (\S+) <<'([A-Z_]+)'\n([\s\S]*?)\n\2$/gm;
+// Paths in the user data are written under "$R" (AI_BURST_ROOT, empty on an instance): the parser drops that prefix.
+const HEREDOC = /^cat > (?:"\$R")?(\S+) <<'([A-Z_]+)'\n([\s\S]*?)\n\2$/gm;
+const unrooted = (p: string) => p.replace(/^"\$R"/, '');
 
 export interface UserData {
   readonly script: string;
@@ -51,12 +53,12 @@ export async function deployedUserData(endpoint: string, region: string, groupNa
 export function parseUserData(script: string): UserData {
   const files: Record<string, string> = {};
   for (const m of script.matchAll(HEREDOC)) files[m[1]] = m[3];
-  const cp = /^aws s3 cp s3:\/\/([^/\s]+)\/(\S+) (\S+)/m.exec(script);
+  const cp = /^aws s3 cp '?s3:\/\/([^/\s']+)\/([^\s']+)'? (\S+)/m.exec(script);
   if (!cp) throw new Error('the user data downloads no worker bundle (no `aws s3 cp s3://…` line)');
   const unit = Object.entries(files).find(([p]) => p.endsWith('ai-burst-worker.service'));
   const execStart = /^ExecStart=(.+)$/m.exec(unit?.[1] ?? '')?.[1];
   if (!execStart) throw new Error('the user data writes no worker unit with an ExecStart');
-  return { script, files, download: { bucket: cp[1], key: cp[2], dest: cp[3] }, execStart };
+  return { script, files, download: { bucket: cp[1], key: cp[2], dest: unrooted(cp[3]) }, execStart };
 }
 
 /**
@@ -90,8 +92,8 @@ export async function layOutInstance(opts: {
     fs.mkdirSync(path.dirname(rooted(p)), { recursive: true });
     fs.writeFileSync(rooted(p), `${content}\n`);
   }
-  for (const m of u.script.matchAll(/^\/usr\/bin\/node-\d+ -e '([^']*)' (.+)$/gm)) {
-    execFileSync(process.execPath, ['-e', m[1], ...m[2].split(' ').map(rooted)], { stdio: 'pipe' });
+  for (const m of u.script.matchAll(/^(?:\/usr\/bin\/)?node-\d+ -e '([^']*)' (.+)$/gm)) {
+    execFileSync(process.execPath, ['-e', m[1], ...m[2].split(' ').map((a) => rooted(unrooted(a)))], { stdio: 'pipe' });
   }
   const bundle = u.execStart.split(' ')[1];
   if (rooted(bundle) !== rooted(u.download.dest)) throw new Error(`the unit runs ${bundle}, the user data downloads ${u.download.dest}`);
